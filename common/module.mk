@@ -1,0 +1,14 @@
+# common: error reasons and secure memory, linked into every system.
+COMMON_SRCS := common/lib/err.c common/lib/secmem.c
+COMMON_LIB  := $(O)/lib/libob-common.a
+LIBS  += $(COMMON_LIB)
+DEPS  += $(call deps,$(COMMON_SRCS) common/tests/test-err.c)
+
+$(COMMON_LIB): $(call objs,$(COMMON_SRCS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+UNIT_TESTS += $(O)/tests/common/test-err
+$(O)/tests/common/test-err: $(call objs,common/tests/test-err.c) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG) --libs cmocka)

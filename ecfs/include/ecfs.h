@@ -1,0 +1,351 @@
+/* ecfs.h - libecfs: the eCryptfs on-disk format, byte-compatible with Linux.
+ *
+ * The one public header of libecfs.  Front ends (the ecfs tool, the FUSE
+ * mount) use only what is declared here.  The format is described in
+ * shared/spec/ecryptfs-format.md; section numbers below (§n) refer to it.
+ *
+ * Layers, bottom up:
+ *   keys      passphrase -> 64-byte KEK and signature (§1), key sets
+ *   wrapped   ecryptfs-utils wrapped-passphrase files v1/v2 (§10.2)
+ *   cipher    the kernel's ciphers by code, expanded keys, ECB and CBC (§3.6)
+ *   header    format-3 header and key packets, parse and write (§2, §3)
+ *   fek       per-file key: unwrap/create, IVs, extent crypto (§4, §5)
+ *   name      encrypted file names, Tag 70 and eCryptfs base64 (§7)
+ *   file      a lower file opened for plaintext I/O: read, write, truncate
+ *
+ * Conventions: functions return 0 (or a count) on success and -errno on
+ * failure; when they take a struct ob_err * they also fill it with a
+ * one-line reason that never contains key material.  "Nothing changed" on
+ * failure unless a comment says otherwise.  Objects are immutable after
+ * creation unless marked, and immutable objects are safe to share between
+ * threads: a mount parses a header and unwraps a FEK once, then any number
+ * of threads encrypt and decrypt extents with it.
+ */
+#ifndef ECFS_H
+#define ECFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ob/err.h"
+
+#define ECFS_SIG_BYTES		8
+#define ECFS_SIG_HEX		17	/* 16 hex digits + NUL */
+#define ECFS_KEK_BYTES		64
+#define ECFS_SALT_BYTES		8
+#define ECFS_MAX_PASSPHRASE	64
+#define ECFS_MAX_KEY_BYTES	64
+#define ECFS_EXTENT_SIZE	4096
+#define ECFS_IV_BYTES		16
+#define ECFS_METADATA_SIZE	8192	/* what we write; never assumed on read */
+#define ECFS_MIN_METADATA_SIZE	8192
+#define ECFS_NAME_MAX		143	/* longest plaintext name with FNEK */
+#define ECFS_XATTR_NAME		"user.ecryptfs"
+#define ECFS_FNEK_PREFIX	"ECRYPTFS_FNEK_ENCRYPTED."
+#define ECFS_FEK_PREFIX		"ECRYPTFS_FEK_ENCRYPTED."
+
+/* ------------------------------------------------------------------ keys */
+
+extern const uint8_t ecfs_default_salt[ECFS_SALT_BYTES];	/* 00 11 .. 77 */
+extern const uint8_t ecfs_fnek_salt[ECFS_SALT_BYTES];		/* ASCII "99887766" */
+
+/* A passphrase token, the kernel's "auth tok": the 64-byte KEK derived from
+ * a passphrase, its signature and the salt used.  Keep it in memory from
+ * ecfs_keyset (locked, wiped). */
+struct ecfs_key {
+	uint8_t kek[ECFS_KEK_BYTES];
+	uint8_t sig[ECFS_SIG_BYTES];
+	uint8_t salt[ECFS_SALT_BYTES];
+};
+
+/* KEK = SHA-512^65536(salt || pass), sig = SHA-512(KEK)[0..7] (§1).
+ * pass is 1..64 bytes.  -EINVAL for an empty or too long passphrase. */
+int ecfs_key_derive(struct ecfs_key *key, const char *pass, size_t len,
+		    const uint8_t salt[ECFS_SALT_BYTES], struct ob_err *err);
+
+void ecfs_sig_to_hex(const uint8_t sig[ECFS_SIG_BYTES], char hex[ECFS_SIG_HEX]);
+/* 16 hex digits (either case) -> 8 bytes; -EINVAL otherwise. */
+int ecfs_sig_from_hex(const char *hex, uint8_t sig[ECFS_SIG_BYTES]);
+
+/* Salt from an ~/.ecryptfsrc-style file: the value of "salt=" when it is
+ * exactly 16 hex digits.  Returns 1 when found, 0 when the file or the line
+ * is absent (salt = the default), -errno on a read error or a malformed
+ * salt= value. */
+int ecfs_rc_salt(const char *rc_path, uint8_t salt[ECFS_SALT_BYTES],
+		 struct ob_err *err);
+
+/* A set of keys in locked memory; signatures unique (adding a key already
+ * present is a no-op).  Not thread-safe while being built; read-only use
+ * afterwards is. */
+struct ecfs_keyset;
+struct ecfs_keyset *ecfs_keyset_new(void);		/* NULL on ENOMEM */
+void ecfs_keyset_free(struct ecfs_keyset *ks);		/* wipes; ks may be NULL */
+int ecfs_keyset_add(struct ecfs_keyset *ks, const struct ecfs_key *key); /* -ENOSPC when full */
+size_t ecfs_keyset_count(const struct ecfs_keyset *ks);
+const struct ecfs_key *ecfs_keyset_get(const struct ecfs_keyset *ks, size_t i);
+/* Constant-time in the signature compare; NULL when absent. */
+const struct ecfs_key *ecfs_keyset_find(const struct ecfs_keyset *ks,
+					const uint8_t sig[ECFS_SIG_BYTES]);
+
+/* --------------------------------------------------------------- wrapped */
+
+#define ECFS_WRAPPED_MAX 90	/* 26-byte v2 head + 64 bytes of ciphertext */
+
+/* Version of a wrapped-passphrase file: 1 or 2; -EINVAL for neither,
+ * -ENOTSUP for ":"+other version (§10.2). */
+int ecfs_wrapped_version(const uint8_t *buf, size_t len, struct ob_err *err);
+
+/* Unwrap with the wrapping (login) passphrase.  v1 files use v1_salt (from
+ * ~/.ecryptfsrc or ecfs_default_salt); v2 files carry their own.  pass gets
+ * the mount passphrase, NUL-terminated; -EKEYREJECTED when the wrapping
+ * passphrase is wrong (signature mismatch), -EINVAL when the file is bad. */
+int ecfs_wrapped_unwrap(const uint8_t *buf, size_t len,
+			const char *wrap_pass, size_t wrap_len,
+			const uint8_t v1_salt[ECFS_SALT_BYTES],
+			char pass[ECFS_MAX_PASSPHRASE + 1], struct ob_err *err);
+
+/* Build a v2 file (as ecryptfs-wrap-passphrase writes) with the given salt
+ * (callers pass 8 random bytes).  *out_len gets the file length. */
+int ecfs_wrapped_wrap(const char *pass, size_t pass_len,
+		      const char *wrap_pass, size_t wrap_len,
+		      const uint8_t salt[ECFS_SALT_BYTES],
+		      uint8_t out[ECFS_WRAPPED_MAX], size_t *out_len,
+		      struct ob_err *err);
+
+/* ---------------------------------------------------------------- cipher */
+
+enum ecfs_cipher_code {
+	ECFS_CIPHER_DES3_EDE	= 0x02,
+	ECFS_CIPHER_CAST5	= 0x03,
+	ECFS_CIPHER_BLOWFISH	= 0x04,
+	ECFS_CIPHER_AES_128	= 0x07,
+	ECFS_CIPHER_AES_192	= 0x08,
+	ECFS_CIPHER_AES_256	= 0x09,
+	ECFS_CIPHER_TWOFISH	= 0x0a,
+	ECFS_CIPHER_CAST6	= 0x0b,
+};
+
+struct ecfs_cipher_info {
+	const char *name;	/* kernel name: "aes", "blowfish", ... */
+	uint8_t code;
+	uint8_t block;		/* block size in bytes: 8 or 16 */
+	uint8_t key_min, key_max, key_step;	/* accepted key sizes */
+	uint8_t key_default;	/* what ecfs uses when none is given */
+};
+
+/* Lookups; NULL when unknown.  by_name takes key_bytes because "aes" has
+ * one code per key size (0 = the default size). */
+const struct ecfs_cipher_info *ecfs_cipher_by_code(uint8_t code);
+const struct ecfs_cipher_info *ecfs_cipher_by_name(const char *name, size_t key_bytes);
+/* All ciphers, for listings and tests: returns the count, *out the table. */
+size_t ecfs_cipher_list(const struct ecfs_cipher_info **out);
+
+/* An expanded key for one cipher: immutable, thread-safe. */
+struct ecfs_ckey;
+int ecfs_ckey_new(const struct ecfs_cipher_info *ci, const uint8_t *key,
+		  size_t key_len, struct ecfs_ckey **out, struct ob_err *err);
+void ecfs_ckey_free(struct ecfs_ckey *ck);	/* wipes; ck may be NULL */
+const struct ecfs_cipher_info *ecfs_ckey_cipher(const struct ecfs_ckey *ck);
+
+/* ECB over len bytes (a multiple of the block size; -EINVAL otherwise). */
+int ecfs_ckey_ecb(const struct ecfs_ckey *ck, bool encrypt, const uint8_t *in,
+		  uint8_t *out, size_t len);
+/* CBC over len bytes from iv (only its first block-size bytes are used, as
+ * the kernel does for 8-byte ciphers).  in == out is allowed. */
+int ecfs_ckey_cbc(const struct ecfs_ckey *ck, bool encrypt,
+		  const uint8_t iv[ECFS_IV_BYTES], const uint8_t *in,
+		  uint8_t *out, size_t len);
+
+/* ---------------------------------------------------------------- header */
+
+#define ECFS_FLAG_HMAC			0x01
+#define ECFS_FLAG_ENCRYPTED		0x02
+#define ECFS_FLAG_METADATA_IN_XATTR	0x04
+#define ECFS_FLAG_ENCRYPT_FILENAMES	0x08
+
+#define ECFS_MAX_PACKETS	16
+#define ECFS_MAX_EKEY		512
+
+enum ecfs_packet_tag {
+	ECFS_PKT_TAG3 = 3,	/* passphrase-wrapped FEK (+ Tag 11 signature) */
+	ECFS_PKT_TAG1 = 1,	/* public-key-wrapped FEK */
+};
+
+/* One key packet as it stands in the header; kept verbatim so a rewritten
+ * header carries every packet the file had. */
+struct ecfs_packet {
+	uint8_t tag;			/* enum ecfs_packet_tag */
+	uint8_t sig[ECFS_SIG_BYTES];	/* Tag 11 sig or Tag 1 key identifier */
+	uint8_t cipher_code;		/* Tag 3; 0 for Tag 1 (inside the blob) */
+	uint8_t salt[ECFS_SALT_BYTES];	/* Tag 3 salt field (informational) */
+	uint16_t ekey_len;
+	uint8_t ekey[ECFS_MAX_EKEY];	/* EFEK (Tag 3) or encrypted blob (Tag 1) */
+};
+
+struct ecfs_header {
+	uint64_t size;			/* plaintext size (bytes 0..7) */
+	uint32_t marker_a;		/* random; B = A ^ 0x3c81b7f5 */
+	uint8_t version;		/* 0..3 accepted, 3 written */
+	uint32_t flags;			/* ECFS_FLAG_*, low 24 bits of word 16 */
+	uint32_t header_extent_size;
+	uint16_t num_header_extents;
+	bool in_xattr;			/* metadata came from / goes to the xattr */
+	uint64_t data_offset;		/* lower offset of extent 0 */
+	unsigned npackets;
+	struct ecfs_packet packets[ECFS_MAX_PACKETS];
+};
+
+/* True when buf (>= 16 bytes) starts with a valid size + marker (§2.1). */
+bool ecfs_header_probe(const uint8_t *buf, size_t len);
+
+/* Parse metadata from the first bytes of a lower file (in_xattr false;
+ * pass at least the first 4096 bytes) or from a user.ecryptfs value.
+ * -EINVAL with a reason for anything malformed: no marker, version > 3,
+ * bad packet lengths, Tag 3 without Tag 11, no key packet at all. */
+int ecfs_header_parse(const uint8_t *buf, size_t len, bool in_xattr,
+		      struct ecfs_header *h, struct ob_err *err);
+
+/* Serialise h into buf.  In-file: fills exactly h->data_offset bytes (the
+ * whole metadata region, zero padded, with the 0x00 after the packet set)
+ * and returns that length.  xattr (h->in_xattr): returns 26 + packet bytes,
+ * the xattr value.  -ENOSPC when buf is too small or the packets do not fit
+ * in the first extent. */
+ssize_t ecfs_header_write(const struct ecfs_header *h, uint8_t *buf,
+			  size_t buflen, struct ob_err *err);
+
+/* Encode just the 8-byte size field. */
+void ecfs_header_put_size(uint8_t out[8], uint64_t size);
+
+/* A new header for a new file: random marker, version 3, flags ENCRYPTED
+ * (+FILENAMES, +XATTR as asked), 4096 x 2, no packets yet. */
+int ecfs_header_init(struct ecfs_header *h, bool in_xattr, bool fnek,
+		     struct ob_err *err);
+
+/* ------------------------------------------------------------------- fek */
+
+/* The file encryption key of one file, ready for extent crypto.  Immutable
+ * and thread-safe once made. */
+struct ecfs_fek;
+
+/* Unwrap a FEK from h's Tag 3 packets with any key in ks, trying packets in
+ * the kernel's order (last parsed first).  *packet_index (may be NULL) gets
+ * the packet used.  -ENOKEY when no packet's signature is in ks;
+ * -EKEYREJECTED when a key matched but the unwrapped key failed the AES-192
+ * padding check; -EOPNOTSUPP for an unknown cipher code or a Tag 1 only
+ * header. */
+int ecfs_fek_unwrap(const struct ecfs_header *h, const struct ecfs_keyset *ks,
+		    struct ecfs_fek **out, int *packet_index, struct ob_err *err);
+
+/* A new random FEK of key_bytes for cipher ci, wrapped once for every key in
+ * wrap_keys (in order) into h's packet list (Tag 3 + Tag 11 each). */
+int ecfs_fek_create(const struct ecfs_cipher_info *ci, size_t key_bytes,
+		    const struct ecfs_keyset *wrap_keys, struct ecfs_header *h,
+		    struct ecfs_fek **out, struct ob_err *err);
+
+/* Add one Tag 3 packet for key to h, wrapping this FEK (re-keying). */
+int ecfs_fek_wrap_into(const struct ecfs_fek *fek, const struct ecfs_key *key,
+		       struct ecfs_header *h, struct ob_err *err);
+
+void ecfs_fek_free(struct ecfs_fek *fek);	/* wipes; may be NULL */
+const struct ecfs_cipher_info *ecfs_fek_cipher(const struct ecfs_fek *fek);
+size_t ecfs_fek_key_bytes(const struct ecfs_fek *fek);
+
+/* IV of extent n: MD5(root_iv || decimal(n) zero-padded to 16) (§5.2). */
+void ecfs_fek_extent_iv(const struct ecfs_fek *fek, uint64_t n,
+			uint8_t iv[ECFS_IV_BYTES]);
+
+/* Encrypt or decrypt count whole extents, the first being extent number
+ * first.  in == out is allowed. */
+int ecfs_fek_crypt_extents(const struct ecfs_fek *fek, bool encrypt,
+			   uint64_t first, const uint8_t *in, uint8_t *out,
+			   size_t count);
+
+/* ------------------------------------------------------------------ name */
+
+/* A filename key (FNEK): the token, the name cipher and its key length. */
+struct ecfs_fnek;
+/* ci NULL = AES with key_bytes (0 = 16).  The key is the first key_bytes of
+ * tok->kek; the deterministic prefix is derived from all 64 bytes. */
+int ecfs_fnek_new(const struct ecfs_key *tok, const struct ecfs_cipher_info *ci,
+		  size_t key_bytes, struct ecfs_fnek **out, struct ob_err *err);
+void ecfs_fnek_free(struct ecfs_fnek *fn);
+const uint8_t *ecfs_fnek_sig(const struct ecfs_fnek *fn);
+
+/* Longest lower name buffer needed for any plaintext name (+NUL). */
+#define ECFS_LOWER_NAME_MAX	4096
+
+/* name (len bytes, no '/', not "." or "..") -> "ECRYPTFS_FNEK_ENCRYPTED.…",
+ * NUL-terminated in out.  -ENAMETOOLONG past max_plain bytes (pass
+ * ECFS_NAME_MAX for names, larger for symlink targets) or when out is too
+ * small.  Returns the lower name length. */
+ssize_t ecfs_name_encrypt(const struct ecfs_fnek *fn, const char *name,
+			  size_t len, size_t max_plain, char *out,
+			  size_t outlen, struct ob_err *err);
+
+/* Decrypt a lower name with whichever of fneks[0..n) matches its signature.
+ * Returns the plaintext length (out NUL-terminated).  -EINVAL: not an
+ * encrypted name or malformed (callers hide such names, as the kernel does);
+ * -ENOKEY: well-formed but no FNEK with its signature. */
+ssize_t ecfs_name_decrypt(struct ecfs_fnek *const *fneks, size_t n,
+			  const char *lower, char *out, size_t outlen,
+			  struct ob_err *err);
+
+/* The FNEK signature a lower name was made with; -EINVAL if not one. */
+int ecfs_name_sig(const char *lower, uint8_t sig[ECFS_SIG_BYTES]);
+
+/* eCryptfs's own base64 (§7.3).  encode returns chars written (no NUL);
+ * decode returns bytes written, -EINVAL for a char outside the alphabet. */
+size_t ecfs_b64_encode(const uint8_t *in, size_t len, char *out);
+ssize_t ecfs_b64_decode(const char *in, size_t len, uint8_t *out);
+
+/* ------------------------------------------------------------------ file */
+
+/* A lower regular file opened for plaintext I/O.  The object owns nothing
+ * but its header and FEK: fd stays the caller's.  Reads may run
+ * concurrently; writes and truncates must be serialised by the caller
+ * against each other and against reads of the extents they touch. */
+struct ecfs_file {
+	int fd;			/* lower file, O_RDWR or O_RDONLY */
+	struct ecfs_header hdr;	/* hdr.size is the current plaintext size */
+	struct ecfs_fek *fek;
+};
+
+enum ecfs_open_flags {
+	ECFS_OPEN_XATTR_OK = 1 << 0,	/* accept metadata from user.ecryptfs */
+};
+
+/* Read and parse fd's metadata (in-file header, else the xattr when
+ * allowed) into h.  -ENODATA when there is no eCryptfs metadata at all
+ * (a plain file), -EINVAL when it is damaged. */
+int ecfs_metadata_read(int fd, unsigned flags, struct ecfs_header *h,
+		       struct ob_err *err);
+
+/* Open: read metadata and unwrap the FEK with ks. */
+int ecfs_file_open(struct ecfs_file *f, int fd, unsigned flags,
+		   const struct ecfs_keyset *ks, struct ob_err *err);
+
+/* Create: make a FEK for ci/key_bytes wrapped by every key of wrap_keys and
+ * write the metadata to the (empty) lower file fd or its xattr. */
+int ecfs_file_create(struct ecfs_file *f, int fd,
+		     const struct ecfs_cipher_info *ci, size_t key_bytes,
+		     const struct ecfs_keyset *wrap_keys, bool in_xattr,
+		     bool fnek, struct ob_err *err);
+
+void ecfs_file_close(struct ecfs_file *f);	/* frees the FEK; not the fd */
+
+/* Plaintext I/O.  pread returns bytes read (short only at EOF).  pwrite
+ * writes all of len or fails; writing past EOF fills the gap with
+ * encrypted zeros; the size field is updated when the file grows.
+ * truncate shrinks or grows, zeroing the tail of the last extent. */
+ssize_t ecfs_file_pread(struct ecfs_file *f, void *buf, size_t len,
+			uint64_t off, struct ob_err *err);
+ssize_t ecfs_file_pwrite(struct ecfs_file *f, const void *buf, size_t len,
+			 uint64_t off, struct ob_err *err);
+int ecfs_file_truncate(struct ecfs_file *f, uint64_t size, struct ob_err *err);
+
+/* Lower file size the kernel would leave for a plaintext size. */
+uint64_t ecfs_lower_size(const struct ecfs_header *h, uint64_t plain_size);
+
+#endif
