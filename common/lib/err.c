@@ -39,9 +39,13 @@ void ob_err_prefix(struct ob_err *err, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(err->msg) - 2)
 		return;
-	/* Truncation of the old reason is fine: the head is what was added. */
-	strncat(err->msg, ": ", sizeof(err->msg) - (size_t)n - 1);
-	strncat(err->msg, old, sizeof(err->msg) - (size_t)n - 3);
+	/* Truncating the old reason is fine: the head is what was added. */
+	size_t at = (size_t)n, room = sizeof(err->msg) - 1 - at - 2;
+	size_t olen = strnlen(old, room);
+
+	memcpy(err->msg + at, ": ", 2);
+	memcpy(err->msg + at + 2, old, olen);
+	err->msg[at + 2 + olen] = '\0';
 }
 
 void ob_err_clear(struct ob_err *err)

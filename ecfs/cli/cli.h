@@ -1,0 +1,96 @@
+/* cli.h - what the ecfs subcommands share: key input, key options, output.
+ *
+ * Secrets (passphrases, login passwords) come from a no-echo prompt on the
+ * terminal, a file (--passphrase-file, "-" for stdin) or a command's output
+ * (--extpass); never from argv or the environment.  They are held in locked
+ * memory and wiped as soon as the key is derived.
+ */
+#ifndef ECFS_CLI_H
+#define ECFS_CLI_H
+
+#include <stdbool.h>
+#include <getopt.h>
+#include <stdio.h>
+
+#include "ecfs.h"
+
+#define ECFS_PROG "ecfs"
+
+/* Exit statuses of every subcommand. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* the operation failed; a message says why */
+	EXIT_USAGE = 2,		/* bad command line */
+};
+
+/* Where a secret comes from. */
+struct secret_source {
+	const char *file;	/* --passphrase-file (or "-" = stdin) */
+	const char *extpass;	/* --extpass: a command printing it */
+};
+
+/* A secret in locked memory, NUL-terminated. */
+struct secret {
+	char *buf;		/* ob_secure_alloc'd, ECFS_SECRET_MAX + 1 */
+	size_t len;
+};
+#define ECFS_SECRET_MAX 512
+
+/* Read one secret: from src->file, src->extpass, or a no-echo prompt on
+ * /dev/tty.  One trailing newline is stripped.  -ENOKEY when there is no
+ * source and no terminal.  Free with secret_free(). */
+int secret_read(const struct secret_source *src, const char *prompt,
+		struct secret *s, struct ob_err *err);
+void secret_free(struct secret *s);
+
+/* Key options shared by the subcommands that need keys. */
+struct key_opts {
+	struct secret_source src;
+	const char *salt_hex;		/* --salt */
+	const char *rc_path;		/* --ecryptfsrc; default ~/.ecryptfsrc */
+	const char *extra_files[8];	/* --extra-passphrase-file (more keys) */
+	int nextra;
+	bool fnek;			/* --fnek: names, ecryptfs-utils FNEK */
+	bool fnek_same;			/* --fnek-same-key: FNEK = content key */
+};
+
+/* Keys made from key_opts: content keys (first = the main passphrase) and
+ * the filename-key candidates (both salts when reading). */
+struct cli_keys {
+	struct ecfs_keyset *keys;
+	struct ecfs_fnek *fneks[8];
+	size_t nfneks;
+	struct ecfs_fnek *write_fnek;	/* the FNEK for new names, or NULL */
+};
+
+/* getopt_long entries for the key options, and their handler: returns 1
+ * when opt was a key option, 0 when not, -1 on a bad value. */
+#define KEY_OPT_BASE 1000
+extern const struct option key_long_opts[];
+extern const size_t key_long_opts_count;
+int key_opts_handle(struct key_opts *ko, int opt, const char *arg);
+extern const char key_opts_help[];
+
+/* Read the secret(s) and derive every key; fn_cipher/fn_key_bytes set the
+ * filename cipher (NULL/0 = aes-16).  Prints nothing; err says why. */
+int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_cipher,
+		  size_t fn_key_bytes, struct cli_keys *ck, struct ob_err *err);
+void cli_keys_free(struct cli_keys *ck);
+
+/* Print "ecfs: object: reason" for err. */
+void cli_error(const char *object, const struct ob_err *err);
+/* Print "ecfs: <printf>" to stderr. */
+void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Subcommands. */
+int cmd_info(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
+int cmd_encrypt(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_sig(int argc, char **argv);
+int cmd_unwrap(int argc, char **argv);
+int cmd_wrap(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+
+#endif

@@ -1,0 +1,514 @@
+/* cmd-crypt.c - "ecfs decrypt" and "ecfs encrypt": files and whole trees, offline.
+ *
+ * decrypt LOWER [-o OUT]   a lower file to OUT (or stdout), or a lower tree
+ *                          to the new directory OUT with plaintext names.
+ * encrypt PLAIN -o LOWER   a file to one lower file, or a tree to a new
+ *                          lower tree the kernel mounts as it is.
+ *
+ * Output files are written under a temporary name in the target directory
+ * and renamed into place only when complete, so a failure (wrong key,
+ * damaged input, full disk) never leaves a half-written file behind.  A
+ * tree keeps going past a bad entry, reports each one, and exits 1.
+ */
+#include "cli.h"
+#include "cli-opts.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define IO_CHUNK (1u << 20)
+
+struct crypt_job {
+	struct cli_keys keys;
+	const struct ecfs_cipher_info *cipher;	/* encrypt: content cipher */
+	size_t key_bytes;
+	bool xattr;				/* encrypt: metadata in xattr */
+	unsigned failures;
+	uint8_t *buf;				/* IO_CHUNK bytes */
+};
+
+static void job_fail(struct crypt_job *job, const char *path, struct ob_err *err)
+{
+	cli_error(path, err);
+	job->failures++;
+}
+
+/* Create "<dir>/.<base>.ecfs-XXXXXX" beside final; returns the fd. */
+static int temp_beside(const char *final, char *tmp, size_t len, mode_t mode)
+{
+	const char *slash = strrchr(final, '/');
+	int dlen = slash ? (int)(slash - final + 1) : 0;
+	int fd;
+
+	if (snprintf(tmp, len, "%.*s.%s.ecfs-XXXXXX", dlen, final,
+		     slash ? slash + 1 : final) >= (int)len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd >= 0)
+		fchmod(fd, mode & 07777);
+	return fd;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Decrypt lower file path to fd out. */
+static int decrypt_to_fd(struct crypt_job *job, const char *path, int out,
+			 struct ob_err *err)
+{
+	struct ecfs_file f;
+	uint64_t off = 0;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ob_err_set(err, -errno, "open");
+	rc = ecfs_file_open(&f, fd, ECFS_OPEN_XATTR_OK, job->keys.keys, err);
+	if (rc)
+		goto out;
+	while (off < f.hdr.size) {
+		ssize_t n = ecfs_file_pread(&f, job->buf, IO_CHUNK, off, err);
+
+		if (n <= 0) {
+			rc = n ? (int)n : ob_err_set(err, -EIO, "unexpected end of data");
+			break;
+		}
+		rc = write_all(out, job->buf, (size_t)n);
+		if (rc) {
+			ob_err_set(err, rc, "writing the plaintext");
+			break;
+		}
+		off += (uint64_t)n;
+	}
+	ecfs_file_close(&f);
+out:
+	close(fd);
+	return rc;
+}
+
+/* Decrypt to a new file at dest, atomically. */
+static int decrypt_file_to(struct crypt_job *job, const char *src, const char *dest,
+			   mode_t mode, struct ob_err *err)
+{
+	char tmp[PATH_MAX];
+	int fd = temp_beside(dest, tmp, sizeof(tmp), mode), rc;
+
+	if (fd < 0)
+		return ob_err_set(err, -errno, "creating the output file beside %s", dest);
+	rc = decrypt_to_fd(job, src, fd, err);
+	if (!rc && fsync(fd))
+		rc = ob_err_set(err, -errno, "fsync %s", dest);
+	close(fd);
+	if (!rc && rename(tmp, dest))
+		rc = ob_err_set(err, -errno, "rename to %s", dest);
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* Plaintext name of a lower entry: decrypted when it is an encrypted name. */
+static int plain_name(struct crypt_job *job, const char *lower, char *out,
+		      size_t len, struct ob_err *err)
+{
+	ssize_t n;
+
+	if (strncmp(lower, ECFS_FNEK_PREFIX, strlen(ECFS_FNEK_PREFIX)) != 0) {
+		snprintf(out, len, "%s", lower);
+		return 0;
+	}
+	n = ecfs_name_decrypt(job->keys.fneks, job->keys.nfneks, lower, out, len, err);
+	return n < 0 ? (int)n : 0;
+}
+
+static void decrypt_tree(struct crypt_job *job, const char *src, const char *dest);
+
+static void decrypt_entry(struct crypt_job *job, const char *src_dir,
+			  const char *dest_dir, const char *name)
+{
+	char src[PATH_MAX], dest[PATH_MAX], plain[ECFS_LOWER_NAME_MAX];
+	struct ob_err err = {0};
+	struct stat st;
+	int rc;
+
+	snprintf(src, sizeof(src), "%s/%s", src_dir, name);
+	if (lstat(src, &st)) {
+		ob_err_set(&err, -errno, "stat");
+		return job_fail(job, src, &err);
+	}
+	rc = plain_name(job, name, plain, sizeof(plain), &err);
+	if (rc)
+		return job_fail(job, src, &err);
+	if (snprintf(dest, sizeof(dest), "%s/%s", dest_dir, plain) >= (int)sizeof(dest)) {
+		ob_err_set(&err, -ENAMETOOLONG, "output path too long");
+		return job_fail(job, src, &err);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdir(dest, st.st_mode & 07777) && errno != EEXIST) {
+			ob_err_set(&err, -errno, "mkdir %s", dest);
+			return job_fail(job, src, &err);
+		}
+		decrypt_tree(job, src, dest);
+	} else if (S_ISLNK(st.st_mode)) {
+		char target[ECFS_LOWER_NAME_MAX], ptarget[ECFS_LOWER_NAME_MAX];
+		ssize_t n = readlink(src, target, sizeof(target) - 1);
+
+		if (n < 0) {
+			ob_err_set(&err, -errno, "readlink");
+			return job_fail(job, src, &err);
+		}
+		target[n] = '\0';
+		rc = plain_name(job, target, ptarget, sizeof(ptarget), &err);
+		if (!rc && symlink(ptarget, dest))
+			rc = ob_err_set(&err, -errno, "symlink %s", dest);
+		if (rc)
+			return job_fail(job, src, &err);
+	} else if (S_ISREG(st.st_mode)) {
+		rc = decrypt_file_to(job, src, dest, st.st_mode, &err);
+		if (rc)
+			return job_fail(job, src, &err);
+	} else {
+		ob_err_set(&err, -EOPNOTSUPP, "skipping a special file");
+		return job_fail(job, src, &err);
+	}
+}
+
+static void decrypt_tree(struct crypt_job *job, const char *src, const char *dest)
+{
+	struct dirent **ents;
+	struct ob_err err = {0};
+	int n = scandir(src, &ents, NULL, alphasort);
+
+	if (n < 0) {
+		ob_err_set(&err, -errno, "reading the directory");
+		return job_fail(job, src, &err);
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+
+		if (strcmp(name, ".") && strcmp(name, ".."))
+			decrypt_entry(job, src, dest, name);
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+/* Encrypt the plaintext file src into a new lower file at dest. */
+static int encrypt_file_to(struct crypt_job *job, const char *src, const char *dest,
+			   mode_t mode, struct ob_err *err)
+{
+	char tmp[PATH_MAX];
+	struct ecfs_file f;
+	uint64_t off = 0;
+	int in, out, rc;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return ob_err_set(err, -errno, "open %s", src);
+	out = temp_beside(dest, tmp, sizeof(tmp), mode);
+	if (out < 0) {
+		rc = ob_err_set(err, -errno, "creating the output file beside %s", dest);
+		goto close_in;
+	}
+	rc = ecfs_file_create(&f, out, job->cipher, job->key_bytes, job->keys.keys,
+			      job->xattr, job->keys.write_fnek != NULL, err);
+	if (rc)
+		goto close_out;
+	for (;;) {
+		ssize_t n = read(in, job->buf, IO_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = ob_err_set(err, -errno, "reading %s", src);
+			break;
+		}
+		if (n == 0)
+			break;
+		n = ecfs_file_pwrite(&f, job->buf, (size_t)n, off, err);
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+		off += (uint64_t)n;
+	}
+	ecfs_file_close(&f);
+	if (!rc && fsync(out))
+		rc = ob_err_set(err, -errno, "fsync");
+close_out:
+	close(out);
+	if (!rc && rename(tmp, dest))
+		rc = ob_err_set(err, -errno, "rename to %s", dest);
+	if (rc)
+		unlink(tmp);
+close_in:
+	close(in);
+	return rc;
+}
+
+/* Lower name of a plaintext entry: encrypted when names are. */
+static int lower_name(struct crypt_job *job, const char *name, size_t max_plain,
+		      char *out, size_t len, struct ob_err *err)
+{
+	ssize_t n;
+
+	if (!job->keys.write_fnek) {
+		snprintf(out, len, "%s", name);
+		return 0;
+	}
+	n = ecfs_name_encrypt(job->keys.write_fnek, name, strlen(name), max_plain,
+			      out, len, err);
+	return n < 0 ? (int)n : 0;
+}
+
+static void encrypt_tree(struct crypt_job *job, const char *src, const char *dest);
+
+static void encrypt_entry(struct crypt_job *job, const char *src_dir,
+			  const char *dest_dir, const char *name)
+{
+	char src[PATH_MAX], dest[PATH_MAX], lower[ECFS_LOWER_NAME_MAX];
+	struct ob_err err = {0};
+	struct stat st;
+	int rc;
+
+	snprintf(src, sizeof(src), "%s/%s", src_dir, name);
+	if (lstat(src, &st)) {
+		ob_err_set(&err, -errno, "stat");
+		return job_fail(job, src, &err);
+	}
+	rc = lower_name(job, name, ECFS_NAME_MAX, lower, sizeof(lower), &err);
+	if (rc)
+		return job_fail(job, src, &err);
+	if (snprintf(dest, sizeof(dest), "%s/%s", dest_dir, lower) >= (int)sizeof(dest)) {
+		ob_err_set(&err, -ENAMETOOLONG, "output path too long");
+		return job_fail(job, src, &err);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdir(dest, st.st_mode & 07777) && errno != EEXIST) {
+			ob_err_set(&err, -errno, "mkdir %s", dest);
+			return job_fail(job, src, &err);
+		}
+		encrypt_tree(job, src, dest);
+	} else if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX], ltarget[ECFS_LOWER_NAME_MAX];
+		ssize_t n = readlink(src, target, sizeof(target) - 1);
+
+		if (n < 0) {
+			ob_err_set(&err, -errno, "readlink");
+			return job_fail(job, src, &err);
+		}
+		target[n] = '\0';
+		rc = lower_name(job, target, PATH_MAX, ltarget, sizeof(ltarget), &err);
+		if (!rc && symlink(ltarget, dest))
+			rc = ob_err_set(&err, -errno, "symlink %s", dest);
+		if (rc)
+			return job_fail(job, src, &err);
+	} else if (S_ISREG(st.st_mode)) {
+		rc = encrypt_file_to(job, src, dest, st.st_mode, &err);
+		if (rc)
+			return job_fail(job, src, &err);
+	} else {
+		ob_err_set(&err, -EOPNOTSUPP, "skipping a special file");
+		return job_fail(job, src, &err);
+	}
+}
+
+static void encrypt_tree(struct crypt_job *job, const char *src, const char *dest)
+{
+	struct dirent **ents;
+	struct ob_err err = {0};
+	int n = scandir(src, &ents, NULL, alphasort);
+
+	if (n < 0) {
+		ob_err_set(&err, -errno, "reading the directory");
+		return job_fail(job, src, &err);
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+
+		if (strcmp(name, ".") && strcmp(name, ".."))
+			encrypt_entry(job, src, dest, name);
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+/* A new or empty output directory for a tree. */
+static int prepare_out_dir(const char *dest, mode_t mode, struct ob_err *err)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (mkdir(dest, mode & 07777) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return ob_err_set(err, -errno, "mkdir");
+	d = opendir(dest);
+	if (!d)
+		return ob_err_set(err, -errno, "open the output directory");
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			closedir(d);
+			return ob_err_set(err, -EEXIST, "output directory is not empty");
+		}
+	closedir(d);
+	return 0;
+}
+
+static const char crypt_help_decrypt[] =
+	"usage: ecfs decrypt [KEY OPTIONS] LOWER [-o OUT]\n\n"
+	"Decrypt a lower file (to OUT, or to standard output) or a lower directory\n"
+	"tree (to the new or empty directory OUT, with plaintext names).  Names are\n"
+	"decrypted with whichever filename key matches their signature.\n\n";
+static const char crypt_help_encrypt[] =
+	"usage: ecfs encrypt [KEY OPTIONS] [--cipher NAME] [--key-bytes N] [--xattr] PLAIN -o LOWER\n\n"
+	"Encrypt a plaintext file into the lower file LOWER, or a directory tree into\n"
+	"the new or empty directory LOWER, exactly as the kernel's eCryptfs writes them.\n"
+	"  --cipher NAME   aes (default), blowfish, des3_ede, cast5, cast6, twofish\n"
+	"  --key-bytes N   key size (default: aes 16, blowfish 16, des3_ede 24, ...)\n"
+	"  --xattr         keep the metadata in the user.ecryptfs xattr\n"
+	"With --fnek or --fnek-same-key, names and symlink targets are encrypted too.\n\n";
+
+static int crypt_main(int argc, char **argv, bool encrypt)
+{
+	static const struct option own[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "cipher", required_argument, NULL, 'C' },
+		{ "key-bytes", required_argument, NULL, 'K' },
+		{ "xattr", no_argument, NULL, 'X' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct option opts[OPT_TABLE_MAX];
+	struct crypt_job job = {0};
+	struct key_opts ko = {0};
+	struct ob_err err = {0};
+	const char *out = NULL, *cipher_name = "aes", *src;
+	struct stat st;
+	int c, rc = EXIT_FAIL;
+
+	opt_table(opts, own, 1);
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		int k = key_opts_handle(&ko, c, optarg);
+
+		if (k > 0)
+			continue;
+		if (k < 0)
+			return EXIT_USAGE;
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'C':
+			cipher_name = optarg;
+			break;
+		case 'K': {
+			char *end;
+
+			job.key_bytes = strtoul(optarg, &end, 10);
+			if (*end || job.key_bytes == 0 || job.key_bytes > ECFS_MAX_KEY_BYTES) {
+				cli_msg("--key-bytes: '%s' is not a key size", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'X':
+			job.xattr = true;
+			break;
+		case 'h':
+			printf("%s%s", encrypt ? crypt_help_encrypt : crypt_help_decrypt, key_opts_help);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || (encrypt && !out)) {
+		cli_msg("%s: expected one input%s (see 'ecfs %s --help')",
+			encrypt ? "encrypt" : "decrypt", encrypt ? " and -o LOWER" : "",
+			encrypt ? "encrypt" : "decrypt");
+		return EXIT_USAGE;
+	}
+	src = argv[optind];
+	job.cipher = ecfs_cipher_by_name(cipher_name, job.key_bytes);
+	if (!job.cipher) {
+		cli_msg("unknown cipher '%s' with a %zu-byte key", cipher_name, job.key_bytes);
+		return EXIT_USAGE;
+	}
+	if (!job.key_bytes)
+		job.key_bytes = job.cipher->key_default;
+	if (stat(src, &st)) {
+		ob_err_set(&err, -errno, "stat");
+		cli_error(src, &err);
+		return EXIT_FAIL;
+	}
+	if (S_ISDIR(st.st_mode) && !out) {
+		cli_msg("%s: a directory needs -o OUT", src);
+		return EXIT_USAGE;
+	}
+	job.buf = malloc(IO_CHUNK);
+	if (!job.buf) {
+		cli_msg("out of memory");
+		return EXIT_FAIL;
+	}
+	/* Names use the content cipher and key size, as the kernel's defaults. */
+	if (cli_keys_load(&ko, job.cipher, job.key_bytes, &job.keys, &err)) {
+		cli_error(NULL, &err);
+		goto out_buf;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (prepare_out_dir(out, st.st_mode, &err)) {
+			cli_error(out, &err);
+			goto out_keys;
+		}
+		if (encrypt)
+			encrypt_tree(&job, src, out);
+		else
+			decrypt_tree(&job, src, out);
+		rc = job.failures ? EXIT_FAIL : EXIT_OK;
+		if (job.failures)
+			cli_msg("%u entr%s failed", job.failures, job.failures == 1 ? "y" : "ies");
+	} else if (encrypt) {
+		rc = encrypt_file_to(&job, src, out, st.st_mode, &err) ? EXIT_FAIL : EXIT_OK;
+	} else if (out) {
+		rc = decrypt_file_to(&job, src, out, st.st_mode, &err) ? EXIT_FAIL : EXIT_OK;
+	} else {
+		rc = decrypt_to_fd(&job, src, STDOUT_FILENO, &err) ? EXIT_FAIL : EXIT_OK;
+	}
+	if (rc && !S_ISDIR(st.st_mode))
+		cli_error(src, &err);
+out_keys:
+	cli_keys_free(&job.keys);
+out_buf:
+	free(job.buf);
+	return rc;
+}
+
+int cmd_decrypt(int argc, char **argv)
+{
+	return crypt_main(argc, argv, false);
+}
+
+int cmd_encrypt(int argc, char **argv)
+{
+	return crypt_main(argc, argv, true);
+}

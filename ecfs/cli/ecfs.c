@@ -1,0 +1,59 @@
+/* ecfs.c - the ecfs command: one table of subcommands, each in its own file.
+ *
+ * Offline subcommands work on lower files directly (no mount, no kernel);
+ * "mount" serves a lower directory through FUSE.  Every subcommand takes
+ * --help, exits 0 on success, 1 on failure (with one line per problem on
+ * stderr naming the file and the reason), 2 on a bad command line.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+#include "ob/secmem.h"
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "mount",   cmd_mount,   "mount an eCryptfs lower directory through FUSE" },
+	{ "umount",  cmd_umount,  "unmount an ecfs mount" },
+	{ "info",    cmd_info,    "show a lower file's header: version, flags, cipher, key signatures, size" },
+	{ "decrypt", cmd_decrypt, "decrypt a lower file or tree" },
+	{ "encrypt", cmd_encrypt, "encrypt a file or tree into lower files the kernel can read" },
+	{ "ls",      cmd_ls,      "list a lower directory with plaintext names beside encrypted ones" },
+	{ "sig",     cmd_sig,     "print the key signature(s) of a passphrase" },
+	{ "unwrap",  cmd_unwrap,  "unwrap a wrapped-passphrase file (print the mount passphrase)" },
+	{ "wrap",    cmd_wrap,    "write a wrapped-passphrase file (version 2)" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ecfs COMMAND [OPTIONS] ...\n\n"
+		"eCryptfs in userspace: read and write eCryptfs directories without the kernel module.\n\n"
+		"Commands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(out, "\nRun 'ecfs COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	/* Keys pass through this process: keep it out of core dumps. */
+	ob_secure_process();
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].run(argc - 1, argv + 1);
+	cli_msg("unknown command '%s' (try 'ecfs --help')", argv[1]);
+	return EXIT_USAGE;
+}
