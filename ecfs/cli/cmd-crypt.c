@@ -141,6 +141,20 @@ static int plain_name(struct crypt_job *job, const char *lower, char *out,
 	return n < 0 ? (int)n : 0;
 }
 
+/* Plaintext symlink target: decrypted when it is an encrypted name. */
+static int plain_target(struct crypt_job *job, const char *lower, char *out,
+			size_t len, struct ob_err *err)
+{
+	ssize_t n;
+
+	if (strncmp(lower, ECFS_FNEK_PREFIX, strlen(ECFS_FNEK_PREFIX)) != 0) {
+		snprintf(out, len, "%s", lower);
+		return 0;
+	}
+	n = ecfs_target_decrypt(job->keys.fneks, job->keys.nfneks, lower, out, len, err);
+	return n < 0 ? (int)n : 0;
+}
+
 static void decrypt_tree(struct crypt_job *job, const char *src, const char *dest);
 
 static void decrypt_entry(struct crypt_job *job, const char *src_dir,
@@ -178,7 +192,7 @@ static void decrypt_entry(struct crypt_job *job, const char *src_dir,
 			return job_fail(job, src, &err);
 		}
 		target[n] = '\0';
-		rc = plain_name(job, target, ptarget, sizeof(ptarget), &err);
+		rc = plain_target(job, target, ptarget, sizeof(ptarget), &err);
 		if (!rc && symlink(ptarget, dest))
 			rc = ob_err_set(&err, -errno, "symlink %s", dest);
 		if (rc)
@@ -267,8 +281,8 @@ close_in:
 }
 
 /* Lower name of a plaintext entry: encrypted when names are. */
-static int lower_name(struct crypt_job *job, const char *name, size_t max_plain,
-		      char *out, size_t len, struct ob_err *err)
+static int lower_name(struct crypt_job *job, const char *name, char *out,
+		      size_t len, struct ob_err *err)
 {
 	ssize_t n;
 
@@ -276,7 +290,7 @@ static int lower_name(struct crypt_job *job, const char *name, size_t max_plain,
 		snprintf(out, len, "%s", name);
 		return 0;
 	}
-	n = ecfs_name_encrypt(job->keys.write_fnek, name, strlen(name), max_plain,
+	n = ecfs_name_encrypt(job->keys.write_fnek, name, strlen(name), ECFS_NAME_MAX,
 			      out, len, err);
 	return n < 0 ? (int)n : 0;
 }
@@ -296,7 +310,7 @@ static void encrypt_entry(struct crypt_job *job, const char *src_dir,
 		ob_err_set(&err, -errno, "stat");
 		return job_fail(job, src, &err);
 	}
-	rc = lower_name(job, name, ECFS_NAME_MAX, lower, sizeof(lower), &err);
+	rc = lower_name(job, name, lower, sizeof(lower), &err);
 	if (rc)
 		return job_fail(job, src, &err);
 	if (snprintf(dest, sizeof(dest), "%s/%s", dest_dir, lower) >= (int)sizeof(dest)) {
@@ -318,7 +332,14 @@ static void encrypt_entry(struct crypt_job *job, const char *src_dir,
 			return job_fail(job, src, &err);
 		}
 		target[n] = '\0';
-		rc = lower_name(job, target, PATH_MAX, ltarget, sizeof(ltarget), &err);
+		if (!job->keys.write_fnek) {
+			snprintf(ltarget, sizeof(ltarget), "%s", target);
+		} else {
+			ssize_t tn = ecfs_target_encrypt(job->keys.write_fnek, target,
+							 (size_t)n, ltarget, sizeof(ltarget), &err);
+
+			rc = tn < 0 ? (int)tn : 0;
+		}
 		if (!rc && symlink(ltarget, dest))
 			rc = ob_err_set(&err, -errno, "symlink %s", dest);
 		if (rc)

@@ -292,6 +292,16 @@ ssize_t ecfs_name_decrypt(struct ecfs_fnek *const *fneks, size_t n,
 			  const char *lower, char *out, size_t outlen,
 			  struct ob_err *err);
 
+/* Symlink targets use the same packet and encoding as names, but may hold
+ * '/' and be longer (up to ECFS_TARGET_MAX bytes of plaintext). */
+#define ECFS_TARGET_MAX		2048
+ssize_t ecfs_target_encrypt(const struct ecfs_fnek *fn, const char *target,
+			    size_t len, char *out, size_t outlen,
+			    struct ob_err *err);
+ssize_t ecfs_target_decrypt(struct ecfs_fnek *const *fneks, size_t n,
+			    const char *lower, char *out, size_t outlen,
+			    struct ob_err *err);
+
 /* The FNEK signature a lower name was made with; -EINVAL if not one. */
 int ecfs_name_sig(const char *lower, uint8_t sig[ECFS_SIG_BYTES]);
 
