@@ -24,8 +24,8 @@ check: all
 	O=$(O) tests/run-all
 
 check-all:
-	$(MAKE) all
-	$(MAKE) SAN=1 all
+	$(MAKE) -j2 all
+	$(MAKE) -j2 SAN=1 all
 	tests/run-all --build build --build build-san
 
 clean:
