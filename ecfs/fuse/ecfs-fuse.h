@@ -1,0 +1,259 @@
+/* ecfs-fuse.h - the one private header of the FUSE mount: every struct, lock
+ * and helper that fs.c, inode.c, dir.c, file.c, xattr.c, probe.c and
+ * mount.c share.
+ *
+ * Shape (passthrough_ll.c style, libfuse low-level API):
+ *   - struct ef_fs is the whole mount: options, keys, the inode table.  It is
+ *     the session's userdata; nothing is global.
+ *   - struct ef_inode is one lower object, keyed by lower (st_dev, st_ino)
+ *     and holding an O_PATH fd to it.  The FUSE node id is the pointer.
+ *     Its life is the kernel's lookup count (nlookup): lookup, create,
+ *     mkdir, link, readdirplus add one; forget removes n.
+ *   - A regular file opened through the mount gets one struct ef_data,
+ *     shared by every open handle of that inode: a read-write lower fd, the
+ *     parsed header and the unwrapped FEK (struct ecfs_file).  It lives
+ *     from the first open to the last release, so headers are parsed and
+ *     FEKs unwrapped once per open file, never per request, and keys are
+ *     never derived after mount time.
+ *
+ * Locks, and their order (take them top-down, never upwards):
+ *   1. ef_inode.io   rwlock: shared for read, exclusive for write, truncate,
+ *                    fallocate.  The library requires writes to be
+ *                    serialised against reads of the same extents; one lock
+ *                    per file is the simple way to get that (and keeps a
+ *                    file written by several processes coherent).
+ *   2. ef_inode.m    mutex: nopen, data, kind, size, logged.  Held briefly,
+ *                    except around the (rare) first open of a file.
+ *   3. ef_fs.tlock   the inode table and every nlookup.
+ *
+ * Spec references (§n) are to shared/spec/ecryptfs-format.md.
+ */
+#ifndef ECFS_FUSE_H
+#define ECFS_FUSE_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "../cli/cli.h"
+
+#define EF_MAX_SIGS	8
+#define EF_IO_MAX	(1u << 20)	/* max_write and readahead: 1 MiB */
+#define EF_VIEW_HDR	8192		/* header synthesised by encrypted view */
+
+/* What to do with new regular files (new_files=). */
+enum ef_new_files {
+	EF_NEW_ENCRYPT,		/* encrypted with the mount keys (the kernel's way) */
+	EF_NEW_PLAIN,		/* plaintext lower files (needs ecryptfs_passthrough) */
+	EF_NEW_DENY,		/* EACCES: e.g. a nokey mount */
+};
+
+/* Mount options, parsed once (opts.c); read-only after mount time. */
+struct ef_opts {
+	const char *lower, *mnt;	/* as given */
+	bool foreground, debug, singlethread;
+	bool ro, allow_other, allow_root;
+	const char *cipher_name;	/* ecryptfs_cipher */
+	size_t key_bytes;		/* ecryptfs_key_bytes, 0 = cipher default */
+	const char *fn_cipher_name;	/* ecryptfs_fn_cipher, NULL = content cipher */
+	size_t fn_key_bytes;		/* ecryptfs_fn_key_bytes, 0 = key_bytes */
+	uint8_t sigs[EF_MAX_SIGS][ECFS_SIG_BYTES];	/* ecryptfs_sig */
+	int nsigs;
+	bool fnek_sig_set;
+	uint8_t fnek_sig[ECFS_SIG_BYTES];		/* ecryptfs_fnek_sig */
+	bool xattr_metadata, passthrough, encrypted_view, check_dev_ruid;
+	bool nokey;
+	int new_files;			/* enum ef_new_files, -1 = default */
+	double timeout;			/* entry/attr timeout, seconds */
+	struct key_opts ko;		/* passphrase sources, --fnek, ... */
+	char fuse_opts[1024];		/* generic mount options for libfuse */
+	char *owned[64];		/* strdup'd -o strings the pointers above use */
+	int nowned;
+};
+
+/* Parse "-o a,b=c" into o.  Returns 0, or -1 after printing a message that
+ * names the offending option. */
+int ef_opts_parse(struct ef_opts *o, const char *list);
+void ef_opts_free(struct ef_opts *o);
+void ef_opts_print_help(FILE *out);
+
+enum ef_kind {
+	EF_UNKNOWN,	/* regular file not probed yet (or unreadable for us) */
+	EF_ENC,		/* eCryptfs file: size = plaintext size */
+	EF_PLAIN,	/* no metadata: plaintext with passthrough, else EIO */
+	EF_BAD,		/* damaged metadata: EIO */
+};
+
+/* The shared open state of one regular file (see the top of this file). */
+struct ef_data {
+	struct ecfs_file f;	/* f.fd: the lower data fd; f.fek NULL unless EF_ENC */
+	bool writable;		/* f.fd is O_RDWR */
+	uint8_t *view_hdr;	/* encrypted view of an xattr-metadata file */
+};
+
+struct ef_inode {
+	/* immutable after creation */
+	int fd;			/* O_PATH|O_NOFOLLOW to the lower object */
+	dev_t dev;
+	ino_t ino;
+	mode_t type;		/* S_IFMT bits */
+
+	/* ef_fs.tlock */
+	struct ef_inode *hnext;
+	uint64_t nlookup;
+
+	pthread_rwlock_t io;
+
+	/* m */
+	pthread_mutex_t m;
+	unsigned nopen;		/* open handles (+ temporary users, e.g. truncate) */
+	struct ef_data *data;	/* non-NULL iff nopen > 0 */
+	int kind;		/* enum ef_kind, regular files only */
+	bool view_xattr;	/* encrypted view: header comes from the xattr */
+	uint64_t size;		/* plaintext size when kind == EF_ENC */
+	bool logged;		/* one log line per broken file */
+};
+
+struct ef_fs {
+	struct ef_opts *o;
+	struct fuse_session *se;
+
+	/* keys: read with keys (all), write new files with wrap_keys */
+	struct cli_keys ck;
+	struct ecfs_keyset *wrap_keys;	/* == ck.keys unless ecryptfs_sig= chose */
+	bool wrap_keys_owned;
+	struct ecfs_fnek *fnek;		/* names are encrypted with it; NULL = off */
+	const struct ecfs_cipher_info *cipher;
+	size_t key_bytes;
+	int new_files;			/* enum ef_new_files */
+	bool ro, xattr, passthrough, view;
+	bool use_syslog;
+	double timeout;
+	bool is_root;			/* chown new objects to the caller */
+
+	struct ef_inode root;
+
+	pthread_mutex_t tlock;
+	struct ef_inode **buckets;
+	size_t nbuckets, ninodes;
+};
+
+/* fs.c */
+extern const struct fuse_lowlevel_ops ef_ops;
+/* "ecfs: <lower path of ino>: <reason>" to stderr or syslog. */
+void ef_log(struct ef_fs *fs, struct ef_inode *ino, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The same, at most once per inode (a broken file logs once). */
+void ef_log_once(struct ef_fs *fs, struct ef_inode *ino, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static inline struct ef_fs *ef_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline struct ef_inode *ef_inode(fuse_req_t req, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return &ef_fs(req)->root;
+	return (struct ef_inode *)(uintptr_t)ino;
+}
+
+/* "/proc/self/fd/N" for an O_PATH fd (reopen, xattrs, times). */
+static inline void ef_procpath(char buf[64], int fd)
+{
+	snprintf(buf, 64, "/proc/self/fd/%d", fd);
+}
+
+/* inode.c */
+int ef_table_init(struct ef_fs *fs, int root_fd, const struct stat *st);
+void ef_table_destroy(struct ef_fs *fs);
+/* Look up lower name lname in parent: fills e (attr with the plaintext
+ * size, timeouts) and takes one lookup reference.  Returns 0 or errno. */
+int ef_do_lookup(struct ef_fs *fs, struct ef_inode *parent, const char *lname,
+		 struct fuse_entry_param *e);
+void ef_unref(struct ef_fs *fs, struct ef_inode *ino, uint64_t n);
+/* stat of ino as the upper view shows it.  Returns 0 or errno. */
+int ef_stat(struct ef_fs *fs, struct ef_inode *ino, struct stat *st);
+/* Plaintext name -> lower name (encrypted with FNEK).  0 or errno. */
+int ef_lower_name(struct ef_fs *fs, const char *name, char *out, size_t len);
+/* Lower name -> plaintext: 0 ok, 1 hide it, or an errno. */
+int ef_upper_name(struct ef_fs *fs, const char *lname, char *out, size_t len);
+/* Give a new lower object the caller's ownership when we run as root. */
+void ef_chown_new(struct ef_fs *fs, fuse_req_t req, int dirfd, const char *lname);
+/* Probe a regular file's metadata for kind and size (caller holds m). */
+void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd);
+
+/* file.c */
+/* Open the shared data of ino (first opener reads the header); nopen++. */
+int ef_data_get(struct ef_fs *fs, struct ef_inode *ino, bool write,
+		struct ef_data **out);
+void ef_data_put(struct ef_fs *fs, struct ef_inode *ino);
+int ef_truncate(struct ef_fs *fs, struct ef_inode *ino, uint64_t size);
+/* Create a regular file in parent; returns 0 or errno.  With want_data the
+ * new inode's data stays open (one nopen reference) for create(). */
+int ef_create_file(struct ef_fs *fs, fuse_req_t req, struct ef_inode *parent,
+		   const char *name, mode_t mode, bool want_data,
+		   struct fuse_entry_param *e);
+void ef_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ef_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  mode_t mode, struct fuse_file_info *fi);
+void ef_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void ef_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		 off_t off, struct fuse_file_info *fi);
+void ef_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ef_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ef_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi);
+void ef_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+		     off_t len, struct fuse_file_info *fi);
+
+/* inode.c ops */
+void ef_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ef_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void ef_op_forget_multi(fuse_req_t req, size_t count,
+			struct fuse_forget_data *forgets);
+void ef_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ef_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		   int valid, struct fuse_file_info *fi);
+
+/* dir.c ops */
+void ef_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void ef_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode, dev_t rdev);
+void ef_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		   const char *name);
+void ef_op_readlink(fuse_req_t req, fuse_ino_t ino);
+void ef_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent,
+		const char *name);
+void ef_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ef_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void ef_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  fuse_ino_t newparent, const char *newname, unsigned int flags);
+void ef_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ef_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void ef_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
+void ef_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void ef_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		    struct fuse_file_info *fi);
+/* Plaintext length of a symlink's target (st_size), or -errno. */
+ssize_t ef_link_target(struct ef_fs *fs, struct ef_inode *ino, char *out, size_t len);
+
+/* xattr.c ops */
+void ef_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void ef_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void ef_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags);
+void ef_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* probe.c: the mount-time key check.  0, or -1 after printing why. */
+int ef_probe_keys(struct ef_fs *fs, int root_fd);
+
+#endif

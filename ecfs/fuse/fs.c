@@ -1,0 +1,127 @@
+/* fs.c - the filesystem as libfuse sees it: connection setup, statfs,
+ * logging, and the ops table (at the bottom).
+ *
+ * Kernel settings (init): 1 MiB writes and readahead; no writeback cache
+ * (the kernel writes through, so the size in every header is current and
+ * O_APPEND stays atomic); POSIX and flock locks left to the kernel (no
+ * lock ops, so it handles them locally); the kernel kills suid/sgid bits
+ * itself (no HANDLE_KILLPRIV).
+ */
+#include "ecfs-fuse.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <syslog.h>
+#include <unistd.h>
+
+static void vlog(struct ef_fs *fs, struct ef_inode *ino, const char *fmt, va_list ap)
+{
+	char path[64], lower[4096], msg[512];
+	ssize_t n;
+
+	ef_procpath(path, ino->fd);
+	n = readlink(path, lower, sizeof(lower) - 1);
+	if (n < 0)
+		n = snprintf(lower, sizeof(lower), "(lower inode %llu)",
+			     (unsigned long long)ino->ino);
+	lower[n] = '\0';
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (fs->use_syslog)
+		syslog(LOG_ERR, "%s: %s", lower, msg);
+	else
+		fprintf(stderr, "%s: %s: %s\n", ECFS_PROG, lower, msg);
+}
+
+void ef_log(struct ef_fs *fs, struct ef_inode *ino, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(fs, ino, fmt, ap);
+	va_end(ap);
+}
+
+void ef_log_once(struct ef_fs *fs, struct ef_inode *ino, const char *fmt, ...)
+{
+	va_list ap;
+	bool first;
+
+	pthread_mutex_lock(&fs->tlock);	/* m may be held by the caller */
+	first = !ino->logged;
+	ino->logged = true;
+	pthread_mutex_unlock(&fs->tlock);
+	if (!first)
+		return;
+	va_start(ap, fmt);
+	vlog(fs, ino, fmt, ap);
+	va_end(ap);
+}
+
+static void ef_init(void *userdata, struct fuse_conn_info *conn)
+{
+	conn->max_write = EF_IO_MAX;
+	conn->max_readahead = EF_IO_MAX;
+	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_HANDLE_KILLPRIV |
+				  FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+}
+
+static void ef_destroy(void *userdata)
+{
+	/* Inodes are freed by the caller of the session (mount.c), after the
+	 * loop has stopped, so nothing is in flight. */
+}
+
+static void ef_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct ef_fs *fs = ef_fs(req);
+	struct statvfs st;
+
+	if (fstatvfs(ef_inode(req, ino)->fd, &st)) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	/* The kernel's ecryptfs_set_f_namelen(): 143 when names are encrypted. */
+	if (fs->fnek)
+		st.f_namemax = ECFS_NAME_MAX;
+	fuse_reply_statfs(req, &st);
+}
+
+const struct fuse_lowlevel_ops ef_ops = {
+	.init		= ef_init,
+	.destroy	= ef_destroy,
+	.lookup		= ef_op_lookup,
+	.forget		= ef_op_forget,
+	.forget_multi	= ef_op_forget_multi,
+	.getattr	= ef_op_getattr,
+	.setattr	= ef_op_setattr,
+	.readlink	= ef_op_readlink,
+	.mknod		= ef_op_mknod,
+	.mkdir		= ef_op_mkdir,
+	.unlink		= ef_op_unlink,
+	.rmdir		= ef_op_rmdir,
+	.symlink	= ef_op_symlink,
+	.rename		= ef_op_rename,
+	.link		= ef_op_link,
+	.open		= ef_op_open,
+	.read		= ef_op_read,
+	.write		= ef_op_write,
+	.flush		= ef_op_flush,
+	.release	= ef_op_release,
+	.fsync		= ef_op_fsync,
+	.opendir	= ef_op_opendir,
+	.readdir	= ef_op_readdir,
+	.readdirplus	= ef_op_readdirplus,
+	.releasedir	= ef_op_releasedir,
+	.fsyncdir	= ef_op_fsyncdir,
+	.statfs		= ef_statfs,
+	.setxattr	= ef_op_setxattr,
+	.getxattr	= ef_op_getxattr,
+	.listxattr	= ef_op_listxattr,
+	.removexattr	= ef_op_removexattr,
+	.create		= ef_op_create,
+	.fallocate	= ef_op_fallocate,
+};

@@ -1,0 +1,426 @@
+/* inode.c - the inode table, lookup/forget, names, getattr/setattr.
+ *
+ * Every lower object the kernel knows about is one struct ef_inode, found
+ * by lower (st_dev, st_ino) in a chained hash table, so hard links share an
+ * inode and st_ino is the lower inode number (stable across mounts).  The
+ * O_PATH fd keeps the lower inode alive, so its number cannot be reused
+ * while we hold it.
+ *
+ * Sizes: a regular eCryptfs file's st_size is the plaintext size from its
+ * header (§5.4).  It is read once, when the inode is first looked up, and
+ * from then on kept up to date by our own writes and truncates, so getattr
+ * never touches a header.  This relies on the rule that nobody else writes
+ * the lower tree while it is mounted (§12 item 23).
+ */
+#include "ecfs-fuse.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static size_t hash_of(dev_t dev, ino_t ino, size_t n)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
+
+	return (size_t)(h ^ (h >> 29)) & (n - 1);
+}
+
+int ef_table_init(struct ef_fs *fs, int root_fd, const struct stat *st)
+{
+	pthread_mutex_init(&fs->tlock, NULL);
+	fs->nbuckets = 1024;
+	fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
+	if (!fs->buckets)
+		return -ENOMEM;
+	fs->root.fd = root_fd;
+	fs->root.dev = st->st_dev;
+	fs->root.ino = st->st_ino;
+	fs->root.type = S_IFDIR;
+	fs->root.nlookup = 2;
+	pthread_rwlock_init(&fs->root.io, NULL);
+	pthread_mutex_init(&fs->root.m, NULL);
+	return 0;
+}
+
+static void inode_free(struct ef_inode *ino)
+{
+	if (ino->data) {
+		ecfs_file_close(&ino->data->f);
+		close(ino->data->f.fd);
+		free(ino->data->view_hdr);
+		free(ino->data);
+	}
+	close(ino->fd);
+	pthread_rwlock_destroy(&ino->io);
+	pthread_mutex_destroy(&ino->m);
+	free(ino);
+}
+
+void ef_table_destroy(struct ef_fs *fs)
+{
+	for (size_t i = 0; i < fs->nbuckets && fs->buckets; i++) {
+		struct ef_inode *p = fs->buckets[i], *next;
+
+		for (; p; p = next) {
+			next = p->hnext;
+			inode_free(p);
+		}
+	}
+	free(fs->buckets);
+	fs->buckets = NULL;
+	pthread_rwlock_destroy(&fs->root.io);
+	pthread_mutex_destroy(&fs->root.m);
+	pthread_mutex_destroy(&fs->tlock);
+}
+
+/* Double the table when it gets crowded (tlock held).  On ENOMEM the table
+ * simply stays as it is: longer chains, still correct. */
+static void table_grow(struct ef_fs *fs)
+{
+	size_t n = fs->nbuckets * 2;
+	struct ef_inode **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < fs->nbuckets; i++) {
+		struct ef_inode *p = fs->buckets[i], *next;
+
+		for (; p; p = next) {
+			size_t h = hash_of(p->dev, p->ino, n);
+
+			next = p->hnext;
+			p->hnext = b[h];
+			b[h] = p;
+		}
+	}
+	free(fs->buckets);
+	fs->buckets = b;
+	fs->nbuckets = n;
+}
+
+static struct ef_inode *table_find_locked(struct ef_fs *fs, dev_t dev, ino_t ino)
+{
+	struct ef_inode *p = fs->buckets[hash_of(dev, ino, fs->nbuckets)];
+
+	for (; p; p = p->hnext)
+		if (p->ino == ino && p->dev == dev)
+			return p;
+	return NULL;
+}
+
+void ef_unref(struct ef_fs *fs, struct ef_inode *ino, uint64_t n)
+{
+	struct ef_inode **pp;
+
+	if (!ino || ino == &fs->root)
+		return;
+	pthread_mutex_lock(&fs->tlock);
+	ino->nlookup -= n < ino->nlookup ? n : ino->nlookup;
+	if (ino->nlookup) {
+		pthread_mutex_unlock(&fs->tlock);
+		return;
+	}
+	pp = &fs->buckets[hash_of(ino->dev, ino->ino, fs->nbuckets)];
+	while (*pp && *pp != ino)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = ino->hnext;
+	fs->ninodes--;
+	pthread_mutex_unlock(&fs->tlock);
+	inode_free(ino);
+}
+
+/* Read a regular file's metadata for its kind and plaintext size (m held;
+ * datafd is any readable fd of the lower file).  Errors here are not
+ * reported: open reports them, once, with the reason. */
+void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd)
+{
+	struct ecfs_header *h = malloc(sizeof(*h));
+	int rc;
+
+	if (!h)
+		return;
+	rc = ecfs_metadata_read(datafd, ECFS_OPEN_XATTR_OK, h, NULL);
+	if (rc == 0) {
+		ino->kind = EF_ENC;
+		ino->size = h->size;
+		ino->view_xattr = h->in_xattr;
+	} else {
+		ino->kind = rc == -ENODATA ? EF_PLAIN : EF_BAD;
+	}
+	free(h);
+}
+
+static void probe_new(struct ef_fs *fs, struct ef_inode *ino)
+{
+	char path[64];
+	int fd;
+
+	ef_procpath(path, ino->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;		/* EF_UNKNOWN: open will tell */
+	ef_probe_locked(fs, ino, fd);
+	close(fd);
+}
+
+int ef_stat(struct ef_fs *fs, struct ef_inode *ino, struct stat *st)
+{
+	if (fstatat(ino->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return errno;
+	if (S_ISREG(st->st_mode)) {
+		pthread_mutex_lock(&ino->m);
+		if (fs->view) {
+			if (ino->kind == EF_ENC && ino->view_xattr)
+				st->st_size += EF_VIEW_HDR;
+		} else if (ino->kind == EF_ENC) {
+			st->st_size = (off_t)ino->size;
+		}
+		pthread_mutex_unlock(&ino->m);
+	} else if (S_ISLNK(st->st_mode) && fs->fnek) {
+		char buf[PATH_MAX];
+		ssize_t n = ef_link_target(fs, ino, buf, sizeof(buf));
+
+		if (n >= 0)
+			st->st_size = n;
+	}
+	return 0;
+}
+
+int ef_do_lookup(struct ef_fs *fs, struct ef_inode *parent, const char *lname,
+		 struct fuse_entry_param *e)
+{
+	struct ef_inode *ino, *found;
+	struct stat st;
+	int fd, rc;
+
+	memset(e, 0, sizeof(*e));
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+	fd = openat(parent->fd, lname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) {
+		rc = errno;
+		close(fd);
+		return rc;
+	}
+	pthread_mutex_lock(&fs->tlock);
+	found = table_find_locked(fs, st.st_dev, st.st_ino);
+	if (found)
+		found->nlookup++;
+	pthread_mutex_unlock(&fs->tlock);
+	if (found) {
+		close(fd);
+		ino = found;
+	} else {
+		ino = calloc(1, sizeof(*ino));
+		if (!ino) {
+			close(fd);
+			return ENOMEM;
+		}
+		ino->fd = fd;
+		ino->dev = st.st_dev;
+		ino->ino = st.st_ino;
+		ino->type = st.st_mode & S_IFMT;
+		ino->nlookup = 1;
+		pthread_rwlock_init(&ino->io, NULL);
+		pthread_mutex_init(&ino->m, NULL);
+		if (S_ISREG(st.st_mode))
+			probe_new(fs, ino);
+		/* Another thread may have added the same object meanwhile. */
+		pthread_mutex_lock(&fs->tlock);
+		found = table_find_locked(fs, st.st_dev, st.st_ino);
+		if (found) {
+			found->nlookup++;
+		} else {
+			size_t h = hash_of(ino->dev, ino->ino, fs->nbuckets);
+
+			ino->hnext = fs->buckets[h];
+			fs->buckets[h] = ino;
+			if (++fs->ninodes > fs->nbuckets * 2)
+				table_grow(fs);
+		}
+		pthread_mutex_unlock(&fs->tlock);
+		if (found) {
+			inode_free(ino);
+			ino = found;
+		}
+	}
+	rc = ef_stat(fs, ino, &e->attr);
+	if (rc) {
+		ef_unref(fs, ino, 1);
+		return rc;
+	}
+	e->ino = (uintptr_t)ino;
+	return 0;
+}
+
+int ef_lower_name(struct ef_fs *fs, const char *name, char *out, size_t len)
+{
+	size_t n = strlen(name);
+	ssize_t r;
+
+	if (!fs->fnek || !strcmp(name, ".") || !strcmp(name, "..")) {
+		if (n >= len)
+			return ENAMETOOLONG;
+		memcpy(out, name, n + 1);
+		return 0;
+	}
+	r = ecfs_name_encrypt(fs->fnek, name, n, ECFS_NAME_MAX, out, len, NULL);
+	return r < 0 ? (int)-r : 0;
+}
+
+int ef_upper_name(struct ef_fs *fs, const char *lname, char *out, size_t len)
+{
+	size_t n = strlen(lname);
+	ssize_t r;
+
+	if (!fs->fnek || !strcmp(lname, ".") || !strcmp(lname, "..")) {
+		if (n >= len)
+			return ENAMETOOLONG;
+		memcpy(out, lname, n + 1);
+		return 0;
+	}
+	/* As the kernel (§7.5): names without the prefix (lost+found) and
+	 * malformed ones are hidden.  So are names of a key we do not have;
+	 * the kernel would stop the listing there instead. */
+	if (strncmp(lname, ECFS_FNEK_PREFIX, strlen(ECFS_FNEK_PREFIX)))
+		return 1;
+	r = ecfs_name_decrypt(fs->ck.fneks, fs->ck.nfneks, lname, out, len, NULL);
+	return r < 0 ? 1 : 0;
+}
+
+void ef_chown_new(struct ef_fs *fs, fuse_req_t req, int dirfd, const char *lname)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat dst;
+	gid_t gid = ctx->gid;
+
+	if (!fs->is_root)
+		return;
+	/* A setgid directory hands its group down; the lower fs did that. */
+	if (!fstatat(dirfd, "", &dst, AT_EMPTY_PATH) && (dst.st_mode & S_ISGID))
+		gid = (gid_t)-1;
+	(void)fchownat(dirfd, lname, ctx->uid, gid, AT_SYMLINK_NOFOLLOW);
+}
+
+/* ------------------------------------------------------------------ ops */
+
+void ef_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct ef_fs *fs = ef_fs(req);
+	struct fuse_entry_param e;
+	char lname[ECFS_LOWER_NAME_MAX];
+	int rc = ef_lower_name(fs, name, lname, sizeof(lname));
+
+	if (!rc)
+		rc = ef_do_lookup(fs, ef_inode(req, parent), lname, &e);
+	if (rc == ENOENT) {
+		/* A negative entry, cached like a positive one. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->timeout;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc)
+		fuse_reply_err(req, rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+void ef_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	ef_unref(ef_fs(req), ef_inode(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+void ef_op_forget_multi(fuse_req_t req, size_t count,
+			struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		ef_unref(ef_fs(req), ef_inode(req, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+void ef_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ef_fs *fs = ef_fs(req);
+	struct stat st;
+	int rc = ef_stat(fs, ef_inode(req, ino), &st);
+
+	if (rc)
+		fuse_reply_err(req, rc);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+static int set_times(struct ef_inode *ino, const struct stat *attr, int valid)
+{
+	struct timespec tv[2] = {
+		{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT },
+	};
+	char path[64];
+
+	if (valid & FUSE_SET_ATTR_ATIME_NOW)
+		tv[0].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_ATIME)
+		tv[0] = attr->st_atim;
+	if (valid & FUSE_SET_ATTR_MTIME_NOW)
+		tv[1].tv_nsec = UTIME_NOW;
+	else if (valid & FUSE_SET_ATTR_MTIME)
+		tv[1] = attr->st_mtim;
+	ef_procpath(path, ino->fd);
+	/* A symlink's O_PATH fd: the magic link lands on the link itself. */
+	return utimensat(AT_FDCWD, path, tv, 0) ? errno : 0;
+}
+
+void ef_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		   int valid, struct fuse_file_info *fi)
+{
+	struct ef_fs *fs = ef_fs(req);
+	struct ef_inode *inode = ef_inode(req, ino);
+	char path[64];
+	int rc = 0;
+
+	if (fs->ro) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (valid & FUSE_SET_ATTR_MODE) {
+		ef_procpath(path, inode->fd);
+		if (chmod(path, attr->st_mode & 07777)) {
+			rc = errno;
+			goto out;
+		}
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(inode->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) {
+			rc = errno;
+			goto out;
+		}
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		if (!S_ISREG(inode->type)) {
+			rc = S_ISDIR(inode->type) ? EISDIR : EINVAL;
+			goto out;
+		}
+		rc = ef_truncate(fs, inode, (uint64_t)attr->st_size);
+		if (rc)
+			goto out;
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))
+		rc = set_times(inode, attr, valid);
+out:
+	if (rc) {
+		fuse_reply_err(req, rc);
+		return;
+	}
+	ef_op_getattr(req, ino, fi);
+}

@@ -1,0 +1,191 @@
+/* probe.c - the mount-time key check: a wrong passphrase fails the mount
+ * with a clear message instead of EIO on every file later.
+ *
+ * The lower tree is walked breadth-first-ish (directory by directory, at
+ * most PROBE_MAX entries, so a huge tree costs a bounded time) until one
+ * eCryptfs file opens with the given keys and, when names are encrypted,
+ * one name decrypts.  The checks:
+ *   C1  some lower file has eCryptfs metadata, none unwraps with our keys
+ *       -> "wrong passphrase? key sig X does not open any file ...; files
+ *           want sig Y"
+ *   C2  filename encryption is on, encrypted names exist, none decrypts
+ *       -> "filename key sig X does not decrypt any name; names want sig Y"
+ *   C3  filename encryption is off but names are encrypted: the mount
+ *       would show them encrypted and mix plaintext names in -> refuse and
+ *       say which option turns it on.
+ * A lower tree without eCryptfs files (a new one) passes.
+ */
+#include "ecfs-fuse.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROBE_MAX	4096	/* entries looked at, at most */
+#define PROBE_DEPTH	16
+#define PROBE_SIGS	4
+
+struct probe {
+	struct ef_fs *fs;
+	unsigned seen;
+	unsigned files, files_ok;	/* eCryptfs files; those our keys open */
+	unsigned names, names_ok;	/* encrypted names; those we decrypt */
+	uint8_t file_sigs[PROBE_SIGS][ECFS_SIG_BYTES];
+	int nfile_sigs;
+	uint8_t name_sigs[PROBE_SIGS][ECFS_SIG_BYTES];
+	int nname_sigs;
+};
+
+static void sig_add(uint8_t sigs[][ECFS_SIG_BYTES], int *n, const uint8_t *sig)
+{
+	for (int i = 0; i < *n; i++)
+		if (!memcmp(sigs[i], sig, ECFS_SIG_BYTES))
+			return;
+	if (*n < PROBE_SIGS)
+		memcpy(sigs[(*n)++], sig, ECFS_SIG_BYTES);
+}
+
+static bool done(const struct probe *p)
+{
+	if (p->seen >= PROBE_MAX)
+		return true;
+	if (!p->fs->fnek)
+		return p->names > 0;		/* C3 decided */
+	return p->files_ok && p->names_ok;
+}
+
+static void probe_file(struct probe *p, int dfd, const char *name)
+{
+	struct ecfs_header *h = malloc(sizeof(*h));
+	struct ecfs_fek *fek = NULL;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0 || !h)
+		goto out;
+	if (ecfs_metadata_read(fd, ECFS_OPEN_XATTR_OK, h, NULL))
+		goto out;
+	p->files++;
+	for (unsigned i = 0; i < h->npackets; i++)
+		sig_add(p->file_sigs, &p->nfile_sigs, h->packets[i].sig);
+	if (p->fs->ck.keys && !ecfs_fek_unwrap(h, p->fs->ck.keys, &fek, NULL, NULL)) {
+		p->files_ok++;
+		ecfs_fek_free(fek);
+	}
+out:
+	free(h);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void probe_name(struct probe *p, const char *name)
+{
+	uint8_t sig[ECFS_SIG_BYTES];
+	char plain[ECFS_LOWER_NAME_MAX];
+
+	if (strncmp(name, ECFS_FNEK_PREFIX, strlen(ECFS_FNEK_PREFIX)) ||
+	    ecfs_name_sig(name, sig))
+		return;
+	p->names++;
+	sig_add(p->name_sigs, &p->nname_sigs, sig);
+	if (p->fs->fnek && ecfs_name_decrypt(p->fs->ck.fneks, p->fs->ck.nfneks, name,
+					     plain, sizeof(plain), NULL) >= 0)
+		p->names_ok++;
+}
+
+static void probe_dir(struct probe *p, int dfd, int depth)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while (!done(p) && (e = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		p->seen++;
+		probe_name(p, e->d_name);
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (S_ISREG(st.st_mode) && !p->files_ok) {
+			probe_file(p, dirfd(d), e->d_name);
+		} else if (S_ISDIR(st.st_mode) && depth < PROBE_DEPTH) {
+			int sub = openat(dirfd(d), e->d_name, O_PATH | O_DIRECTORY |
+					 O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0) {
+				probe_dir(p, sub, depth + 1);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+}
+
+static void sigs_str(uint8_t sigs[][ECFS_SIG_BYTES], int n, char *out, size_t len)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < n && o + ECFS_SIG_HEX + 2 < len; i++) {
+		char hex[ECFS_SIG_HEX];
+
+		ecfs_sig_to_hex(sigs[i], hex);
+		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "", hex);
+	}
+}
+
+int ef_probe_keys(struct ef_fs *fs, int root_fd)
+{
+	struct probe p = { .fs = fs };
+	uint8_t have[EF_MAX_SIGS + 8][ECFS_SIG_BYTES];
+	char want_s[128], have_s[256];
+	int nhave = 0;
+
+	if (fs->o->nokey || fs->view)
+		return 0;
+	probe_dir(&p, root_fd, 0);
+	for (size_t i = 0; i < ecfs_keyset_count(fs->ck.keys) && nhave < EF_MAX_SIGS; i++)
+		memcpy(have[nhave++], ecfs_keyset_get(fs->ck.keys, i)->sig, ECFS_SIG_BYTES);
+	if (p.files && !p.files_ok) {				/* C1 */
+		sigs_str(have, nhave, have_s, sizeof(have_s));
+		sigs_str(p.file_sigs, p.nfile_sigs, want_s, sizeof(want_s));
+		cli_msg("%s: wrong passphrase? key sig%s %s do%s not open any of its %u eCryptfs "
+			"file%s; files want sig %s", fs->o->lower, nhave > 1 ? "s" : "", have_s,
+			nhave > 1 ? "" : "es", p.files, p.files == 1 ? "" : "s", want_s);
+		return -1;
+	}
+	if (p.names && fs->fnek && !p.names_ok) {		/* C2 */
+		char fs_s[ECFS_SIG_HEX];
+
+		ecfs_sig_to_hex(ecfs_fnek_sig(fs->fnek), fs_s);
+		sigs_str(p.name_sigs, p.nname_sigs, want_s, sizeof(want_s));
+		cli_msg("%s: filename key sig %s does not decrypt any name; names want sig %s "
+			"(wrong passphrase, or --fnek vs --fnek-same-key?)", fs->o->lower, fs_s,
+			want_s);
+		return -1;
+	}
+	if (p.names && !fs->fnek) {				/* C3 */
+		const uint8_t *ns = p.name_sigs[0];
+		const char *hint = "ecryptfs_fnek_sig= with the passphrase of that key";
+		char hex[ECFS_SIG_HEX];
+
+		for (size_t i = 0; i < fs->ck.nfneks; i++)
+			if (!memcmp(ecfs_fnek_sig(fs->ck.fneks[i]), ns, ECFS_SIG_BYTES))
+				hint = !memcmp(ns, have[0], ECFS_SIG_BYTES) ?
+					"--fnek-same-key (-o fnek_same_key)" : "--fnek (-o fnek)";
+		ecfs_sig_to_hex(ns, hex);
+		cli_msg("%s: names are encrypted (filename key sig %s) but filename encryption "
+			"is off; mount with %s", fs->o->lower, hex, hint);
+		return -1;
+	}
+	return 0;
+}
