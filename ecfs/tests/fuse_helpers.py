@@ -1,0 +1,178 @@
+"""Real FUSE mounts for the ecfs mount tests.
+
+Each test gets its own lower directory and mount point under tmp_path and
+its own daemon, started in the foreground (`ecfs mount -f`) so its stderr
+and exit status are ours to check: at teardown every mount is unmounted
+with `fusermount3 -u`, the daemon must exit 0, and its stderr must hold no
+sanitizer report (the same tests drive build-san/ via OB_BUILD).
+"""
+import ctypes
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import ECFS, run_ecfs
+
+SAN_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+               "WARNING: ThreadSanitizer")
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD = -100
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+
+
+def renameat2(old, new, flags):
+    """rename(2) with flags; raises OSError with the errno."""
+    if LIBC.renameat2(AT_FDCWD, os.fsencode(old), AT_FDCWD, os.fsencode(new),
+                      ctypes.c_uint(flags)) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), old)
+
+
+def is_mounted(path):
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            if line.split()[4] == path:
+                return True
+    return False
+
+
+def fusermount_u(mnt):
+    return subprocess.run(["fusermount3", "-u", mnt], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=60)
+
+
+class Mount:
+    """One `ecfs mount -f` daemon.  start() returns once the mount is up
+    (or raises with the daemon's stderr); stop() unmounts and checks the
+    exit."""
+
+    def __init__(self, lower, mnt, args=(), opts=(), log=None):
+        self.lower, self.mnt = str(lower), str(mnt)
+        self.args, self.opts = list(args), list(opts)
+        self.log = str(log or (str(mnt) + ".log"))
+        self.proc = None
+        self.rc = None
+
+    def argv(self):
+        a = [ECFS, "mount", "-f", *self.args]
+        if self.opts:
+            a += ["-o", ",".join(self.opts)]
+        return a + [self.lower, self.mnt]
+
+    def start(self, timeout=30):
+        os.makedirs(self.mnt, exist_ok=True)
+        self.errf = open(self.log, "wb")
+        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self.errf)
+        end = time.time() + timeout
+        while time.time() < end:
+            if is_mounted(self.mnt):
+                return self
+            if self.proc.poll() is not None:
+                self.rc = self.proc.returncode
+                raise MountFailed(self.rc, self.stderr())
+            time.sleep(0.02)
+        self.proc.kill()
+        raise AssertionError("mount did not come up: " + self.stderr())
+
+    def stderr(self):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        """Unmount, wait; returns a list of problems (empty when clean)."""
+        problems = []
+        if self.proc is None:
+            return problems
+        if self.proc.poll() is None:
+            for _ in range(50):
+                if fusermount_u(self.mnt).returncode == 0 or not is_mounted(self.mnt):
+                    break
+                time.sleep(0.1)  # busy: a test process may still hold a file
+            try:
+                self.rc = self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.rc = self.proc.wait()
+                problems.append("daemon did not exit after unmount")
+        else:
+            self.rc = self.proc.returncode
+        self.errf.close()
+        err = self.stderr()
+        if self.rc != 0:
+            problems.append("daemon exited %d: %s" % (self.rc, err))
+        for m in SAN_MARKERS:
+            if m in err:
+                problems.append("sanitizer report: " + err)
+        self.proc = None
+        return problems
+
+
+class MountFailed(Exception):
+    def __init__(self, rc, err):
+        super().__init__("ecfs mount failed (%d): %s" % (rc, err))
+        self.rc, self.err = rc, err
+
+
+@pytest.fixture
+def mounter(tmp_path):
+    """make(lower=None, passfile=..., args=(), opts=()) -> a started Mount.
+    Default lower is a fresh tmp_path/lower, default key the test passphrase."""
+    made = []
+    pw = tmp_path / "pw"
+    if not pw.exists():
+        pw.write_text("test passphrase\n")
+    counter = [0]
+
+    def make(lower=None, args=None, opts=(), passfile=None, mnt=None):
+        counter[0] += 1
+        if lower is None:
+            lower = tmp_path / "lower"
+            os.makedirs(lower, exist_ok=True)
+        mnt = mnt or tmp_path / ("mnt%d" % counter[0])
+        if args is None:
+            args = []
+        if passfile is not False:
+            args = ["--passphrase-file", str(passfile or pw)] + list(args)
+        m = Mount(lower, mnt, args=args, opts=opts)
+        made.append(m)
+        return m.start()
+
+    make.made = made
+    yield make
+    problems = []
+    for m in made:
+        problems += m.stop()
+    assert not problems, "\n".join(problems)
+
+
+def remount(m):
+    """Stop m and start the same mount again (fresh daemon, cold caches)."""
+    problems = m.stop()
+    assert not problems, "\n".join(problems)
+    return m.start()
+
+
+def decrypt_offline(lower_file, passfile):
+    return run_ecfs("decrypt", "--passphrase-file", str(passfile), str(lower_file)).stdout
+
+
+def lower_entries(lower):
+    return sorted(n for n in os.listdir(lower))
+
+
+def header_size_field(lower_file):
+    with open(lower_file, "rb") as f:
+        return int.from_bytes(f.read(8), "big")
+
+
+def kernel_lower_size(plain_size, header=8192):
+    return header + -(-plain_size // 4096) * 4096
