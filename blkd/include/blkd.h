@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * blkd.h - the public contract of libblkd, a userspace block layer.
+ *
+ * A submitter (the NBD server, or a unit test) hands struct blkd_bio units to
+ * a struct blkd_queue, one queue per export.  The queue passes each bio
+ * through the I/O scheduler (elevator, spec B.2/B.4), merges adjacent bios
+ * into larger requests (spec B.3), moves requests onto the one generic
+ * dispatch queue shared by all schedulers (spec B.1), turns FLUSH and FUA
+ * bios into the ordered sequence the backend needs (spec A.2/A.6), and lets
+ * a pool of worker threads issue requests to the backend.  Each bio ends
+ * with its end_io callback, called with no queue lock held.
+ *
+ * Conventions: every function returns 0 or -errno unless said otherwise;
+ * on error nothing was changed.  The library never prints and never exits.
+ */
+#ifndef BLKD_H
+#define BLKD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct blkd_queue;
+struct blkd_backend;
+
+/* ---- bios: what a submitter hands in -------------------------------- */
+
+enum blkd_op {
+	BLKD_OP_READ,
+	BLKD_OP_WRITE,
+	BLKD_OP_FLUSH,		/* empty pre-flush (NBD_CMD_FLUSH, spec E.6) */
+	BLKD_OP_TRIM,
+	BLKD_OP_ZERO,		/* NBD_CMD_WRITE_ZEROES */
+	BLKD_OP_CACHE,		/* prefetch hint */
+	BLKD_OP_NR,
+};
+
+#define BLKD_F_FUA	(1u << 0)	/* durable before completion (REQ_FUA) */
+#define BLKD_F_NOHOLE	(1u << 1)	/* ZERO: allocate, do not punch */
+#define BLKD_F_FASTZERO	(1u << 2)	/* ZERO: fail -EOPNOTSUPP unless fast */
+
+struct blkd_client;
+
+struct blkd_bio {
+	enum blkd_op op;
+	unsigned flags;			/* BLKD_F_* */
+	uint64_t off;
+	uint32_t len;
+	void *buf;			/* READ/WRITE data, len bytes */
+	int error;			/* 0 or -errno, set before end_io */
+	struct blkd_client *client;	/* stats and fair-queue key; may be NULL */
+	uint64_t t_submit;		/* ns, set by blkd_queue_submit() */
+	void (*end_io)(struct blkd_bio *bio);
+	void *private;			/* the submitter's */
+	struct blkd_bio *bi_next;	/* owned by the queue while queued */
+};
+
+/* ---- backends: the driver interface ---------------------------------- */
+
+/*
+ * Ordered modes, 2.6.16 bit encoding (spec A.2).  A backend declares one;
+ * flush.c turns FLUSH/FUA bios into the matching sequence.
+ */
+#define BLKD_ORDERED_NONE	0x00
+#define BLKD_ORDERED_BY_DRAIN	0x01
+#define BLKD_ORDERED_BY_TAG	0x02
+#define BLKD_ORDERED_PREFLUSH	0x10
+#define BLKD_ORDERED_POSTFLUSH	0x20
+#define BLKD_ORDERED_FUA	0x40
+#define BLKD_ORDERED_DRAIN	 BLKD_ORDERED_BY_DRAIN
+#define BLKD_ORDERED_DRAIN_FLUSH (BLKD_ORDERED_BY_DRAIN | BLKD_ORDERED_PREFLUSH | BLKD_ORDERED_POSTFLUSH)
+#define BLKD_ORDERED_DRAIN_FUA	 (BLKD_ORDERED_BY_DRAIN | BLKD_ORDERED_PREFLUSH | BLKD_ORDERED_FUA)
+#define BLKD_ORDERED_TAG	 BLKD_ORDERED_BY_TAG
+#define BLKD_ORDERED_TAG_FLUSH	 (BLKD_ORDERED_BY_TAG | BLKD_ORDERED_PREFLUSH | BLKD_ORDERED_POSTFLUSH)
+#define BLKD_ORDERED_TAG_FUA	 (BLKD_ORDERED_BY_TAG | BLKD_ORDERED_PREFLUSH | BLKD_ORDERED_FUA)
+
+/* Parse "none", "drain", "drain-flush", "drain-fua", "tag", "tag-flush",
+ * "tag-fua".  Returns the mode or -EINVAL. */
+int blkd_ordered_parse(const char *s);
+/* Name of a mode; "?" for an invalid one.  Cannot fail. */
+const char *blkd_ordered_name(int mode);
+
+/* Backend capabilities (what may be advertised to clients). */
+#define BLKD_CAP_FLUSH		(1u << 0)
+#define BLKD_CAP_FUA		(1u << 1)	/* native FUA on WRITE */
+#define BLKD_CAP_TRIM		(1u << 2)
+#define BLKD_CAP_ZERO		(1u << 3)
+#define BLKD_CAP_FAST_ZERO	(1u << 4)
+#define BLKD_CAP_CACHE		(1u << 5)
+#define BLKD_CAP_EXTENTS	(1u << 6)	/* holes are known */
+#define BLKD_CAP_READONLY	(1u << 7)
+#define BLKD_CAP_ORDER		(1u << 8)	/* keeps issue order (tag modes) */
+
+/* One extent for block status: length and whether it is a hole/zero. */
+#define BLKD_EXTENT_HOLE 1u
+#define BLKD_EXTENT_ZERO 2u
+typedef int (*blkd_extent_fn)(void *arg, uint64_t len, uint32_t flags);
+
+/*
+ * The driver interface.  Hooks are synchronous, return 0 or -errno and are
+ * called from worker threads concurrently, so they must be thread-safe.
+ * Optional hooks may be NULL (the cap bit must then be clear); the queue
+ * checks them in one place (queue.c: blkd_backend_issue).  An asynchronous
+ * backend (the NBD upstream of issue 8) will add a .submit hook that ends
+ * requests later through blkd_request_end(); the request lifecycle events
+ * (see enum blkd_trace_event) are already there for it.
+ */
+struct blkd_backend_ops {
+	const char *name;
+	int (*preadv)(struct blkd_backend *be, const struct iovec *iov, int cnt, uint64_t off);
+	int (*pwritev)(struct blkd_backend *be, const struct iovec *iov, int cnt, uint64_t off,
+		       bool fua);
+	int (*flush)(struct blkd_backend *be);
+	int (*trim)(struct blkd_backend *be, uint64_t off, uint64_t len);
+	int (*zero)(struct blkd_backend *be, uint64_t off, uint64_t len, unsigned flags);
+	int (*cache)(struct blkd_backend *be, uint64_t off, uint64_t len);
+	int (*extents)(struct blkd_backend *be, uint64_t off, uint64_t len,
+		       blkd_extent_fn fn, void *arg);
+	void (*destroy)(struct blkd_backend *be);
+};
+
+struct blkd_backend {
+	const struct blkd_backend_ops *ops;
+	uint64_t size;
+	unsigned caps;		/* BLKD_CAP_* */
+	int ordered;		/* BLKD_ORDERED_* the backend declares */
+	void *priv;
+};
+
+struct blkd_file_opts {
+	bool readonly;
+	bool direct;		/* O_DIRECT */
+	bool fua_emulate;	/* ignore RWF_DSYNC: declare drain-flush */
+};
+
+/* Open a regular file or block device.  On error *out is untouched and, if
+ * errbuf is given, it holds a reason.  */
+int blkd_backend_file_open(const char *path, const struct blkd_file_opts *o,
+			   struct blkd_backend **out, char *errbuf, size_t errlen);
+/* A sparse anonymous-memory disk of size bytes (rounded up to 4 KiB). */
+int blkd_backend_mem_create(uint64_t size, struct blkd_backend **out);
+/* Calls ops->destroy.  NULL is fine.  Cannot fail. */
+void blkd_backend_destroy(struct blkd_backend *be);
+
+/* ---- queue ------------------------------------------------------------ */
+
+enum blkd_trace_event {		/* blktrace letters, spec D.4 */
+	BLKD_EV_QUEUE = 'Q', BLKD_EV_BACKMERGE = 'M', BLKD_EV_FRONTMERGE = 'F',
+	BLKD_EV_GETRQ = 'G', BLKD_EV_INSERT = 'I', BLKD_EV_ISSUE = 'D',
+	BLKD_EV_COMPLETE = 'C', BLKD_EV_REQUEUE = 'R',
+};
+
+/* What a trace hook sees of one event.  kind is "R", "W", "FL" (flush),
+ * "T", "Z", "C" (cache), with a trailing "F" for FUA; seq names the ordered
+ * step ("pre", "bar", "post") or "" for a plain request. */
+struct blkd_trace_rec {
+	enum blkd_trace_event ev;
+	const char *kind;
+	const char *step;
+	uint64_t off, len;
+	int error;
+	unsigned nr_bios;
+};
+typedef void (*blkd_trace_fn)(void *arg, const struct blkd_trace_rec *rec);
+
+struct blkd_queue_opts {
+	const char *scheduler;		/* "noop", "deadline", "fair"; NULL = deadline */
+	int ordered;			/* -1 = the backend's declared mode */
+	uint32_t max_merge;		/* bytes; 0 disables merging */
+	unsigned threads;		/* worker threads; 0 = none (tests pump) */
+	uint64_t (*clock)(void *arg);	/* ns; NULL = CLOCK_MONOTONIC */
+	void *clock_arg;
+	blkd_trace_fn trace;		/* may be NULL */
+	void *trace_arg;
+};
+
+#define BLKD_MAX_MERGE_DEFAULT	(1u << 20)
+#define BLKD_MAX_SEGMENTS	256
+
+/* Defaults for opts (deadline, backend's mode, 1 MiB merges, 4 threads). */
+void blkd_queue_opts_init(struct blkd_queue_opts *o);
+
+/* Create a queue over be (the queue does not own be).  Fails with -EINVAL
+ * for an unknown scheduler or an ordered mode that needs a hook be lacks
+ * (reason in errbuf), -ENOMEM, or a pthread error. */
+int blkd_queue_create(struct blkd_backend *be, const struct blkd_queue_opts *o,
+		      struct blkd_queue **out, char *errbuf, size_t errlen);
+/* Stop workers after all queued work ended; free.  NULL is fine. */
+void blkd_queue_destroy(struct blkd_queue *q);
+
+/* Submit n bios at once (a plug: merging sees all of them before any worker
+ * does).  Bios are validated first; an invalid one ends at once with
+ * -EINVAL/-ENOSPC/-EPERM/-EOPNOTSUPP through end_io.  Cannot fail. */
+void blkd_queue_submit(struct blkd_queue *q, struct blkd_bio **bios, unsigned n);
+
+/* Like blkd_queue_submit, then run the queue in the caller's thread until
+ * it is empty, a request was slow, or a budget is spent; the rest is left
+ * to the workers.  The caller must not hold locks its end_io callbacks
+ * take.  Cannot fail. */
+void blkd_queue_submit_direct(struct blkd_queue *q, struct blkd_bio **bios, unsigned n);
+
+/* Without worker threads (opts.threads == 0): take the next request the
+ * backend should see, issue it synchronously, end it.  Returns 1 if one was
+ * issued, 0 if nothing may be issued now.  For tests and tools. */
+int blkd_queue_run_once(struct blkd_queue *q);
+
+/* Two-step form of run_once for tests that hold requests in flight:
+ * fetch returns an opaque issued request (or NULL) and complete ends it by
+ * calling the backend. */
+struct blkd_request;
+struct blkd_request *blkd_queue_fetch(struct blkd_queue *q);
+void blkd_queue_execute(struct blkd_queue *q, struct blkd_request *rq);
+/* Give an issued request back (INSERT_REQUEUE, spec B.1). */
+void blkd_queue_requeue(struct blkd_queue *q, struct blkd_request *rq);
+
+/* Switch the scheduler at run time: the old one is drained onto the
+ * dispatch queue first (force dispatch, spec B.1).  -EINVAL if unknown. */
+int blkd_queue_set_scheduler(struct blkd_queue *q, const char *name);
+/* Current scheduler name.  Cannot fail. */
+const char *blkd_queue_scheduler(struct blkd_queue *q);
+int blkd_queue_ordered(struct blkd_queue *q);
+struct blkd_backend *blkd_queue_backend(struct blkd_queue *q);
+
+/* Names of all schedulers, NULL-terminated.  Cannot fail. */
+const char *const *blkd_scheduler_names(void);
+
+/* ---- statistics ------------------------------------------------------- */
+
+#define BLKD_LAT_BUCKETS 24	/* log2 microseconds: <1us, <2us, ... <2^23us */
+
+struct blkd_stats {
+	uint64_t ops[BLKD_OP_NR];
+	uint64_t bytes[BLKD_OP_NR];
+	uint64_t errors;
+	uint64_t merges;		/* bios that joined an existing request */
+	uint64_t backend_ios;		/* requests issued to the backend */
+	uint64_t queued;		/* bios submitted and not yet ended */
+	uint64_t max_queued;
+	uint64_t lat[BLKD_LAT_BUCKETS];
+};
+
+/* A client (connection) as the queue sees it: stats and its fair queue. */
+struct blkd_client {
+	char name[64];
+	struct blkd_stats stats;	/* guarded by the queue lock */
+};
+
+/* Copy the export's (client == NULL) or one client's stats under the queue
+ * lock.  Cannot fail. */
+void blkd_queue_stats(struct blkd_queue *q, const struct blkd_client *c, struct blkd_stats *out);
+/* Append the stats as one JSON object to buf; returns bytes written
+ * (truncated safely). */
+size_t blkd_stats_json(const struct blkd_stats *s, char *buf, size_t len);
+/* A client leaves: the fair scheduler forgets its queue.  Must be called
+ * only when none of the client's bios is queued. */
+void blkd_queue_client_gone(struct blkd_queue *q, struct blkd_client *c);
+
+/* Name of an op for messages.  Cannot fail. */
+const char *blkd_op_name(enum blkd_op op);
+
+#endif

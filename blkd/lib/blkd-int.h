@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * blkd-int.h - the one private header of libblkd: the request, the queue,
+ * the elevator ops table and the ordered-sequence state, plus the small
+ * list helpers every file uses.
+ *
+ * Locking: one mutex per queue (q->lock) guards everything in struct
+ * blkd_queue below the "guarded by lock" line, every request that is not
+ * in flight, and the per-client stats.  Functions named __blkd_* expect the
+ * caller to hold q->lock; the thin blkd_* wrappers take it.  Backend hooks
+ * and bio end_io callbacks are always called with q->lock dropped.
+ */
+#ifndef BLKD_INT_H
+#define BLKD_INT_H
+
+#include <pthread.h>
+#include "blkd.h"
+
+/* ---- intrusive doubly linked list ------------------------------------ */
+struct list_head {
+	struct list_head *next, *prev;
+};
+
+static inline void list_init(struct list_head *h)
+{
+	h->next = h->prev = h;
+}
+static inline int list_empty(const struct list_head *h)
+{
+	return h->next == h;
+}
+static inline void __list_add(struct list_head *n, struct list_head *prev, struct list_head *next)
+{
+	next->prev = n;
+	n->next = next;
+	n->prev = prev;
+	prev->next = n;
+}
+static inline void list_add(struct list_head *n, struct list_head *h)
+{
+	__list_add(n, h, h->next);
+}
+static inline void list_add_tail(struct list_head *n, struct list_head *h)
+{
+	__list_add(n, h->prev, h);
+}
+static inline void list_del_init(struct list_head *e)
+{
+	e->next->prev = e->prev;
+	e->prev->next = e->next;
+	list_init(e);
+}
+#define list_entry(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#define list_first_entry(h, type, member) list_entry((h)->next, type, member)
+
+/* ---- requests --------------------------------------------------------- */
+
+#define RQ_SORTED	(1u << 0)	/* went through the elevator (SORT insert) */
+#define RQ_SOFTBARRIER	(1u << 1)	/* dispatch_sort must not pass it */
+#define RQ_STARTED	(1u << 2)	/* the driver has it (in flight) */
+#define RQ_NOMERGE	(1u << 3)
+#define RQ_ORDERED	(1u << 4)	/* asks for an ordered sequence (flush.c) */
+#define RQ_FUA		(1u << 5)	/* issue with native FUA */
+#define RQ_PROXY	(1u << 6)	/* a queue-owned pre/post flush step */
+#define RQ_HASHED	(1u << 7)	/* in the merge hashes */
+
+/* Ordered steps a request can stand for (flush.c). */
+enum blkd_step { STEP_NONE, STEP_PRE, STEP_BAR, STEP_POST };
+
+struct blkd_request {
+	struct list_head queuelist;	/* dispatch queue, or free list */
+	struct list_head elv_node[2];	/* the elevator's (fifo, sort...) */
+	struct blkd_request *hnext_end;	/* merge hash chains (merge.c) */
+	struct blkd_request *hnext_start;
+	enum blkd_op op;
+	unsigned flags;			/* RQ_* */
+	enum blkd_step step;
+	uint64_t off, len;
+	struct blkd_bio *bio, *biotail;
+	unsigned nr_bios;
+	uint64_t t_insert;		/* ns, entering the elevator */
+	uint64_t deadline;		/* ns, deadline scheduler */
+	struct blkd_client *client;
+	void *elv_priv;			/* fair: the client's queue */
+	unsigned elv_gen;		/* q->elv_gen when sorted in */
+	int error;
+};
+
+static inline int rq_dir(const struct blkd_request *rq)
+{	/* deadline's two directions: reads (and prefetch) vs writes */
+	return rq->op == BLKD_OP_READ || rq->op == BLKD_OP_CACHE ? 0 : 1;
+}
+static inline uint64_t rq_end(const struct blkd_request *rq)
+{
+	return rq->off + rq->len;
+}
+
+/* ---- elevator ops (spec B.2) ------------------------------------------ */
+enum { ELV_MERGE_BACK = 1, ELV_MERGE_FRONT = 2 };
+
+struct blkd_elevator_ops {
+	const char *name;
+	int (*init)(struct blkd_queue *q);			/* sets q->elv_data */
+	void (*exit)(struct blkd_queue *q);
+	void (*add_request)(struct blkd_queue *q, struct blkd_request *rq);
+	/* Move requests to the dispatch queue; return how many (0 = nothing
+	 * now).  force: move everything, no idling. */
+	int (*dispatch)(struct blkd_queue *q, int force);
+	/* optional: */
+	void (*merged)(struct blkd_queue *q, struct blkd_request *rq, int type);
+	void (*merge_requests)(struct blkd_queue *q, struct blkd_request *rq,
+			       struct blkd_request *next);
+	bool (*allow_merge)(struct blkd_queue *q, struct blkd_request *rq,
+			    const struct blkd_bio *bio);
+	void (*completed)(struct blkd_queue *q, struct blkd_request *rq);
+	void (*client_gone)(struct blkd_queue *q, struct blkd_client *c);
+};
+
+extern const struct blkd_elevator_ops blkd_elv_noop;
+extern const struct blkd_elevator_ops blkd_elv_deadline;
+extern const struct blkd_elevator_ops blkd_elv_fair;
+
+/* ---- ordered sequence state (flush.c, spec A.4) ----------------------- */
+#define SEQ_STARTED	0x01
+#define SEQ_DRAIN	0x02
+#define SEQ_PREFLUSH	0x04
+#define SEQ_BAR		0x08
+#define SEQ_POSTFLUSH	0x10
+#define SEQ_DONE	0x20
+
+struct blkd_ordered {
+	unsigned seq;			/* 0 = no sequence running */
+	unsigned issued;		/* step bits handed to the driver (tag modes) */
+	struct blkd_request *orig;	/* the request that asked */
+	struct blkd_request pre_rq, post_rq;	/* embedded, like 2.6.16 */
+	int err;			/* first error of the sequence */
+	int werr;			/* a write failed since the last flush */
+};
+
+/* ---- the queue -------------------------------------------------------- */
+#define BLKD_HASH_BITS 8
+#define BLKD_HASH_SIZE (1u << BLKD_HASH_BITS)
+
+struct blkd_queue {
+	struct blkd_backend *be;
+	int ordered;			/* effective BLKD_ORDERED_* mode */
+	uint32_t max_merge;
+	uint64_t (*clock)(void *arg);
+	void *clock_arg;
+	blkd_trace_fn trace;
+	void *trace_arg;
+	unsigned nr_threads;
+	pthread_t *threads;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work;		/* workers wait here */
+	pthread_cond_t idle;		/* destroy waits for in-flight work */
+	/* ---- guarded by lock ---- */
+	const struct blkd_elevator_ops *elv;
+	void *elv_data;
+	unsigned elv_gen;		/* bumped at each scheduler switch */
+	struct list_head dispatch;	/* the generic dispatch queue */
+	unsigned nr_dispatch;
+	unsigned nr_sorted;		/* requests held by the elevator */
+	unsigned in_flight;		/* issued to the backend, not ended */
+	uint64_t end_off;		/* boundary of the one-way elevator */
+	uint64_t wake_at;		/* ns: elevator wants a re-run (idling) */
+	struct blkd_request *last_merge;
+	struct blkd_request *hash_end[BLKD_HASH_SIZE];
+	struct blkd_request *hash_start[BLKD_HASH_SIZE];
+	struct blkd_ordered ord;
+	struct list_head free_rqs;
+	struct list_head chunks;	/* allocation chunks of requests */
+	unsigned idle_workers;
+	bool stopping;
+	struct blkd_stats stats;
+	/* bios ended under the lock, to be called back after unlock */
+	struct blkd_bio *done_head, *done_tail;
+};
+
+static inline uint64_t blkd_now(struct blkd_queue *q)
+{
+	return q->clock(q->clock_arg);
+}
+
+/* queue.c */
+struct blkd_request *__blkd_rq_alloc(struct blkd_queue *q);
+void __blkd_rq_free(struct blkd_queue *q, struct blkd_request *rq);
+void __blkd_rq_init_from_bio(struct blkd_request *rq, struct blkd_bio *bio);
+void __blkd_trace(struct blkd_queue *q, enum blkd_trace_event ev,
+		  const struct blkd_request *rq, const struct blkd_bio *bio);
+void __blkd_rq_end_bios(struct blkd_queue *q, struct blkd_request *rq, int err);
+void __blkd_bio_end(struct blkd_queue *q, struct blkd_bio *bio, int err);
+
+/* dispatch.c: the generic dispatch queue (spec B.1) */
+enum blkd_insert { BLKD_INSERT_FRONT = 1, BLKD_INSERT_BACK = 2, BLKD_INSERT_SORT = 3,
+		   BLKD_INSERT_REQUEUE = 4 };
+void __blkd_insert(struct blkd_queue *q, struct blkd_request *rq, enum blkd_insert where);
+void blkd_dispatch_add_tail(struct blkd_queue *q, struct blkd_request *rq);
+void blkd_dispatch_sort(struct blkd_queue *q, struct blkd_request *rq);
+struct blkd_request *__blkd_dispatch_fetch(struct blkd_queue *q);
+void __blkd_elv_drain(struct blkd_queue *q);
+bool __blkd_has_work(struct blkd_queue *q);
+
+/* merge.c (spec B.3) */
+bool __blkd_merge_bio(struct blkd_queue *q, struct blkd_bio *bio);
+void __blkd_hash_add(struct blkd_queue *q, struct blkd_request *rq);
+void __blkd_hash_del(struct blkd_queue *q, struct blkd_request *rq);
+
+/* flush.c (spec A) */
+bool __blkd_ordered_wants(struct blkd_queue *q, const struct blkd_bio *bio);
+bool __blkd_do_ordered(struct blkd_queue *q, struct blkd_request **rqp);
+bool __blkd_ordered_complete(struct blkd_queue *q, struct blkd_request *rq, int err);
+void __blkd_ordered_check_drain(struct blkd_queue *q);
+
+/* stats.c */
+void __blkd_stats_submit(struct blkd_queue *q, const struct blkd_bio *bio);
+void __blkd_stats_end(struct blkd_queue *q, const struct blkd_bio *bio, int err, uint64_t now);
+
+#endif

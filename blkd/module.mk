@@ -1,0 +1,37 @@
+# blkd: libblkd (queue, schedulers, ordered flushes, backends) and the NBD
+# server built on it.  See blkd/include/blkd.h and blkd/server/main.c.
+CFLAGS_blkd := -Iblkd/include -Iblkd/lib -Iblkd/server
+
+BLKD_LIB_SRCS := $(wildcard blkd/lib/*.c)
+BLKD_LIB := $(O)/lib/libblkd.a
+LIBS += $(BLKD_LIB)
+
+$(BLKD_LIB): $(call objs,$(BLKD_LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+BLKD_SRV_SRCS := $(wildcard blkd/server/*.c)
+BLKD_SRV_LIB := $(O)/lib/libblkd-server.a
+BLKD_BIN := $(O)/bin/blkd
+PROGS += $(BLKD_BIN)
+
+# main.o alone makes the program; the rest is a library so unit tests can
+# link the protocol code.
+$(BLKD_SRV_LIB): $(call objs,$(filter-out blkd/server/main.c,$(BLKD_SRV_SRCS)))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BLKD_BIN): $(call objs,blkd/server/main.c) $(BLKD_SRV_LIB) $(BLKD_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# Unit tests: blkd/tests/unit/test-<unit>.c, each its own cmocka binary.
+BLKD_UNIT_SRCS := $(wildcard blkd/tests/unit/test-*.c)
+BLKD_UNIT_BINS := $(patsubst blkd/tests/unit/%.c,$(O)/tests/blkd/%,$(BLKD_UNIT_SRCS))
+UNIT_TESTS += $(BLKD_UNIT_BINS)
+
+$(O)/tests/blkd/%: $(O)/blkd/tests/unit/%.o $(BLKD_SRV_LIB) $(BLKD_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG) --libs cmocka)
+
+DEPS += $(call deps,$(BLKD_LIB_SRCS) $(BLKD_SRV_SRCS) $(BLKD_UNIT_SRCS))

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.h - the private header of the NBD server: exports, connections
+ * and the server that owns them.
+ *
+ * Lock order: srv->lock (the connection list) before conn->lock (a
+ * connection's slots) before conn->send_lock (its socket's write side);
+ * queue locks are never held while any of these is taken (bio end_io runs
+ * with the queue lock dropped, see queue.c).
+ */
+#ifndef BLKD_SERVER_H
+#define BLKD_SERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/uio.h>
+
+#include "blkd.h"
+#include "nbd-proto.h"
+
+struct blkd_export {
+	char *name;
+	char *desc;
+	char *path;
+	struct blkd_backend *be;
+	struct blkd_queue *q;
+	bool readonly;
+	uint32_t min_block;
+	struct blkd_server *srv;
+};
+
+struct blkd_conn;
+
+struct blkd_server {
+	struct blkd_export *exports;
+	unsigned nr_exports;
+	unsigned max_inflight;		/* requests per connection */
+	bool verbose;
+	pthread_mutex_t lock;
+	pthread_cond_t conns_changed;
+	/* guarded by lock */
+	struct blkd_conn *conns;	/* doubly linked */
+	unsigned nr_conns;
+	unsigned long next_id;
+	bool stopping;
+	FILE *trace;			/* --trace file */
+	pthread_mutex_t trace_lock;
+};
+
+/* One request slot of a connection: a bio plus what the reply needs. */
+struct blkd_slot {
+	struct blkd_bio bio;
+	struct blkd_conn *conn;
+	uint64_t cookie;
+	uint16_t type;
+	uint16_t nbd_flags;
+	size_t cap;			/* allocated size of bio.buf */
+	struct blkd_slot *next_free;
+	/* the reply, built by conn.c; kept here while corked */
+	uint8_t hdr[32];
+	struct iovec iov[2];
+	int niov;
+	struct blkd_slot *next_pending;
+};
+
+struct blkd_conn {
+	struct blkd_conn *prev, *next;	/* srv->conns, under srv->lock */
+	struct blkd_server *srv;
+	struct blkd_export *exp;
+	int fd;
+	unsigned long id;
+	char peer[64];
+	struct blkd_client client;
+	/* negotiated */
+	bool structured;
+	bool no_zeroes;
+	bool meta_alloc;		/* base:allocation selected */
+	char *meta_export;		/* the export it was selected for */
+	uint16_t tflags;
+	/* slots */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct blkd_slot *slots;
+	struct blkd_slot *free_slots;	/* under lock */
+	unsigned inflight;		/* under lock */
+	pthread_mutex_t send_lock;
+	bool dead;			/* a send failed; under send_lock */
+	/* corking (under send_lock): while the reader runs the queue itself,
+	 * its own replies are collected and sent in one sendmsg */
+	bool corked;
+	pthread_t cork_owner;
+	struct blkd_slot *pend_head, *pend_tail;
+	unsigned npend;
+};
+
+void blkd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* conn.c */
+int blkd_read_full(int fd, void *buf, size_t len);
+int blkd_write_full(int fd, const void *buf, size_t len);
+void blkd_conn_start(struct blkd_server *srv, int fd, const char *peer);
+/* Transmission flags for an export as this connection negotiated it. */
+uint16_t blkd_export_tflags(const struct blkd_export *exp, bool structured);
+struct blkd_export *blkd_export_find(struct blkd_server *srv, const char *name);
+
+/* nbd-handshake.c: 0 = transmission starts on c->exp; <0 = hang up. */
+int blkd_handshake(struct blkd_conn *c);
+
+/* control.c */
+int blkd_control_handle(struct blkd_server *srv, int fd);
+size_t blkd_server_stats_json(struct blkd_server *srv, char *buf, size_t len);
+void blkd_trace_line(void *arg, const struct blkd_trace_rec *rec);
+
+#endif
