@@ -354,6 +354,40 @@ static void test_fek_create_every_cipher(void **state)
 	}
 }
 
+/* Tag 1 (public key) packets: parsed, written back verbatim (two-byte
+ * length for an RSA-2048 blob), reported, and refused for opening. */
+static void test_tag1_packets(void **state)
+{
+	uint8_t hdr[8192];
+	struct ecfs_header h, parsed;
+	struct ecfs_keyset *ks = ecfs_keyset_new();
+	struct ecfs_key k;
+	struct ecfs_fek *fek = NULL;
+	struct ob_err err = {0};
+
+	assert_int_equal(ecfs_header_init(&h, false, false, NULL), 0);
+	h.npackets = 1;
+	h.packets[0].tag = ECFS_PKT_TAG1;
+	memcpy(h.packets[0].sig, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	h.packets[0].ekey_len = 256;
+	memset(h.packets[0].ekey, 0x5a, 256);
+	assert_int_equal(ecfs_header_write(&h, hdr, sizeof(hdr), NULL), 8192);
+	assert_int_equal(hdr[26], 0x01);
+	assert_int_equal(hdr[27], 192);		/* 266 = (192-192)*256 + 74 + 192 */
+	assert_int_equal(hdr[28], 74);
+	assert_int_equal(hdr[29], 0x03);
+	assert_int_equal(ecfs_header_parse(hdr, sizeof(hdr), false, &parsed, NULL), 0);
+	assert_int_equal(parsed.npackets, 1);
+	assert_int_equal(parsed.packets[0].tag, ECFS_PKT_TAG1);
+	assert_int_equal(parsed.packets[0].ekey_len, 256);
+	assert_memory_equal(parsed.packets[0].sig, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	derive("Test", ecfs_default_salt, &k);
+	ecfs_keyset_add(ks, &k);
+	assert_int_equal(ecfs_fek_unwrap(&parsed, ks, &fek, NULL, &err), -EOPNOTSUPP);
+	assert_non_null(strstr(err.msg, "Tag 1"));
+	ecfs_keyset_free(ks);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_headers),
 		cmocka_unit_test(test_version0_and_old_extent_fields),
 		cmocka_unit_test(test_fek_create_every_cipher),
+		cmocka_unit_test(test_tag1_packets),
 	};
 	return cmocka_run_group_tests_name("ecfs-format", tests, NULL, NULL);
 }
