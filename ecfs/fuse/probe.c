@@ -33,6 +33,7 @@ struct probe {
 	unsigned seen;
 	unsigned files, files_ok;	/* eCryptfs files; those our keys open */
 	unsigned names, names_ok;	/* encrypted names; those we decrypt */
+	unsigned names_other_cipher;	/* our FNEK's sig, but they do not decrypt */
 	uint8_t file_sigs[PROBE_SIGS][ECFS_SIG_BYTES];
 	int nfile_sigs;
 	uint8_t name_sigs[PROBE_SIGS][ECFS_SIG_BYTES];
@@ -90,9 +91,14 @@ static void probe_name(struct probe *p, const char *name)
 		return;
 	p->names++;
 	sig_add(p->name_sigs, &p->nname_sigs, sig);
-	if (p->fs->fnek && ecfs_name_decrypt(p->fs->ck.fneks, p->fs->ck.nfneks, name,
-					     plain, sizeof(plain), NULL) >= 0)
-		p->names_ok++;
+	/* Only names of the key we write with count: a tree whose names use
+	 * another key would end up with names of two keys mixed. */
+	if (p->fs->fnek && !memcmp(sig, ecfs_fnek_sig(p->fs->fnek), ECFS_SIG_BYTES)) {
+		if (ecfs_name_decrypt(&p->fs->fnek, 1, name, plain, sizeof(plain), NULL) >= 0)
+			p->names_ok++;
+		else
+			p->names_other_cipher++;
+	}
 }
 
 static void probe_dir(struct probe *p, int dfd, int depth)
@@ -143,6 +149,16 @@ static void sigs_str(uint8_t sigs[][ECFS_SIG_BYTES], int n, char *out, size_t le
 	}
 }
 
+/* Which option makes the filename key with signature sig. */
+static const char *fnek_hint(struct ef_fs *fs, const uint8_t *sig, const uint8_t *content_sig)
+{
+	for (size_t i = 0; i < fs->ck.nfneks; i++)
+		if (!memcmp(ecfs_fnek_sig(fs->ck.fneks[i]), sig, ECFS_SIG_BYTES))
+			return !memcmp(sig, content_sig, ECFS_SIG_BYTES) ?
+				"--fnek-same-key (-o fnek_same_key)" : "--fnek (-o fnek)";
+	return "the passphrase of that filename key (wrong passphrase?)";
+}
+
 int ef_probe_keys(struct ef_fs *fs, int root_fd)
 {
 	struct probe p = { .fs = fs };
@@ -163,28 +179,26 @@ int ef_probe_keys(struct ef_fs *fs, int root_fd)
 			nhave > 1 ? "" : "es", p.files, p.files == 1 ? "" : "s", want_s);
 		return -1;
 	}
-	if (p.names && fs->fnek && !p.names_ok) {		/* C2 */
-		char fs_s[ECFS_SIG_HEX];
+	if (p.names && (!fs->fnek || !p.names_ok)) {		/* C2, C3 */
+		char hex[ECFS_SIG_HEX], mine[ECFS_SIG_HEX];
 
-		ecfs_sig_to_hex(ecfs_fnek_sig(fs->fnek), fs_s);
-		sigs_str(p.name_sigs, p.nname_sigs, want_s, sizeof(want_s));
-		cli_msg("%s: filename key sig %s does not decrypt any name; names want sig %s "
-			"(wrong passphrase, or --fnek vs --fnek-same-key?)", fs->o->lower, fs_s,
-			want_s);
-		return -1;
-	}
-	if (p.names && !fs->fnek) {				/* C3 */
-		const uint8_t *ns = p.name_sigs[0];
-		const char *hint = "ecryptfs_fnek_sig= with the passphrase of that key";
-		char hex[ECFS_SIG_HEX];
-
-		for (size_t i = 0; i < fs->ck.nfneks; i++)
-			if (!memcmp(ecfs_fnek_sig(fs->ck.fneks[i]), ns, ECFS_SIG_BYTES))
-				hint = !memcmp(ns, have[0], ECFS_SIG_BYTES) ?
-					"--fnek-same-key (-o fnek_same_key)" : "--fnek (-o fnek)";
-		ecfs_sig_to_hex(ns, hex);
-		cli_msg("%s: names are encrypted (filename key sig %s) but filename encryption "
-			"is off; mount with %s", fs->o->lower, hex, hint);
+		ecfs_sig_to_hex(p.name_sigs[0], hex);
+		if (!fs->fnek) {
+			cli_msg("%s: names are encrypted (filename key sig %s) but filename "
+				"encryption is off; mount with %s", fs->o->lower, hex,
+				fnek_hint(fs, p.name_sigs[0], have[0]));
+			return -1;
+		}
+		ecfs_sig_to_hex(ecfs_fnek_sig(fs->fnek), mine);
+		if (p.names_other_cipher) {
+			cli_msg("%s: names use filename key sig %s with another name cipher or key "
+				"size; set ecryptfs_fn_cipher= and ecryptfs_fn_key_bytes= (by default "
+				"those of ecryptfs_cipher/ecryptfs_key_bytes)", fs->o->lower, mine);
+			return -1;
+		}
+		cli_msg("%s: filename key sig %s does not match the names here (they want sig "
+			"%s); mount with %s", fs->o->lower, mine, hex,
+			fnek_hint(fs, p.name_sigs[0], have[0]));
 		return -1;
 	}
 	return 0;
