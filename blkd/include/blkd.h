@@ -234,7 +234,7 @@ struct blkd_stats {
 	uint64_t ops[BLKD_OP_NR];
 	uint64_t bytes[BLKD_OP_NR];
 	uint64_t errors;
-	uint64_t merges;		/* bios that joined an existing request */
+	uint64_t merges;		/* bios or requests that joined another request */
 	uint64_t backend_ios;		/* requests issued to the backend */
 	uint64_t queued;		/* bios submitted and not yet ended */
 	uint64_t max_queued;

@@ -122,6 +122,7 @@ static void merge_requests(struct blkd_queue *q, struct blkd_request *rq, struct
 	if (next->t_insert < rq->t_insert)
 		rq->t_insert = next->t_insert;
 	q->elv->merge_requests(q, rq, next);
+	account_merge(q, next->client);
 	q->nr_sorted--;
 	next->bio = next->biotail = NULL;
 	__blkd_rq_free(q, next);

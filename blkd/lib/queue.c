@@ -200,8 +200,10 @@ void __blkd_rq_end_bios(struct blkd_queue *q, struct blkd_request *rq, int err)
 }
 
 /* Called with q->lock held; drops it to run the callbacks, retakes it. */
-static void __blkd_run_done(struct blkd_queue *q)
+static bool __blkd_run_done(struct blkd_queue *q)
 {
+	bool ran = q->done_head != NULL;
+
 	while (q->done_head) {
 		struct blkd_bio *bio = q->done_head, *next;
 
@@ -214,6 +216,7 @@ static void __blkd_run_done(struct blkd_queue *q)
 		}
 		pthread_mutex_lock(&q->lock);
 	}
+	return ran;
 }
 
 /* ---- submission ------------------------------------------------------------ */
@@ -317,6 +320,7 @@ void blkd_queue_submit_direct(struct blkd_queue *q, struct blkd_bio **bios, unsi
 		uint64_t t0;
 		int err;
 
+		__blkd_run_done(q);
 		if (!rq)
 			break;
 		pthread_mutex_unlock(&q->lock);
@@ -396,6 +400,7 @@ struct blkd_request *blkd_queue_fetch(struct blkd_queue *q)
 
 	pthread_mutex_lock(&q->lock);
 	rq = __blkd_dispatch_fetch(q);
+	__blkd_run_done(q);	/* a sequence may have ended at fetch time */
 	pthread_mutex_unlock(&q->lock);
 	return rq;
 }
@@ -441,6 +446,8 @@ static void *blkd_worker(void *arg)
 	for (;;) {
 		struct blkd_request *rq = __blkd_dispatch_fetch(q);
 
+		if (__blkd_run_done(q) && !rq)
+			continue;	/* the lock was dropped: look again */
 		if (!rq) {
 			if (q->stopping && !q->nr_sorted && !q->nr_dispatch && !q->in_flight)
 				break;
