@@ -7,7 +7,9 @@ with `fusermount3 -u`, the daemon must exit 0, and its stderr must hold no
 sanitizer report (the same tests drive build-san/ via OB_BUILD).
 """
 import ctypes
+import hashlib
 import os
+import stat
 import subprocess
 import time
 
@@ -180,3 +182,96 @@ def header_size_field(lower_file):
 
 def kernel_lower_size(plain_size, header=8192):
     return header + -(-plain_size // 4096) * 4096
+
+
+# ------------------------------------------------- trees for round trips
+
+def _blob(n, seed):
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += hashlib.sha256(b"%s:%d" % (seed.encode(), i)).digest()
+        i += 1
+    return bytes(out[:n])
+
+
+def build_tree(root, seed="t"):
+    """A small tree that touches every layout case: sizes around extent
+    boundaries, empty file and dir, nested dirs, odd names (spaces, UTF-8,
+    143 bytes), symlinks (relative, absolute dangling), a hard link."""
+    os.makedirs(os.path.join(root, "docs", "deep", "er"))
+    os.makedirs(os.path.join(root, "empty dir"))
+    for n in (0, 1, 4095, 4096, 4097, 12345, 70000):
+        with open(os.path.join(root, "docs", "size-%d.bin" % n), "wb") as f:
+            f.write(_blob(n, "%s/%d" % (seed, n)))
+    with open(os.path.join(root, "unicodé 日本.txt"), "wb") as f:
+        f.write("héllo\n".encode())
+    with open(os.path.join(root, "docs", "deep", "er", "n" * 143), "wb") as f:
+        f.write(b"long name\n")
+    os.symlink("docs/size-4096.bin", os.path.join(root, "link-rel"))
+    os.symlink("/nonexistent/target", os.path.join(root, "link-abs"))
+    os.link(os.path.join(root, "docs", "size-1.bin"), os.path.join(root, "hardlink"))
+
+
+def modify_tree(root, seed="m"):
+    """Changes of every kind, applied the same way to a mount and to a
+    plain reference directory."""
+    d = os.path.join(root, "docs")
+    with open(os.path.join(d, "size-12345.bin"), "ab") as f:
+        f.write(_blob(5000, seed + "/append"))
+    with open(os.path.join(d, "size-70000.bin"), "r+b") as f:
+        f.seek(4090)
+        f.write(_blob(10, seed + "/patch"))
+    os.truncate(os.path.join(d, "size-4097.bin"), 100)
+    os.truncate(os.path.join(d, "size-0.bin"), 9000)
+    with open(os.path.join(d, "sparse.bin"), "wb") as f:
+        f.seek(200000)
+        f.write(_blob(10, seed + "/sparse"))
+    os.rename(os.path.join(d, "size-4096.bin"), os.path.join(d, "deep", "er", "moved.bin"))
+    os.unlink(os.path.join(d, "size-4095.bin"))
+    os.rmdir(os.path.join(root, "empty dir"))
+    os.mkdir(os.path.join(root, "new dir"))
+    os.chmod(os.path.join(d, "size-1.bin"), 0o600)
+    os.unlink(os.path.join(root, "link-rel"))
+    os.symlink("docs/deep/er/moved.bin", os.path.join(root, "link-rel"))
+
+
+def listing(root):
+    """{relative path: (type, mode, size or target or sha256)}."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for n in dirs + files:
+            p = os.path.join(dirpath, n)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("l", os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("d", stat.S_IMODE(st.st_mode))
+            else:
+                with open(p, "rb") as f:
+                    out[rel] = ("f", stat.S_IMODE(st.st_mode), st.st_size,
+                                hashlib.sha256(f.read()).hexdigest())
+    return out
+
+
+def corpus_mount_args(manifest, pwdir):
+    """ecfs mount arguments and -o options matching a corpus case's kernel
+    mount, plus the kernel-ecryptfs read options for the same keys."""
+    args, kargs = [], ["--cipher", manifest["cipher"], "--key-bytes", str(manifest["key_bytes"])]
+    opts = ["ecryptfs_cipher=%s" % manifest["cipher"],
+            "ecryptfs_key_bytes=%d" % manifest["key_bytes"]]
+    if manifest.get("fnek_sig"):
+        same = manifest["fnek_sig"] == manifest["auth_tok_sig"]
+        args.append("--fnek-same-key" if same else "--fnek")
+        kargs.append("--fnek-same-key" if same else "--fnek")
+    if manifest.get("metadata_in_xattr"):
+        opts.append("ecryptfs_xattr_metadata")
+        kargs.append("--xattr-metadata")
+    if manifest.get("passphrase2"):
+        pw2 = os.path.join(str(pwdir), "passphrase2")
+        with open(pw2, "w") as f:
+            f.write(manifest["passphrase2"])
+        args += ["--extra-passphrase-file", pw2]
+        kargs += ["--extra-passphrase-file", pw2]
+    return args, opts, kargs
