@@ -111,6 +111,7 @@ int nm_verify(const struct nm_host *h, const struct nm_sys *sys, const struct nm
 		if (j < old->nr_pages && old->pages[j].addr == pg->addr) {
 			pg->status = old->pages[j].status;
 			pg->tries = old->pages[j].tries;
+			pg->target = old->pages[j].target;
 		}
 		if (node == -EFAULT && (pg->pm & NM_PM_PRESENT) &&
 		    !(v->flags & (NM_VMA_SPECIAL | NM_VMA_IO))) {
