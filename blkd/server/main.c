@@ -10,6 +10,8 @@
  * exit 2, runtime failures 1.  Without -f the server forks before any
  * thread starts, and the parent exits 0 only once the child listens and has
  * written its pid file, so "blkd serve ... && client" never races.
+ * A detached server lets go of stdin, stdout and, once ready, stderr; run
+ * with -f to keep its log lines.
  * SIGTERM/SIGINT: stop listening, let every connection's in-flight requests
  * finish and be answered, flush each backend, remove socket and pid file.
  */
@@ -612,10 +614,16 @@ static int cmd_serve(int argc, char **argv)
 		blkd_log("serving %u export(s)", srv.nr_exports);
 	if (ready[1] >= 0) {
 		ssize_t w = write(ready[1], "1", 1);
+		int devnull = open("/dev/null", O_WRONLY);
 
 		(void)w;
 		close(ready[1]);
 		ready[1] = -1;
+		/* detached: let go of the caller's stderr (use -f to keep logs) */
+		if (devnull >= 0) {
+			dup2(devnull, 2);
+			close(devnull);
+		}
 	}
 	rc = serve(&srv, &cfg, lfds, nl, cfd) ? 1 : 0;
 	if (cfg.pidfile)
