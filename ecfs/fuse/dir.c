@@ -72,7 +72,7 @@ void ef_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (S_ISREG(mode)) {
 		/* A regular file still gets its header, as create does. */
 		struct fuse_entry_param e;
-		int rc = ef_create_file(fs, req, dir, name, mode, false, &e);
+		int rc = ef_create_file(fs, req, dir, name, mode, false, true, &e);
 
 		if (rc)
 			fuse_reply_err(req, rc);

@@ -22,9 +22,9 @@
  *                    serialised against reads of the same extents; one lock
  *                    per file is the simple way to get that (and keeps a
  *                    file written by several processes coherent).
- *   2. ef_inode.m    mutex: nopen, data, kind, size, logged.  Held briefly,
+ *   2. ef_inode.m    mutex: nopen, data, kind, size.  Held briefly,
  *                    except around the (rare) first open of a file.
- *   3. ef_fs.tlock   the inode table and every nlookup.
+ *   3. ef_fs.tlock   the inode table, every nlookup and logged.
  *
  * Spec references (§n) are to shared/spec/ecryptfs-format.md.
  */
@@ -115,7 +115,7 @@ struct ef_inode {
 	int kind;		/* enum ef_kind, regular files only */
 	bool view_xattr;	/* encrypted view: header comes from the xattr */
 	uint64_t size;		/* plaintext size when kind == EF_ENC */
-	bool logged;		/* one log line per broken file */
+	bool logged;		/* tlock: one log line per broken file */
 };
 
 struct ef_fs {
@@ -197,7 +197,7 @@ int ef_truncate(struct ef_fs *fs, struct ef_inode *ino, uint64_t size);
 /* Create a regular file in parent; returns 0 or errno.  With want_data the
  * new inode's data stays open (one nopen reference) for create(). */
 int ef_create_file(struct ef_fs *fs, fuse_req_t req, struct ef_inode *parent,
-		   const char *name, mode_t mode, bool want_data,
+		   const char *name, mode_t mode, bool want_data, bool excl,
 		   struct fuse_entry_param *e);
 void ef_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void ef_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -274,8 +274,8 @@ int ef_truncate(struct ef_fs *fs, struct ef_inode *ino, uint64_t size)
 /* ------------------------------------------------------------ create */
 
 /* Make the lower file for a new regular file, with its header (or as plain
- * with new_files=plain).  Returns the data fd or -errno; *created says
- * whether we made it (else it existed and excl was not asked). */
+ * with new_files=plain).  Returns the data fd, or -errno; *created false
+ * (and 0 returned) when it existed and excl was not asked. */
 static int create_lower(struct ef_fs *fs, fuse_req_t req, struct ef_inode *parent,
 			const char *lname, mode_t mode, bool excl,
 			struct ef_data *d, bool *created)
@@ -306,7 +306,7 @@ static int create_lower(struct ef_fs *fs, fuse_req_t req, struct ef_inode *paren
 }
 
 int ef_create_file(struct ef_fs *fs, fuse_req_t req, struct ef_inode *parent,
-		   const char *name, mode_t mode, bool want_data,
+		   const char *name, mode_t mode, bool want_data, bool excl,
 		   struct fuse_entry_param *e)
 {
 	char lname[ECFS_LOWER_NAME_MAX];
@@ -325,7 +325,7 @@ int ef_create_file(struct ef_fs *fs, fuse_req_t req, struct ef_inode *parent,
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return ENOMEM;
-	fd = create_lower(fs, req, parent, lname, mode, !want_data, d, &created);
+	fd = create_lower(fs, req, parent, lname, mode, excl, d, &created);
 	if (fd < 0) {
 		free(d);
 		return -fd;
@@ -414,7 +414,8 @@ void ef_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct ef_fs *fs = ef_fs(req);
 	struct fuse_entry_param e;
 	struct ef_inode *ino;
-	int rc = ef_create_file(fs, req, ef_inode(req, parent), name, mode, true, &e);
+	int rc = ef_create_file(fs, req, ef_inode(req, parent), name, mode, true,
+				(fi->flags & O_EXCL) != 0, &e);
 
 	if (rc) {
 		fuse_reply_err(req, rc);

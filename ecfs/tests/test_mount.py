@@ -453,3 +453,11 @@ def test_fnek_rename_and_link_use_new_encrypted_names(mounter):
     assert len(lower_entries(m.lower)) == 2
     remount(m)
     assert open(os.path.join(m.mnt, "three")).read() == "1"
+
+
+def test_symlink_times_change_on_the_link_itself(mounter):
+    m = mounter()
+    os.symlink("target", os.path.join(m.mnt, "l"))
+    os.utime(os.path.join(m.mnt, "l"), ns=(10**9, 2 * 10**9), follow_symlinks=False)
+    assert os.lstat(os.path.join(m.mnt, "l")).st_mtime_ns == 2 * 10**9
+    assert os.lstat(os.path.join(m.lower, "l")).st_mtime_ns == 2 * 10**9

@@ -71,3 +71,22 @@ def without_modes(lst):
     """The offline decrypter does not copy modes: compare content only."""
     return {k: (v[0],) + tuple(v[2:]) if v[0] == "f" else v[:1] if v[0] == "d" else v
             for k, v in lst.items()}
+
+
+def test_rewritten_kernel_file_keeps_every_key_packet(mounter, tmp_path):
+    """A file the kernel wrote with two keys, changed through a mount that
+    has only the first key, still opens with the second."""
+    need_corpus()
+    lower, pw, manifest = materialize_case(os.path.join(CORPUS, "h-aes128-two-keys"), tmp_path)
+    m = mounter(lower=lower, passfile=pw)
+    name = next(e["path"] for e in manifest["files"] if e["type"] == "file" and e["size"] > 0)
+    with open(os.path.join(m.mnt, name), "ab") as f:
+        f.write(b"appended with key 1 only")
+    os.truncate(os.path.join(m.mnt, name), 20000)
+    want = open(os.path.join(m.mnt, name), "rb").read()
+    m.stop()
+    low = os.path.join(lower, name)
+    assert run_ecfs("info", low).stdout.decode().count("Tag 3 (passphrase)") == 2
+    pw2 = tmp_path / "pw2"
+    pw2.write_text(manifest["passphrase2"])
+    assert run_ecfs("decrypt", "--passphrase-file", str(pw2), low).stdout == want

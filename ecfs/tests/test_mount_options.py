@@ -353,3 +353,24 @@ def test_missing_lower_directory_is_reported(mounter, tmp_path):
     e = expect_fail(mounter, lower=tmp_path / "nope")
     assert e.rc == 1 and "nope" in e.err
     time.sleep(0)
+
+
+def test_zero_length_lower_file_gets_a_header_on_open(mounter, tmp_path):
+    lower = tmp_path / "lower"
+    os.makedirs(lower)
+    (lower / "zero").write_bytes(b"")
+    m = mounter()
+    assert os.path.getsize(os.path.join(m.mnt, "zero")) == 0
+    with open(os.path.join(m.mnt, "zero"), "ab") as f:
+        f.write(b"now encrypted")
+    assert os.path.getsize(lower / "zero") == 12288
+    assert decrypt_offline(lower / "zero", tmp_path / "pw") == b"now encrypted"
+
+
+def test_sigterm_unmounts_and_exits_cleanly(mounter):
+    m = mounter()
+    fill(m)
+    m.proc.terminate()
+    assert m.proc.wait(timeout=30) == 0
+    assert not is_mounted(m.mnt)
+    assert not m.stop()
