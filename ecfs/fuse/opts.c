@@ -19,7 +19,8 @@
 struct ef_opt {
 	const char *name;	/* "name" or "name=" when it takes a value */
 	int (*set)(struct ef_opts *o, const char *name, const char *val);
-	const char *help;
+	const char *arg;	/* the value's name in the help */
+	const char *help;	/* NULL: accepted, not listed (aliases, noise) */
 };
 
 static int bad(const char *name, const char *val, const char *why)
@@ -181,56 +182,62 @@ static int set_fuse(struct ef_opts *o, const char *name, const char *val)
 }
 
 static const struct ef_opt ef_opt_table[] = {
-	{ "ecryptfs_sig=", set_sig,
-	  "SIG    key(s) that wrap the FEK of new files (one packet each); default: every key given" },
-	{ "sig=", set_sig, NULL },
-	{ "ecryptfs_cipher=", set_cipher, "NAME content cipher of new files: aes (default), blowfish,\n"
-	  "                             des3_ede, cast5, cast6, twofish" },
-	{ "cipher=", set_cipher, NULL },
-	{ "ecryptfs_key_bytes=", set_key_bytes, "N key size of new files (default: the cipher's, aes 16)" },
-	{ "ecryptfs_fnek_sig=", set_fnek_sig,
-	  "SIG encrypt names with this filename key (see also --fnek)" },
-	{ "ecryptfs_fn_cipher=", set_fn_cipher, "NAME name cipher (default: the content cipher)" },
-	{ "ecryptfs_fn_key_bytes=", set_fn_key_bytes, "N name key size (default: ecryptfs_key_bytes)" },
-	{ "ecryptfs_xattr_metadata", set_flag, "  new files keep their header in the user.ecryptfs xattr" },
-	{ "ecryptfs_passthrough", set_flag, "     lower files without eCryptfs metadata read and write as plaintext" },
-	{ "ecryptfs_encrypted_view", set_flag, "  read-only view of the lower bytes (xattr headers put in front)" },
-	{ "ecryptfs_check_dev_ruid", set_flag, "  refuse unless LOWER belongs to the real uid" },
-	{ "ecryptfs_unlink_sigs", set_ignored, NULL },
-	{ "ecryptfs_mount_auth_tok_only", set_ignored, NULL },
-	{ "new_files=", set_new_files, "MODE         encrypt (default), plain (with ecryptfs_passthrough) or deny" },
-	{ "nokey", set_flag, "                  mount without a passphrase: encrypted files give ENOKEY,\n"
-	  "                             new files are refused unless new_files=plain" },
-	{ "passphrase_file=", set_passfile, "F      read the passphrase from file F (for fstab)" },
-	{ "extpass=", set_extpass, "CMD            run CMD for the passphrase (for fstab)" },
-	{ "extra_passphrase_file=", set_extra, "F one more key (repeatable)" },
-	{ "salt=", set_salt, "HEX               the key salt (default: ~/.ecryptfsrc, else 0011223344556677)" },
-	{ "passphrase_salt=", set_salt, NULL },
-	{ "ecryptfsrc=", set_rc, "F            read salt= from F" },
-	{ "fnek", set_flag, "                   encrypt names (ecryptfs-add-passphrase --fnek key)" },
-	{ "fnek_same_key", set_flag, "          encrypt names with the content key (mount.ecryptfs)" },
-	{ "timeout=", set_timeout, "SECONDS        kernel attribute and entry cache time (default 1)" },
-	{ "ro", set_flag, "                     read-only" },
-	{ "rw", set_rw, NULL },
-	{ "allow_other", set_flag, "            let other users in (needs user_allow_other for non-root)" },
-	{ "allow_root", set_flag, NULL },
-	{ "auto_unmount", set_fuse, NULL },
-	{ "dev", set_fuse, NULL }, { "nodev", set_fuse, NULL },
-	{ "suid", set_fuse, NULL }, { "nosuid", set_fuse, NULL },
-	{ "exec", set_fuse, NULL }, { "noexec", set_fuse, NULL },
-	{ "atime", set_fuse, NULL }, { "noatime", set_fuse, NULL },
-	{ "nodiratime", set_fuse, NULL }, { "relatime", set_fuse, NULL },
-	{ "norelatime", set_fuse, NULL }, { "strictatime", set_fuse, NULL },
-	{ "sync", set_fuse, NULL }, { "async", set_fuse, NULL },
-	{ "dirsync", set_fuse, NULL },
-	{ "fsname=", set_fuse, NULL }, { "subtype=", set_fuse, NULL },
-	{ "default_permissions", set_ignored, NULL },
-	{ "defaults", set_ignored, NULL }, { "auto", set_ignored, NULL },
-	{ "noauto", set_ignored, NULL }, { "user", set_ignored, NULL },
-	{ "users", set_ignored, NULL }, { "nouser", set_ignored, NULL },
-	{ "owner", set_ignored, NULL }, { "group", set_ignored, NULL },
-	{ "_netdev", set_ignored, NULL }, { "nofail", set_ignored, NULL },
-	{ "comment=", set_ignored, NULL },
+	{ "ecryptfs_sig=", set_sig, "SIG",
+	  "a key that wraps the FEK of new files (repeatable; one packet each;\n"
+	  "default: every key given)" },
+	{ "sig=", set_sig, NULL, NULL },
+	{ "ecryptfs_cipher=", set_cipher, "NAME",
+	  "content cipher of new files: aes (default), blowfish, des3_ede,\n"
+	  "cast5, cast6, twofish" },
+	{ "cipher=", set_cipher, NULL, NULL },
+	{ "ecryptfs_key_bytes=", set_key_bytes, "N", "key size of new files (default: the cipher's; aes 16)" },
+	{ "ecryptfs_fnek_sig=", set_fnek_sig, "SIG", "encrypt names with this filename key (or --fnek)" },
+	{ "ecryptfs_fn_cipher=", set_fn_cipher, "NAME", "name cipher (default: ecryptfs_cipher)" },
+	{ "ecryptfs_fn_key_bytes=", set_fn_key_bytes, "N", "name key size (default: ecryptfs_key_bytes)" },
+	{ "ecryptfs_xattr_metadata", set_flag, NULL, "new files keep their header in the user.ecryptfs xattr" },
+	{ "ecryptfs_passthrough", set_flag, NULL, "lower files without eCryptfs metadata are plaintext files" },
+	{ "ecryptfs_encrypted_view", set_flag, NULL,
+	  "read-only view of the lower bytes, for backups (no key needed;\n"
+	  "xattr-metadata files get their header put in front)" },
+	{ "ecryptfs_check_dev_ruid", set_flag, NULL, "refuse unless LOWER belongs to the real uid" },
+	{ "ecryptfs_unlink_sigs", set_ignored, NULL, NULL },
+	{ "ecryptfs_mount_auth_tok_only", set_ignored, NULL, NULL },
+	{ "new_files=", set_new_files, "MODE",
+	  "new regular files: encrypt (default), plain (needs\n"
+	  "ecryptfs_passthrough) or deny (EACCES)" },
+	{ "nokey", set_flag, NULL,
+	  "no passphrase: encrypted files give ENOKEY, names stay encrypted,\n"
+	  "new_files defaults to deny" },
+	{ "passphrase_file=", set_passfile, "F", "read the passphrase from file F (for fstab)" },
+	{ "extpass=", set_extpass, "CMD", "run CMD for the passphrase (for fstab; no commas)" },
+	{ "extra_passphrase_file=", set_extra, "F", "one more key (repeatable)" },
+	{ "salt=", set_salt, "HEX", "the key salt (default: ~/.ecryptfsrc, else 0011223344556677)" },
+	{ "passphrase_salt=", set_salt, NULL, NULL },
+	{ "ecryptfsrc=", set_rc, "F", "read salt= from F" },
+	{ "fnek", set_flag, NULL, "encrypt names (the ecryptfs-add-passphrase --fnek key)" },
+	{ "fnek_same_key", set_flag, NULL, "encrypt names with the content key (mount.ecryptfs)" },
+	{ "timeout=", set_timeout, "SECONDS", "kernel attribute and entry cache time (default 1)" },
+	{ "ro", set_flag, NULL, "read-only" },
+	{ "rw", set_rw, NULL, NULL },
+	{ "allow_other", set_flag, NULL, "let other users in (non-root: user_allow_other in fuse.conf)" },
+	{ "allow_root", set_flag, NULL, NULL },
+	{ "auto_unmount", set_fuse, NULL, NULL },
+	{ "dev", set_fuse, NULL, NULL }, { "nodev", set_fuse, NULL, NULL },
+	{ "suid", set_fuse, NULL, NULL }, { "nosuid", set_fuse, NULL, NULL },
+	{ "exec", set_fuse, NULL, NULL }, { "noexec", set_fuse, NULL, NULL },
+	{ "atime", set_fuse, NULL, NULL }, { "noatime", set_fuse, NULL, NULL },
+	{ "nodiratime", set_fuse, NULL, NULL }, { "relatime", set_fuse, NULL, NULL },
+	{ "norelatime", set_fuse, NULL, NULL }, { "strictatime", set_fuse, NULL, NULL },
+	{ "sync", set_fuse, NULL, NULL }, { "async", set_fuse, NULL, NULL },
+	{ "dirsync", set_fuse, NULL, NULL },
+	{ "fsname=", set_fuse, NULL, NULL }, { "subtype=", set_fuse, NULL, NULL },
+	{ "default_permissions", set_ignored, NULL, NULL },
+	{ "defaults", set_ignored, NULL, NULL }, { "auto", set_ignored, NULL, NULL },
+	{ "noauto", set_ignored, NULL, NULL }, { "user", set_ignored, NULL, NULL },
+	{ "users", set_ignored, NULL, NULL }, { "nouser", set_ignored, NULL, NULL },
+	{ "owner", set_ignored, NULL, NULL }, { "group", set_ignored, NULL, NULL },
+	{ "_netdev", set_ignored, NULL, NULL }, { "nofail", set_ignored, NULL, NULL },
+	{ "comment=", set_ignored, NULL, NULL },
 };
 
 void ef_opts_print_help(FILE *out)
@@ -238,11 +245,19 @@ void ef_opts_print_help(FILE *out)
 	fputs("Mount options (-o, comma separated; the kernel's names and defaults):\n", out);
 	for (size_t i = 0; i < sizeof(ef_opt_table) / sizeof(ef_opt_table[0]); i++) {
 		const struct ef_opt *t = &ef_opt_table[i];
+		char head[64];
+		const char *h, *nl;
 
-		if (t->help)
-			fprintf(out, "  %s%s\n", t->name, t->help);
+		if (!t->help)
+			continue;
+		snprintf(head, sizeof(head), "%s%s", t->name, t->arg ? t->arg : "");
+		fprintf(out, "  %-28s", head);
+		for (h = t->help; (nl = strchr(h, '\n')); h = nl + 1)
+			fprintf(out, "%.*s\n  %-28s", (int)(nl - h), h, "");
+		fprintf(out, "%s\n", h);
 	}
-	fputs("  plus: auto_unmount, [no]dev, [no]suid, [no]exec, atime options, sync, dirsync\n",
+	fputs("  also: auto_unmount, [no]dev, [no]suid, [no]exec, [no]atime, relatime,\n"
+	      "  sync, dirsync (as mount(8)); fstab words (defaults, nofail, x-*) are ignored\n",
 	      out);
 }
 
