@@ -358,4 +358,49 @@ int ecfs_file_truncate(struct ecfs_file *f, uint64_t size, struct ob_err *err);
 /* Lower file size the kernel would leave for a plaintext size. */
 uint64_t ecfs_lower_size(const struct ecfs_header *h, uint64_t plain_size);
 
+/* ---------------------------------------------------------------- legacy */
+/* Files kept beside legacy lower directories (lib/legacy.c;
+ * shared/spec/legacy-ecryptfs.md, ecryptfs-format.md §1 and §10.1). */
+
+/* ~/.ecryptfs/Private.sig: line 1 the content-key sig, optional line 2 the
+ * filename-key sig.  Returns the number of sigs (1 or 2), -EINVAL with the
+ * bad line's number otherwise. */
+int ecfs_private_sig_parse(const char *buf, size_t len,
+			   uint8_t sigs[2][ECFS_SIG_BYTES], struct ob_err *err);
+
+/* Synology DSM's exported shared-folder .key: an ecryptfs-utils wrapped-
+ * passphrase file wrapped with a fixed passphrase (legacy §1.4).  A v1 file
+ * starts with the fixed wrapping signature. */
+#define ECFS_SYNO_WRAP_PASS	"$1$5YN01o9y"
+#define ECFS_SYNO_WRAP_SIG	"323382b3c4f1c6d2"
+extern const char ecfs_syno_wrap_pass[];
+bool ecfs_syno_key_probe(const uint8_t *buf, size_t len);
+/* pass gets the share's passphrase.  -EKEYREJECTED when the file is not
+ * wrapped with the fixed passphrase, -EINVAL for another format. */
+int ecfs_syno_key_unwrap(const uint8_t *buf, size_t len,
+			 char pass[ECFS_MAX_PASSPHRASE + 1], struct ob_err *err);
+
+/* The kernel keyring payload of a passphrase key: struct ecryptfs_auth_tok,
+ * 740 bytes, host endian, as ecryptfs-utils' generate_payload() fills it.
+ * pack cannot fail; unpack gives -EINVAL/-EOPNOTSUPP with a reason. */
+#define ECFS_AUTH_TOK_BYTES	740
+void ecfs_auth_tok_pack(const struct ecfs_key *key, uint8_t out[ECFS_AUTH_TOK_BYTES]);
+int ecfs_auth_tok_unpack(const uint8_t *buf, size_t len, struct ecfs_key *key,
+			 struct ob_err *err);
+
+/* Synology's copy of the plaintext size: a user.ecryptfs xattr of 8 or 16
+ * bytes (size BE + marker) beside an in-file header (legacy §1.6).
+ * read: 1 and *size when present, 0 when absent (or when the xattr is full
+ * xattr-mode metadata), -errno on an I/O error.
+ * sync: rewrite its first 8 bytes with size; 1 when it was changed, 0 when
+ * there is no copy or it was already right, -errno on failure. */
+int ecfs_syno_size_read(int fd, uint64_t *size);
+int ecfs_syno_size_sync(int fd, uint64_t size, struct ob_err *err);
+
+/* crouton's <chroot>/.ecryptfs: whatever first line, then two 80-byte v1
+ * wrapped passphrases (content key, filename key).  parts point into buf. */
+#define ECFS_CROUTON_WRAPPED	80
+int ecfs_crouton_keyfile_split(const uint8_t *buf, size_t len,
+			       const uint8_t *parts[2], struct ob_err *err);
+
 #endif
