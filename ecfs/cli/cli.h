@@ -52,6 +52,9 @@ struct key_opts {
 	int nextra;
 	bool fnek;			/* --fnek: names, ecryptfs-utils FNEK */
 	bool fnek_same;			/* --fnek-same-key: FNEK = content key */
+	const char *fnek_file;		/* --fnek-passphrase-file (crouton) */
+	uint8_t key_sigs[8][ECFS_SIG_BYTES];	/* --key-sig: keyring tokens */
+	int nkey_sigs;
 };
 
 /* Keys made from key_opts: content keys (first = the main passphrase) and
@@ -77,6 +80,16 @@ int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_c
 		  size_t fn_key_bytes, struct cli_keys *ck, struct ob_err *err);
 void cli_keys_free(struct cli_keys *ck);
 
+/* keyring.c: tokens of --key-sig from the kernel keyring into ck->keys,
+ * each also a filename-key candidate; tmp is scratch locked memory. */
+int keyring_keys_load(const struct key_opts *ko, struct cli_keys *ck,
+		      const struct ecfs_cipher_info *fn_cipher, size_t fn_key_bytes,
+		      struct ecfs_key *tmp, struct ob_err *err);
+/* Read the token with description hex(sig) of type "user" from the
+ * keyrings this process can search (request_key), into key. */
+int keyring_read_key(const uint8_t sig[ECFS_SIG_BYTES], struct ecfs_key *key,
+		     struct ob_err *err);
+
 /* Print "ecfs: object: reason" for err. */
 void cli_error(const char *object, const struct ob_err *err);
 /* Print "ecfs: <printf>" to stderr. */
@@ -92,5 +105,11 @@ int cmd_unwrap(int argc, char **argv);
 int cmd_wrap(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
+/* legacy eCryptfs workflows (cmd-<name>.c) */
+int cmd_recover(int argc, char **argv);
+int cmd_unwrap_passphrase(int argc, char **argv);
+int cmd_wrap_passphrase(int argc, char **argv);
+int cmd_rewrap_passphrase(int argc, char **argv);
+int cmd_add_passphrase(int argc, char **argv);
 
 #endif

@@ -27,6 +27,12 @@ static const struct subcommand subcommands[] = {
 	{ "sig",     cmd_sig,     "print the key signature(s) of a passphrase" },
 	{ "unwrap",  cmd_unwrap,  "unwrap a wrapped-passphrase file (print the mount passphrase)" },
 	{ "wrap",    cmd_wrap,    "write a wrapped-passphrase file (version 2)" },
+	/* legacy eCryptfs workflows */
+	{ "recover", cmd_recover, "find and mount an encrypted home, Private dir or NAS share (read-only)" },
+	{ "unwrap-passphrase", cmd_unwrap_passphrase, "print the mount passphrase of a wrapped-passphrase or Synology .key file" },
+	{ "wrap-passphrase", cmd_wrap_passphrase, "wrap a mount passphrase with the login password (ecryptfs-utils v2)" },
+	{ "rewrap-passphrase", cmd_rewrap_passphrase, "change the login password that wraps the mount passphrase" },
+	{ "add-passphrase", cmd_add_passphrase, "put a passphrase's key into the kernel keyring (ecryptfs-add-passphrase)" },
 };
 
 static void usage(FILE *out)
@@ -35,7 +41,7 @@ static void usage(FILE *out)
 		"eCryptfs in userspace: read and write eCryptfs directories without the kernel module.\n\n"
 		"Commands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+		fprintf(out, "  %-17s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(out, "\nRun 'ecfs COMMAND --help' for a command's options.\n");
 }
 

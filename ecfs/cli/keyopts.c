@@ -27,6 +27,8 @@ enum {
 	OPT_EXTRA,
 	OPT_FNEK,
 	OPT_FNEK_SAME,
+	OPT_FNEK_PASSFILE,	/* legacy: crouton's separate filename passphrase */
+	OPT_KEY_SIG,		/* legacy: a token already in the kernel keyring */
 };
 
 const struct option key_long_opts[] = {
@@ -37,6 +39,8 @@ const struct option key_long_opts[] = {
 	{ "extra-passphrase-file", required_argument, NULL, OPT_EXTRA },
 	{ "fnek", no_argument, NULL, OPT_FNEK },
 	{ "fnek-same-key", no_argument, NULL, OPT_FNEK_SAME },
+	{ "fnek-passphrase-file", required_argument, NULL, OPT_FNEK_PASSFILE },
+	{ "key-sig", required_argument, NULL, OPT_KEY_SIG },
 };
 const size_t key_long_opts_count = sizeof(key_long_opts) / sizeof(key_long_opts[0]);
 
@@ -52,7 +56,12 @@ const char key_opts_help[] =
 	"                           packet per key, and any key opens a file\n"
 	"  --fnek                   encrypt new names with the filename key of\n"
 	"                           ecryptfs-add-passphrase --fnek (ecryptfs-setup-private)\n"
-	"  --fnek-same-key          encrypt new names with the content key (mount.ecryptfs)\n";
+	"  --fnek-same-key          encrypt new names with the content key (mount.ecryptfs)\n"
+	"  --fnek-passphrase-file F the filename key comes from this passphrase, not the\n"
+	"                           main one (crouton: two passphrases)\n"
+	"  --key-sig SIG            use the key already in the kernel keyring under SIG\n"
+	"                           (ecfs add-passphrase, ecryptfs-add-passphrase); repeatable;\n"
+	"                           without a passphrase source no passphrase is asked for\n";
 
 int key_opts_handle(struct key_opts *ko, int opt, const char *arg)
 {
@@ -81,6 +90,20 @@ int key_opts_handle(struct key_opts *ko, int opt, const char *arg)
 		return 1;
 	case OPT_FNEK_SAME:
 		ko->fnek_same = true;
+		return 1;
+	case OPT_FNEK_PASSFILE:
+		ko->fnek_file = arg;
+		return 1;
+	case OPT_KEY_SIG:
+		if (ko->nkey_sigs == (int)(sizeof(ko->key_sigs) / sizeof(ko->key_sigs[0]))) {
+			cli_msg("too many --key-sig options");
+			return -1;
+		}
+		if (ecfs_sig_from_hex(arg, ko->key_sigs[ko->nkey_sigs])) {
+			cli_msg("--key-sig %s: a key signature is 16 hex digits", arg);
+			return -1;
+		}
+		ko->nkey_sigs++;
 		return 1;
 	}
 	return 0;
@@ -134,8 +157,11 @@ static int add_fnek(struct cli_keys *ck, const struct ecfs_key *tok,
 		    const struct ecfs_cipher_info *ci, size_t kb,
 		    struct ecfs_fnek **made, struct ob_err *err)
 {
-	int rc = ecfs_fnek_new(tok, ci, kb, &ck->fneks[ck->nfneks], err);
+	int rc;
 
+	if (ck->nfneks == sizeof(ck->fneks) / sizeof(ck->fneks[0]))
+		return ob_err_set(err, -ENOSPC, "too many filename keys");
+	rc = ecfs_fnek_new(tok, ci, kb, &ck->fneks[ck->nfneks], err);
 	if (rc)
 		return rc;
 	if (made)
@@ -182,7 +208,7 @@ int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_c
 
 	memset(ck, 0, sizeof(*ck));
 	ck->keys = ecfs_keyset_new();
-	k = ob_secure_alloc(2 * sizeof(*k));
+	k = ob_secure_alloc(4 * sizeof(*k));
 	if (!ck->keys || !k) {
 		rc = ob_err_set(err, -ENOMEM, "allocating locked memory");
 		goto fail;
@@ -190,17 +216,31 @@ int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_c
 	rc = content_salt(ko, salt, err);
 	if (rc)
 		goto fail;
+	/* Keys from the kernel keyring; with no passphrase source, only them. */
+	rc = keyring_keys_load(ko, ck, fn_cipher, fn_key_bytes, &k[2], err);
+	if (rc)
+		goto fail;
+	if (ko->nkey_sigs && !ko->src.file && !ko->src.extpass)
+		goto extra;
 	rc = derive_from(&ko->src, "Passphrase: ", salt, &k[0], &k[1], err);
 	if (rc)
 		goto fail;
 	rc = ecfs_keyset_add(ck->keys, &k[0]);
 	if (rc)
 		goto fail;
+	if (ko->fnek_file) {
+		struct secret_source fsrc = { .file = ko->fnek_file };
+
+		rc = derive_from(&fsrc, "Filename passphrase: ", salt, &k[0], &k[1], err);
+		if (rc)
+			goto fail;
+	}
 	/* Name-key candidates: both salts, every AES size (the name's cipher
 	 * code tells them apart), plus the requested name cipher. */
 	rc = add_fnek_candidates(ck, k, fn_cipher, fn_key_bytes, ko, err);
 	if (rc)
 		goto fail;
+extra:
 	for (int i = 0; i < ko->nextra; i++) {
 		struct secret_source src = { .file = ko->extra_files[i] };
 

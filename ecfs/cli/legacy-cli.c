@@ -1,0 +1,204 @@
+/* legacy-cli.c - helpers shared by the legacy subcommands (legacy-cli.h).
+ *
+ * The one subtle piece is lc_spawn_mount(): recover and mount-private know
+ * the mount passphrase already (unwrapped, in locked memory) and must hand
+ * it to "ecfs mount" without argv or the environment.  We write it into a
+ * pipe and give the mount "--passphrase-file /dev/fd/N"; the pipe holds at
+ * most 64 bytes, far below its capacity, so the write never blocks.
+ */
+#include "legacy-cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ob/secmem.h"
+
+int lc_read_small(const char *path, uint8_t *buf, size_t cap, size_t *len,
+		  struct ob_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0)
+		return ob_err_set(err, -errno, "cannot open");
+	while (got < cap) {
+		ssize_t n = read(fd, buf + got, cap - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = -errno;
+
+			close(fd);
+			return ob_err_set(err, e, "cannot read");
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	*len = got;
+	return 0;
+}
+
+int lc_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+		    struct ob_err *err)
+{
+	char tmp[PATH_MAX + 16];
+	int fd, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s-XXXXXX", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return ob_err_set(err, -errno, "cannot create a temporary file beside it");
+	if (fchmod(fd, mode) || write(fd, buf, len) != (ssize_t)len || fsync(fd))
+		rc = ob_err_set(err, errno ? -errno : -EIO, "writing %s", tmp);
+	close(fd);
+	if (!rc && rename(tmp, path))
+		rc = ob_err_set(err, -errno, "renaming %s over it", tmp);
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+int lc_v1_salt(const struct key_opts *ko, uint8_t salt[ECFS_SALT_BYTES],
+	       struct ob_err *err)
+{
+	char path[PATH_MAX];
+	const char *home = getenv("HOME");
+	int rc;
+
+	if (ko->salt_hex)
+		return ecfs_sig_from_hex(ko->salt_hex, salt) ?
+		       ob_err_set(err, -EINVAL, "--salt must be 16 hex digits") : 0;
+	snprintf(path, sizeof(path), "%s/.ecryptfsrc", home ? home : ".");
+	rc = ecfs_rc_salt(ko->rc_path ? ko->rc_path : path, salt, err);
+	return rc < 0 ? rc : 0;
+}
+
+bool lc_have_tty(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+bool lc_ask(const char *question, bool def)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	char line[16];
+	ssize_t n;
+
+	if (fd < 0)
+		return def;
+	dprintf(fd, "%s [%s] ", question, def ? "Y/n" : "y/N");
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0 || line[0] == '\n')
+		return def;
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+int lc_unwrap_file(const char *path, const struct secret_source *src,
+		   const struct key_opts *ko, const char *prompt, char *pass,
+		   struct ob_err *err)
+{
+	uint8_t file[256], salt[ECFS_SALT_BYTES];
+	struct secret login;
+	size_t len;
+	int rc;
+
+	rc = lc_read_small(path, file, sizeof(file), &len, err);
+	if (rc)
+		return rc;
+	if (ecfs_syno_key_probe(file, len))
+		return ecfs_syno_key_unwrap(file, len, pass, err);
+	rc = lc_v1_salt(ko, salt, err);
+	if (rc)
+		return rc;
+	rc = secret_read(src, prompt, &login, err);
+	if (rc)
+		return rc;
+	rc = ecfs_wrapped_unwrap(file, len, login.buf, login.len, salt, pass, err);
+	secret_free(&login);
+	if (rc == -EKEYREJECTED)
+		ob_err_set(err, rc, "wrong login password (the file's signature does not match "
+			   "it; if the password was changed outside pam, try the old one, or give "
+			   "the 32-hex mount passphrase instead)");
+	return rc;
+}
+
+/* A pipe whose read end the child keeps (no CLOEXEC) holding s. */
+static int secret_pipe(const char *s, int *rfd)
+{
+	int p[2];
+	size_t len = strlen(s);
+
+	if (pipe(p))
+		return -errno;
+	if (write(p[1], s, len) != (ssize_t)len) {
+		close(p[0]);
+		close(p[1]);
+		return -EIO;
+	}
+	close(p[1]);
+	*rfd = p[0];
+	return 0;
+}
+
+int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
+		   const char *fnek_pass, const char *const *args)
+{
+	char fdarg[2][32];
+	const char *argv[48];
+	int rfd[2] = { -1, -1 }, n = 0, st;
+	pid_t pid;
+
+	if (secret_pipe(pass, &rfd[0]) || (fnek_pass && secret_pipe(fnek_pass, &rfd[1]))) {
+		cli_msg("pipe: %s", strerror(errno));
+		if (rfd[0] >= 0)
+			close(rfd[0]);
+		return EXIT_FAIL;
+	}
+	argv[n++] = ECFS_PROG;
+	argv[n++] = "mount";
+	snprintf(fdarg[0], sizeof(fdarg[0]), "/dev/fd/%d", rfd[0]);
+	argv[n++] = "--passphrase-file";
+	argv[n++] = fdarg[0];
+	if (fnek_pass) {
+		snprintf(fdarg[1], sizeof(fdarg[1]), "/dev/fd/%d", rfd[1]);
+		argv[n++] = "--fnek-passphrase-file";
+		argv[n++] = fdarg[1];
+	}
+	for (; args && *args && n < 44; args++)
+		argv[n++] = *args;
+	argv[n++] = lower;
+	argv[n++] = mnt;
+	argv[n] = NULL;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		execv("/proc/self/exe", (char *const *)argv);
+		_exit(127);
+	}
+	close(rfd[0]);
+	if (rfd[1] >= 0)
+		close(rfd[1]);
+	if (pid < 0) {
+		cli_msg("fork: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_FAIL;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_FAIL;
+}

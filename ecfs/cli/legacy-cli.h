@@ -1,0 +1,54 @@
+/* legacy-cli.h - what the legacy subcommands (recover, fsck, the
+ * *-passphrase and *-private commands) share: small files, atomic writes,
+ * yes/no questions, and starting "ecfs mount" with a secret on a pipe.
+ */
+#ifndef ECFS_LEGACY_CLI_H
+#define ECFS_LEGACY_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cli.h"
+
+/* Read at most cap bytes of path.  -errno with a reason. */
+int lc_read_small(const char *path, uint8_t *buf, size_t cap, size_t *len,
+		  struct ob_err *err);
+
+/* As ecryptfs-utils: a private temp file "<path>-XXXXXX", fsync, rename. */
+int lc_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+		    struct ob_err *err);
+
+/* The v1 wrapping salt: --salt, else salt= of --ecryptfsrc/~/.ecryptfsrc,
+ * else the default. */
+int lc_v1_salt(const struct key_opts *ko, uint8_t salt[ECFS_SALT_BYTES],
+	       struct ob_err *err);
+
+/* Ask on /dev/tty; without a terminal the answer is def. */
+bool lc_ask(const char *question, bool def);
+bool lc_have_tty(void);
+
+/* Unwrap a wrapped-passphrase (or Synology .key) file with a login password
+ * from src; pass gets the mount passphrase (locked memory, 65 bytes). */
+int lc_unwrap_file(const char *path, const struct secret_source *src,
+		   const struct key_opts *ko, const char *prompt, char *pass,
+		   struct ob_err *err);
+
+/* Run "ecfs mount [args...] --passphrase-file /dev/fd/N LOWER MNT" with
+ * pass (and fnek_pass, if not NULL, as --fnek-passphrase-file) on pipes,
+ * and wait until it is mounted.  Returns the mount's exit status. */
+int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
+		   const char *fnek_pass, const char *const *args);
+
+/* cmd-wrap-passphrase.c: wrap pass with login into a v2 file at path
+ * (salt_hex NULL = random), written atomically with mode 0600. */
+int lc_wrap_to_file(const char *path, const char *pass, size_t pass_len,
+		    const char *login, size_t login_len, const char *salt_hex,
+		    struct ob_err *err);
+
+/* keyring.c */
+long keyring_add(const char *desc, const void *payload, size_t len);
+long keyring_find(const char *desc);
+
+#endif
