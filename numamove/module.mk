@@ -34,9 +34,15 @@ NUMAMOVE_HELPER_SRCS := $(wildcard numamove/tests/helpers/*.c)
 NUMAMOVE_HELPERS := $(patsubst numamove/tests/helpers/%.c,$(O)/tests/numamove/%,$(NUMAMOVE_HELPER_SRCS))
 UNIT_TESTS += $(NUMAMOVE_HELPERS)
 
+# Built without sanitizers even with SAN=1: it stands for an ordinary
+# process, and an AddressSanitizer shadow (terabytes of mapping) is not one.
+$(O)/numamove/tests/helpers/%.o: numamove/tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c -o $@ $<
+
 $(O)/tests/numamove/nm-%: $(O)/numamove/tests/helpers/nm-%.o
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) -pthread $(LDFLAGS) -o $@ $^
 
 numamove: $(NUMAMOVE_LIB) $(NUMAMOVE_BIN) $(NUMAMOVE_UNIT_BINS) $(NUMAMOVE_HELPERS)
 .PHONY: numamove

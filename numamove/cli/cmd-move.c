@@ -230,15 +230,16 @@ int nm_cmd_move(struct nm_cli *c)
 		fprintf(c->out, ",\"points_back\":%zu},\"exit\":%d}\n", back, ex);
 	} else {
 		nm_report_text(c->out, c, &rep);
-		checks_print(stderr, &cs, false);
 		if (policy_done && !c->quiet)
 			fprintf(c->out, "numamove: policy moved: %s/cpuset.mems now excludes node "
 				"%s\n", cg, c->from_s);
-		if (back)
-			fprintf(stderr, "numamove: warning: policy: %zu mappings still have a policy "
-				"naming node %s; new faults will land there%s\n", back, c->from_s,
-				c->policy ? "" : " (use --policy)");
 	}
+	/* Warnings go to stderr in both modes: stdout stays one JSON object. */
+	checks_print(stderr, &cs, false);
+	if (back)
+		fprintf(stderr, "numamove: warning: policy: %zu mappings still have a policy "
+			"naming node %s; new faults will land there%s\n", back, c->from_s,
+			c->policy ? "" : " (use --policy)");
 	nm_report_free(&rep);
 	return ex;
 }

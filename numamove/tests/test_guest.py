@@ -1,0 +1,260 @@
+"""numamove on real two-node kernels, through ../shared/tools/numa-vm.
+
+One guest boot runs every scenario of guest/scenarios.sh ("basic", about
+20 s under TCG) and one more moves 1 GiB both ways ("big", about 40 s).
+Each test below checks one behaviour from the files the guest left in
+out/: numamove's JSON, exit status and stderr, and the target's numa_maps
+afterwards, which is the kernel's own view and so the independent check of
+"every page verified".  Skips with the reason when numa-vm, root or qemu
+is missing.  No test looks at timings.
+"""
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import BUILD, NUMAMOVE, ROOT, TARGET
+
+NUMA_VM = ROOT.parent / "shared" / "tools" / "numa-vm"
+SCRIPT = pathlib.Path(__file__).parent / "guest" / "scenarios.sh"
+MIB = 1 << 20
+
+
+def boot(scenario, *vm_args):
+    if not NUMA_VM.exists():
+        pytest.skip(f"numa-vm not found at {NUMA_VM} (../shared is absent)")
+    if os.geteuid() != 0:
+        pytest.skip("numa-vm must run as root")
+    for f in (NUMAMOVE, TARGET):
+        if not f.exists():
+            pytest.skip(f"{f} not built")
+    stage = pathlib.Path(tempfile.mkdtemp(prefix="numamove-guest-"))
+    stage.chmod(0o755)   # uid 1000 runs numamove from it in the guest
+    for f in (NUMAMOVE, TARGET, SCRIPT):
+        shutil.copy(f, stage)
+    out = stage / "res"
+    r = subprocess.run([str(NUMA_VM), "run", "-q", "--timeout", "400", *vm_args, "--add", ".",
+                        "--out", str(out), "--", "sh", "scenarios.sh", scenario],
+                       cwd=stage, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=600)
+    if r.returncode == 125:
+        pytest.fail(f"numa-vm failed: {r.stderr[-2000:]}")
+    return Results(out)
+
+
+class Results:
+    def __init__(self, out):
+        self.out = out
+
+    def rc(self, name):
+        return int((self.out / f"{name}.rc").read_text())
+
+    def err(self, name):
+        return (self.out / f"{name}.err").read_text()
+
+    def json(self, name):
+        return json.loads((self.out / f"{name}.json").read_text())
+
+    def text(self, name):
+        return (self.out / name).read_text()
+
+    def maps(self, name):
+        return self.text(f"{name}.maps")
+
+
+def anon_region(maps, pages):
+    """numa_maps line of the target's anon region of `pages` pages."""
+    for line in maps.splitlines():
+        if f"anon={pages} " in line or line.endswith(f"anon={pages}"):
+            return {int(n): int(c) for n, c in re.findall(r"N(\d+)=(\d+)", line)}, line
+    raise AssertionError(f"no region with anon={pages} in:\n{maps}")
+
+
+def failures(d):
+    return [r for r in d["residue"] if r["failure"]]
+
+
+@pytest.fixture(scope="module")
+def basic():
+    return boot("basic")
+
+
+@pytest.fixture(scope="module")
+def big():
+    return boot("big", "--mem-per-node", "1400")
+
+
+def test_64mib_moves_to_node1_and_every_page_is_there(basic):
+    d = basic.json("plain-0to1")
+    assert basic.rc("plain-0to1") == 0
+    assert d["bytes_left"] == 0 and failures(d) == []
+    assert d["bytes_moved"] >= 64 * MIB
+    nodes, line = anon_region(basic.maps("plain-0to1"), 16384)
+    assert nodes == {1: 16384}, line
+
+
+def test_64mib_moves_back_to_node0(basic):
+    d = basic.json("plain-1to0")
+    assert basic.rc("plain-1to0") == 0
+    assert d["bytes_moved"] >= 64 * MIB and d["bytes_left"] == 0
+    nodes, line = anon_region(basic.maps("plain-1to0"), 16384)
+    assert nodes == {0: 16384}, line
+
+
+def test_vdso_is_reported_special_and_does_not_fail_the_move(basic):
+    res = basic.json("plain-0to1")["residue"] + basic.json("plain-1to0")["residue"]
+    vdso = [r for r in res if r["mapping"] == "[vdso]"]
+    assert vdso, "the [vdso] page is on one of the two nodes"
+    assert all(r["reason"] == "special" and not r["failure"] for r in vdso)
+
+
+def test_dry_run_plans_without_moving(basic):
+    d = basic.json("plain-dry")
+    assert basic.rc("plain-dry") == 0
+    assert d["dry_run"] is True
+    assert d["bytes_candidate"] >= 64 * MIB and d["plan"] == {"1": d["bytes_candidate"]}
+    assert {c["name"] for c in d["checks"]} >= {"access", "cpuset", "free-memory"}
+    nodes, _ = anon_region(basic.maps("plain-dry"), 16384)
+    assert nodes == {0: 16384}
+
+
+def test_inspect_shows_the_region_on_its_node(basic):
+    d = basic.json("inspect")
+    assert basic.rc("inspect") == 0
+    assert any(m["nodes"] == {"0": 16384} and m["policy"] == "default" for m in d["mappings"])
+    assert set(d["nodes"]) == {"0", "1"}
+
+
+def test_mlocked_pages_move_today(basic):
+    d = basic.json("mlock")
+    assert basic.rc("mlock") == 0 and failures(d) == []
+    nodes, line = anon_region(basic.maps("mlock"), 16384)
+    assert nodes == {1: 16384}, line
+
+
+def test_shared_pages_move_with_move_all_as_root(basic):
+    assert basic.rc("shared-root") == 0
+    nodes, line = anon_region(basic.maps("shared-root"), 4096)
+    assert nodes == {1: 4096}, line
+
+
+@pytest.mark.parametrize("name", ["shared-own", "shared-user"])
+def test_shared_pages_without_move_all_are_reported_shared(basic, name):
+    d = basic.json(name)
+    assert basic.rc(name) == 2
+    big_res = [r for r in failures(d) if r["pages"] == 4096]
+    assert big_res and big_res[0]["reason"] == "shared" and big_res[0]["node"] == 0
+    assert {r["reason"] for r in failures(d)} == {"shared"}
+    nodes, line = anon_region(basic.maps(name), 4096)
+    assert nodes == {0: 4096}, line
+
+
+def test_pinned_pages_are_reported_pinned_and_the_rest_moves(basic):
+    d = basic.json("pinned")
+    assert basic.rc("pinned") == 2
+    f = failures(d)
+    assert [(r["reason"], r["pages"], r["node"]) for r in f] == [("pinned", 16, 0)]
+    assert d["bytes_left"] == 16 * 4096
+    assert d["passes"] == 4   # first pass plus --retries 3
+    nodes, line = anon_region(basic.maps("pinned"), 4096)
+    assert nodes == {0: 16, 1: 4080}, line
+
+
+def test_thp_bogus_ebusy_is_not_a_residue(basic):
+    d = basic.json("thp")
+    assert basic.rc("thp") == 0 and failures(d) == []
+    assert d["bytes_moved"] >= 64 * MIB
+
+
+def test_hugetlb_pages_are_moved_or_reported_hugetlb(basic):
+    d = basic.json("hugetlb")
+    maps = basic.maps("hugetlb")
+    huge = [l for l in maps.splitlines() if "huge" in l and "kernelpagesize_kB=2048" in l]
+    assert huge, maps
+    left = {int(n): int(c) for n, c in re.findall(r"N(\d+)=(\d+)", huge[0])}.get(0, 0)
+    res = [r for r in failures(d) if r["reason"] == "hugetlb"]
+    assert sum(r["pages"] for r in res) == left * 512
+    assert basic.rc("hugetlb") == (2 if left else 0)
+
+
+def test_zero_page_is_reported_and_not_a_failure(basic):
+    d = basic.json("zero")
+    assert basic.rc("zero") == 0
+    z = [r for r in d["residue"] if r["reason"] == "zero-page"]
+    assert z and z[0]["pages"] == 64 and not z[0]["failure"]
+
+
+def test_without_policy_new_faults_go_back_and_we_warn(basic):
+    assert basic.rc("nopolicy") == 0
+    assert "policy" in basic.err("nopolicy") and "use --policy" in basic.err("nopolicy")
+    assert basic.json("nopolicy")["policy"]["points_back"] == 1
+    assert "new node0=1024 node1=0" in basic.text("nopolicy.target")
+
+
+def test_policy_option_makes_new_faults_land_on_the_new_node(basic):
+    d = basic.json("policy")
+    assert basic.rc("policy") == 0
+    assert d["policy"]["moved"] is True and d["policy"]["points_back"] == 0
+    assert "bind:1" in basic.maps("policy")
+    assert "new node0=0 node1=1024" in basic.text("policy.target")
+
+
+@pytest.mark.parametrize("name,status,words", [
+    ("err-noproc", 3, "no such process"),
+    ("err-node", 5, "target node 7: no such node"),
+    ("err-usage", 64, "needs --from"),
+    ("err-same", 64, "same nodes"),
+    ("err-perm", 4, "ptrace"),
+    ("err-cpuset-move", 4, "outside the process's cpuset"),
+])
+def test_errors_have_distinct_exit_statuses_and_messages(basic, name, status, words):
+    assert basic.rc(name) == status
+    assert words in basic.err(name)
+
+
+def test_dry_run_reports_the_cpuset_problem(basic):
+    d = basic.json("err-cpuset")
+    assert basic.rc("err-cpuset") == 4
+    assert [c["level"] for c in d["checks"] if c["name"] == "cpuset"] == ["problem"]
+    nodes, _ = anon_region(basic.maps("err-cpuset-move"), 1024)
+    assert nodes == {0: 1024}   # nothing half done
+
+
+def test_vacate_cgroup_moves_only_that_cgroup(basic):
+    d = basic.json("vacate-cgroup")
+    assert basic.rc("vacate-cgroup") == 0
+    assert len(d["processes"]) == 1 and d["processes"][0]["bytes_left"] == 0
+    nodes, _ = anon_region(basic.text("vacate-cgroup.other.maps"), 4096)
+    assert nodes == {0: 4096}
+
+
+def test_vacate_empties_the_node(basic):
+    d = basic.json("vacate")
+    assert basic.rc("vacate") == 0 and d["bytes_left"] == 0
+    for f in ("vacate.a.maps", "vacate.b.maps"):
+        nodes, line = anon_region(basic.text(f), 4096)
+        assert nodes == {1: 4096}, line
+
+
+def test_follow_moves_memory_to_the_node_of_the_allowed_cpus(basic):
+    before, _ = anon_region(basic.text("follow.before.maps"), 4096)
+    assert before == {0: 4096}
+    d = basic.json("follow")
+    assert basic.rc("follow") == 0
+    assert d["rounds"] and d["rounds"][0]["to"] == "1"
+    nodes, line = anon_region(basic.maps("follow"), 4096)
+    assert nodes == {1: 4096}, line
+
+
+def test_1gib_moves_both_ways_every_page_verified(big):
+    for name, node in (("big-0to1", 1), ("big-1to0", 0)):
+        d = big.json(name)
+        assert big.rc(name) == 0, big.err(name)
+        assert d["bytes_moved"] >= 1024 * MIB and d["bytes_left"] == 0
+        nodes, line = anon_region(big.maps(name), 262144)
+        assert nodes == {node: 262144}, line
