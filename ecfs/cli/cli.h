@@ -111,5 +111,9 @@ int cmd_unwrap_passphrase(int argc, char **argv);
 int cmd_wrap_passphrase(int argc, char **argv);
 int cmd_rewrap_passphrase(int argc, char **argv);
 int cmd_add_passphrase(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+int cmd_setup_private(int argc, char **argv);
+int cmd_mount_private(int argc, char **argv);
+int cmd_umount_private(int argc, char **argv);
 
 #endif

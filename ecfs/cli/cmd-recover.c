@@ -64,6 +64,7 @@ struct recover {
 	struct secret_source login;	/* --login-password-file/--login-extpass */
 	const char *mnt, *wrapped, *sigfile, *keyfile, *root;
 	bool rw, yes, check_only;
+	char errobj[PATH_MAX];		/* the file an error is about */
 	struct found found[MAX_FOUND];
 	int nfound;
 };
@@ -441,8 +442,10 @@ static int get_passphrase(struct recover *r, struct found *f, struct keys *k,
 			rc = ecfs_crouton_keyfile_split(buf, len, parts, err);
 		if (!rc)
 			rc = lc_v1_salt(&r->ko, salt, err);
-		if (rc)
-			return ob_err_prefix(err, "%s", f->conf), rc;
+		if (rc) {
+			snprintf(r->errobj, PATH_MAX, "%s", f->conf);
+			return rc;
+		}
 		rc = secret_read(have_login ? &r->login : &r->ko.src,
 				 "crouton encryption passphrase: ", &login, err);
 		if (rc)
@@ -454,8 +457,9 @@ static int get_passphrase(struct recover *r, struct found *f, struct keys *k,
 						 login.len, salt, k->fpass, err);
 		secret_free(&login);
 		if (rc == -EKEYREJECTED)
-			ob_err_set(err, rc, "%s: wrong passphrase (it does not unwrap the chroot's "
-				   "keys; it is the one you gave 'crouton -e')", f->conf);
+			ob_err_set(err, rc, "wrong passphrase: it does not unwrap the chroot's keys "
+				   "(it is the one you gave 'crouton -e')");
+		snprintf(r->errobj, PATH_MAX, "%s", f->conf);
 		*fnek_sep = !rc;
 		return rc;
 	}
@@ -468,7 +472,7 @@ static int get_passphrase(struct recover *r, struct found *f, struct keys *k,
 						&r->ko, "Password of the key file: ", k->pass, err);
 
 			if (rc)
-				ob_err_prefix(err, "%s", kf);
+				snprintf(r->errobj, PATH_MAX, "%s", kf);
 			else
 				printf("Using the share password from %s\n", kf);
 			return rc;
@@ -485,18 +489,19 @@ static int get_passphrase(struct recover *r, struct found *f, struct keys *k,
 			return ob_err_set(err, -ENOENT, "%s: no such file", wp);
 		wp[0] = '\0';
 	}
-	if (have_login && !wp[0])
-		return ob_err_set(err, -ENOENT, "no wrapped-passphrase file beside %s (looked in "
-				  "%s); a login password cannot help without it: give the 32-hex "
-				  "mount passphrase with --passphrase-file, or the file with "
-				  "--wrapped-passphrase", f->lower, f->conf[0] ? f->conf : "../.ecryptfs");
+	if (have_login && !wp[0]) {
+		snprintf(r->errobj, PATH_MAX, "%s", f->conf[0] ? f->conf : f->lower);
+		return ob_err_set(err, -ENOENT, "no wrapped-passphrase file here, so a login "
+				  "password cannot help: give the 32-hex mount passphrase "
+				  "(--passphrase-file) or the file (--wrapped-passphrase)");
+	}
 	if (wp[0] && (have_login || (!have_mount && lc_have_tty() &&
 				     lc_ask("Do you know your LOGIN password (the one you log in with)?",
 					    true)))) {
 		int rc = lc_unwrap_file(wp, &r->login, &r->ko, "LOGIN password: ", k->pass, err);
 
 		if (rc)
-			ob_err_prefix(err, "%s", wp);
+			snprintf(r->errobj, PATH_MAX, "%s", wp);
 		return rc;
 	}
 	return read_mount_pass(r, k, "MOUNT passphrase (32 hex digits, from "
@@ -733,9 +738,10 @@ static int recover_one(struct recover *r, struct found *f)
 	if (f->keyfile[0])
 		printf("  key file: %s\n", f->keyfile);
 	fflush(stdout);
+	r->errobj[0] = '\0';
 	rc = get_passphrase(r, f, k, &fnek_sep, &err);
 	if (rc) {
-		cli_error(NULL, &err);
+		cli_error(r->errobj[0] ? r->errobj : NULL, &err);
 		ob_secure_free(k);
 		return EXIT_FAIL;
 	}

@@ -32,7 +32,11 @@ static const struct subcommand subcommands[] = {
 	{ "unwrap-passphrase", cmd_unwrap_passphrase, "print the mount passphrase of a wrapped-passphrase or Synology .key file" },
 	{ "wrap-passphrase", cmd_wrap_passphrase, "wrap a mount passphrase with the login password (ecryptfs-utils v2)" },
 	{ "rewrap-passphrase", cmd_rewrap_passphrase, "change the login password that wraps the mount passphrase" },
+	{ "fsck", cmd_fsck, "report every file and name of a lower tree that will not decrypt, and why" },
 	{ "add-passphrase", cmd_add_passphrase, "put a passphrase's key into the kernel keyring (ecryptfs-add-passphrase)" },
+	{ "setup-private", cmd_setup_private, "set up an encrypted ~/Private as ecryptfs-setup-private does" },
+	{ "mount-private", cmd_mount_private, "mount ~/Private from ~/.ecryptfs (ecryptfs-mount-private)" },
+	{ "umount-private", cmd_umount_private, "unmount ~/Private (ecryptfs-umount-private)" },
 };
 
 static void usage(FILE *out)

@@ -131,9 +131,8 @@ int lc_unwrap_file(const char *path, const struct secret_source *src,
 	rc = ecfs_wrapped_unwrap(file, len, login.buf, login.len, salt, pass, err);
 	secret_free(&login);
 	if (rc == -EKEYREJECTED)
-		ob_err_set(err, rc, "wrong login password (the file's signature does not match "
-			   "it; if the password was changed outside pam, try the old one, or give "
-			   "the 32-hex mount passphrase instead)");
+		ob_err_set(err, rc, "wrong login password (signature mismatch); try an older "
+			   "password, or the 32-hex mount passphrase (--passphrase-file)");
 	return rc;
 }
 
@@ -163,7 +162,8 @@ int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 	int rfd[2] = { -1, -1 }, n = 0, st;
 	pid_t pid;
 
-	if (secret_pipe(pass, &rfd[0]) || (fnek_pass && secret_pipe(fnek_pass, &rfd[1]))) {
+	if ((pass && secret_pipe(pass, &rfd[0])) ||
+	    (fnek_pass && secret_pipe(fnek_pass, &rfd[1]))) {
 		cli_msg("pipe: %s", strerror(errno));
 		if (rfd[0] >= 0)
 			close(rfd[0]);
@@ -171,9 +171,11 @@ int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 	}
 	argv[n++] = ECFS_PROG;
 	argv[n++] = "mount";
-	snprintf(fdarg[0], sizeof(fdarg[0]), "/dev/fd/%d", rfd[0]);
-	argv[n++] = "--passphrase-file";
-	argv[n++] = fdarg[0];
+	if (pass) {
+		snprintf(fdarg[0], sizeof(fdarg[0]), "/dev/fd/%d", rfd[0]);
+		argv[n++] = "--passphrase-file";
+		argv[n++] = fdarg[0];
+	}
 	if (fnek_pass) {
 		snprintf(fdarg[1], sizeof(fdarg[1]), "/dev/fd/%d", rfd[1]);
 		argv[n++] = "--fnek-passphrase-file";
@@ -190,7 +192,8 @@ int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 		execv("/proc/self/exe", (char *const *)argv);
 		_exit(127);
 	}
-	close(rfd[0]);
+	if (rfd[0] >= 0)
+		close(rfd[0]);
 	if (rfd[1] >= 0)
 		close(rfd[1]);
 	if (pid < 0) {
@@ -201,4 +204,35 @@ int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 		if (errno != EINTR)
 			return EXIT_FAIL;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_FAIL;
+}
+
+int lc_private_paths(const char *home, const char *alias, struct lc_private *p,
+		     struct ob_err *err)
+{
+	char buf[PATH_MAX];
+	size_t len = 0;
+
+	if (!home)
+		home = getenv("HOME");
+	if (!home || !*home)
+		return ob_err_set(err, -EINVAL, "HOME is not set (use --home DIR)");
+	if (!alias)
+		alias = "Private";
+	if (strchr(alias, '/'))
+		return ob_err_set(err, -EINVAL, "alias '%s' has a '/'", alias);
+	snprintf(p->home, PATH_MAX, "%s", home);
+	snprintf(p->conf, PATH_MAX, "%.3000s/.ecryptfs", home);
+	snprintf(p->lower, PATH_MAX, "%.3000s/.%.255s", home, alias);
+	snprintf(p->sigfile, PATH_MAX, "%.3000s/%.255s.sig", p->conf, alias);
+	snprintf(p->mntfile, PATH_MAX, "%.3000s/%.255s.mnt", p->conf, alias);
+	snprintf(p->wrapped, PATH_MAX, "%.3000s/wrapped-passphrase", p->conf);
+	/* main.c: ecryptfs_fetch_private_mnt(): first line, default ~/Private */
+	if (!lc_read_small(p->mntfile, (uint8_t *)buf, sizeof(buf) - 1, &len, NULL) && len) {
+		buf[len] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		snprintf(p->mnt, PATH_MAX, "%s", buf);
+	} else {
+		snprintf(p->mnt, PATH_MAX, "%.3000s/%.255s", home, alias);
+	}
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <sys/types.h>
 
 #include "cli.h"
@@ -36,10 +37,20 @@ int lc_unwrap_file(const char *path, const struct secret_source *src,
 		   struct ob_err *err);
 
 /* Run "ecfs mount [args...] --passphrase-file /dev/fd/N LOWER MNT" with
- * pass (and fnek_pass, if not NULL, as --fnek-passphrase-file) on pipes,
+ * pass (if not NULL; else args name the keys, e.g. --key-sig) and
+ * fnek_pass (if not NULL, as --fnek-passphrase-file) on pipes,
  * and wait until it is mounted.  Returns the mount's exit status. */
 int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 		   const char *fnek_pass, const char *const *args);
+
+/* ~/.ecryptfs/<alias>.sig and .mnt, as mount.ecryptfs_private reads them:
+ * fills the paths for HOME (or --home) and alias (default "Private"). */
+struct lc_private {
+	char home[PATH_MAX], conf[PATH_MAX], lower[PATH_MAX], mnt[PATH_MAX];
+	char sigfile[PATH_MAX], mntfile[PATH_MAX], wrapped[PATH_MAX];
+};
+int lc_private_paths(const char *home, const char *alias, struct lc_private *p,
+		     struct ob_err *err);
 
 /* cmd-wrap-passphrase.c: wrap pass with login into a v2 file at path
  * (salt_hex NULL = random), written atomically with mode 0600. */
