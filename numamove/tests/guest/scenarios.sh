@@ -44,6 +44,11 @@ run() {
 }
 
 basic() {
+	# Reserve huge pages first, while node 0 is not yet fragmented.
+	echo 4 > /sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages
+	cat /sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages \
+		> out/hugetlb.reserved
+
 	# 64 MiB both ways, every page verified (also by numa_maps).
 	start plain --mib 64
 	run plain-0to1 $NM $P --from 0 --to 1 --json
@@ -80,8 +85,7 @@ basic() {
 	run thp $NM $P --from 0 --to 1 --json
 	kill $P
 
-	# hugetlb: 4 huge pages on node 0, none reserved on node 1
-	echo 4 > /sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages
+	# hugetlb: 4 huge pages on node 0 (reserved above), none reserved on node 1
 	start hugetlb --mib 4 --hugetlb 4
 	run hugetlb $NM $P --from 0 --to 1 --json
 	kill $P
