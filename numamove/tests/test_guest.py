@@ -1,7 +1,8 @@
 """numamove on real two-node kernels, through ../shared/tools/numa-vm.
 
-One guest boot runs every scenario of guest/scenarios.sh ("basic", about
-20 s under TCG) and one more moves 1 GiB both ways ("big", about 40 s).
+One guest boot runs every scenario of guest/scenarios.sh ("basic"), one
+more moves 1 GiB both ways ("big"), and the 64 MiB round trip runs again
+in a fake-NUMA and a memory-tier guest (6.12 kernel) ("quick").
 Each test below checks one behaviour from the files the guest left in
 out/: numamove's JSON, exit status and stderr, and the target's numa_maps
 afterwards, which is the kernel's own view and so the independent check of
@@ -81,6 +82,12 @@ def failures(d):
 @pytest.fixture(scope="module")
 def basic(tmp_path_factory):
     return boot(tmp_path_factory.mktemp("guest-basic"), "basic")
+
+
+@pytest.fixture(scope="module", params=["fake", "tier"])
+def other_mode(request, tmp_path_factory):
+    return boot(tmp_path_factory.mktemp(f"guest-{request.param}"), "quick",
+                "--mode", request.param)
 
 
 @pytest.fixture(scope="module")
@@ -259,3 +266,12 @@ def test_1gib_moves_both_ways_every_page_verified(big):
         assert d["bytes_moved"] >= 1024 * MIB and d["bytes_left"] == 0
         nodes, line = anon_region(big.maps(name), 262144)
         assert nodes == {node: 262144}, line
+
+
+def test_64mib_round_trip_in_fake_numa_and_memory_tier_guests(other_mode):
+    for name, node in (("plain-0to1", 1), ("plain-1to0", 0)):
+        d = other_mode.json(name)
+        assert other_mode.rc(name) == 0, other_mode.err(name)
+        assert d["bytes_moved"] >= 64 * MIB and d["bytes_left"] == 0
+        nodes, line = anon_region(other_mode.maps(name), 16384)
+        assert nodes == {node: 16384}, line

@@ -2,7 +2,7 @@
 # scenarios.sh - numamove integration scenarios, run inside a numa-vm guest.
 #
 # Usage (in the guest, from the directory holding numamove and nm-target):
-#   sh scenarios.sh basic|big
+#   sh scenarios.sh basic|quick|big
 # Each scenario leaves out/NAME.json (numamove --json), out/NAME.rc (its exit
 # status), out/NAME.err (its stderr) and out/NAME.maps (the target's
 # numa_maps afterwards); test_guest.py reads them on the host.  The script
@@ -140,6 +140,15 @@ basic() {
 	cat /proc/$P/numa_maps > out/follow.before.maps
 	taskset -p -c 1 $P > /dev/null
 	run follow $NM follow $P --once --json
+	kill $P
+	wait
+}
+
+# The 64 MiB round trip alone, for the fake-NUMA and memory-tier guests.
+quick() {
+	start plain --mib 64
+	run plain-0to1 $NM $P --from 0 --to 1 --json
+	run plain-1to0 $NM $P --from 1 --to 0 --json
 	kill $P
 	wait
 }

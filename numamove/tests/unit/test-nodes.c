@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/* test-nodes.c - the host's node facts, read from a fake sysfs/procfs tree.
+ *
+ * nm_host.root points at a directory built here, so a four-node machine
+ * with a memoryless CPU node, distances and balancing can be described on
+ * the one-node CI machine.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "numamove.h"
+
+static char root[256];
+
+static void put(const char *rel, const char *text)
+{
+	char path[512], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0755);
+		*slash = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	snprintf(root, sizeof(root), "/tmp/nm-test-nodes-XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	put("sys/devices/system/node/online", "0-3\n");
+	put("sys/devices/system/node/has_memory", "0-1,3\n");
+	put("sys/devices/system/node/node0/cpulist", "0-1\n");
+	put("sys/devices/system/node/node1/cpulist", "2-3\n");
+	put("sys/devices/system/node/node2/cpulist", "4\n");
+	put("sys/devices/system/node/node3/cpulist", "\n");
+	put("sys/devices/system/node/node0/distance", "10 20 20 30\n");
+	put("sys/devices/system/node/node1/distance", "20 10 30 20\n");
+	put("sys/devices/system/node/node0/meminfo",
+	    "Node 0 MemTotal:         524288 kB\nNode 0 MemFree:          400000 kB\n"
+	    "Node 0 MemUsed:          124288 kB\n");
+	put("proc/sys/kernel/numa_balancing", "1\n");
+	put("proc/vmstat", "nr_free_pages 5\npgmigrate_success 16384\npgmigrate_fail 31\n");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_nodes_with_memory(void **state)
+{
+	struct nm_host h = { .root = root };
+	struct nm_mask m;
+	char buf[32];
+
+	assert_int_equal(nm_host_nodes(&h, &m, NULL), 0);
+	nm_mask_format(&m, buf, sizeof(buf));
+	assert_string_equal(buf, "0-1,3");
+}
+
+static void test_meminfo(void **state)
+{
+	struct nm_host h = { .root = root };
+	struct ob_err err = { 0 };
+	uint64_t total, free_kb;
+
+	assert_int_equal(nm_host_node_mem(&h, 0, &total, &free_kb, &err), 0);
+	assert_int_equal(total, 524288);
+	assert_int_equal(free_kb, 400000);
+	assert_int_equal(nm_host_node_mem(&h, 9, &total, &free_kb, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "node 9"));
+}
+
+static void test_cpus_to_nodes_includes_cpu_only_nodes(void **state)
+{
+	struct nm_host h = { .root = root };
+	struct nm_mask cpus, nodes;
+	char buf[32];
+
+	nm_mask_parse("1,4", &cpus, NULL);
+	assert_int_equal(nm_host_cpus_to_nodes(&h, &cpus, &nodes, NULL), 0);
+	nm_mask_format(&nodes, buf, sizeof(buf));
+	assert_string_equal(buf, "0,2");
+}
+
+static void test_distance_row(void **state)
+{
+	struct nm_host h = { .root = root };
+
+	assert_int_equal(nm_host_distance(&h, 0, 0, NULL), 10);
+	assert_int_equal(nm_host_distance(&h, 0, 3, NULL), 30);
+	assert_int_equal(nm_host_distance(&h, 1, 3, NULL), 20);
+	assert_int_equal(nm_host_distance(&h, 2, 0, NULL), -ENOENT);
+}
+
+static void test_balancing_and_vmstat(void **state)
+{
+	struct nm_host h = { .root = root };
+	uint64_t s, f;
+
+	assert_int_equal(nm_host_numa_balancing(&h), 1);
+	assert_int_equal(nm_host_vmstat_migrate(&h, &s, &f), 0);
+	assert_int_equal(s, 16384);
+	assert_int_equal(f, 31);
+}
+
+static void test_no_numa_kernel_is_one_node(void **state)
+{
+	struct nm_host h = { .root = "/nonexistent-root" };
+	struct nm_mask m;
+
+	assert_int_equal(nm_host_nodes(&h, &m, NULL), 0);
+	assert_int_equal(nm_mask_weight(&m), 1);
+	assert_true(nm_mask_isset(&m, 0));
+	assert_int_equal(nm_host_numa_balancing(&h), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nodes_with_memory),
+		cmocka_unit_test(test_meminfo),
+		cmocka_unit_test(test_cpus_to_nodes_includes_cpu_only_nodes),
+		cmocka_unit_test(test_distance_row),
+		cmocka_unit_test(test_balancing_and_vmstat),
+		cmocka_unit_test(test_no_numa_kernel_is_one_node),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
