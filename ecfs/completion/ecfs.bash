@@ -1,0 +1,94 @@
+# bash completion for ecfs(1).  Install as
+# /usr/share/bash-completion/completions/ecfs (or source it).
+
+_ecfs_key_opts="--passphrase-file --extpass --salt --ecryptfsrc --extra-passphrase-file
+    --fnek --fnek-same-key --fnek-passphrase-file --key-sig"
+
+_ecfs()
+{
+    local cur prev cmd opts i
+    COMPREPLY=()
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD-1]}
+    local cmds="mount umount info decrypt encrypt ls sig unwrap wrap recover
+        unwrap-passphrase wrap-passphrase rewrap-passphrase fsck add-passphrase
+        setup-private mount-private umount-private help"
+
+    cmd=
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        if [[ ${COMP_WORDS[i]} != -* ]]; then
+            cmd=${COMP_WORDS[i]}
+            break
+        fi
+    done
+    if [[ -z $cmd ]]; then
+        COMPREPLY=($(compgen -W "$cmds --help" -- "$cur"))
+        return
+    fi
+
+    # Options that take a file, a directory, a command or a value.
+    case $prev in
+        --passphrase-file|--extra-passphrase-file|--fnek-passphrase-file|--ecryptfsrc|\
+        --login-password-file|--new-login-password-file|--wrapped-passphrase|--sig-file|\
+        --key-file|--mount-passphrase-file)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --mountpoint|--home)
+            COMPREPLY=($(compgen -d -- "$cur"))
+            return ;;
+        --extpass|--login-extpass|--new-login-extpass)
+            COMPREPLY=($(compgen -c -- "$cur"))
+            return ;;
+        --salt|--wrapping-salt|--key-sig|--cipher|--key-bytes)
+            [[ $prev == --cipher ]] &&
+                COMPREPLY=($(compgen -W "aes blowfish des3_ede cast5 cast6 twofish" -- "$cur"))
+            [[ $prev == --key-sig ]] && command -v keyctl >/dev/null &&
+                COMPREPLY=($(compgen -W "$(keyctl list @u 2>/dev/null |
+                    sed -n 's/.*user: \([0-9a-f]\{16\}\)$/\1/p')" -- "$cur"))
+            return ;;
+        -o)
+            COMPREPLY=($(compgen -W "ro rw ecryptfs_sig= ecryptfs_cipher= ecryptfs_key_bytes=
+                ecryptfs_fnek_sig= ecryptfs_fn_cipher= ecryptfs_fn_key_bytes=
+                ecryptfs_xattr_metadata ecryptfs_passthrough ecryptfs_encrypted_view
+                ecryptfs_check_dev_ruid new_files= nokey passphrase_file= extpass=
+                extra_passphrase_file= salt= ecryptfsrc= fnek fnek_same_key timeout=
+                allow_other allow_root auto_unmount" -- "${cur##*,}"))
+            return ;;
+    esac
+
+    case $cmd in
+        mount)      opts="-f --foreground -d --debug -o --help $_ecfs_key_opts" ;;
+        umount)     opts="-z --lazy --help" ;;
+        info)       opts="--check --help $_ecfs_key_opts" ;;
+        decrypt)    opts="-o --help $_ecfs_key_opts" ;;
+        encrypt)    opts="-o --cipher --key-bytes --xattr --help $_ecfs_key_opts" ;;
+        ls)         opts="-R --help $_ecfs_key_opts" ;;
+        sig|add-passphrase) opts="--help $_ecfs_key_opts" ;;
+        unwrap)     opts="--help $_ecfs_key_opts" ;;
+        wrap)       opts="--mount-passphrase-file --help $_ecfs_key_opts" ;;
+        recover)    opts="--login-password-file --login-extpass --passphrase-file --extpass
+                        --wrapped-passphrase --sig-file --key-file --mountpoint --rw --check
+                        -y --yes --salt --ecryptfsrc --help" ;;
+        unwrap-passphrase) opts="--login-password-file --login-extpass --salt --ecryptfsrc --help" ;;
+        wrap-passphrase)   opts="--passphrase-file --extpass --login-password-file
+                        --login-extpass --wrapping-salt --help" ;;
+        rewrap-passphrase) opts="--login-password-file --login-extpass --new-login-password-file
+                        --new-login-extpass --wrapping-salt --salt --ecryptfsrc --help" ;;
+        fsck)       opts="--json --repair -y --yes --nokey --help $_ecfs_key_opts" ;;
+        setup-private) opts="--login-password-file --login-extpass --passphrase-file --no-fnek
+                        --noautomount --noautoumount --home --help" ;;
+        mount-private) opts="--login-password-file --login-extpass --passphrase-file
+                        --mountpoint --home --ro --help" ;;
+        umount-private) opts="--home --help" ;;
+        *)          opts="--help" ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        return
+    fi
+    case $cmd in
+        umount|umount-private|mount-private|sig|add-passphrase|setup-private) ;;
+        *) COMPREPLY=($(compgen -f -- "$cur")) ;;
+    esac
+}
+complete -o filenames -F _ecfs ecfs
