@@ -30,3 +30,4 @@ $(O)/tests/ecfs/%: $(O)/ecfs/tests/unit/%.o $(ECFS_LIB) $(COMMON_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ECFS_CRYPTO_LIBS) $(shell $(PKG) --libs cmocka)
 
 DEPS += $(call deps,$(ECFS_LIB_SRCS) $(ECFS_CLI_SRCS) $(ECFS_UNIT_SRCS))
+include ecfs/fuzz.mk
