@@ -320,6 +320,7 @@ struct ecfs_file {
 	int fd;			/* lower file, O_RDWR or O_RDONLY */
 	struct ecfs_header hdr;	/* hdr.size is the current plaintext size */
 	struct ecfs_fek *fek;
+	bool syno_size_copy;	/* a Synology size copy in user.ecryptfs to keep right */
 };
 
 enum ecfs_open_flags {

@@ -143,6 +143,12 @@ int ecfs_file_open(struct ecfs_file *f, int fd, unsigned flags,
 	rc = ecfs_metadata_read(fd, flags, &f->hdr, err);
 	if (rc)
 		return rc;
+	if (!f->hdr.in_xattr) {
+		uint64_t copy;
+
+		/* Checked once here so size updates cost nothing without one. */
+		f->syno_size_copy = ecfs_syno_size_read(fd, &copy) == 1;
+	}
 	return ecfs_fek_unwrap(&f->hdr, ks, &f->fek, NULL, err);
 }
 
@@ -216,6 +222,12 @@ static int size_write(struct ecfs_file *f, uint64_t size, struct ob_err *err)
 		rc = pwrite_full(f->fd, be, sizeof(be), 0);
 		if (rc)
 			return ob_err_set(err, rc, "writing the size field");
+		/* Synology DSM shows the size from its copy in the xattr: keep it
+		 * right, or drop it so the NAS falls back to the header. */
+		if (f->syno_size_copy && ecfs_syno_size_sync(f->fd, size, NULL) < 0) {
+			(void)fremovexattr(f->fd, ECFS_XATTR_NAME);
+			f->syno_size_copy = false;
+		}
 	} else {
 		uint8_t buf[XATTR_MAX];
 		ssize_t n = fgetxattr(f->fd, ECFS_XATTR_NAME, buf, sizeof(buf));

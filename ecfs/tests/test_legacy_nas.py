@@ -91,8 +91,6 @@ def test_synology_size_copy_checked_and_repaired_by_fsck(kernel_trees, tmp_path)
         assert os.getxattr(victim, "user.ecryptfs")[:8] == f.read(8)
 
 
-@pytest.mark.xfail(reason="the FUSE mount does not yet update Synology's user.ecryptfs size "
-                   "copy on writes (ecfs/fuse; see the legacy report)", strict=False)
 def test_synology_size_copy_follows_writes_through_the_mount(kernel_trees, tmp_path, mounts):  # noqa: F811
     vol, share = syno_share(kernel_trees, tmp_path, with_key=False)
     pw = write_secret(tmp_path / "pw", SYNO_PASS)
