@@ -273,7 +273,7 @@ struct nm_move_opts {
 	unsigned int retries;		/* passes after the first; default 5 */
 	unsigned int call_budget_us;	/* work per move_pages call; default 20000 */
 	unsigned int backoff_ms;	/* first back-off; doubles each pass; default 10 */
-	unsigned int batch_min, batch_max, batch_first;	/* pages per call */
+	unsigned int batch_min, batch_max, batch_first;	/* pages per call: 512, 16384, 1024 */
 	void (*progress)(void *arg, const struct nm_progress *pr);
 	void *progress_arg;
 };
@@ -336,8 +336,11 @@ int nm_verify(const struct nm_host *h, const struct nm_sys *sys, const struct nm
 	      struct nm_report *rep, struct ob_err *err);
 
 /* Batch sizing (move.c), public for unit tests: after a call of n pages that
- * took us microseconds, the next batch size keeps a call near the budget. */
-unsigned int nm_batch_next(const struct nm_move_opts *o, unsigned int n, uint64_t us);
+ * took us microseconds, of which fixed_us (the shortest call seen) is the
+ * per-call cost, the next batch keeps the size-dependent part near the
+ * budget.  Cannot fail. */
+unsigned int nm_batch_next(const struct nm_move_opts *o, unsigned int n, uint64_t us,
+			   uint64_t fixed_us);
 
 /* ------------------------------------------------------------------ policy */
 

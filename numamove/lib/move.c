@@ -14,8 +14,10 @@
  *       NM_F_SPECIAL, since they fail forever (spec 1.2);
  *   M3  pass 0 moves every planned page, "easy pages first": a batch of
  *       pages sorted by target so the kernel sees one group per target.
- *       Batch size follows the measured cost (nm_batch_next) so one call
- *       stays near call_budget_us (default 20 ms);
+ *       Batch size follows the measured cost (nm_batch_next) so the part
+ *       of a call that grows with its size stays near call_budget_us
+ *       (default 20 ms); the fixed part (lru_cache_disable) is not held
+ *       against it, since a smaller batch cannot shrink it;
  *   M4  after a pass, re-query the node of every page of that pass; status[]
  *       is not the truth (THP sub-pages say EBUSY yet moved; a failed group
  *       writes no status).  A page on its target is done; a page that is gone
@@ -44,18 +46,24 @@ void nm_move_opts_init(struct nm_move_opts *o)
 	o->retries = 5;
 	o->call_budget_us = 20000;
 	o->backoff_ms = 10;
-	o->batch_min = 16;
+	o->batch_min = 512;
 	o->batch_max = 16384;
-	o->batch_first = 256;
+	o->batch_first = 1024;
 }
 
-unsigned int nm_batch_next(const struct nm_move_opts *o, unsigned int n, uint64_t us)
+unsigned int nm_batch_next(const struct nm_move_opts *o, unsigned int n, uint64_t us,
+			   uint64_t fixed_us)
 {
-	uint64_t next;
+	uint64_t next, var;
 
-	if (!us)
-		us = 1;
-	next = (uint64_t)n * o->call_budget_us / us;
+	/* Every call pays a fixed cost whatever its size: move_pages(2)
+	 * starts with lru_cache_disable(), an expedited RCU grace period and
+	 * a drain on every CPU (measured: up to ~100 ms in a TCG guest whose
+	 * CPUs are busy), none of it under the target's mmap_lock.  Only the
+	 * part that grows with n is held against the budget; shrinking the
+	 * batch below that would only multiply the fixed cost. */
+	var = us > fixed_us ? us - fixed_us : 1;
+	next = (uint64_t)n * o->call_budget_us / var;
 	/* At most double per call: one fast call (all pages already there)
 	 * must not make the next one huge. */
 	if (next > 2ULL * n)
@@ -74,6 +82,7 @@ struct mover {
 	struct nm_proc *p;
 	int flags;
 	unsigned int batch;
+	uint64_t fixed_us;		/* shortest call so far: the fixed cost */
 	size_t *idx;			/* pages of the current pass */
 	void **addrs;
 	int *nodes, *status;
@@ -172,7 +181,9 @@ static int move_batch(struct mover *m, size_t first, unsigned int n, struct ob_e
 		if (pg->status == pg->target)
 			m->bytes_done += nm_page_bytes(m->p, pg);
 	}
-	m->batch = nm_batch_next(m->o, n, us);
+	if (us < m->fixed_us)
+		m->fixed_us = us;
+	m->batch = nm_batch_next(m->o, n, us, m->fixed_us);
 	return 0;
 }
 
@@ -219,6 +230,7 @@ int nm_move_pages(struct nm_proc *p, const struct nm_sys *sys, const struct nm_m
 		.flags = NM_MPOL_MF_MOVE | (o->flags & NM_F_MOVE_ALL ? NM_MPOL_MF_MOVE_ALL : 0),
 		.batch = o->batch_first ? o->batch_first : 256,
 		.t0 = nm_now_us(),
+		.fixed_us = UINT64_MAX,
 	};
 	unsigned int bmax = o->batch_max ? o->batch_max : 16384;
 	int rc = 0;

@@ -243,14 +243,26 @@ static void test_batch_follows_the_time_budget(void **state)
 	struct nm_move_opts o;
 
 	nm_move_opts_init(&o);
-	/* 256 pages in 40 ms -> half as many for a 20 ms budget. */
-	assert_int_equal(nm_batch_next(&o, 256, 40000), 128);
+	/* 2048 pages in 40 ms -> half as many for a 20 ms budget. */
+	assert_int_equal(nm_batch_next(&o, 2048, 40000, 0), 1024);
 	/* Fast calls grow the batch, at most twofold. */
-	assert_int_equal(nm_batch_next(&o, 256, 1000), 512);
-	assert_int_equal(nm_batch_next(&o, 256, 0), 512);
+	assert_int_equal(nm_batch_next(&o, 2048, 1000, 0), 4096);
+	assert_int_equal(nm_batch_next(&o, 2048, 0, 0), 4096);
 	/* Clamped to the limits. */
-	assert_int_equal(nm_batch_next(&o, 16, 10000000), o.batch_min);
-	assert_int_equal(nm_batch_next(&o, 16384, 1), o.batch_max);
+	assert_int_equal(nm_batch_next(&o, 1024, 10000000, 0), o.batch_min);
+	assert_int_equal(nm_batch_next(&o, 16384, 1, 0), o.batch_max);
+}
+
+static void test_batch_ignores_the_fixed_cost_of_a_call(void **state)
+{
+	struct nm_move_opts o;
+
+	nm_move_opts_init(&o);
+	/* 100 ms per call whatever the size: 1024 pages in 110 ms means
+	 * 10 ms of real work, so the batch may double, not shrink. */
+	assert_int_equal(nm_batch_next(&o, 1024, 110000, 100000), 2048);
+	/* 40 ms of work on top of the fixed cost: halve. */
+	assert_int_equal(nm_batch_next(&o, 1024, 140000, 100000), 512);
 }
 
 static void test_classify_table(void **state)
@@ -346,6 +358,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_enomem_marks_the_batch_and_continues, setup,
 						teardown),
 		cmocka_unit_test(test_batch_follows_the_time_budget),
+		cmocka_unit_test(test_batch_ignores_the_fixed_cost_of_a_call),
 		cmocka_unit_test(test_classify_table),
 		cmocka_unit_test(test_real_move_of_own_pages_to_node0),
 	};
