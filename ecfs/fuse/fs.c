@@ -6,6 +6,18 @@
  * O_APPEND stays atomic); POSIX and flock locks left to the kernel (no
  * lock ops, so it handles them locally); the kernel kills suid/sgid bits
  * itself (no HANDLE_KILLPRIV).
+ *
+ * Known gaps (deliberate, for now):
+ *   - no writeback cache: every write is a FUSE request (up to 1 MiB);
+ *     reads keep their page cache across opens (keep_cache);
+ *   - readdir hides names made with a filename key we do not have; the
+ *     kernel stops the listing there instead;
+ *   - no lseek (SEEK_DATA/SEEK_HOLE see one data extent: there are no
+ *     holes in an eCryptfs file anyway) and no copy_file_range (the kernel
+ *     falls back to reads and writes);
+ *   - the lower tree must not change behind the mount (sizes are cached),
+ *     the rule the kernel's eCryptfs has too (§12 item 23);
+ *   - POSIX ACL xattrs are refused (permissions are the mode bits).
  */
 #include "ecfs-fuse.h"
 

@@ -5,9 +5,11 @@ import errno
 import fcntl
 import mmap
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -386,18 +388,40 @@ def test_readdir_large_directory(mounter):
             assert e.is_file() and e.stat().st_size == 0
 
 
-def test_access_checks_follow_mode_bits(mounter):
+def as_nobody(*argv):
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv")
+def test_access_checks_follow_mode_bits_with_allow_other(mounter, tmp_path):
+    top = tempfile.mkdtemp(prefix="ecfs-allow-other-")  # pytest's tmp is 0700
+    os.chmod(top, 0o755)
+    m = mounter(opts=["allow_other"], mnt=os.path.join(top, "mnt"))
+    os.chmod(m.mnt, 0o755)
+    for name, mode in (("public", 0o644), ("secret", 0o600)):
+        with open(os.path.join(m.mnt, name), "w") as f:
+            f.write(name)
+        os.chmod(os.path.join(m.mnt, name), mode)
+    assert as_nobody("cat", os.path.join(m.mnt, "public")).stdout == b"public"
+    r = as_nobody("cat", os.path.join(m.mnt, "secret"))
+    assert r.returncode != 0 and b"Permission denied" in r.stderr
+    r = as_nobody("touch", os.path.join(m.mnt, "new"))
+    assert r.returncode != 0 and b"Permission denied" in r.stderr
+    os.chmod(m.mnt, 0o777)
+    assert as_nobody("sh", "-c", "echo mine > %s/mine" % m.mnt).returncode == 0
+    st = os.stat(os.path.join(m.lower, "mine"))
+    assert (st.st_uid, st.st_gid) == (65534, 65534)  # owned by the caller
+    assert not m.stop()
+    shutil.rmtree(top)
+
+
+def test_without_allow_other_other_users_are_kept_out(mounter):
     m = mounter()
-    p = os.path.join(m.mnt, "secret")
-    with open(p, "w") as f:
-        f.write("x")
-    os.chmod(p, 0o600)
-    os.chown(p, 0, 0)
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        "cat", p], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if r.returncode != 0 and b"setpriv" in r.stderr and b"Permission denied" not in r.stderr:
-        pytest.skip("setpriv unavailable")
-    # allow_other is off: other users do not even get into the mount.
+    if not shutil.which("setpriv") or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv")
+    r = as_nobody("ls", m.mnt)
     assert r.returncode != 0
 
 
