@@ -8,6 +8,7 @@
 #include "cli.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ob/secmem.h"
 
@@ -39,6 +40,13 @@ static const struct subcommand subcommands[] = {
 	{ "umount-private", cmd_umount_private, "unmount ~/Private (ecryptfs-umount-private)" },
 };
 
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: ecfs COMMAND [OPTIONS] ...\n\n"
@@ -64,6 +72,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
 			return subcommands[i].run(argc - 1, argv + 1);
+	/* mount.fuse3 runs "ecfs LOWER MOUNTPOINT -o OPTIONS" for fuse.ecfs. */
+	if (argc >= 3 && argv[1][0] != '-' && is_dir(argv[1]))
+		return cmd_mount(argc, argv);
 	cli_msg("unknown command '%s' (try 'ecfs --help')", argv[1]);
 	return EXIT_USAGE;
 }

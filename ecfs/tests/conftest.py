@@ -25,6 +25,10 @@ CORPUS = os.path.join(SHARED, "corpus")
 KERNEL_TOOL = os.path.join(SHARED, "tools", "kernel-ecryptfs")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kernel: boots the real kernel via ../shared/tools/kernel-ecryptfs")
+
+
 def run_ecfs(*args, input=None, check=True, **kw):
     """Run the ecfs binary; returns CompletedProcess with bytes output."""
     proc = subprocess.run([ECFS, *args], input=input, stdout=subprocess.PIPE,
