@@ -179,6 +179,15 @@ struct blkd_queue {
 	struct blkd_bio *done_head, *done_tail;
 };
 
+/* Wake one idle worker if there is something to fetch; a worker that
+ * fetches wakes the next (queue.c), so one signal is enough.  Broadcasting
+ * here cost five futex calls per request on a write+flush load. */
+static inline void __blkd_kick(struct blkd_queue *q)
+{
+	if (q->idle_workers && (q->nr_dispatch || q->nr_sorted))
+		pthread_cond_signal(&q->work);
+}
+
 static inline uint64_t blkd_now(struct blkd_queue *q)
 {
 	return q->clock(q->clock_arg);

@@ -128,7 +128,7 @@ static void ordered_finish(struct blkd_queue *q)
 	rq->step = STEP_NONE;
 	__blkd_rq_end_bios(q, rq, err);
 	__blkd_rq_free(q, rq);
-	pthread_cond_broadcast(&q->work);
+	__blkd_kick(q);
 }
 
 static void start_ordered(struct blkd_queue *q, struct blkd_request *rq)
@@ -213,7 +213,7 @@ bool __blkd_ordered_complete(struct blkd_queue *q, struct blkd_request *rq, int 
 	if (cur_step(ord) == SEQ_DONE)
 		ordered_finish(q);
 	else
-		pthread_cond_broadcast(&q->work);
+		__blkd_kick(q);
 	return true;
 }
 
@@ -228,5 +228,5 @@ void __blkd_ordered_check_drain(struct blkd_queue *q)
 	if (cur_step(ord) == SEQ_DONE)
 		ordered_finish(q);
 	else
-		pthread_cond_broadcast(&q->work);
+		__blkd_kick(q);
 }

@@ -302,7 +302,8 @@ static void __blkd_rq_end(struct blkd_queue *q, struct blkd_request *rq, int err
  * 4 KiB IOPS).  The elevator, merging and flush.c still decide what comes
  * next; only the thread differs.  As soon as one request takes longer than
  * BLKD_SLOW_NS (a real disk, O_DIRECT, fdatasync) or the budget is spent,
- * the rest goes to the worker pool so slow I/O still overlaps.
+ * the rest goes to the worker pool so slow I/O still overlaps.  The server
+ * uses it for batches of reads only (conn.c says why).
  */
 #define BLKD_SLOW_NS 200000ull
 #define BLKD_DIRECT_BUDGET 256

@@ -212,7 +212,7 @@ static void reply_build(struct blkd_conn *c, struct blkd_slot *s, int error)
 	}
 }
 
-#define CORK_MAX 64
+#define CORK_MAX 8
 
 /* Send every corked reply in one sendmsg, then free their slots.
  * Called by the cork owner (the reader). */
@@ -282,10 +282,18 @@ struct reader {
 	size_t pos, len;
 	struct blkd_bio *batch[BATCH];
 	unsigned nb;
+	unsigned writes;	/* bios in the batch that write */
 };
 
-/* Unplug: hand the batch to the queue and run it here, corked, so the
- * replies of one batch leave in one sendmsg (one wake-up for the client). */
+/*
+ * Unplug.  A batch of reads is run here, corked, so its replies leave in a
+ * few sendmsg calls (fewer wake-ups for the client) and a page-cache read
+ * costs no thread handoff.  A batch with writes goes to the worker pool
+ * instead: a buffered 4 KiB write spends most of its time in the kernel
+ * (ext4_block_write_begin was 67% of the server's profile), so it pays to
+ * run those on the other core while this thread keeps reading requests -
+ * 0.58x nbdkit's random-write IOPS inline, 1.26-1.40x through workers.
+ */
 static void submit_batch(struct reader *r)
 {
 	struct blkd_conn *c = r->c;
@@ -296,8 +304,12 @@ static void submit_batch(struct reader *r)
 	c->corked = true;
 	c->cork_owner = pthread_self();
 	pthread_mutex_unlock(&c->send_lock);
-	blkd_queue_submit_direct(c->exp->q, r->batch, r->nb);
+	if (r->writes)
+		blkd_queue_submit(c->exp->q, r->batch, r->nb);
+	else
+		blkd_queue_submit_direct(c->exp->q, r->batch, r->nb);
 	r->nb = 0;
+	r->writes = 0;
 	pthread_mutex_lock(&c->send_lock);
 	c->corked = false;
 	pthread_mutex_unlock(&c->send_lock);
@@ -336,7 +348,22 @@ static int fill(struct reader *r, size_t need)
 /* Copy a payload of len bytes into dst: buffered part, then straight in. */
 static int read_payload(struct reader *r, void *dst, size_t len)
 {
-	size_t have = r->len - r->pos;
+	size_t have;
+
+	/* Small payloads go through the buffer, so a payload split across
+	 * socket reads does not unplug the batch (fill only unplugs when it
+	 * would block). */
+	if (len <= RBUF_SIZE / 2) {
+		int rc = fill(r, len);
+
+		if (rc)
+			return rc;
+		if (dst)
+			memcpy(dst, r->buf + r->pos, len);
+		r->pos += len;
+		return 0;
+	}
+	have = r->len - r->pos;
 
 	if (have > len)
 		have = len;
@@ -600,6 +627,7 @@ static int transmission(struct blkd_conn *c)
 		s->bio.end_io = conn_bio_end;
 		s->bio.private = s;
 		r.batch[r.nb++] = &s->bio;
+		r.writes += s->bio.op != BLKD_OP_READ;
 		if (r.nb == BATCH)
 			submit_batch(&r);
 		continue;
