@@ -66,6 +66,26 @@ static void test_secure_alloc(void **state)
 	ob_secure_free(NULL);
 }
 
+static void test_secure_pool_reuse_and_count(void **state)
+{
+	long base = ob_secure_live();
+	uint8_t *a = ob_secure_alloc(100), *b, *big = ob_secure_alloc(100000);
+	uint8_t zero[128] = {0};
+
+	assert_non_null(a);
+	assert_non_null(big);
+	assert_int_equal(ob_secure_live(), base + 2);
+	memset(a, 0x77, 100);
+	big[99999] = 1;
+	ob_secure_free(a);
+	b = ob_secure_alloc(120);		/* same class: the wiped chunk again */
+	assert_ptr_equal(a, b);
+	assert_memory_equal(b, zero, 128);
+	ob_secure_free(b);
+	ob_secure_free(big);
+	assert_int_equal(ob_secure_live(), base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -73,6 +93,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_and_print),
 		cmocka_unit_test(test_strerror_not_repeated),
 		cmocka_unit_test(test_secure_alloc),
+		cmocka_unit_test(test_secure_pool_reuse_and_count),
 	};
-	return cmocka_run_group_tests_name("common-err", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

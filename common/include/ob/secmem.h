@@ -4,7 +4,8 @@
  * written to swap) and excluded from core dumps (MADV_DONTDUMP).  Locking is
  * best effort: when RLIMIT_MEMLOCK is exhausted the memory is still returned
  * and still wiped on free.  ob_secure_free() wipes with explicit_bzero()
- * before unmapping.  Allocations are page-granular; use them for key
+ * before the memory is reused or unmapped.  Objects up to 8 KiB come from a
+ * locked pool (cheap enough for one key per open file); use this for key
  * material, not for bulk data.
  */
 #ifndef OB_SECMEM_H
@@ -15,8 +16,12 @@
 /* Zeroed, locked memory of at least len bytes; NULL (errno set) on failure. */
 void *ob_secure_alloc(size_t len);
 
-/* Wipe and release; p may be NULL. */
+/* Wipe and release; p may be NULL.  Aborts on a pointer it did not hand
+ * out or one already freed. */
 void ob_secure_free(void *p);
+
+/* Objects allocated and not yet freed: for leak checks in tests. */
+long ob_secure_live(void);
 
 /* Wipe len bytes in a way the compiler may not elide. */
 void ob_wipe(void *p, size_t len);
