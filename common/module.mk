@@ -1,5 +1,5 @@
-# common: error reasons and secure memory, linked into every system.
-COMMON_SRCS := common/lib/err.c common/lib/secmem.c
+# common: error reasons, secure memory and the syscall table, linked into every system.
+COMMON_SRCS := common/lib/err.c common/lib/secmem.c common/lib/sys.c
 COMMON_LIB  := $(O)/lib/libob-common.a
 LIBS  += $(COMMON_LIB)
 DEPS  += $(call deps,$(COMMON_SRCS) common/tests/test-err.c)

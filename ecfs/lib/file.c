@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ob/secmem.h"
+#include "ob/sys.h"
 
 #define ECFS_CHUNK_EXTENTS	256	/* 1 MiB */
 #define ECFS_CHUNK_BYTES	(ECFS_CHUNK_EXTENTS * ECFS_EXTENT_SIZE)
@@ -71,7 +72,7 @@ static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+		ssize_t n = ob_sys_pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -90,7 +91,7 @@ static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pwrite(fd, (const uint8_t *)buf + done, len - done,
+		ssize_t n = ob_sys_pwrite(fd, (const uint8_t *)buf + done, len - done,
 				   (off_t)(off + done));
 
 		if (n < 0) {
@@ -169,7 +170,7 @@ static int metadata_write(struct ecfs_file *f, struct ob_err *err)
 		goto out;
 	}
 	if (f->hdr.in_xattr) {
-		rc = fsetxattr(f->fd, ECFS_XATTR_NAME, buf, (size_t)n, 0) ? -errno : 0;
+		rc = ob_sys_fsetxattr(f->fd, ECFS_XATTR_NAME, buf, (size_t)n, 0) ? -errno : 0;
 		if (rc)
 			ob_err_set(err, rc, "writing the %s xattr", ECFS_XATTR_NAME);
 	} else {
@@ -236,7 +237,7 @@ static int size_write(struct ecfs_file *f, uint64_t size, struct ob_err *err)
 			return ob_err_set(err, n < 0 ? -errno : -EINVAL,
 					  "reading the %s xattr to update the size", ECFS_XATTR_NAME);
 		memcpy(buf, be, sizeof(be));
-		if (fsetxattr(f->fd, ECFS_XATTR_NAME, buf, (size_t)n, 0))
+		if (ob_sys_fsetxattr(f->fd, ECFS_XATTR_NAME, buf, (size_t)n, 0))
 			return ob_err_set(err, -errno, "writing the size into the %s xattr",
 					  ECFS_XATTR_NAME);
 	}
@@ -437,7 +438,7 @@ int ecfs_file_truncate(struct ecfs_file *f, uint64_t size, struct ob_err *err)
 		if (rc)
 			return rc;
 	}
-	if (ftruncate(f->fd, (off_t)ecfs_lower_size(&f->hdr, size)))
+	if (ob_sys_ftruncate(f->fd, (off_t)ecfs_lower_size(&f->hdr, size)))
 		return ob_err_set(err, -errno, "truncating the lower file");
 	return 0;
 }
