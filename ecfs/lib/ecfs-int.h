@@ -58,6 +58,13 @@ struct ecfs_fek {
 	struct ecfs_ckey *ckey;		/* CBC with key */
 };
 
+/* The KEK of key (a member of ks, or any key) expanded for ci/key_bytes,
+ * from the set's cache.  *owned says whether the caller must free it (a key
+ * outside the set, or a full cache).  NULL with err set on failure. */
+struct ecfs_ckey *ecfs_keyset_kek(const struct ecfs_keyset *ks, const struct ecfs_key *key,
+				  const struct ecfs_cipher_info *ci, size_t key_bytes,
+				  bool *owned, struct ob_err *err);
+
 /* MD5 and SHA-512 of a buffer (nettle; no allocation, thread-safe). */
 void ecfs_md5(const void *in, size_t len, uint8_t out[16]);
 void ecfs_sha512(const void *in, size_t len, uint8_t out[64]);

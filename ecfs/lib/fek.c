@@ -64,12 +64,13 @@ static int fek_build(const struct ecfs_cipher_info *ci, const uint8_t *key,
 }
 
 /* Try one Tag 3 packet with its matching key. */
-static int unwrap_one(const struct ecfs_packet *pk, const struct ecfs_key *key,
-		      struct ecfs_fek **out, struct ob_err *err)
+static int unwrap_one(const struct ecfs_packet *pk, const struct ecfs_keyset *ks,
+		      const struct ecfs_key *key, struct ecfs_fek **out, struct ob_err *err)
 {
 	const struct ecfs_cipher_info *ci = ecfs_cipher_by_code(pk->cipher_code);
 	uint8_t plain[ECFS_MAX_EKEY];
 	struct ecfs_ckey *kek = NULL;
+	bool owned;
 	size_t kb;
 	int rc;
 
@@ -80,11 +81,12 @@ static int unwrap_one(const struct ecfs_packet *pk, const struct ecfs_key *key,
 	    pk->ekey_len < kb || wrapped_len(ci, kb) != pk->ekey_len)
 		return ob_err_set(err, -EINVAL, "%s key packet with a %u-byte wrapped key (key size %zu)",
 				  ci->name, pk->ekey_len, kb);
-	rc = ecfs_ckey_new(ci, key->kek, kb, &kek, err);
-	if (rc)
-		return rc;
+	kek = ecfs_keyset_kek(ks, key, ci, kb, &owned, err);
+	if (!kek)
+		return err ? err->code : -ENOMEM;
 	rc = ecfs_ckey_ecb(kek, false, pk->ekey, plain, pk->ekey_len);
-	ecfs_ckey_free(kek);
+	if (owned)
+		ecfs_ckey_free(kek);
 	if (rc) {
 		ob_err_set(err, rc, "unwrapping the file key");
 		goto out;
@@ -123,7 +125,7 @@ int ecfs_fek_unwrap(const struct ecfs_header *h, const struct ecfs_keyset *ks,
 		key = ecfs_keyset_find(ks, pk->sig);
 		if (!key)
 			continue;
-		rc = unwrap_one(pk, key, out, &last);
+		rc = unwrap_one(pk, ks, key, out, &last);
 		if (rc == 0) {
 			if (packet_index)
 				*packet_index = i;
@@ -144,14 +146,17 @@ int ecfs_fek_unwrap(const struct ecfs_header *h, const struct ecfs_keyset *ks,
 	return rc;
 }
 
-int ecfs_fek_wrap_into(const struct ecfs_fek *fek, const struct ecfs_key *key,
-		       struct ecfs_header *h, struct ob_err *err)
+/* Wrap fek for key into a new Tag 3 packet of h; ks (may be NULL) caches
+ * the expanded KEK. */
+static int wrap_into(const struct ecfs_fek *fek, const struct ecfs_keyset *ks,
+		     const struct ecfs_key *key, struct ecfs_header *h, struct ob_err *err)
 {
 	const struct ecfs_cipher_info *ci = fek->cipher;
 	size_t wl = wrapped_len(ci, fek->key_bytes);
 	uint8_t plain[ECFS_MAX_EKEY] = {0};
 	struct ecfs_ckey *kek = NULL;
 	struct ecfs_packet *pk;
+	bool owned = true;
 	int rc;
 
 	if (h->npackets == ECFS_MAX_PACKETS)
@@ -160,7 +165,12 @@ int ecfs_fek_wrap_into(const struct ecfs_fek *fek, const struct ecfs_key *key,
 	if (wl == 0)
 		return ob_err_set(err, -EINVAL, "a %zu-byte %s key does not fill whole %u-byte blocks",
 				  fek->key_bytes, ci->name, ci->block);
-	rc = ecfs_ckey_new(ci, key->kek, fek->key_bytes, &kek, err);
+	if (ks) {
+		kek = ecfs_keyset_kek(ks, key, ci, fek->key_bytes, &owned, err);
+		rc = kek ? 0 : (err ? err->code : -ENOMEM);
+	} else {
+		rc = ecfs_ckey_new(ci, key->kek, fek->key_bytes, &kek, err);
+	}
 	if (rc)
 		return rc;
 	memcpy(plain, fek->key, fek->key_bytes);
@@ -173,11 +183,18 @@ int ecfs_fek_wrap_into(const struct ecfs_fek *fek, const struct ecfs_key *key,
 	pk->ekey_len = (uint16_t)wl;
 	rc = ecfs_ckey_ecb(kek, true, plain, pk->ekey, wl);
 	ob_wipe(plain, sizeof(plain));
-	ecfs_ckey_free(kek);
+	if (owned)
+		ecfs_ckey_free(kek);
 	if (rc)
 		return ob_err_set(err, rc, "wrapping the file key");
 	h->npackets++;
 	return 0;
+}
+
+int ecfs_fek_wrap_into(const struct ecfs_fek *fek, const struct ecfs_key *key,
+		       struct ecfs_header *h, struct ob_err *err)
+{
+	return wrap_into(fek, NULL, key, h, err);
 }
 
 int ecfs_fek_create(const struct ecfs_cipher_info *ci, size_t key_bytes,
@@ -203,7 +220,7 @@ int ecfs_fek_create(const struct ecfs_cipher_info *ci, size_t key_bytes,
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		rc = ecfs_fek_wrap_into(fek, ecfs_keyset_get(wrap_keys, i), h, err);
+		rc = wrap_into(fek, wrap_keys, ecfs_keyset_get(wrap_keys, i), h, err);
 		if (rc)
 			goto fail;
 	}

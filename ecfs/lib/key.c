@@ -16,6 +16,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -182,19 +183,85 @@ int ecfs_rc_salt(const char *rc_path, uint8_t salt[ECFS_SALT_BYTES],
 	return rc;
 }
 
+/*
+ * Wrapping or unwrapping a file key needs the KEK expanded for the file's
+ * cipher.  A mount creates and opens thousands of files with the same few
+ * keys, so the expanded KEKs are cached here, per key and cipher/key size,
+ * for the life of the set.  The cache is the one thing that changes after a
+ * set is built, behind its own mutex.
+ */
+#define KEK_CACHE_SLOTS 4
+
+struct kek_slot {
+	const struct ecfs_cipher_info *ci;
+	size_t key_bytes;
+	struct ecfs_ckey *ck;
+};
+
 struct ecfs_keyset {
 	size_t count;
 	struct ecfs_key keys[ECFS_KEYSET_MAX];
+	pthread_mutex_t lock;				/* guards kek */
+	struct kek_slot kek[ECFS_KEYSET_MAX][KEK_CACHE_SLOTS];
 };
 
 struct ecfs_keyset *ecfs_keyset_new(void)
 {
-	return ob_secure_alloc(sizeof(struct ecfs_keyset));
+	struct ecfs_keyset *ks = ob_secure_alloc(sizeof(struct ecfs_keyset));
+
+	if (ks)
+		pthread_mutex_init(&ks->lock, NULL);
+	return ks;
 }
 
 void ecfs_keyset_free(struct ecfs_keyset *ks)
 {
+	if (!ks)
+		return;
+	for (size_t i = 0; i < ECFS_KEYSET_MAX; i++)
+		for (size_t j = 0; j < KEK_CACHE_SLOTS; j++)
+			ecfs_ckey_free(ks->kek[i][j].ck);
+	pthread_mutex_destroy(&ks->lock);
 	ob_secure_free(ks);
+}
+
+struct ecfs_ckey *ecfs_keyset_kek(const struct ecfs_keyset *cks, const struct ecfs_key *key,
+				  const struct ecfs_cipher_info *ci, size_t key_bytes,
+				  bool *owned, struct ob_err *err)
+{
+	struct ecfs_keyset *ks = (struct ecfs_keyset *)cks;	/* the cache only */
+	struct ecfs_ckey *ck = NULL;
+	struct kek_slot *free_slot = NULL;
+	size_t i = (size_t)(key - ks->keys);
+
+	*owned = false;
+	if (key < ks->keys || i >= ks->count) {
+		/* Not one of ours: a private expansion the caller frees. */
+		*owned = true;
+		return ecfs_ckey_new(ci, key->kek, key_bytes, &ck, err) ? NULL : ck;
+	}
+	pthread_mutex_lock(&ks->lock);
+	for (size_t j = 0; j < KEK_CACHE_SLOTS; j++) {
+		struct kek_slot *sl = &ks->kek[i][j];
+
+		if (sl->ck && sl->ci == ci && sl->key_bytes == key_bytes) {
+			ck = sl->ck;
+			break;
+		}
+		if (!sl->ck && !free_slot)
+			free_slot = sl;
+	}
+	if (!ck && !ecfs_ckey_new(ci, key->kek, key_bytes, &ck, err)) {
+		if (free_slot) {
+			free_slot->ci = ci;
+			free_slot->key_bytes = key_bytes;
+			free_slot->ck = ck;
+		} else {
+			*owned = true;		/* cache full: a one-off */
+		}
+	}
+	pthread_mutex_unlock(&ks->lock);
+	return ck;
 }
 
 int ecfs_keyset_add(struct ecfs_keyset *ks, const struct ecfs_key *key)
