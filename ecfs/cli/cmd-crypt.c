@@ -73,6 +73,18 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* A 0-byte lower file without metadata is an empty file whose creation was
+ * cut short between the lower create and the header write (the kernel and
+ * ecfs mount both create first, then write the header; both give such a
+ * file a fresh header on its first read-write open, ecfs-format.md §11).
+ * Its plaintext is empty, so decrypt gives an empty file, as a mount does. */
+static bool empty_lower(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_size == 0;
+}
+
 /* Decrypt lower file path to fd out. */
 static int decrypt_to_fd(struct crypt_job *job, const char *path, int out,
 			 struct ob_err *err)
@@ -85,6 +97,10 @@ static int decrypt_to_fd(struct crypt_job *job, const char *path, int out,
 	if (fd < 0)
 		return ob_err_set(err, -errno, "open");
 	rc = ecfs_file_open(&f, fd, ECFS_OPEN_XATTR_OK, job->keys.keys, err);
+	if (rc == -ENODATA && empty_lower(fd)) {
+		rc = 0;		/* a create cut short before its header: empty */
+		goto out;
+	}
 	if (rc)
 		goto out;
 	while (off < f.hdr.size) {

@@ -208,8 +208,8 @@ static void check_file(struct fsck *f, int dfd, const char *name, const char *lp
 	rc = ecfs_metadata_read(fd, ECFS_OPEN_XATTR_OK, h, &err);
 	if (rc == -ENODATA) {
 		problem(f, K_NO_HEADER, lpath, upath, st.st_size == 0 ?
-			"0-byte lower file: no header (the kernel gives EIO; a read-write mount "
-			"gives it a fresh header on open)" :
+			"0-byte lower file: no header yet (a create cut short; empty: the kernel "
+			"and ecfs give it a header on a read-write open, decrypt reads it as empty)" :
 			"no eCryptfs header: a plain file, or its first bytes were overwritten");
 		goto out;
 	}
