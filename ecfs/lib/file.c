@@ -11,6 +11,35 @@
  * size field after; when it shrinks, the size field goes first, then the
  * tail extent is re-zeroed, then the lower file is cut.  A crash between
  * steps leaves a file that is valid, with either the old or the new size.
+ * (A crash between the size and the re-zeroing of a shrink leaves stale
+ * bytes past EOF in the last extent: I3 briefly false.  They never show:
+ * reads stop at the size, and every grow, ours or the kernel's, zero-fills
+ * from the size field first.)
+ *
+ * The whole order, as the FUSE mount (ecfs/fuse) drives it, for a SIGKILL
+ * of the daemon at any instant (tested by ecfs/tests/test_crash.py):
+ *   W1  create: openat(O_CREAT|O_EXCL) under the final name, chown, then
+ *       the header (one 8192-byte pwrite, or the user.ecryptfs xattr), then
+ *       the reply.  A kill in between leaves a 0-byte lower file.  The
+ *       kernel makes files the same way, and both it and ecfs give a 0-byte
+ *       lower file a fresh header on its first read-write open (in-header
+ *       mode, §11); `ecfs decrypt` reads it as empty, `ecfs fsck` names it.
+ *   W2  write: extents (one pwrite per FUSE request of up to 1 MiB, each
+ *       extent page-aligned), then the size field if the file grew, then
+ *       the reply.  No writeback cache, so every acknowledged write(2) is in
+ *       the lower file.  A kill can stop a large pwrite at a page boundary:
+ *       each extent is then wholly old or wholly new, and the size is the
+ *       old one.
+ *   W3  truncate and O_TRUNC: as shrink/grow above.
+ *   W4  rename, link, unlink, mkdir, symlink: one lower call each, atomic in
+ *       the lower filesystem; the header never changes on rename (the FEK
+ *       is not tied to the name).
+ *   W5  fsync: fsync(2) of the lower data fd, which covers header and
+ *       extents (and the xattr, in xattr mode); fdatasync for datasync.
+ * A SIGKILL loses nothing the lower page cache holds.  Power loss is
+ * another matter: between fsyncs the lower filesystem may write the size
+ * field before the extents, so only data covered by a completed fsync is
+ * promised then (the kernel's eCryptfs promises no more).
  *
  * Extents are processed in chunks of up to ECFS_CHUNK_EXTENTS through a
  * per-thread scratch buffer, so one 1 MiB FUSE write is one lower pwrite
