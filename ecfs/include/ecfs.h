@@ -404,4 +404,151 @@ int ecfs_syno_size_sync(int fd, uint64_t size, struct ob_err *err);
 int ecfs_crouton_keyfile_split(const uint8_t *buf, size_t len,
 			       const uint8_t *parts[2], struct ob_err *err);
 
+/* ------------------------------------------- keys beyond passphrases */
+/* Public keys (Tag 1, lib/pubkey.c), key sets that mix them with
+ * passphrase keys, per-file cipher policy (lib/policy.c), in-place header
+ * re-keying (lib/rekey.c), and the key-file layer: a random passphrase-
+ * equivalent key kept in a file, optionally wrapped to GnuPG keys
+ * (lib/gpg.c) or sealed by a TPM 2.0 (lib/tpm.c).  Spec §3.5 for Tag 1. */
+
+/* An RSA key for Tag 1 packets: always the public half (to wrap), the
+ * private half when loaded from a private key (to unwrap).  Its key id is
+ * the openssl key module's signature (§3.5).  Immutable, thread-safe. */
+struct ecfs_pubkey;
+
+/* Load a PEM file: a public key ("PUBLIC KEY" or "RSA PUBLIC KEY") or a
+ * private key (PKCS#8, encrypted PKCS#8 or traditional "RSA PRIVATE KEY"),
+ * pass/pass_len (may be NULL/0) its passphrase.  want_private: refuse a
+ * public-only file with -ENOKEY.  -EKEYREJECTED for a wrong passphrase,
+ * -EINVAL for a file that is not an RSA key. */
+int ecfs_pubkey_load(const char *path, const char *pass, size_t pass_len,
+		     bool want_private, struct ecfs_pubkey **out,
+		     struct ob_err *err);
+void ecfs_pubkey_free(struct ecfs_pubkey *pk);	/* may be NULL */
+const uint8_t *ecfs_pubkey_id(const struct ecfs_pubkey *pk);	/* 8 bytes */
+bool ecfs_pubkey_has_private(const struct ecfs_pubkey *pk);
+size_t ecfs_pubkey_bytes(const struct ecfs_pubkey *pk);	/* modulus size */
+
+/* The key id of the RSA key (n, e), big-endian magnitudes: the first 8
+ * bytes of SHA-1(0x99 ‖ len16 ‖ 04 00000000 02 ‖ MPI(n) ‖ MPI(e)).
+ * -EINVAL for sizes the MPI header cannot express. */
+int ecfs_rsa_key_id(const uint8_t *n, size_t n_len, const uint8_t *e,
+		    size_t e_len, uint8_t id[ECFS_SIG_BYTES]);
+
+/* The plaintext inside a Tag 1 blob: cipher_code ‖ FEK ‖ checksum (u16 BE,
+ * sum of the FEK bytes).  pack returns its length (key_bytes + 3); unpack
+ * checks length, cipher and checksum (-EKEYREJECTED when it fails). */
+size_t ecfs_tag1_plain_pack(uint8_t code, const uint8_t *key, size_t key_bytes,
+			    uint8_t out[ECFS_MAX_KEY_BYTES + 3]);
+int ecfs_tag1_plain_unpack(const uint8_t *in, size_t len, uint8_t *code,
+			   uint8_t key[ECFS_MAX_KEY_BYTES], size_t *key_bytes,
+			   struct ob_err *err);
+
+/* Add one Tag 1 packet for pk to h: RSA-OAEP (SHA-1, MGF1-SHA-1, no label,
+ * as RSA_PKCS1_OAEP_PADDING) of the Tag 1 plaintext of fek. */
+int ecfs_fek_wrap_pub(const struct ecfs_fek *fek, const struct ecfs_pubkey *pk,
+		      struct ecfs_header *h, struct ob_err *err);
+
+/* Every key a file may be wrapped with or opened with: passphrase keys
+ * (Tag 3) and RSA keys (Tag 1).  Any member may be NULL/0. */
+struct ecfs_keys {
+	const struct ecfs_keyset *pass;
+	struct ecfs_pubkey *const *pub;
+	size_t npub;
+};
+
+/* Unwrap h's FEK with any key: Tag 3 packets first (as ecfs_fek_unwrap),
+ * then Tag 1 packets whose key id is one of keys->pub with a private half.
+ * Errors as ecfs_fek_unwrap; -ENOKEY when no packet matches any key. */
+int ecfs_fek_unwrap_any(const struct ecfs_header *h, const struct ecfs_keys *keys,
+			struct ecfs_fek **out, int *packet_index,
+			struct ob_err *err);
+
+/* A new FEK wrapped by every passphrase key (Tag 3, first) and every
+ * public key (Tag 1, after).  -ENOKEY when keys holds no key at all. */
+int ecfs_fek_create_ex(const struct ecfs_cipher_info *ci, size_t key_bytes,
+		       const struct ecfs_keys *keys, struct ecfs_header *h,
+		       struct ecfs_fek **out, struct ob_err *err);
+
+/* ecfs_file_open/ecfs_file_create with a mixed key set. */
+int ecfs_file_open_ex(struct ecfs_file *f, int fd, unsigned flags,
+		      const struct ecfs_keys *keys, struct ob_err *err);
+int ecfs_file_create_ex(struct ecfs_file *f, int fd,
+			const struct ecfs_cipher_info *ci, size_t key_bytes,
+			const struct ecfs_keys *keys, bool in_xattr, bool fnek,
+			struct ob_err *err);
+
+/* Replace fd's whole metadata with h in one write: one pwrite of the
+ * first extent at offset 0 (in-file; the rest of the region is zero and
+ * stays so) or one fsetxattr (xattr mode), then fdatasync.  See rekey.c
+ * for why that is the atomic unit. */
+int ecfs_metadata_write(int fd, const struct ecfs_header *h, struct ob_err *err);
+
+/* Per-file cipher policy: lines "PATTERN CIPHER [KEY_BYTES]", '#'
+ * comments; the first pattern (fnmatch(3) on the file's base name) that
+ * matches a new file's name picks its cipher.  E.g.
+ *     *.kdbx  aes 32      (AES-256 for KeePass files)
+ *     [star]  aes 16      (a lone star: everything else) */
+struct ecfs_policy;
+/* -EINVAL with the line number for a bad line or a cipher/size the kernel
+ * cannot use. */
+int ecfs_policy_parse(const char *buf, size_t len, struct ecfs_policy **out,
+		      struct ob_err *err);
+/* Read and parse a file; -ENOENT when absent (callers may ignore that). */
+int ecfs_policy_load(const char *path, struct ecfs_policy **out, struct ob_err *err);
+void ecfs_policy_free(struct ecfs_policy *p);	/* may be NULL */
+/* 1 and *ci and *key_bytes when a rule matches name, else 0 (nothing set).
+ * p may be NULL (no policy: 0). */
+int ecfs_policy_match(const struct ecfs_policy *p, const char *name,
+		      const struct ecfs_cipher_info **ci, size_t *key_bytes);
+size_t ecfs_policy_count(const struct ecfs_policy *p);
+
+/* Re-keying one lower file in place (lib/rekey.c).  open_keys must open
+ * the FEK; every key of add not already on the file gets a packet; every
+ * packet whose sig/key id is in remove goes.  Refuses (-EPERM) to leave a
+ * file with no packet, -ENOSPC when the packets would not fit in the first
+ * extent.  With dry_run nothing is written.  *changed (may be NULL) says
+ * whether the header was (or would be) rewritten. */
+struct ecfs_rekey {
+	const struct ecfs_keys *open_keys;
+	const struct ecfs_keys *add;
+	const uint8_t (*remove)[ECFS_SIG_BYTES];
+	size_t nremove;
+	bool dry_run;
+};
+int ecfs_rekey_fd(int fd, const struct ecfs_rekey *rk, bool *changed,
+		  struct ob_err *err);
+
+/* The key-file layer.  A key file holds a random 32-byte key written as 64
+ * lowercase hex digits and a newline: it IS a passphrase (64 bytes, the
+ * most the kernel takes), so files made with it stay readable by the
+ * kernel (ecryptfs-add-passphrase < keyfile).  GPG and TPM protect that
+ * text; what they unwrap is again the passphrase. */
+#define ECFS_KEYFILE_CHARS	64
+/* 64 hex chars from 32 random bytes, NUL-terminated. */
+int ecfs_keyfile_generate(char out[ECFS_KEYFILE_CHARS + 1], struct ob_err *err);
+
+/* GPG (lib/gpg.c, GPGME; decryption goes through gpg-agent, so smartcards
+ * work).  encrypt: *out malloc'd (the OpenPGP message, not secret).
+ * decrypt: plaintext into locked memory *out (ob_secure_free it), at most
+ * max bytes.  -ENOTSUP when built without GPGME. */
+int ecfs_gpg_encrypt(const uint8_t *in, size_t len, const char *const *recipients,
+		     size_t nrecipients, uint8_t **out, size_t *out_len,
+		     struct ob_err *err);
+int ecfs_gpg_decrypt(const uint8_t *in, size_t len, uint8_t **out,
+		     size_t *out_len, size_t max, struct ob_err *err);
+
+/* TPM 2.0 (lib/tpm.c, tss2-esys).  tcti: a TCTI config string such as
+ * "swtpm:host=127.0.0.1,port=2321" or "device:/dev/tpmrm0"; NULL = the
+ * tss2 default.  seal: data (<= 128 bytes) sealed under the owner
+ * hierarchy's primary key, with pcr_mask (bit n = SHA-256 PCR n; 0 = no
+ * PCR policy) binding it to the current PCR values; *out malloc'd blob.
+ * unseal: the data into locked memory.  -EKEYREJECTED when the PCR policy
+ * fails, -ENOTSUP when built without tss2. */
+int ecfs_tpm_seal(const char *tcti, const uint8_t *data, size_t len,
+		  uint32_t pcr_mask, uint8_t **out, size_t *out_len,
+		  struct ob_err *err);
+int ecfs_tpm_unseal(const char *tcti, const uint8_t *blob, size_t blob_len,
+		    uint8_t **out, size_t *out_len, struct ob_err *err);
+
 #endif
