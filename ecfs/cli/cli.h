@@ -55,6 +55,26 @@ struct key_opts {
 	const char *fnek_file;		/* --fnek-passphrase-file (crouton) */
 	uint8_t key_sigs[8][ECFS_SIG_BYTES];	/* --key-sig: keyring tokens */
 	int nkey_sigs;
+
+	/* keys beyond passphrases (keyopts-pk.c) */
+	const char *key_files[8];	/* --key-file: a passphrase-equivalent key file */
+	int nkey_files;
+	const char *key_extpass;	/* --key-extpass: a command printing a key */
+	const char *gpg_keys[8];	/* --gpg-key: a GPG-wrapped key file */
+	int ngpg_keys;
+	const char *tpm_keys[8];	/* --tpm-key: a TPM-sealed key file */
+	int ntpm_keys;
+	const char *tcti;		/* --tpm-tcti */
+	const char *rsa_keys[8];	/* --rsa-key: PEM, private opens, any wraps */
+	int nrsa;
+	struct secret_source rsa_pass;	/* --rsa-passphrase-file/-extpass */
+	const char *escrow_key;		/* --escrow-key: public PEM (default: key dir) */
+	const char *gpg_recipients[8];	/* --gpg-recipient (ecfs keyfile) */
+	int ngpg_recipients;
+	const char *policy;		/* --policy (default: key dir) */
+	const char *keys_dir;		/* --keys-dir */
+	bool no_keys_dir;		/* --no-keys-dir: ignore the key dir */
+	const char *lower;		/* the lower dir, set by the subcommand */
 };
 
 /* Keys made from key_opts: content keys (first = the main passphrase) and
@@ -64,7 +84,23 @@ struct cli_keys {
 	struct ecfs_fnek *fneks[8];
 	size_t nfneks;
 	struct ecfs_fnek *write_fnek;	/* the FNEK for new names, or NULL */
+
+	/* keys beyond passphrases (keyopts-pk.c) */
+	struct ecfs_pubkey *pub[10];	/* --rsa-key and the escrow key: all wrap
+					 * new files, those with a private half
+					 * open them */
+	size_t npub;
+	bool has_escrow;		/* pub[npub - 1] is the escrow key */
+	struct ecfs_policy *policy;	/* --policy or the key dir's */
 };
+
+/* The passphrase keys of ck (ck->keys) and its RSA keys as one set. */
+static inline struct ecfs_keys cli_keys_all(const struct cli_keys *ck)
+{
+	struct ecfs_keys k = { .pass = ck->keys, .pub = ck->pub, .npub = ck->npub };
+
+	return k;
+}
 
 /* getopt_long entries for the key options, and their handler: returns 1
  * when opt was a key option, 0 when not, -1 on a bad value. */
@@ -89,6 +125,21 @@ int keyring_keys_load(const struct key_opts *ko, struct cli_keys *ck,
  * keyrings this process can search (request_key), into key. */
 int keyring_read_key(const uint8_t sig[ECFS_SIG_BYTES], struct ecfs_key *key,
 		     struct ob_err *err);
+
+/* keyopts-pk.c: the options of keys beyond passphrases.  handle: as
+ * key_opts_handle.  ext_count/ext_secret: the key-file-layer keys (key
+ * files, --key-extpass, GPG- and TPM-wrapped key files) in order, each a
+ * passphrase-equivalent secret.  load_pk: RSA keys, the escrow key and the
+ * policy into ck.  keys_dir: the lower dir's key dir into buf (0), or
+ * -ENOENT when there is none to use. */
+int key_opts_handle_pk(struct key_opts *ko, int opt, const char *arg);
+int key_opts_ext_count(const struct key_opts *ko);
+int key_opts_ext_secret(const struct key_opts *ko, int i, struct secret *s,
+			struct ob_err *err);
+int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_err *err);
+void cli_keys_free_pk(struct cli_keys *ck);
+int cli_keys_dir(const struct key_opts *ko, char *buf, size_t len);
+#define KEY_OPT_PK_BASE 1100
 
 /* Print "ecfs: object: reason" for err. */
 void cli_error(const char *object, const struct ob_err *err);
@@ -115,5 +166,9 @@ int cmd_fsck(int argc, char **argv);
 int cmd_setup_private(int argc, char **argv);
 int cmd_mount_private(int argc, char **argv);
 int cmd_umount_private(int argc, char **argv);
+/* keys beyond passphrases */
+int cmd_escrow(int argc, char **argv);
+int cmd_rekey(int argc, char **argv);
+int cmd_keyfile(int argc, char **argv);
 
 #endif

@@ -38,6 +38,10 @@ static const struct subcommand subcommands[] = {
 	{ "setup-private", cmd_setup_private, "set up an encrypted ~/Private as ecryptfs-setup-private does" },
 	{ "mount-private", cmd_mount_private, "mount ~/Private from ~/.ecryptfs (ecryptfs-mount-private)" },
 	{ "umount-private", cmd_umount_private, "unmount ~/Private (ecryptfs-umount-private)" },
+	/* keys beyond passphrases */
+	{ "rekey", cmd_rekey, "add or remove keys in every header of a tree (no re-encryption)" },
+	{ "escrow", cmd_escrow, "set up an escrow public key, or recover files with the escrow private key" },
+	{ "keyfile", cmd_keyfile, "create, GPG-wrap, TPM-seal and unwrap key files; print key ids" },
 };
 
 static bool is_dir(const char *path)

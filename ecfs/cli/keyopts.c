@@ -41,6 +41,20 @@ const struct option key_long_opts[] = {
 	{ "fnek-same-key", no_argument, NULL, OPT_FNEK_SAME },
 	{ "fnek-passphrase-file", required_argument, NULL, OPT_FNEK_PASSFILE },
 	{ "key-sig", required_argument, NULL, OPT_KEY_SIG },
+	/* ---- keys beyond passphrases: handled in keyopts-pk.c ---- */
+	{ "key-file", required_argument, NULL, KEY_OPT_PK_BASE + 0 },
+	{ "key-extpass", required_argument, NULL, KEY_OPT_PK_BASE + 1 },
+	{ "gpg-key", required_argument, NULL, KEY_OPT_PK_BASE + 2 },
+	{ "tpm-key", required_argument, NULL, KEY_OPT_PK_BASE + 3 },
+	{ "tpm-tcti", required_argument, NULL, KEY_OPT_PK_BASE + 4 },
+	{ "rsa-key", required_argument, NULL, KEY_OPT_PK_BASE + 5 },
+	{ "rsa-passphrase-file", required_argument, NULL, KEY_OPT_PK_BASE + 6 },
+	{ "rsa-passphrase-extpass", required_argument, NULL, KEY_OPT_PK_BASE + 7 },
+	{ "escrow-key", required_argument, NULL, KEY_OPT_PK_BASE + 8 },
+	{ "gpg-recipient", required_argument, NULL, KEY_OPT_PK_BASE + 9 },
+	{ "policy", required_argument, NULL, KEY_OPT_PK_BASE + 10 },
+	{ "keys-dir", required_argument, NULL, KEY_OPT_PK_BASE + 11 },
+	{ "no-keys-dir", no_argument, NULL, KEY_OPT_PK_BASE + 12 },
 };
 const size_t key_long_opts_count = sizeof(key_long_opts) / sizeof(key_long_opts[0]);
 
@@ -61,7 +75,25 @@ const char key_opts_help[] =
 	"                           main one (crouton: two passphrases)\n"
 	"  --key-sig SIG            use the key already in the kernel keyring under SIG\n"
 	"                           (ecfs add-passphrase, ecryptfs-add-passphrase); repeatable;\n"
-	"                           without a passphrase source no passphrase is asked for\n";
+	"                           without a passphrase source no passphrase is asked for\n"
+	"Keys beyond passphrases (each repeatable; any one opens a file, new files get\n"
+	"one key packet per key; with only these, no passphrase is asked for):\n"
+	"  --key-file F             a key file (ecfs keyfile create): a random key used as\n"
+	"                           a passphrase, so the kernel reads files with it too\n"
+	"  --key-extpass CMD        run CMD for a key file's content (e.g. a password store)\n"
+	"  --gpg-key F              a key file wrapped to GnuPG keys (opened via gpg-agent)\n"
+	"  --tpm-key F              a key file sealed by this machine's TPM 2.0\n"
+	"  --tpm-tcti CONF          TPM access, e.g. swtpm:host=127.0.0.1,port=2321\n"
+	"                           (default: the tss2 default, /dev/tpmrm0)\n"
+	"  --rsa-key PEM            an RSA key (Tag 1 packets, ecryptfs-utils' openssl module):\n"
+	"                           a public key wraps new files, a private key also opens\n"
+	"  --rsa-passphrase-file F  the private key's passphrase from F\n"
+	"  --rsa-passphrase-extpass CMD  ... or from CMD's output (default: prompt)\n"
+	"  --escrow-key PEM         escrow public key added to every new file (default:\n"
+	"                           escrow.pem in the key dir)\n"
+	"  --policy F               per-file cipher policy (default: policy in the key dir)\n"
+	"  --keys-dir D             the lower dir's key dir (default: .ecfs-NAME beside\n"
+	"                           LOWER, i.e. LOWER/../.ecfs-NAME); --no-keys-dir: none\n";
 
 int key_opts_handle(struct key_opts *ko, int opt, const char *arg)
 {
@@ -106,7 +138,7 @@ int key_opts_handle(struct key_opts *ko, int opt, const char *arg)
 		ko->nkey_sigs++;
 		return 1;
 	}
-	return 0;
+	return key_opts_handle_pk(ko, opt, arg);
 }
 
 static int content_salt(const struct key_opts *ko, uint8_t salt[ECFS_SALT_BYTES],
@@ -136,14 +168,16 @@ static int content_salt(const struct key_opts *ko, uint8_t salt[ECFS_SALT_BYTES]
 	return rc < 0 ? rc : 0;
 }
 
+/* src NULL: the key-file-layer key number ext (keyopts-pk.c). */
 static int derive_from(const struct secret_source *src, const char *prompt,
 		       const uint8_t salt[ECFS_SALT_BYTES], struct ecfs_key *key,
-		       struct ecfs_key *fnek_key, struct ob_err *err)
+		       struct ecfs_key *fnek_key, struct ob_err *err,
+		       const struct key_opts *ko, int ext)
 {
 	struct secret s;
 	int rc;
 
-	rc = secret_read(src, prompt, &s, err);
+	rc = src ? secret_read(src, prompt, &s, err) : key_opts_ext_secret(ko, ext, &s, err);
 	if (rc)
 		return rc;
 	rc = ecfs_key_derive(key, s.buf, s.len, salt, err);
@@ -204,7 +238,8 @@ int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_c
 {
 	uint8_t salt[ECFS_SALT_BYTES];
 	struct ecfs_key *k;
-	int rc;
+	int rc, ext0 = 0;
+	bool no_pass = !ko->src.file && !ko->src.extpass;
 
 	memset(ck, 0, sizeof(*ck));
 	ck->keys = ecfs_keyset_new();
@@ -220,9 +255,15 @@ int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_c
 	rc = keyring_keys_load(ko, ck, fn_cipher, fn_key_bytes, &k[2], err);
 	if (rc)
 		goto fail;
-	if (ko->nkey_sigs && !ko->src.file && !ko->src.extpass)
+	if (ko->nkey_sigs && no_pass)
 		goto extra;
-	rc = derive_from(&ko->src, "Passphrase: ", salt, &k[0], &k[1], err);
+	/* Keys beyond passphrases and no passphrase source: no prompt; the
+	 * first key-file-layer key (if any) plays the main passphrase. */
+	if (no_pass && !key_opts_ext_count(ko) && ko->nrsa)
+		goto extra;
+	if (no_pass && key_opts_ext_count(ko))
+		ext0 = 1;
+	rc = derive_from(ext0 ? NULL : &ko->src, "Passphrase: ", salt, &k[0], &k[1], err, ko, 0);
 	if (rc)
 		goto fail;
 	rc = ecfs_keyset_add(ck->keys, &k[0]);
@@ -231,7 +272,7 @@ int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_c
 	if (ko->fnek_file) {
 		struct secret_source fsrc = { .file = ko->fnek_file };
 
-		rc = derive_from(&fsrc, "Filename passphrase: ", salt, &k[0], &k[1], err);
+		rc = derive_from(&fsrc, "Filename passphrase: ", salt, &k[0], &k[1], err, ko, 0);
 		if (rc)
 			goto fail;
 	}
@@ -244,12 +285,23 @@ extra:
 	for (int i = 0; i < ko->nextra; i++) {
 		struct secret_source src = { .file = ko->extra_files[i] };
 
-		rc = derive_from(&src, "Extra passphrase: ", salt, &k[0], NULL, err);
+		rc = derive_from(&src, "Extra passphrase: ", salt, &k[0], NULL, err, ko, 0);
 		if (!rc)
 			rc = ecfs_keyset_add(ck->keys, &k[0]);
 		if (rc)
 			goto fail;
 	}
+	/* keys beyond passphrases */
+	for (int i = ext0; i < key_opts_ext_count(ko); i++) {
+		rc = derive_from(NULL, NULL, salt, &k[0], NULL, err, ko, i);
+		if (!rc)
+			rc = ecfs_keyset_add(ck->keys, &k[0]);
+		if (rc)
+			goto fail;
+	}
+	rc = cli_keys_load_pk(ko, ck, err);
+	if (rc)
+		goto fail;
 	ob_secure_free(k);
 	return 0;
 fail:
@@ -262,6 +314,7 @@ void cli_keys_free(struct cli_keys *ck)
 {
 	for (size_t i = 0; i < ck->nfneks; i++)
 		ecfs_fnek_free(ck->fneks[i]);
+	cli_keys_free_pk(ck);
 	ecfs_keyset_free(ck->keys);
 	memset(ck, 0, sizeof(*ck));
 }
