@@ -104,6 +104,21 @@ static int view_header(struct ef_data *d, struct ef_inode *ino)
 	return 0;
 }
 
+/* A new file's header: one key packet per mount key (passphrases: Tag 3,
+ * RSA and escrow keys: Tag 1), the cipher the policy picks for name (NULL:
+ * the mount's). */
+static int ef_new_header(struct ef_fs *fs, struct ecfs_file *f, int fd, const char *name,
+			 bool xattr, struct ob_err *err)
+{
+	struct ecfs_keys keys = { .pass = fs->wrap_keys, .pub = fs->ck.pub, .npub = fs->ck.npub };
+	const struct ecfs_cipher_info *ci = fs->cipher;
+	size_t kb = fs->key_bytes;
+
+	if (name)
+		ecfs_policy_match(fs->ck.policy, name, &ci, &kb);
+	return ecfs_file_create_ex(f, fd, ci, kb, &keys, xattr, fs->fnek != NULL, err);
+}
+
 /* Fill d for ino (m held): metadata, FEK, kind, size.  Returns 0 or errno. */
 static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_data *d)
 {
@@ -115,7 +130,9 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 		ef_probe_locked(fs, ino, d->f.fd);
 		return ino->kind == EF_ENC && ino->view_xattr ? view_header(d, ino) : 0;
 	}
-	rc = ecfs_file_open(&d->f, d->f.fd, ECFS_OPEN_XATTR_OK, fs->ck.keys, &err);
+	struct ecfs_keys keys = cli_keys_all(&fs->ck);
+
+	rc = ecfs_file_open_ex(&d->f, d->f.fd, ECFS_OPEN_XATTR_OK, &keys, &err);
 	if (rc == 0) {
 		ino->kind = EF_ENC;
 		ino->size = d->f.hdr.size;
@@ -128,8 +145,7 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 		}
 		if (!fstat(d->f.fd, &st) && st.st_size == 0 && !fs->xattr && d->writable &&
 		    fs->new_files == EF_NEW_ENCRYPT) {
-			rc = ecfs_file_create(&d->f, d->f.fd, fs->cipher, fs->key_bytes,
-					      fs->wrap_keys, false, fs->fnek != NULL, &err);
+			rc = ef_new_header(fs, &d->f, d->f.fd, NULL, false, &err);
 			if (rc == 0) {
 				ino->kind = EF_ENC;
 				ino->size = 0;
@@ -277,7 +293,7 @@ int ef_truncate(struct ef_fs *fs, struct ef_inode *ino, uint64_t size)
  * with new_files=plain).  Returns the data fd, or -errno; *created false
  * (and 0 returned) when it existed and excl was not asked. */
 static int create_lower(struct ef_fs *fs, fuse_req_t req, struct ef_inode *parent,
-			const char *lname, mode_t mode, bool excl,
+			const char *name, const char *lname, mode_t mode, bool excl,
 			struct ef_data *d, bool *created)
 {
 	struct ob_err err = {0};
@@ -294,8 +310,7 @@ static int create_lower(struct ef_fs *fs, fuse_req_t req, struct ef_inode *paren
 	d->writable = true;
 	if (fs->new_files == EF_NEW_PLAIN)
 		return fd;
-	rc = ecfs_file_create(&d->f, fd, fs->cipher, fs->key_bytes, fs->wrap_keys,
-			      fs->xattr, fs->fnek != NULL, &err);
+	rc = ef_new_header(fs, &d->f, fd, name, fs->xattr, &err);
 	if (rc) {
 		ef_log(fs, parent, "creating a file here: %s", err.msg);
 		unlinkat(parent->fd, lname, 0);
@@ -325,7 +340,7 @@ int ef_create_file(struct ef_fs *fs, fuse_req_t req, struct ef_inode *parent,
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return ENOMEM;
-	fd = create_lower(fs, req, parent, lname, mode, excl, d, &created);
+	fd = create_lower(fs, req, parent, name, lname, mode, excl, d, &created);
 	if (fd < 0) {
 		free(d);
 		return -fd;

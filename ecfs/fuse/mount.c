@@ -226,6 +226,7 @@ static int load_keys(struct mount_ctx *c, const struct ecfs_cipher_info *fn_ci, 
 
 	if (o->nokey)
 		return 0;
+	o->ko.lower = o->lower;		/* its key dir: escrow key, policy */
 	if (cli_keys_load(&o->ko, fn_ci, fn_kb, &fs->ck, &err)) {
 		cli_error(NULL, &err);
 		return -1;

@@ -71,7 +71,9 @@ static void probe_file(struct probe *p, int dfd, const char *name)
 	p->files++;
 	for (unsigned i = 0; i < h->npackets; i++)
 		sig_add(p->file_sigs, &p->nfile_sigs, h->packets[i].sig);
-	if (p->fs->ck.keys && !ecfs_fek_unwrap(h, p->fs->ck.keys, &fek, NULL, NULL)) {
+	struct ecfs_keys keys = cli_keys_all(&p->fs->ck);
+
+	if ((p->fs->ck.keys || p->fs->ck.npub) && !ecfs_fek_unwrap_any(h, &keys, &fek, NULL, NULL)) {
 		p->files_ok++;
 		ecfs_fek_free(fek);
 	}
