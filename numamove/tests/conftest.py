@@ -11,7 +11,6 @@ import pytest
 ROOT = pathlib.Path(os.environ.get("OB_ROOT", pathlib.Path(__file__).resolve().parents[2]))
 BUILD = pathlib.Path(os.environ.get("OB_BUILD", ROOT / "build"))
 NUMAMOVE = BUILD / "bin" / "numamove"
-TARGET = BUILD / "tests" / "numamove" / "nm-target"
 
 
 @pytest.fixture(scope="session")

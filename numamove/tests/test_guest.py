@@ -18,7 +18,12 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, NUMAMOVE, ROOT, TARGET
+# tests/run-all imports test files with --import-mode=importlib, so the
+# paths are computed here rather than imported from conftest.py.
+ROOT = pathlib.Path(os.environ.get("OB_ROOT", pathlib.Path(__file__).resolve().parents[2]))
+BUILD = pathlib.Path(os.environ.get("OB_BUILD", ROOT / "build"))
+NUMAMOVE = BUILD / "bin" / "numamove"
+TARGET = BUILD / "tests" / "numamove" / "nm-target"
 
 NUMA_VM = ROOT.parent / "shared" / "tools" / "numa-vm"
 SCRIPT = pathlib.Path(__file__).parent / "guest" / "scenarios.sh"
