@@ -14,6 +14,8 @@
  *   no_name_key       an encrypted name whose FNEK we lack       -
  *   bad_name          an "ECRYPTFS_FNEK_ENCRYPTED." name that    -
  *                     does not decode
+ *   no_escrow         the key dir has an escrow key, the file    --add-escrow: add its packet
+ *                     has no packet for it                       (lib/rekey.c, atomic)
  *
  * Repairs never destroy data: they change 8-byte size fields only, print
  * the old value, and happen only after a yes on the terminal (or --yes).
@@ -36,12 +38,12 @@
 
 enum kind {
 	K_NO_KEY, K_BAD_HEADER, K_NO_HEADER, K_TRUNCATED, K_SIZE_PAST_END,
-	K_STALE_COPY, K_NO_NAME_KEY, K_BAD_NAME, K_COUNT
+	K_STALE_COPY, K_NO_NAME_KEY, K_BAD_NAME, K_NO_ESCROW, K_COUNT
 };
 
 static const char *const kind_names[K_COUNT] = {
 	"no_key", "bad_header", "no_header", "truncated", "size_past_end",
-	"stale_size_copy", "no_name_key", "bad_name",
+	"stale_size_copy", "no_name_key", "bad_name", "no_escrow",
 };
 
 struct problem {
@@ -53,6 +55,7 @@ struct problem {
 struct fsck {
 	const char *root;
 	bool json, repair, yes, keys_loaded, progress;
+	bool add_escrow;		/* --add-escrow (keys beyond passphrases) */
 	struct cli_keys ck;
 	struct problem *p;
 	size_t np, cap;
@@ -186,6 +189,38 @@ static int write_size(int fd, const struct ecfs_header *h, uint64_t size)
 	}
 }
 
+/* no_escrow: the key dir's escrow key (the last of ck.pub) has no packet. */
+static void check_escrow(struct fsck *f, int dfd, const char *name,
+			 const struct ecfs_header *h, const char *lpath, const char *upath)
+{
+	const struct ecfs_pubkey *esc = f->ck.pub[f->ck.npub - 1];
+	struct ecfs_keys open = cli_keys_all(&f->ck), add = { .pub = &f->ck.pub[f->ck.npub - 1], .npub = 1 };
+	struct ecfs_rekey rk = { .open_keys = &open, .add = &add };
+	struct ob_err err = {0};
+	char hex[ECFS_SIG_HEX];
+	int fd;
+
+	for (unsigned i = 0; i < h->npackets; i++)
+		if (h->packets[i].tag == ECFS_PKT_TAG1 &&
+		    !memcmp(h->packets[i].sig, ecfs_pubkey_id(esc), ECFS_SIG_BYTES))
+			return;
+	ecfs_sig_to_hex(ecfs_pubkey_id(esc), hex);
+	problem(f, K_NO_ESCROW, lpath, upath, "no escrow packet for escrow key %s%s", hex,
+		f->add_escrow ? "" : " (--add-escrow adds it)");
+	if (!f->add_escrow)
+		return;
+	fd = openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || ecfs_rekey_fd(fd, &rk, NULL, &err)) {
+		cli_msg("%s: adding the escrow packet failed: %s", lpath,
+			fd < 0 ? strerror(errno) : err.msg);
+	} else {
+		f->p[f->np - 1].repaired = true;
+		f->repaired++;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 static void check_file(struct fsck *f, int dfd, const char *name, const char *lpath,
 		       const char *upath)
 {
@@ -228,6 +263,8 @@ static void check_file(struct fsck *f, int dfd, const char *name, const char *lp
 			problem(f, K_BAD_HEADER, lpath, upath, "file key does not unwrap: %s", err.msg);
 		}
 	}
+	if (f->keys_loaded && f->ck.has_escrow)
+		check_escrow(f, dfd, name, h, lpath, upath);
 	/* Sizes: the data after the header must be whole extents, and hold
 	 * the plaintext size. */
 	uint64_t data = (uint64_t)st.st_size > h->data_offset ? (uint64_t)st.st_size - h->data_offset : 0;
@@ -390,22 +427,24 @@ static const char fsck_help[] =
 	"Check every file and name of an eCryptfs lower directory without mounting it,\n"
 	"and report each one that will not decrypt, with the reason: no_key, bad_header,\n"
 	"no_header, truncated, size_past_end, stale_size_copy (Synology), no_name_key,\n"
-	"bad_name.  Without a key (--nokey, or no passphrase source and no terminal)\n"
+	"bad_name, no_escrow.  Without a key (--nokey, or no passphrase source and no terminal)\n"
 	"only the structure is checked.  Exit status: 0 clean, 1 problems left.\n\n"
 	"  --json        machine-readable report on stdout\n"
 	"  --repair      fix what is safe to fix (size fields only), asking first\n"
 	"  -y, --yes     repair without asking\n"
 	"  --nokey       do not ask for a passphrase\n"
+	"  --add-escrow  add the key dir's escrow key to files that lack it\n"
 	"  -h, --help    this help\n\n";
 
 int cmd_fsck(int argc, char **argv)
 {
-	enum { O_JSON = 1, O_REPAIR, O_NOKEY };
+	enum { O_JSON = 1, O_REPAIR, O_NOKEY, O_ADD_ESCROW };
 	static const struct option own[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "repair", no_argument, NULL, O_REPAIR },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "nokey", no_argument, NULL, O_NOKEY },
+		{ "add-escrow", no_argument, NULL, O_ADD_ESCROW },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -429,6 +468,7 @@ int cmd_fsck(int argc, char **argv)
 		case O_JSON: f.json = true; break;
 		case O_REPAIR: f.repair = true; break;
 		case O_NOKEY: nokey = true; break;
+		case O_ADD_ESCROW: f.add_escrow = true; break;
 		case 'y': f.yes = true; break;
 		case 'h':
 			printf("%s%s", fsck_help, key_opts_help);
@@ -449,6 +489,7 @@ int cmd_fsck(int argc, char **argv)
 			strerror(errno));
 		return EXIT_FAIL;
 	}
+	ko.lower = f.root;	/* its key dir: the escrow key */
 	if (!nokey && (ko.src.file || ko.src.extpass || ko.nkey_sigs || lc_have_tty())) {
 		if (cli_keys_load(&ko, NULL, 0, &f.ck, &err)) {
 			cli_error(NULL, &err);

@@ -1,0 +1,76 @@
+"""Helpers for the keys tests (issue 10): RSA PEM files made with the
+openssl CLI, passphrase and key files, header inspection via `ecfs info`."""
+import os
+import re
+import subprocess
+
+from conftest import run_ecfs
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def rsa_pair(d, name, bits=2048, passphrase=None):
+    """(private PEM, public PEM[, passphrase file]) under d."""
+    priv, pub = os.path.join(d, name + ".pem"), os.path.join(d, name + ".pub.pem")
+    if passphrase:
+        pw = os.path.join(d, name + ".pw")
+        with open(pw, "w") as f:
+            f.write(passphrase + "\n")
+        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:%d" % bits,
+                "-aes-256-cbc", "-pass", "file:" + pw, "-out", priv)
+        openssl("pkey", "-in", priv, "-passin", "file:" + pw, "-pubout", "-out", pub)
+        return priv, pub, pw
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:%d" % bits, "-out", priv)
+    openssl("pkey", "-in", priv, "-pubout", "-out", pub)
+    return priv, pub
+
+
+def pwfile(d, name, text):
+    p = os.path.join(d, name)
+    with open(p, "w") as f:
+        f.write(text + "\n")
+    return p
+
+
+def packets(lower_file):
+    """[(tag, sig)] from `ecfs info`."""
+    out = run_ecfs("info", str(lower_file)).stdout.decode()
+    res = []
+    for m in re.finditer(r"packet \d+:\s+Tag (\d) \(\w+( key)?\), key (?:signature|id) ([0-9a-f]{16})", out):
+        res.append((int(m.group(1)), m.group(3)))
+    return res
+
+
+def info(lower_file):
+    return run_ecfs("info", str(lower_file)).stdout.decode()
+
+
+def sig_of(*key_args):
+    """Key signatures / RSA ids printed by `ecfs keyfile id`."""
+    out = run_ecfs("keyfile", "id", "--no-keys-dir", *key_args).stdout.decode()
+    return re.findall(r"(?:passphrase key|rsa key) ([0-9a-f]{16})", out)
+
+
+def opens(lower, *key_args, out=None):
+    """Recover-style check: decrypt every file of lower with exactly these
+    keys (no passphrase prompt: stdin closed); returns {relpath: bytes} or
+    raises with ecfs's message."""
+    import shutil
+    import tempfile
+    tmp = tempfile.mkdtemp()
+    try:
+        dest = os.path.join(tmp, "out")
+        r = run_ecfs("escrow", "recover", "--no-keys-dir", *key_args, str(lower), dest,
+                     check=False, stdin=subprocess.DEVNULL)
+        got = {}
+        for root, _, files in os.walk(dest):
+            for fn in files:
+                p = os.path.join(root, fn)
+                with open(p, "rb") as f:
+                    got[os.path.relpath(p, dest)] = f.read()
+        return r.returncode, got, r.stderr.decode()
+    finally:
+        shutil.rmtree(tmp)
