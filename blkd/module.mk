@@ -1,6 +1,8 @@
 # blkd: libblkd (queue, schedulers, ordered flushes, backends) and the NBD
 # server built on it.  See blkd/include/blkd.h and blkd/server/main.c.
-CFLAGS_blkd := -Iblkd/include -Iblkd/lib -Iblkd/server
+CFLAGS_blkd := -Iblkd/include -Iblkd/lib -Iblkd/server $(shell $(PKG) --cflags libnbd)
+# mpath.c is a libnbd client (Debian libnbd-dev)
+BLKD_LDLIBS := $(shell $(PKG) --libs libnbd)
 
 BLKD_LIB_SRCS := $(wildcard blkd/lib/*.c)
 BLKD_LIB := $(O)/lib/libblkd.a
@@ -23,7 +25,7 @@ $(BLKD_SRV_LIB): $(call objs,$(filter-out blkd/server/main.c,$(BLKD_SRV_SRCS)))
 
 $(BLKD_BIN): $(call objs,blkd/server/main.c) $(BLKD_SRV_LIB) $(BLKD_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BLKD_LDLIBS)
 
 # Unit tests: blkd/tests/unit/test-<unit>.c, each its own cmocka binary.
 BLKD_UNIT_SRCS := $(wildcard blkd/tests/unit/test-*.c)
@@ -32,6 +34,6 @@ UNIT_TESTS += $(BLKD_UNIT_BINS)
 
 $(O)/tests/blkd/%: $(O)/blkd/tests/unit/%.o $(BLKD_SRV_LIB) $(BLKD_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG) --libs cmocka)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG) --libs cmocka) $(BLKD_LDLIBS)
 
 DEPS += $(call deps,$(BLKD_LIB_SRCS) $(BLKD_SRV_SRCS) $(BLKD_UNIT_SRCS))

@@ -99,14 +99,19 @@ const char *blkd_ordered_name(int mode);
 typedef int (*blkd_extent_fn)(void *arg, uint64_t len, uint32_t flags);
 
 /*
- * The driver interface.  Hooks are synchronous, return 0 or -errno and are
+ * The driver interface.  Synchronous hooks return 0 or -errno and are
  * called from worker threads concurrently, so they must be thread-safe.
  * Optional hooks may be NULL (the cap bit must then be clear); the queue
- * checks them in one place (queue.c: blkd_backend_issue).  An asynchronous
- * backend (the NBD upstream of issue 8) will add a .submit hook that ends
- * requests later through blkd_request_end(); the request lifecycle events
- * (see enum blkd_trace_event) are already there for it.
+ * checks them in one place (queue.c: blkd_backend_issue).
+ *
+ * An asynchronous backend (the NBD upstream / multipath device, mpath.c)
+ * sets .submit instead of the data hooks: the queue hands it a struct
+ * blkd_io and goes on; the backend later ends it with blkd_io_end() or
+ * gives it back with blkd_io_requeue() (failover: the request goes back on
+ * the dispatch queue, shows as R, and is issued again).  .submit is called
+ * with no queue lock held and must not block for long.
  */
+struct blkd_io;
 struct blkd_backend_ops {
 	const char *name;
 	int (*preadv)(struct blkd_backend *be, const struct iovec *iov, int cnt, uint64_t off);
@@ -118,8 +123,36 @@ struct blkd_backend_ops {
 	int (*cache)(struct blkd_backend *be, uint64_t off, uint64_t len);
 	int (*extents)(struct blkd_backend *be, uint64_t off, uint64_t len,
 		       blkd_extent_fn fn, void *arg);
+	void (*submit)(struct blkd_backend *be, struct blkd_io *io);
 	void (*destroy)(struct blkd_backend *be);
 };
+
+/*
+ * One request as an asynchronous backend sees it.  It lives inside the
+ * queue's request; fields are stable until blkd_io_end/requeue.  bpriv is
+ * the backend's scratch space and survives a requeue (mpath keeps the set
+ * of paths that answered EIO there).
+ */
+struct blkd_io {
+	enum blkd_op op;
+	bool fua;
+	unsigned zflags;		/* BLKD_F_NOHOLE / BLKD_F_FASTZERO for ZERO */
+	uint64_t off, len;
+	const struct iovec *iov;	/* READ/WRITE data */
+	int iovcnt;
+	unsigned requeues;		/* times given back by the backend */
+	uint64_t bpriv[4];
+};
+
+/* End io with 0 or -errno.  Takes the queue lock: call it with no lock the
+ * queue could need (any backend lock is fine).  Cannot fail. */
+void blkd_io_end(struct blkd_io *io, int err);
+/* Put io back on the dispatch queue to be issued again (INSERT_REQUEUE);
+ * why, if not NULL, goes into the trace as a message.  Cannot fail. */
+void blkd_io_requeue(struct blkd_io *io, const char *why);
+/* A free-text note for the trace (blktrace 'm' record).  Cannot fail. */
+void blkd_io_message(struct blkd_io *io, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 struct blkd_backend {
 	const struct blkd_backend_ops *ops;
@@ -150,11 +183,14 @@ enum blkd_trace_event {		/* blktrace letters, spec D.4 */
 	BLKD_EV_QUEUE = 'Q', BLKD_EV_BACKMERGE = 'M', BLKD_EV_FRONTMERGE = 'F',
 	BLKD_EV_GETRQ = 'G', BLKD_EV_INSERT = 'I', BLKD_EV_ISSUE = 'D',
 	BLKD_EV_COMPLETE = 'C', BLKD_EV_REQUEUE = 'R',
+	BLKD_EV_PLUG = 'P', BLKD_EV_UNPLUG = 'U',	/* a batch submit; count = bios */
+	BLKD_EV_MESSAGE = 'm',				/* msg holds free text */
 };
 
 /* What a trace hook sees of one event.  kind is "R", "W", "FL" (flush),
  * "T", "Z", "C" (cache), with a trailing "F" for FUA; seq names the ordered
- * step ("pre", "bar", "post") or "" for a plain request. */
+ * step ("pre", "bar", "post") or "" for a plain request.  op and fua say
+ * the same for binary writers; msg is set for BLKD_EV_MESSAGE only. */
 struct blkd_trace_rec {
 	enum blkd_trace_event ev;
 	const char *kind;
@@ -162,6 +198,10 @@ struct blkd_trace_rec {
 	uint64_t off, len;
 	int error;
 	unsigned nr_bios;
+	enum blkd_op op;
+	bool fua;
+	unsigned count;			/* PLUG/UNPLUG: bios in the batch */
+	const char *msg;
 };
 typedef void (*blkd_trace_fn)(void *arg, const struct blkd_trace_rec *rec);
 
@@ -259,5 +299,72 @@ void blkd_queue_client_gone(struct blkd_queue *q, struct blkd_client *c);
 
 /* Name of an op for messages.  Cannot fail. */
 const char *blkd_op_name(enum blkd_op op);
+
+/* ---- blktrace output (trace.c, spec D) ---------------------------------- */
+
+/*
+ * A set of NAME.blktrace.N files in DIR in the version-7 binary format of
+ * struct blk_io_trace, one file per thread that logs events (files are
+ * handed back when a thread exits, so N stays small and contiguous).  Each
+ * file starts with a timestamp note; each thread's first record in a file
+ * is preceded by a process note with its name.  Records are buffered per
+ * thread; nothing reaches the disk for sure before blkd_blktrace_close().
+ */
+struct blkd_blktrace;
+/* Create DIR if needed and prepare NAME.blktrace.*; old files of that name
+ * are removed.  On error nothing is left open and errbuf says why. */
+int blkd_blktrace_open(const char *dir, const char *name, struct blkd_blktrace **out,
+		       char *errbuf, size_t errlen);
+/* Log one queue event for device dev (kernel dev_t: major << 20 | minor).
+ * Thread-safe.  A write error stops the trace (see blkd_blktrace_error). */
+void blkd_blktrace_event(struct blkd_blktrace *bt, uint32_t dev, const struct blkd_trace_rec *r);
+/* 0, or the first -errno a write got. */
+int blkd_blktrace_error(struct blkd_blktrace *bt);
+/* Flush every buffer and close the files; returns blkd_blktrace_error().
+ * No thread may log during or after the call.  NULL is fine. */
+int blkd_blktrace_close(struct blkd_blktrace *bt);
+#define BLKD_BLKTRACE_DEV(major, minor) (((uint32_t)(major) << 20) | (uint32_t)(minor))
+
+/* ---- NBD upstream and multipath (mpath.c, spec C) ----------------------- */
+
+enum blkd_failback { BLKD_FAILBACK_IMMEDIATE, BLKD_FAILBACK_MANUAL, BLKD_FAILBACK_DELAY };
+
+struct blkd_mpath_opts {
+	/* paths: uris[i] is in priority group groups[i] (1 = preferred) */
+	const char *const *uris;
+	const unsigned *groups;
+	unsigned nr_paths;
+	/* selector per group, index group-1: "round-robin", "queue-length",
+	 * "service-time"; NULL entries = service-time */
+	const char *selectors[16];
+	enum blkd_failback failback;
+	unsigned failback_delay_ms;
+	int queue_if_no_path_ms;	/* hold I/O this long with no path; 0 = fail, <0 = forever */
+	unsigned queue_max;		/* most requests held with no path */
+	unsigned checker_ms;		/* probe interval for failed paths */
+	unsigned io_timeout_ms;		/* a request older than this fails its path */
+	bool readonly;
+	void (*log)(void *arg, const char *msg);	/* path events; may be NULL */
+	void *log_arg;
+};
+
+/* Defaults: service-time, failback immediate, queue 30 s / 4096 requests,
+ * checker 1 s, I/O timeout 30 s. */
+void blkd_mpath_opts_init(struct blkd_mpath_opts *o);
+/* Connect every path (those that fail start failed and are retried by the
+ * checker; at least one must answer, to learn the size) and start the
+ * path threads.  -EINVAL (bad selector, sizes differ) or -errno of the
+ * connection; errbuf says why. */
+int blkd_mpath_create(const struct blkd_mpath_opts *o, struct blkd_backend **out,
+		      char *errbuf, size_t errlen);
+/* Is be a multipath device? */
+bool blkd_backend_is_mpath(const struct blkd_backend *be);
+/* Append the paths and groups as JSON ({"active_group":..,"groups":[..],
+ * "paths":[..]}); returns bytes written. */
+size_t blkd_mpath_json(struct blkd_backend *be, char *buf, size_t len);
+/* Control messages (dm's names): "fail_path N", "reinstate_path N",
+ * "switch_group G", "queue_if_no_path", "fail_if_no_path".  Returns 0,
+ * -EINVAL (bad message) or -ENOENT (no such path/group); errbuf says why. */
+int blkd_mpath_message(struct blkd_backend *be, const char *msg, char *errbuf, size_t errlen);
 
 #endif

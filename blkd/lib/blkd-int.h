@@ -64,6 +64,10 @@ static inline void list_del_init(struct list_head *e)
 #define RQ_FUA		(1u << 5)	/* issue with native FUA */
 #define RQ_PROXY	(1u << 6)	/* a queue-owned pre/post flush step */
 #define RQ_HASHED	(1u << 7)	/* in the merge hashes */
+#define RQ_REQUEUED	(1u << 8)	/* given back while a drain sequence ran:
+					   it was issued before the barrier, so it
+					   goes out again ahead of the steps (flush.c) */
+#define RQ_REQUEUED_ONCE (1u << 9)	/* an async backend gave it back: keep io.bpriv */
 
 /* Ordered steps a request can stand for (flush.c). */
 enum blkd_step { STEP_NONE, STEP_PRE, STEP_BAR, STEP_POST };
@@ -85,7 +89,12 @@ struct blkd_request {
 	void *elv_priv;			/* fair: the client's queue */
 	unsigned elv_gen;		/* q->elv_gen when sorted in */
 	int error;
+	struct blkd_queue *q;
+	/* ---- not cleared at allocation: set at each async issue ---- */
+	struct blkd_io io;		/* what an async backend sees (.submit) */
+	struct iovec iov[BLKD_MAX_SEGMENTS];
 };
+#define RQ_CLEAR_SIZE offsetof(struct blkd_request, io)
 
 static inline int rq_dir(const struct blkd_request *rq)
 {	/* deadline's two directions: reads (and prefetch) vs writes */
@@ -164,6 +173,7 @@ struct blkd_queue {
 	unsigned nr_dispatch;
 	unsigned nr_sorted;		/* requests held by the elevator */
 	unsigned in_flight;		/* issued to the backend, not ended */
+	unsigned nr_requeued;		/* RQ_REQUEUED requests on the dispatch queue */
 	uint64_t end_off;		/* boundary of the one-way elevator */
 	uint64_t wake_at;		/* ns: elevator wants a re-run (idling) */
 	struct blkd_request *last_merge;
@@ -199,6 +209,7 @@ void __blkd_rq_free(struct blkd_queue *q, struct blkd_request *rq);
 void __blkd_rq_init_from_bio(struct blkd_request *rq, struct blkd_bio *bio);
 void __blkd_trace(struct blkd_queue *q, enum blkd_trace_event ev,
 		  const struct blkd_request *rq, const struct blkd_bio *bio);
+void __blkd_trace_msg(struct blkd_queue *q, const char *msg);
 void __blkd_rq_end_bios(struct blkd_queue *q, struct blkd_request *rq, int err);
 void __blkd_bio_end(struct blkd_queue *q, struct blkd_bio *bio, int err);
 

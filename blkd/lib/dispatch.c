@@ -106,11 +106,28 @@ void __blkd_insert(struct blkd_queue *q, struct blkd_request *rq, enum blkd_inse
 		}
 		break;
 	case BLKD_INSERT_REQUEUE:
-		/* behind queued steps of the running sequence (spec A.4 item 8) */
+		/*
+		 * Keep sequence order (spec A.4 item 8).  A step goes back in
+		 * front of the later steps.  A plain request given back while a
+		 * drain-mode sequence runs was issued before the barrier (nothing
+		 * else is issued then), so it goes to the very front and flush.c
+		 * lets it out and waits for it before the next step (RQ_REQUEUED).
+		 * Otherwise (tag modes, no sequence) it goes behind queued steps.
+		 */
 		pos = &q->dispatch;
-		while (pos->next != &q->dispatch &&
-		       list_entry(pos->next, struct blkd_request, queuelist)->step != STEP_NONE)
-			pos = pos->next;
+		if (rq->step != STEP_NONE) {
+			while (pos->next != &q->dispatch &&
+			       list_entry(pos->next, struct blkd_request, queuelist)->step != STEP_NONE &&
+			       list_entry(pos->next, struct blkd_request, queuelist)->step < rq->step)
+				pos = pos->next;
+		} else if (q->ord.seq && (q->ordered & BLKD_ORDERED_BY_DRAIN)) {
+			rq->flags |= RQ_REQUEUED;
+			q->nr_requeued++;
+		} else {
+			while (pos->next != &q->dispatch &&
+			       list_entry(pos->next, struct blkd_request, queuelist)->step != STEP_NONE)
+				pos = pos->next;
+		}
 		rq->flags |= RQ_SOFTBARRIER;
 		__list_add(&rq->queuelist, pos, pos->next);
 		q->nr_dispatch++;
@@ -143,6 +160,10 @@ struct blkd_request *__blkd_dispatch_fetch(struct blkd_queue *q)
 	}
 	list_del_init(&rq->queuelist);
 	q->nr_dispatch--;
+	if (rq->flags & RQ_REQUEUED) {
+		rq->flags &= ~RQ_REQUEUED;
+		q->nr_requeued--;
+	}
 	rq->flags |= RQ_STARTED;
 	q->in_flight++;
 	__blkd_trace(q, BLKD_EV_ISSUE, rq, NULL);

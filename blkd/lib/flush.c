@@ -40,6 +40,9 @@
  *   O4  the known hole of barrier.txt (spec A.4 item 7): a write that failed
  *       since the last flush makes the next FLUSH fail with -EIO, so nobody
  *       is told that lost data is durable.
+ *   O5  failover (mpath.c): a request issued before the barrier and given
+ *       back by the backend (requeue) goes out again ahead of the steps,
+ *       and the drain is not over until it has completed.
  *
  * NBD's rule (spec E.6) follows from O2: every write answered before a
  * FLUSH started completed before the drain ended, and the pre-flush that
@@ -101,7 +104,8 @@ static unsigned step_bit(const struct blkd_request *rq)
 static void push_step(struct blkd_queue *q, struct blkd_request *rq, enum blkd_step step)
 {
 	if (rq->flags & RQ_PROXY) {
-		memset(rq, 0, sizeof(*rq));
+		memset(rq, 0, RQ_CLEAR_SIZE);
+		rq->q = q;
 		rq->op = BLKD_OP_FLUSH;
 		rq->flags = RQ_PROXY | RQ_NOMERGE;
 		list_init(&rq->elv_node[0]);
@@ -126,6 +130,10 @@ static void ordered_finish(struct blkd_queue *q)
 	ord->seq = 0;
 	ord->orig = NULL;
 	rq->step = STEP_NONE;
+	if (rq->op == BLKD_OP_FLUSH) {	/* never issued itself: close its Q with a C */
+		rq->error = err;
+		__blkd_trace(q, BLKD_EV_COMPLETE, rq, NULL);
+	}
 	__blkd_rq_end_bios(q, rq, err);
 	__blkd_rq_free(q, rq);
 	__blkd_kick(q);
@@ -189,6 +197,10 @@ bool __blkd_do_ordered(struct blkd_queue *q, struct blkd_request **rqp)
 		rq = list_first_entry(&q->dispatch, struct blkd_request, queuelist);
 	}
 	if (q->ordered & BLKD_ORDERED_BY_DRAIN) {
+		if (rq->flags & RQ_REQUEUED) {			/* O5 */
+			*rqp = rq;
+			return true;
+		}
 		if (!(ord->seq & SEQ_DRAIN))			/* O2: draining */
 			return false;
 		if (rq->step == STEP_NONE || step_bit(rq) != cur_step(ord))
@@ -222,7 +234,7 @@ void __blkd_ordered_check_drain(struct blkd_queue *q)
 {
 	struct blkd_ordered *ord = &q->ord;
 
-	if (!ord->seq || (ord->seq & SEQ_DRAIN) || q->in_flight)
+	if (!ord->seq || (ord->seq & SEQ_DRAIN) || q->in_flight || q->nr_requeued)
 		return;
 	ord->seq |= SEQ_DRAIN;
 	if (cur_step(ord) == SEQ_DONE)

@@ -28,10 +28,19 @@
  * does not allocate in steady state.  Bio callbacks never run under the
  * lock: ended bios are chained on q->done_head and called after unlock.
  *
- * Known gaps: the backend interface is synchronous (issue 8 adds .submit);
- * tag modes are honoured by issuing from a single worker (see flush.c).
+ * Asynchronous backends (.submit, the NBD upstream and multipath of
+ * mpath.c) take the request and return at once; the worker goes on
+ * fetching, and the backend later calls blkd_io_end() (C) or
+ * blkd_io_requeue() (R: failover, the request is issued again, D, and the
+ * backend picks another path).  Then one worker keeps many requests in
+ * flight, and the drain of flush.c still counts them in in_flight.
+ *
+ * Known gaps: tag modes are honoured by issuing from a single worker (see
+ * flush.c), which an async backend does not guarantee: mpath declares drain
+ * modes only.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +120,8 @@ struct blkd_request *__blkd_rq_alloc(struct blkd_queue *q)
 	}
 	rq = list_first_entry(&q->free_rqs, struct blkd_request, queuelist);
 	list_del_init(&rq->queuelist);
-	memset(rq, 0, sizeof(*rq));
+	memset(rq, 0, RQ_CLEAR_SIZE);
+	rq->q = q;
 	list_init(&rq->queuelist);
 	list_init(&rq->elv_node[0]);
 	list_init(&rq->elv_node[1]);
@@ -159,19 +169,39 @@ void __blkd_trace(struct blkd_queue *q, enum blkd_trace_event ev,
 	if (!q->trace)
 		return;
 	if (rq) {
-		r.kind = rq_kind(rq->op, rq->flags & RQ_FUA);
+		r.op = rq->op;
+		r.fua = rq->flags & RQ_FUA;
 		r.step = steps[rq->step];
 		r.off = rq->off;
 		r.len = rq->len;
 		r.error = rq->error;
 		r.nr_bios = rq->nr_bios;
 	} else {
-		r.kind = rq_kind(bio->op, bio->flags & BLKD_F_FUA);
+		r.op = bio->op;
+		r.fua = bio->flags & BLKD_F_FUA;
 		r.off = bio->off;
 		r.len = bio->len;
 		r.nr_bios = 1;
 	}
+	r.kind = rq_kind(r.op, r.fua);
 	q->trace(q->trace_arg, &r);
+}
+
+/* A plug/unplug pair around a batch, or a free-text note. */
+static void __blkd_trace_batch(struct blkd_queue *q, enum blkd_trace_event ev, unsigned n)
+{
+	struct blkd_trace_rec r = { .ev = ev, .step = "", .kind = "-", .count = n };
+
+	if (q->trace)
+		q->trace(q->trace_arg, &r);
+}
+
+void __blkd_trace_msg(struct blkd_queue *q, const char *msg)
+{
+	struct blkd_trace_rec r = { .ev = BLKD_EV_MESSAGE, .step = "", .kind = "-", .msg = msg };
+
+	if (q->trace)
+		q->trace(q->trace_arg, &r);
 }
 
 /* ---- ending bios ---------------------------------------------------------- */
@@ -281,18 +311,28 @@ fail:
 	__blkd_bio_end(q, bio, rc);
 }
 
+/* Submit a batch; a batch of more than one bio is a plug (P ... U). */
+static void __blkd_submit_batch(struct blkd_queue *q, struct blkd_bio **bios, unsigned n)
+{
+	if (n > 1)
+		__blkd_trace_batch(q, BLKD_EV_PLUG, n);
+	for (unsigned i = 0; i < n; i++)
+		__blkd_submit_one(q, bios[i]);
+	if (n > 1)
+		__blkd_trace_batch(q, BLKD_EV_UNPLUG, n);
+}
+
 void blkd_queue_submit(struct blkd_queue *q, struct blkd_bio **bios, unsigned n)
 {
 	pthread_mutex_lock(&q->lock);
-	for (unsigned i = 0; i < n; i++)
-		__blkd_submit_one(q, bios[i]);
+	__blkd_submit_batch(q, bios, n);
 	if (q->idle_workers)
 		pthread_cond_signal(&q->work);
 	__blkd_run_done(q);
 	pthread_mutex_unlock(&q->lock);
 }
 
-static int blkd_backend_issue(struct blkd_queue *q, struct blkd_request *rq);
+static bool blkd_backend_issue(struct blkd_queue *q, struct blkd_request *rq, int *errp);
 static void __blkd_rq_end(struct blkd_queue *q, struct blkd_request *rq, int err);
 
 /*
@@ -313,22 +353,24 @@ void blkd_queue_submit_direct(struct blkd_queue *q, struct blkd_bio **bios, unsi
 	unsigned budget = BLKD_DIRECT_BUDGET;
 
 	pthread_mutex_lock(&q->lock);
-	for (unsigned i = 0; i < n; i++)
-		__blkd_submit_one(q, bios[i]);
+	__blkd_submit_batch(q, bios, n);
 	__blkd_run_done(q);
 	while (budget--) {
 		struct blkd_request *rq = __blkd_dispatch_fetch(q);
 		uint64_t t0;
 		int err;
+		bool sync;
 
 		__blkd_run_done(q);
 		if (!rq)
 			break;
 		pthread_mutex_unlock(&q->lock);
 		t0 = blkd_now(q);
-		err = blkd_backend_issue(q, rq);
+		sync = blkd_backend_issue(q, rq, &err);
 		t0 = blkd_now(q) - t0;
 		pthread_mutex_lock(&q->lock);
+		if (!sync)
+			continue;	/* ends later through blkd_io_end */
 		q->stats.backend_ios++;
 		__blkd_rq_end(q, rq, err);
 		__blkd_run_done(q);
@@ -342,38 +384,79 @@ void blkd_queue_submit_direct(struct blkd_queue *q, struct blkd_bio **bios, unsi
 
 /* ---- issuing to the backend --------------------------------------------------- */
 
-/* Issue rq synchronously; called without q->lock.  The one place optional
- * backend hooks are checked. */
-static int blkd_backend_issue(struct blkd_queue *q, struct blkd_request *rq)
+/* Fill rq's iovec from its bios; returns the count. */
+static int rq_map_iov(struct blkd_request *rq)
+{
+	int n = 0;
+
+	for (struct blkd_bio *b = rq->bio; b && n < BLKD_MAX_SEGMENTS; b = b->bi_next) {
+		rq->iov[n].iov_base = b->buf;
+		rq->iov[n].iov_len = b->len;
+		n++;
+	}
+	return n;
+}
+
+/* Hand rq to an asynchronous backend (.submit). */
+static void blkd_backend_submit(struct blkd_backend *be, struct blkd_request *rq)
+{
+	struct blkd_io *io = &rq->io;
+	unsigned requeues = rq->flags & RQ_REQUEUED_ONCE ? io->requeues : 0;
+
+	if (!(rq->flags & RQ_REQUEUED_ONCE))
+		memset(io->bpriv, 0, sizeof(io->bpriv));
+	io->op = rq->op;
+	io->fua = rq->flags & RQ_FUA;
+	io->zflags = rq->op == BLKD_OP_ZERO && rq->bio ? rq->bio->flags : 0;
+	io->off = rq->off;
+	io->len = rq->len;
+	io->iov = rq->iov;
+	io->iovcnt = rq->op == BLKD_OP_READ || rq->op == BLKD_OP_WRITE ? rq_map_iov(rq) : 0;
+	io->requeues = requeues;
+	be->ops->submit(be, io);
+}
+
+/*
+ * Issue rq; called without q->lock.  The one place optional backend hooks
+ * are checked.  Returns true when the request ended here with *errp, false
+ * when an asynchronous backend took it (it ends through blkd_io_end).
+ */
+static bool blkd_backend_issue(struct blkd_queue *q, struct blkd_request *rq, int *errp)
 {
 	struct blkd_backend *be = q->be;
 	const struct blkd_backend_ops *ops = be->ops;
-	struct iovec iov[BLKD_MAX_SEGMENTS];
-	int n = 0;
+	int n;
 
+	if (ops->submit) {
+		blkd_backend_submit(be, rq);
+		return false;
+	}
 	switch (rq->op) {
 	case BLKD_OP_READ:
 	case BLKD_OP_WRITE:
-		for (struct blkd_bio *b = rq->bio; b && n < BLKD_MAX_SEGMENTS; b = b->bi_next) {
-			iov[n].iov_base = b->buf;
-			iov[n].iov_len = b->len;
-			n++;
-		}
+		n = rq_map_iov(rq);
 		if (rq->op == BLKD_OP_READ)
-			return ops->preadv(be, iov, n, rq->off);
-		return ops->pwritev(be, iov, n, rq->off, rq->flags & RQ_FUA);
+			*errp = ops->preadv(be, rq->iov, n, rq->off);
+		else
+			*errp = ops->pwritev(be, rq->iov, n, rq->off, rq->flags & RQ_FUA);
+		break;
 	case BLKD_OP_FLUSH:
-		return ops->flush ? ops->flush(be) : 0;
+		*errp = ops->flush ? ops->flush(be) : 0;
+		break;
 	case BLKD_OP_TRIM:
-		return ops->trim ? ops->trim(be, rq->off, rq->len) : -EOPNOTSUPP;
+		*errp = ops->trim ? ops->trim(be, rq->off, rq->len) : -EOPNOTSUPP;
+		break;
 	case BLKD_OP_ZERO:
-		return ops->zero ? ops->zero(be, rq->off, rq->len,
-					     rq->bio ? rq->bio->flags : 0) : -EOPNOTSUPP;
+		*errp = ops->zero ? ops->zero(be, rq->off, rq->len, rq->bio ? rq->bio->flags : 0)
+				  : -EOPNOTSUPP;
+		break;
 	case BLKD_OP_CACHE:
-		return ops->cache ? ops->cache(be, rq->off, rq->len) : 0;
+		*errp = ops->cache ? ops->cache(be, rq->off, rq->len) : 0;
+		break;
 	default:
-		return -EINVAL;
+		*errp = -EINVAL;
 	}
+	return true;
 }
 
 static void __blkd_rq_end(struct blkd_queue *q, struct blkd_request *rq, int err)
@@ -408,8 +491,10 @@ struct blkd_request *blkd_queue_fetch(struct blkd_queue *q)
 
 void blkd_queue_execute(struct blkd_queue *q, struct blkd_request *rq)
 {
-	int err = blkd_backend_issue(q, rq);
+	int err;
 
+	if (!blkd_backend_issue(q, rq, &err))
+		return;
 	pthread_mutex_lock(&q->lock);
 	q->stats.backend_ios++;
 	__blkd_rq_end(q, rq, err);
@@ -427,15 +512,67 @@ int blkd_queue_run_once(struct blkd_queue *q)
 	return 1;
 }
 
-void blkd_queue_requeue(struct blkd_queue *q, struct blkd_request *rq)
+static void __blkd_requeue(struct blkd_queue *q, struct blkd_request *rq)
 {
-	pthread_mutex_lock(&q->lock);
 	q->in_flight--;
 	rq->flags &= ~RQ_STARTED;
 	__blkd_trace(q, BLKD_EV_REQUEUE, rq, NULL);
 	__blkd_insert(q, rq, BLKD_INSERT_REQUEUE);
 	__blkd_ordered_check_drain(q);
 	pthread_cond_signal(&q->work);
+}
+
+void blkd_queue_requeue(struct blkd_queue *q, struct blkd_request *rq)
+{
+	pthread_mutex_lock(&q->lock);
+	__blkd_requeue(q, rq);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* ---- the asynchronous side (.submit backends) ------------------------------------ */
+
+void blkd_io_end(struct blkd_io *io, int err)
+{
+	struct blkd_request *rq = list_entry(io, struct blkd_request, io);
+	struct blkd_queue *q = rq->q;
+
+	pthread_mutex_lock(&q->lock);
+	q->stats.backend_ios++;
+	__blkd_rq_end(q, rq, err);
+	__blkd_run_done(q);
+	if (q->stopping && !q->in_flight)
+		pthread_cond_broadcast(&q->work);	/* workers wait for the last one */
+	pthread_mutex_unlock(&q->lock);
+}
+
+void blkd_io_requeue(struct blkd_io *io, const char *why)
+{
+	struct blkd_request *rq = list_entry(io, struct blkd_request, io);
+	struct blkd_queue *q = rq->q;
+
+	pthread_mutex_lock(&q->lock);
+	io->requeues++;
+	rq->flags |= RQ_REQUEUED_ONCE;
+	if (why)
+		__blkd_trace_msg(q, why);
+	__blkd_requeue(q, rq);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void blkd_io_message(struct blkd_io *io, const char *fmt, ...)
+{
+	struct blkd_request *rq = list_entry(io, struct blkd_request, io);
+	struct blkd_queue *q = rq->q;
+	char buf[200];
+	va_list ap;
+
+	if (!q->trace)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&q->lock);
+	__blkd_trace_msg(q, buf);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -443,6 +580,7 @@ static void *blkd_worker(void *arg)
 {
 	struct blkd_queue *q = arg;
 
+	pthread_setname_np(pthread_self(), "blkd-worker");	/* blktrace process notes */
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		struct blkd_request *rq = __blkd_dispatch_fetch(q);
@@ -468,8 +606,11 @@ static void *blkd_worker(void *arg)
 		if (q->idle_workers && __blkd_has_work(q))
 			pthread_cond_signal(&q->work);
 		pthread_mutex_unlock(&q->lock);
-		int err = blkd_backend_issue(q, rq);
+		int err;
+		bool sync = blkd_backend_issue(q, rq, &err);
 		pthread_mutex_lock(&q->lock);
+		if (!sync)
+			continue;
 		q->stats.backend_ios++;
 		__blkd_rq_end(q, rq, err);
 		__blkd_run_done(q);
@@ -500,7 +641,8 @@ int blkd_queue_create(struct blkd_backend *be, const struct blkd_queue_opts *o,
 		return -EINVAL;
 	}
 	int mode = o->ordered < 0 ? be->ordered : o->ordered;
-	if ((mode & (BLKD_ORDERED_PREFLUSH | BLKD_ORDERED_POSTFLUSH)) && !be->ops->flush) {
+	if ((mode & (BLKD_ORDERED_PREFLUSH | BLKD_ORDERED_POSTFLUSH)) && !be->ops->flush &&
+	    !be->ops->submit) {
 		snprintf(errbuf, errlen, "ordered mode %s needs a flush the %s backend lacks",
 			 blkd_ordered_name(mode), be->ops->name);
 		return -EINVAL;

@@ -669,6 +669,7 @@ static void *conn_main(void *arg)
 	struct blkd_server *srv = c->srv;
 	int rc;
 
+	pthread_setname_np(pthread_self(), "blkd-conn");	/* blktrace process notes */
 	rc = blkd_handshake(c);
 	if (rc) {
 		if (srv->verbose || (rc != -ECONNRESET && rc != -ECONNABORTED))

@@ -9,10 +9,24 @@
  *   stats                       -> one JSON object (below), newline
  *   scheduler EXPORT            -> the export's scheduler name
  *   scheduler EXPORT NAME       -> "ok" after switching, or "error: ..."
- *   (EXPORT is a name, "-" for the default export "", or "*" for all)
+ *   paths EXPORT                -> the multipath state as JSON (mpath.c)
+ *   fail_path EXPORT N, reinstate_path EXPORT N, switch_group EXPORT G,
+ *   queue_if_no_path EXPORT, fail_if_no_path EXPORT
+ *                               -> "ok" or "error: ..." (dm's message names)
+ *   (EXPORT is a name, "-" for the default export "", or "*" for all
+ *   where it makes sense: scheduler)
  * Stats JSON: {"exports":[{"name","scheduler","ordered","size",
  *   "stats":{...},"clients":[{"name","stats":{...}}]}]} with the fields of
  *   blkd_stats_json().
+ *
+ * Multipath exports add "multipath":{active_group, queue_if_no_path, held,
+ *   groups:[{group, selector, paths}], paths:[{index, uri, group, state,
+ *   connected, admin_down, fail_count, in_flight, ios, bytes, errors,
+ *   requeues, last_error}]} to their export object.
+ *
+ * --trace DIR writes blktrace files (lib/trace.c), device BLKD_TRACE_MAJOR
+ * (43, nbd) with the export's index as minor.  --trace-text FILE keeps the
+ * text lines below.
  *
  * Trace lines (one per queue event, spec D.4 letters), for tests that
  * observe what the backend was asked to do:
@@ -69,6 +83,10 @@ size_t blkd_server_stats_json(struct blkd_server *srv, char *buf, size_t len)
 		    (unsigned long long)e->be->size);
 		blkd_queue_stats(e->q, NULL, &st);
 		n += blkd_stats_json(&st, buf + n, n < len ? len - n : 0);
+		if (blkd_backend_is_mpath(e->be)) {
+			OUT(",\"multipath\":");
+			n += blkd_mpath_json(e->be, buf + n, n < len ? len - n : 0);
+		}
 		OUT(",\"clients\":[");
 		for (struct blkd_conn *c = srv->conns; c; c = c->next) {
 			if (c->exp != e)
@@ -121,6 +139,59 @@ static int set_scheduler(struct blkd_server *srv, const char *exp, const char *s
 	return 0;
 }
 
+static struct blkd_export *find_mpath(struct blkd_server *srv, const char *exp, char *out,
+				      size_t outlen)
+{
+	struct blkd_export *e = blkd_export_find(srv, strcmp(exp, "-") ? exp : "");
+
+	if (!e)
+		snprintf(out, outlen, "error: no export '%s'\n", exp);
+	else if (!blkd_backend_is_mpath(e->be))
+		snprintf(out, outlen, "error: export '%s' has no paths\n", exp);
+	else
+		return e;
+	return NULL;
+}
+
+/* paths EXPORT | fail_path EXPORT N | reinstate_path EXPORT N |
+ * switch_group EXPORT G | queue_if_no_path EXPORT | fail_if_no_path EXPORT */
+static int path_command(struct blkd_server *srv, int argc, char **argv, char *out, size_t outlen)
+{
+	struct blkd_export *e = find_mpath(srv, argv[1], out, outlen);
+	char msg[96], err[256];
+	size_t n;
+	int rc;
+
+	if (!e)
+		return -ENOENT;
+	if (!strcmp(argv[0], "paths")) {
+		n = blkd_mpath_json(e->be, out, outlen - 1);
+		snprintf(out + n, outlen - n, "\n");
+		return 0;
+	}
+	snprintf(msg, sizeof(msg), "%s%s%s", argv[0], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+	rc = blkd_mpath_message(e->be, msg, err, sizeof(err));
+	if (rc) {
+		snprintf(out, outlen, "error: %s\n", err);
+		return rc;
+	}
+	blkd_log("export '%s': %s", e->name, msg);
+	snprintf(out, outlen, "ok\n");
+	return 0;
+}
+
+static bool is_path_command(const char *w, int argc)
+{
+	static const struct { const char *name; int argc; } cmds[] = {
+		{ "paths", 2 }, { "fail_path", 3 }, { "reinstate_path", 3 }, { "switch_group", 3 },
+		{ "queue_if_no_path", 2 }, { "fail_if_no_path", 2 },
+	};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(w, cmds[i].name))
+			return argc == cmds[i].argc;
+	return false;
+}
+
 int blkd_control_handle(struct blkd_server *srv, int fd)
 {
 	char line[512], *argv[4], *save = NULL;
@@ -149,8 +220,12 @@ int blkd_control_handle(struct blkd_server *srv, int fd)
 		blkd_server_stats_json(srv, out, outlen);
 	else if ((argc == 2 || argc == 3) && !strcmp(argv[0], "scheduler"))
 		rc = set_scheduler(srv, argv[1], argc == 3 ? argv[2] : NULL, out, outlen);
+	else if (argc >= 2 && is_path_command(argv[0], argc))
+		rc = path_command(srv, argc, argv, out, outlen);
 	else {
-		snprintf(out, outlen, "error: unknown command (try: stats | scheduler EXPORT [NAME])\n");
+		snprintf(out, outlen, "error: unknown command (try: stats | scheduler EXPORT [NAME] | "
+			 "paths EXPORT | fail_path EXPORT N | reinstate_path EXPORT N | "
+			 "switch_group EXPORT G | queue_if_no_path EXPORT | fail_if_no_path EXPORT)\n");
 		rc = -EINVAL;
 	}
 	blkd_write_full(fd, out, strlen(out));
@@ -158,11 +233,17 @@ int blkd_control_handle(struct blkd_server *srv, int fd)
 	return rc;
 }
 
-void blkd_trace_line(void *arg, const struct blkd_trace_rec *r)
+/* The queue's trace hook: a blktrace record and/or a text line. */
+void blkd_trace_event(void *arg, const struct blkd_trace_rec *r)
 {
 	struct blkd_export *e = arg;
 	struct blkd_server *srv = e->srv;
 
+	if (srv->blktrace)
+		blkd_blktrace_event(srv->blktrace, BLKD_BLKTRACE_DEV(BLKD_TRACE_MAJOR, e->index), r);
+	if (!srv->trace || r->ev == BLKD_EV_PLUG || r->ev == BLKD_EV_UNPLUG ||
+	    r->ev == BLKD_EV_MESSAGE)
+		return;
 	pthread_mutex_lock(&srv->trace_lock);
 	fprintf(srv->trace, "%s %c %s %llu %llu %s %d %u\n", e->name[0] ? e->name : "-",
 		(char)r->ev, r->kind, (unsigned long long)r->off, (unsigned long long)r->len,

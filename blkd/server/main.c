@@ -2,7 +2,8 @@
 /*
  * main.c - the blkd command line, in the style of nbdkit and qemu-nbd.
  *
- *   blkd serve [OPTION]... FILE...     serve each FILE (or memory:SIZE)
+ *   blkd serve [OPTION]... FILE...     serve each FILE (or memory:SIZE, nbd:URI,
+ *                                      or mpath: the --path options, mpath.c)
  *   blkd ctl SOCKET COMMAND...         talk to a running server's control socket
  *
  * Options come from one table (opts[]), which also prints --help.  Unknown
@@ -39,7 +40,8 @@
 
 enum {
 	OPT_MAX_MERGE = 256, OPT_ORDERED, OPT_DIRECT, OPT_FUA, OPT_STATS, OPT_TRACE,
-	OPT_MAX_INFLIGHT,
+	OPT_MAX_INFLIGHT, OPT_TRACE_TEXT, OPT_TRACE_NAME, OPT_PATH, OPT_SELECTOR, OPT_FAILBACK,
+	OPT_QUEUE_NO_PATH, OPT_QUEUE_MAX, OPT_CHECKER, OPT_IO_TIMEOUT,
 };
 
 static const struct opt_desc {
@@ -68,7 +70,21 @@ static const struct opt_desc {
 	{ "max-inflight", OPT_MAX_INFLIGHT, 1, "N", "requests in flight per connection (default 128)" },
 	{ "control", 'C', 1, "PATH", "control socket: stats, scheduler switching" },
 	{ "stats", OPT_STATS, 1, "FILE", "rewrite FILE with JSON statistics every second" },
-	{ "trace", OPT_TRACE, 1, "FILE", "log every request event (Q M F G I D C R) to FILE" },
+	{ "trace", OPT_TRACE, 1, "DIR", "write blktrace files DIR/NAME.blktrace.N (blkparse, btt)" },
+	{ "trace-name", OPT_TRACE_NAME, 1, "NAME", "base name of the blktrace files (default blkd)" },
+	{ "trace-text", OPT_TRACE_TEXT, 1, "FILE", "log every request event (Q M F G I D C R) as text" },
+	{ "path", OPT_PATH, 1, "[G:]URI", "add an NBD path (nbd://, nbd+unix://) in priority group G "
+	  "(default 1 = preferred) to the export FILE \"mpath\"" },
+	{ "selector", OPT_SELECTOR, 1, "[G:]NAME", "path selector of group G: round-robin, "
+	  "queue-length, service-time (default)" },
+	{ "failback", OPT_FAILBACK, 1, "WHEN", "back to a better group: immediate (default), manual, "
+	  "or a delay in seconds" },
+	{ "queue-if-no-path", OPT_QUEUE_NO_PATH, 1, "TIME", "hold I/O this long with no path "
+	  "(default 30s; 0 = fail at once; forever)" },
+	{ "queue-max", OPT_QUEUE_MAX, 1, "N", "most requests held with no path (default 4096)" },
+	{ "checker-interval", OPT_CHECKER, 1, "TIME", "probe failed paths this often (default 1s)" },
+	{ "io-timeout", OPT_IO_TIMEOUT, 1, "TIME", "a request older than this fails its path "
+	  "(default 30s)" },
 	{ "verbose", 'v', 0, NULL, "log connections" },
 	{ "help", 'h', 0, NULL, "show this help" },
 	{ "version", 'V', 0, NULL, "show the version" },
@@ -95,6 +111,18 @@ struct config {
 	const char *control;
 	const char *stats;
 	const char *trace;
+	const char *trace_name;
+	const char *trace_text;
+	const char *paths[32];
+	unsigned path_groups[32];
+	unsigned nr_paths;
+	const char *selectors[16];
+	enum blkd_failback failback;
+	unsigned failback_ms;
+	int queue_no_path_ms;
+	unsigned queue_max;
+	unsigned checker_ms;
+	unsigned io_timeout_ms;
 	bool verbose;
 	char **files;
 	int nr_files;
@@ -103,8 +131,11 @@ struct config {
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: blkd serve [OPTION]... FILE...\n"
-		   "       blkd ctl SOCKET stats | scheduler EXPORT [NAME]\n\n"
-		   "Serve files, block devices or memory:SIZE disks over NBD through a block\n"
+		   "       blkd ctl SOCKET stats | scheduler EXPORT [NAME] | paths EXPORT\n"
+		   "                | fail_path EXPORT N | reinstate_path EXPORT N | switch_group EXPORT G\n"
+		   "                | queue_if_no_path EXPORT | fail_if_no_path EXPORT\n\n"
+		   "Serve files, block devices, memory:SIZE disks, NBD upstreams (nbd:URI) or a\n"
+		   "multipath device over NBD paths (mpath + --path) over NBD through a block\n"
 		   "layer with I/O schedulers, request merging and ordered flushes.\n\n");
 	for (size_t i = 0; i < NR_OPTS; i++) {
 		char left[64];
@@ -155,6 +186,48 @@ static int parse_size(const char *s, uint64_t *out)
 	if (*end || (shift && v > (~0ull >> shift)))
 		return -EINVAL;
 	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* "2" or "2s" (seconds), "500ms"; "forever" -> -1 when allowed.  ms out. */
+static int parse_time_ms(const char *s, bool forever_ok, int *out)
+{
+	char *end;
+	double v;
+
+	if (forever_ok && !strcmp(s, "forever")) {
+		*out = -1;
+		return 0;
+	}
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	if (!strcmp(end, "ms"))
+		v /= 1000;
+	else if (*end && strcmp(end, "s"))
+		return -EINVAL;
+	if (v * 1000 > 86400000.0)
+		return -EINVAL;
+	*out = (int)(v * 1000 + 0.5);
+	return 0;
+}
+
+/* "[G:]REST" with G in 1..16; G defaults to 1. */
+static int split_group(const char *s, unsigned *g, const char **rest)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (end != s && *end == ':' && end[1] != '/') {
+		if (v < 1 || v > 16)
+			return -EINVAL;
+		*g = (unsigned)v;
+		*rest = end + 1;
+	} else {
+		*g = 1;
+		*rest = s;
+	}
 	return 0;
 }
 
@@ -245,6 +318,77 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case 'C': cfg->control = optarg; break;
 		case OPT_STATS: cfg->stats = optarg; break;
 		case OPT_TRACE: cfg->trace = optarg; break;
+		case OPT_TRACE_NAME:
+			if (!*optarg || strchr(optarg, '/'))
+				return usage_error("--trace-name: expected a file name, got '%s'", optarg);
+			cfg->trace_name = optarg;
+			break;
+		case OPT_TRACE_TEXT: cfg->trace_text = optarg; break;
+		case OPT_PATH: {
+			unsigned g;
+			const char *uri;
+
+			if (cfg->nr_paths >= 32)
+				return usage_error("--path: at most 32 paths");
+			if (split_group(optarg, &g, &uri) || strncmp(uri, "nbd", 3))
+				return usage_error("--path: expected [GROUP:]nbd://... or nbd+unix://..., "
+						   "got '%s'", optarg);
+			cfg->path_groups[cfg->nr_paths] = g;
+			cfg->paths[cfg->nr_paths++] = uri;
+			break;
+		}
+		case OPT_SELECTOR: {
+			unsigned g;
+			const char *name;
+
+			if (split_group(optarg, &g, &name) || (strcmp(name, "round-robin") &&
+			    strcmp(name, "queue-length") && strcmp(name, "service-time")))
+				return usage_error("--selector: expected [GROUP:]round-robin, queue-length "
+						   "or service-time, got '%s'", optarg);
+			cfg->selectors[g - 1] = name;
+			break;
+		}
+		case OPT_FAILBACK: {
+			int ms;
+
+			if (!strcmp(optarg, "immediate"))
+				cfg->failback = BLKD_FAILBACK_IMMEDIATE;
+			else if (!strcmp(optarg, "manual"))
+				cfg->failback = BLKD_FAILBACK_MANUAL;
+			else if (!parse_time_ms(!strncmp(optarg, "delay=", 6) ? optarg + 6 : optarg,
+						false, &ms)) {
+				cfg->failback = BLKD_FAILBACK_DELAY;
+				cfg->failback_ms = (unsigned)ms;
+			} else
+				return usage_error("--failback: expected immediate, manual or seconds, "
+						   "got '%s'", optarg);
+			break;
+		}
+		case OPT_QUEUE_NO_PATH:
+			if (!strcmp(optarg, "no"))
+				cfg->queue_no_path_ms = 0;
+			else if (parse_time_ms(optarg, true, &cfg->queue_no_path_ms))
+				return usage_error("--queue-if-no-path: expected a time, 0 or forever, "
+						   "got '%s'", optarg);
+			break;
+		case OPT_QUEUE_MAX:
+			if (parse_uint(optarg, 1, 1u << 20, &cfg->queue_max))
+				return usage_error("--queue-max: expected 1..1048576, got '%s'", optarg);
+			break;
+		case OPT_CHECKER:
+		case OPT_IO_TIMEOUT: {
+			int ms;
+
+			if (parse_time_ms(optarg, false, &ms) || ms < 10)
+				return usage_error("--%s: expected a time of at least 10ms, got '%s'",
+						   c == OPT_CHECKER ? "checker-interval" : "io-timeout",
+						   optarg);
+			if (c == OPT_CHECKER)
+				cfg->checker_ms = (unsigned)ms;
+			else
+				cfg->io_timeout_ms = (unsigned)ms;
+			break;
+		}
 		case 'v': cfg->verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("blkd %s\n", BLKD_VERSION); exit(0);
@@ -264,10 +408,57 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		return usage_error("%u export names for %d files", cfg->nr_names, cfg->nr_files);
 	if (!cfg->unix_path && !cfg->port)
 		return usage_error("nothing to listen on: give --unix PATH and/or --port PORT");
+	bool want_paths = false;
+	for (int i = 0; i < cfg->nr_files; i++)
+		want_paths |= !strcmp(cfg->files[i], "mpath");
+	if (cfg->nr_paths && !want_paths)
+		return usage_error("--path given but no FILE is \"mpath\"");
+	if (want_paths && !cfg->nr_paths)
+		return usage_error("FILE \"mpath\" needs at least one --path");
 	return 0;
 }
 
 /* ---- exports ----------------------------------------------------------- */
+
+static void log_path_event(void *arg, const char *msg)
+{
+	blkd_log("%s: %s", (const char *)arg, msg);
+}
+
+/* "mpath" (the --path options), "nbd:URI" or a bare nbd URI (one path). */
+static int open_mpath(const struct config *cfg, const char *file, struct blkd_backend **be,
+		      char *err, size_t errlen)
+{
+	struct blkd_mpath_opts mo;
+	const char *one[1];
+	unsigned g1[1] = { 1 };
+
+	blkd_mpath_opts_init(&mo);
+	if (!strcmp(file, "mpath")) {
+		mo.uris = cfg->paths;
+		mo.groups = cfg->path_groups;
+		mo.nr_paths = cfg->nr_paths;
+	} else {
+		one[0] = !strncmp(file, "nbd:", 4) && strncmp(file, "nbd://", 6) ? file + 4 : file;
+		mo.uris = one;
+		mo.groups = g1;
+		mo.nr_paths = 1;
+	}
+	memcpy(mo.selectors, cfg->selectors, sizeof(mo.selectors));
+	mo.failback = cfg->failback;
+	mo.failback_delay_ms = cfg->failback_ms;
+	mo.queue_if_no_path_ms = cfg->queue_no_path_ms;
+	if (cfg->queue_max)
+		mo.queue_max = cfg->queue_max;
+	if (cfg->checker_ms)
+		mo.checker_ms = cfg->checker_ms;
+	if (cfg->io_timeout_ms)
+		mo.io_timeout_ms = cfg->io_timeout_ms;
+	mo.readonly = cfg->readonly;
+	mo.log = log_path_event;
+	mo.log_arg = (void *)file;
+	return blkd_mpath_create(&mo, be, err, errlen);
+}
 
 static int open_exports(struct blkd_server *srv, const struct config *cfg)
 {
@@ -319,6 +510,14 @@ static int open_exports(struct blkd_server *srv, const struct config *cfg)
 			if (cfg->readonly)
 				e->be->caps |= BLKD_CAP_READONLY;
 			e->min_block = 1;
+		} else if (!strcmp(file, "mpath") || !strncmp(file, "nbd:", 4) ||
+			   !strncmp(file, "nbd+", 4) || !strncmp(file, "nbds", 4)) {
+			rc = open_mpath(cfg, file, &e->be, err, sizeof(err));
+			if (rc) {
+				fprintf(stderr, "blkd: %s: %s\n", file, err);
+				return rc;
+			}
+			e->min_block = 1;
 		} else {
 			struct blkd_file_opts fo = { .readonly = cfg->readonly, .direct = cfg->direct,
 						     .fua_emulate = cfg->fua_emulate };
@@ -335,8 +534,9 @@ static int open_exports(struct blkd_server *srv, const struct config *cfg)
 		qo.ordered = cfg->ordered;
 		qo.max_merge = cfg->max_merge;
 		qo.threads = cfg->threads;
-		if (srv->trace) {
-			qo.trace = blkd_trace_line;
+		e->index = (unsigned)i;
+		if (srv->trace || srv->blktrace) {
+			qo.trace = blkd_trace_event;
 			qo.trace_arg = e;
 		}
 		rc = blkd_queue_create(e->be, &qo, &e->q, err, sizeof(err));
@@ -352,9 +552,13 @@ static void close_exports(struct blkd_server *srv)
 {
 	for (unsigned i = 0; i < srv->nr_exports; i++) {
 		struct blkd_export *e = &srv->exports[i];
+		char err[128];
 
+		/* requests held for a path that may never come back end now */
+		if (e->be && blkd_backend_is_mpath(e->be))
+			blkd_mpath_message(e->be, "fail_if_no_path", err, sizeof(err));
 		blkd_queue_destroy(e->q);
-		if (e->be && !e->readonly && e->be->ops->flush)
+		if (e->be && !e->readonly && e->be->ops->flush && e->q)
 			e->be->ops->flush(e->be);
 		blkd_backend_destroy(e->be);
 		free(e->name);
@@ -524,7 +728,8 @@ static void stop_connections(struct blkd_server *srv)
 static int cmd_serve(int argc, char **argv)
 {
 	struct config cfg = { .ip = "127.0.0.1", .threads = 4, .max_merge = BLKD_MAX_MERGE_DEFAULT,
-			      .ordered = -1, .max_inflight = 128 };
+			      .ordered = -1, .max_inflight = 128, .queue_no_path_ms = 30000,
+			      .trace_name = "blkd" };
 	struct blkd_server srv = { 0 };
 	int lfds[MAX_LISTEN], nl = 0, cfd = -1, ready[2] = { -1, -1 }, rc;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -573,13 +778,21 @@ static int cmd_serve(int argc, char **argv)
 	srv.max_inflight = cfg.max_inflight;
 	srv.verbose = cfg.verbose;
 	rc = 1;
-	if (cfg.trace) {
-		srv.trace = fopen(cfg.trace, "w");
+	if (cfg.trace_text) {
+		srv.trace = fopen(cfg.trace_text, "w");
 		if (!srv.trace) {
-			fprintf(stderr, "blkd: %s: %s\n", cfg.trace, strerror(errno));
+			fprintf(stderr, "blkd: %s: %s\n", cfg.trace_text, strerror(errno));
 			goto out;
 		}
 		setvbuf(srv.trace, NULL, _IOLBF, 0);
+	}
+	if (cfg.trace) {
+		char err[512];
+
+		if (blkd_blktrace_open(cfg.trace, cfg.trace_name, &srv.blktrace, err, sizeof(err))) {
+			fprintf(stderr, "blkd: --trace: %s\n", err);
+			goto out;
+		}
 	}
 	if (open_exports(&srv, &cfg))
 		goto out_exports;
@@ -643,6 +856,8 @@ out_exports:
 out:
 	if (srv.trace)
 		fclose(srv.trace);
+	if (srv.blktrace && blkd_blktrace_close(srv.blktrace))
+		fprintf(stderr, "blkd: %s: writing the trace failed\n", cfg.trace);
 	return rc;
 }
 

@@ -20,6 +20,8 @@
 #include "blkd.h"
 #include "nbd-proto.h"
 
+#define BLKD_TRACE_MAJOR 43	/* nbd, so btt shows plain Q2C/D2C tables */
+
 struct blkd_export {
 	char *name;
 	char *desc;
@@ -28,6 +30,7 @@ struct blkd_export {
 	struct blkd_queue *q;
 	bool readonly;
 	uint32_t min_block;
+	unsigned index;			/* blktrace minor */
 	struct blkd_server *srv;
 };
 
@@ -45,8 +48,9 @@ struct blkd_server {
 	unsigned nr_conns;
 	unsigned long next_id;
 	bool stopping;
-	FILE *trace;			/* --trace file */
+	FILE *trace;			/* --trace-text file */
 	pthread_mutex_t trace_lock;
+	struct blkd_blktrace *blktrace;	/* --trace DIR */
 };
 
 /* One request slot of a connection: a bio plus what the reply needs. */
@@ -111,6 +115,6 @@ int blkd_handshake(struct blkd_conn *c);
 /* control.c */
 int blkd_control_handle(struct blkd_server *srv, int fd);
 size_t blkd_server_stats_json(struct blkd_server *srv, char *buf, size_t len);
-void blkd_trace_line(void *arg, const struct blkd_trace_rec *rec);
+void blkd_trace_event(void *arg, const struct blkd_trace_rec *rec);
 
 #endif

@@ -48,7 +48,7 @@ class Server:
         if self.ctl:
             cmd += ["-C", self.ctl]
         if self.trace:
-            cmd += ["--trace", self.trace]
+            cmd += ["--trace-text", self.trace]
         cmd += list(args) + list(files)
         self.err = open(self.errlog, "w")
         self.proc = subprocess.Popen(cmd, stderr=self.err, stdout=subprocess.DEVNULL)
