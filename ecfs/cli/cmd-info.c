@@ -33,8 +33,8 @@ static void print_packet(unsigned i, const struct ecfs_packet *pk)
 
 	ecfs_sig_to_hex(pk->sig, sig);
 	if (pk->tag == ECFS_PKT_TAG1) {
-		printf("packet %u:    Tag 1 (public key), key id %s, %u-byte blob\n",
-		       i + 1, sig, pk->ekey_len);
+		printf("packet %u:    Tag 1 (public key), key id %s, %u-byte blob (RSA-%u; the cipher is inside)\n",
+		       i + 1, sig, pk->ekey_len, pk->ekey_len * 8u);
 		return;
 	}
 	const struct ecfs_cipher_info *ci = ecfs_cipher_by_code(pk->cipher_code);
@@ -84,13 +84,16 @@ static int info_one(const char *path, const struct cli_keys *ck)
 		struct ecfs_fek *fek = NULL;
 		int which = -1;
 
-		rc = ecfs_fek_unwrap(&h, ck->keys, &fek, &which, &err);
+		struct ecfs_keys keys = cli_keys_all(ck);	/* + RSA private keys */
+
+		rc = ecfs_fek_unwrap_any(&h, &keys, &fek, &which, &err);
 		if (rc) {
 			cli_error(path, &err);
 			close(fd);
 			return EXIT_FAIL;
 		}
-		printf("opens with:  packet %d (%s, %zu-byte key)\n", which + 1,
+		printf("opens with:  packet %d (%s, %s, %zu-byte key)\n", which + 1,
+		       h.packets[which].tag == ECFS_PKT_TAG1 ? "RSA key" : "passphrase",
 		       ecfs_fek_cipher(fek)->name, ecfs_fek_key_bytes(fek));
 		ecfs_fek_free(fek);
 	}
@@ -138,7 +141,7 @@ int cmd_info(int argc, char **argv)
 		cli_msg("info: no file given (usage: ecfs info [--check] LOWER_FILE...)");
 		return EXIT_USAGE;
 	}
-	if (check || ko.src.file || ko.src.extpass) {
+	if (check || ko.src.file || ko.src.extpass || ko.nrsa || key_opts_ext_count(&ko)) {
 		struct ob_err err = {0};
 
 		if (cli_keys_load(&ko, NULL, 0, &ck, &err)) {
