@@ -33,5 +33,8 @@ $(O)/fuzz/%: $(FUZZ_O)/ecfs/fuzz/%.o $(FUZZ_LIB_OBJS)
 
 fuzz: $(FUZZ_BINS)
 
+# Objects reached only through the pattern rules: keep them between runs.
+.SECONDARY: $(FUZZ_LIB_OBJS) $(patsubst %.c,$(FUZZ_O)/%.o,$(FUZZ_SRCS))
+
 .PHONY: fuzz
 DEPS += $(patsubst %.c,$(FUZZ_O)/%.d,$(FUZZ_LIB_SRCS) $(FUZZ_SRCS))
