@@ -187,7 +187,8 @@ static void file_put(struct bt_file *f, uint64_t time, uint64_t off, uint32_t by
 	if (f->used + sizeof(r) + pdu_len > BT_BUF)
 		file_flush(f);
 	memcpy(f->buf + f->used, &r, sizeof(r));
-	memcpy(f->buf + f->used + sizeof(r), pdu, pdu_len);
+	if (pdu_len)
+		memcpy(f->buf + f->used + sizeof(r), pdu, pdu_len);
 	f->used += sizeof(r) + pdu_len;
 }
 
