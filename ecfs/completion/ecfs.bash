@@ -2,7 +2,9 @@
 # /usr/share/bash-completion/completions/ecfs (or source it).
 
 _ecfs_key_opts="--passphrase-file --extpass --salt --ecryptfsrc --extra-passphrase-file
-    --fnek --fnek-same-key --fnek-passphrase-file --key-sig"
+    --fnek --fnek-same-key --fnek-passphrase-file --key-sig --key-file --key-extpass
+    --gpg-key --tpm-key --tpm-tcti --rsa-key --rsa-passphrase-file --rsa-passphrase-extpass
+    --escrow-key --gpg-recipient --policy --keys-dir --no-keys-dir"
 
 _ecfs()
 {
@@ -12,7 +14,7 @@ _ecfs()
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local cmds="mount umount info decrypt encrypt ls sig unwrap wrap recover
         unwrap-passphrase wrap-passphrase rewrap-passphrase fsck add-passphrase
-        setup-private mount-private umount-private help"
+        setup-private mount-private umount-private rekey escrow keyfile help"
 
     cmd=
     for ((i = 1; i < COMP_CWORD; i++)); do
@@ -30,13 +32,15 @@ _ecfs()
     case $prev in
         --passphrase-file|--extra-passphrase-file|--fnek-passphrase-file|--ecryptfsrc|\
         --login-password-file|--new-login-password-file|--wrapped-passphrase|--sig-file|\
-        --key-file|--mount-passphrase-file)
+        --key-file|--mount-passphrase-file|--gpg-key|--tpm-key|--rsa-key|--escrow-key|\
+        --rsa-passphrase-file|--policy|--add-key-file|--add-passphrase-file|--add-gpg-key|\
+        --add-tpm-key|--add-rsa)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
-        --mountpoint|--home)
+        --mountpoint|--home|--keys-dir)
             COMPREPLY=($(compgen -d -- "$cur"))
             return ;;
-        --extpass|--login-extpass|--new-login-extpass)
+        --extpass|--login-extpass|--new-login-extpass|--key-extpass|--rsa-passphrase-extpass)
             COMPREPLY=($(compgen -c -- "$cur"))
             return ;;
         --salt|--wrapping-salt|--key-sig|--cipher|--key-bytes)
@@ -59,6 +63,11 @@ _ecfs()
     case $cmd in
         mount)      opts="-f --foreground -d --debug -o --help $_ecfs_key_opts" ;;
         umount)     opts="-z --lazy --help" ;;
+        rekey)      opts="--add-key-file --add-passphrase-file --add-gpg-key --add-tpm-key
+                        --add-rsa --remove -n --dry-run -p --progress --help $_ecfs_key_opts" ;;
+        escrow)     opts="setup recover --escrow-key --keys-dir --rsa-key --rsa-passphrase-file --help" ;;
+        keyfile)    opts="create wrap unwrap id --gpg-recipient --tpm --pcrs --gpg-key --tpm-key
+                        --key-file --help $_ecfs_key_opts" ;;
         info)       opts="--check --help $_ecfs_key_opts" ;;
         decrypt)    opts="-o --help $_ecfs_key_opts" ;;
         encrypt)    opts="-o --cipher --key-bytes --xattr --help $_ecfs_key_opts" ;;
