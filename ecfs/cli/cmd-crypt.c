@@ -96,7 +96,9 @@ static int decrypt_to_fd(struct crypt_job *job, const char *path, int out,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ob_err_set(err, -errno, "open");
-	rc = ecfs_file_open(&f, fd, ECFS_OPEN_XATTR_OK, job->keys.keys, err);
+	struct ecfs_keys all = cli_keys_all(&job->keys);
+
+	rc = ecfs_file_open_ex(&f, fd, ECFS_OPEN_XATTR_OK, &all, err);
 	if (rc == -ENODATA && empty_lower(fd)) {
 		rc = 0;		/* a create cut short before its header: empty */
 		goto out;
@@ -260,8 +262,10 @@ static int encrypt_file_to(struct crypt_job *job, const char *src, const char *d
 		rc = ob_err_set(err, -errno, "creating the output file beside %s", dest);
 		goto close_in;
 	}
-	rc = ecfs_file_create(&f, out, job->cipher, job->key_bytes, job->keys.keys,
-			      job->xattr, job->keys.write_fnek != NULL, err);
+	struct ecfs_keys all = cli_keys_all(&job->keys);
+
+	rc = ecfs_file_create_ex(&f, out, job->cipher, job->key_bytes, &all,
+				 job->xattr, job->keys.write_fnek != NULL, err);
 	if (rc)
 		goto close_out;
 	for (;;) {

@@ -432,7 +432,13 @@ int ecfs_fek_unwrap_any(const struct ecfs_header *h, const struct ecfs_keys *key
 			*err = last;
 		return rc;
 	}
-	if (rc3 != -ENOKEY && rc3 != -EOPNOTSUPP) {
+	/* fek_unwrap's -EOPNOTSUPP means "only Tag 1 packets" unless there is a
+	 * Tag 3 packet (then it is an unknown cipher, worth reporting). */
+	bool has_tag3 = false;
+
+	for (unsigned i = 0; i < h->npackets; i++)
+		has_tag3 |= h->packets[i].tag == ECFS_PKT_TAG3;
+	if (rc3 != -ENOKEY && (rc3 != -EOPNOTSUPP || has_tag3)) {
 		if (err)
 			*err = t3;
 		return rc3;

@@ -193,3 +193,21 @@ def test_unknown_cipher_and_usage(tmp_path, passfile, ecfs_bin):
     assert run_ecfs("--help").stdout.startswith(b"usage: ecfs")
     for cmd in ("info", "decrypt", "encrypt", "ls", "sig", "unwrap", "wrap"):
         assert run_ecfs(cmd, "--help").stdout.startswith(b"usage: ecfs " + cmd.encode())
+
+
+def test_offline_rsa_key_only(tmp_path, ecfs_bin):
+    """encrypt/decrypt take public keys too: a Tag 1-only file, opened with
+    the private key and refused without it."""
+    priv, pub = tmp_path / "rsa.pem", tmp_path / "rsa.pub"
+    subprocess.run(["openssl", "genrsa", "-out", str(priv), "2048"], check=True,
+                   stderr=subprocess.DEVNULL)
+    subprocess.run(["openssl", "rsa", "-in", str(priv), "-pubout", "-out", str(pub)],
+                   check=True, stderr=subprocess.DEVNULL)
+    src, low = tmp_path / "p", tmp_path / "l"
+    src.write_bytes(pattern(9000))
+    run_ecfs("encrypt", "--rsa-key", str(pub), str(src), "-o", str(low))
+    info = run_ecfs("info", str(low)).stdout.decode()
+    assert "Tag 1 (public key)" in info and "Tag 3" not in info
+    assert run_ecfs("decrypt", "--rsa-key", str(priv), str(low)).stdout == pattern(9000)
+    p = run_ecfs("decrypt", "--rsa-key", str(pub), str(low), check=False)
+    assert p.returncode == 1 and str(low).encode() in p.stderr
