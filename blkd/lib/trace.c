@@ -249,6 +249,10 @@ static struct bt_file *thread_file(struct blkd_blktrace *bt, uint32_t dev)
 	return f;
 }
 
+/* gettid() is a real system call; five events per request made it the
+ * largest part of the tracing cost (0.84x IOPS on 4 KiB reads). */
+static __thread pid_t my_tid;
+
 void blkd_blktrace_event(struct blkd_blktrace *bt, uint32_t dev, const struct blkd_trace_rec *r)
 {
 	struct bt_file *f = thread_file(bt, dev);
@@ -258,7 +262,9 @@ void blkd_blktrace_event(struct blkd_blktrace *bt, uint32_t dev, const struct bl
 	if (!f)
 		return;
 	now = mono_ns() - bt->t0;
-	tid = gettid();
+	if (!my_tid)
+		my_tid = gettid();
+	tid = my_tid;
 	if (f->tid != tid) {		/* a new thread in this file: name it */
 		char name[16] = "blkd";
 
