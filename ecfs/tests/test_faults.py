@@ -7,10 +7,11 @@ Two sources of faults:
     write because it runs as another user (EACCES);
   - injected ones: OB_FAULTS in the daemon's environment (common/lib/sys.c)
     makes the Nth lower pread/pwrite/ftruncate/fsetxattr of libecfs fail.
-    The counts below follow the library's write order (ecfs/lib/file.c):
-    a create is one 8192-byte header pwrite; a write is one pwrite of its
-    extents (per FUSE request, at most 1 MiB) and, when the file grows, one
-    8-byte size-field pwrite; rules with minlen=4096 skip the size writes.
+    Files are made by a clean mount first; the faulty mount then only
+    writes data, so the counts follow the library's write order (ecfs/lib/
+    file.c): a write is one pwrite of its extents (per FUSE request, at
+    most 1 MiB) and, when the file grows, one 8-byte size-field pwrite;
+    rules with minlen=4096 skip the size writes.
 After each fault: the errno is the expected one, the file decrypts offline
 (`ecfs decrypt`) to either the old or the new bytes of every extent, `ecfs
 fsck` finds no size past the extents, and the mount still serves others.
@@ -36,7 +37,13 @@ def fsck_clean(lower, pw):
     assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
 
 
-def faulty(mounter, monkeypatch, plan, **kw):
+def faulty(mounter, monkeypatch, plan, prepare=None, **kw):
+    """A mount with fault plan plan; prepare(mnt) first runs on a clean one."""
+    if prepare:
+        m = mounter(**kw)
+        prepare(m.mnt)
+        assert not m.stop()
+        kw["lower"] = m.lower
     monkeypatch.setenv("OB_FAULTS", plan)
     try:
         return mounter(**kw)
@@ -51,15 +58,15 @@ def expect_errno(e, fn, *a):
 
 
 def test_overwrite_eio_keeps_old_bytes(mounter, monkeypatch, tmp_path):
-    # pwrites >= 4096 bytes: 1 header, 2 data, 3 the failing overwrite.
-    m = faulty(mounter, monkeypatch, "pwrite:EIO:minlen=4096:after=2:count=1")
-    p = os.path.join(m.mnt, "f")
     old = blob(10000, b"old-")
-    with open(p, "wb") as f:
-        f.write(old)
+    m = faulty(mounter, monkeypatch, "pwrite:EIO:minlen=4096:count=1",
+               prepare=lambda mnt: open(os.path.join(mnt, "f"), "wb").write(old))
+    p = os.path.join(m.mnt, "f")
     fd = os.open(p, os.O_WRONLY)
-    expect_errno(errno.EIO, os.pwrite, fd, blob(10000, b"NEW!"), 0)
-    os.close(fd)
+    try:
+        expect_errno(errno.EIO, os.pwrite, fd, blob(10000, b"NEW!"), 0)
+    finally:
+        os.close(fd)
     assert open(p, "rb").read() == old
     lower = os.path.join(m.lower, "f")
     assert decrypt_offline(lower, tmp_path / "pw") == old
@@ -75,15 +82,12 @@ def test_overwrite_eio_keeps_old_bytes(mounter, monkeypatch, tmp_path):
 
 
 def test_torn_multi_request_write_is_old_or_new_per_extent(mounter, monkeypatch, tmp_path):
-    # 3 MiB file (header + 3 data pwrites), then a 3 MiB overwrite: its
-    # second 1 MiB request fails.
-    m = faulty(mounter, monkeypatch, "pwrite:EIO:minlen=4096:after=5:count=1")
-    p = os.path.join(m.mnt, "big")
+    # A 3 MiB overwrite of a 3 MiB file: its second 1 MiB request fails.
     size = 3 << 20
     old, new = blob(size, b"0ld."), blob(size, b"N3w!")
-    with open(p, "wb") as f:
-        for i in range(0, size, 1 << 20):
-            f.write(old[i:i + (1 << 20)])
+    m = faulty(mounter, monkeypatch, "pwrite:EIO:minlen=4096:after=1:count=1",
+               prepare=lambda mnt: open(os.path.join(mnt, "big"), "wb").write(old))
+    p = os.path.join(m.mnt, "big")
     fd = os.open(p, os.O_WRONLY)
     try:
         n = os.pwrite(fd, new, 0)
@@ -101,15 +105,16 @@ def test_torn_multi_request_write_is_old_or_new_per_extent(mounter, monkeypatch,
 
 
 def test_size_field_write_fails_file_keeps_old_size(mounter, monkeypatch, tmp_path):
-    # All pwrites: 1 header, 2 extents, 3 size, 4 extents, 5 size (fails).
-    m = faulty(mounter, monkeypatch, "pwrite:EIO:after=4:count=1")
-    p = os.path.join(m.mnt, "grow")
+    # The append: 1 extents, 2 size (fails).
     first = blob(5000, b"first")
-    with open(p, "wb") as f:
-        f.write(first)
+    m = faulty(mounter, monkeypatch, "pwrite:EIO:after=1:count=1",
+               prepare=lambda mnt: open(os.path.join(mnt, "grow"), "wb").write(first))
+    p = os.path.join(m.mnt, "grow")
     fd = os.open(p, os.O_WRONLY | os.O_APPEND)
-    expect_errno(errno.EIO, os.write, fd, blob(5000, b"second"))
-    os.close(fd)
+    try:
+        expect_errno(errno.EIO, os.write, fd, blob(5000, b"second"))
+    finally:
+        os.close(fd)
     assert os.path.getsize(p) == 5000 and open(p, "rb").read() == first
     assert not m.stop()
     fsck_clean(m.lower, tmp_path / "pw")
