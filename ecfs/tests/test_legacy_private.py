@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_ecfs
+from conftest import KERNEL_TOOL, run_ecfs
 from fuse_helpers import fusermount_u, is_mounted
 from legacy_helpers import corpus_home, kernel_read, tree, write_secret
 
@@ -58,8 +58,7 @@ def test_setup_mount_write_umount(home, tmp_path):
     plain = tmp_path / "plain"
     os.makedirs(plain / "docs")
     (plain / "docs" / "a.txt").write_text("private text\n")
-    if os.access(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "tools",
-                              "kernel-ecryptfs"), os.X_OK):
+    if os.access(KERNEL_TOOL, os.X_OK):
         r = kernel_read(h / ".Private", plain, "--passphrase-file", mpf, "--fnek")
         assert r.returncode == 0, r.stdout.decode(errors="replace")[-2000:]
 

@@ -31,6 +31,8 @@ MIB = 1 << 20
 
 
 def boot(base, scenario, *vm_args):
+    if os.environ.get("OB_NO_VM"):
+        pytest.skip("guest tests off: OB_NO_VM is set (the sanitizer pass)")
     if not NUMA_VM.exists():
         pytest.skip(f"numa-vm not found at {NUMA_VM} (../shared is absent)")
     if os.geteuid() != 0:
