@@ -53,6 +53,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -408,13 +409,58 @@ static int range_write(struct ecfs_file *f, const uint8_t *src, size_t len,
 	return 0;
 }
 
+/*
+ * Before zero-filling a gap up to new_size, extend the lower file to its
+ * final length with one ftruncate.  That asks the lower filesystem's size
+ * limit (s_maxbytes: 16 TiB on ext4) up front, so an impossible size fails
+ * at once with EFBIG, as the kernel's inode_newsize_ok() makes it fail,
+ * instead of after writing zeros until the disk is full (pjdfstest
+ * truncate/12.t).  The extension is a lower hole past the size field, which
+ * readers ignore (I4); the zeros then overwrite it, and gap_undo() cuts it
+ * off again when the fill fails.  A lower file already shorter than its
+ * size field (damaged) is left alone: a hole must not fill that gap.
+ */
+static int gap_reserve(struct ecfs_file *f, uint64_t new_size, struct ob_err *err)
+{
+	uint64_t want = ecfs_lower_size(&f->hdr, new_size);
+	struct stat st;
+
+	if (fstat(f->fd, &st))
+		return ob_err_set(err, -errno, "fstat of the lower file");
+	if ((uint64_t)st.st_size >= want ||
+	    (uint64_t)st.st_size < ecfs_lower_size(&f->hdr, f->hdr.size))
+		return 0;
+	if (ob_sys_ftruncate(f->fd, (off_t)want))
+		return ob_err_set(err, -errno, "extending the lower file to %llu bytes",
+				  (unsigned long long)want);
+	return 0;
+}
+
+static void gap_undo(struct ecfs_file *f)
+{
+	(void)ob_sys_ftruncate(f->fd, (off_t)ecfs_lower_size(&f->hdr, f->hdr.size));
+}
+
+/* Zero [size, end) after reserving the lower file up to end. */
+static int gap_fill(struct ecfs_file *f, uint64_t end, struct ob_err *err)
+{
+	uint64_t old = f->hdr.size;
+	int rc = gap_reserve(f, end, err);
+
+	if (rc)
+		return rc;
+	rc = range_write(f, NULL, (size_t)(end - old), old, old, err);
+	if (rc)
+		gap_undo(f);
+	return rc;
+}
+
 /* Grow to new_size: zero-fill [size, new_size), then record the size. */
 static int grow(struct ecfs_file *f, uint64_t new_size, struct ob_err *err)
 {
-	uint64_t old = f->hdr.size;
 	int rc;
 
-	rc = range_write(f, NULL, (size_t)(new_size - old), old, old, err);
+	rc = gap_fill(f, new_size, err);
 	if (rc)
 		return rc;
 	return size_write(f, new_size, err);
@@ -433,7 +479,7 @@ ssize_t ecfs_file_pwrite(struct ecfs_file *f, const void *src, size_t len,
 	end = off + len;
 	/* A gap between EOF and the write becomes encrypted zeros (I2). */
 	if (off > old) {
-		rc = range_write(f, NULL, (size_t)(off - old), old, old, err);
+		rc = gap_fill(f, off, err);
 		if (rc)
 			return rc;
 	}

@@ -276,3 +276,42 @@ def test_lower_permission_denied_gives_eacces(mounter, tmp_path):
     assert b"Sanitizer" not in open(base / "log", "rb").read()
     import shutil
     shutil.rmtree(base)
+
+
+def lower_fs_type(path):
+    return subprocess.run(["stat", "-f", "-c", "%T", str(path)], stdout=subprocess.PIPE,
+                          text=True).stdout.strip()
+
+
+def test_size_past_the_lower_limit_is_efbig_at_once(mounter, tmp_path):
+    """pjdfstest truncate/12.t: 999999999999999 bytes is past ext4's 16 TiB.
+    The gap must be refused up front, not filled with zeros until ENOSPC."""
+    if lower_fs_type(tmp_path) != "ext2/ext3":
+        pytest.skip("needs an ext4 lower directory (a 16 TiB file size limit)")
+    m = mounter()
+    p = os.path.join(m.mnt, "f")
+    open(p, "wb").write(b"small")
+    expect_errno(errno.EFBIG, os.truncate, p, 999999999999999)
+    fd = os.open(p, os.O_WRONLY)
+    try:
+        expect_errno(errno.EFBIG, os.pwrite, fd, b"x", 999999999999999)
+    finally:
+        os.close(fd)
+    assert open(p, "rb").read() == b"small"
+    assert os.path.getsize(os.path.join(m.lower, "f")) == 8192 + 4096
+    assert not m.stop()
+    fsck_clean(m.lower, tmp_path / "pw")
+
+
+def test_truncate_up_on_full_fs_gives_the_space_back(mounter, small_fs, tmp_path):
+    lower = small_fs / "lower"
+    lower.mkdir()
+    m = mounter(lower=lower)
+    p = os.path.join(m.mnt, "f")
+    open(p, "wb").write(b"data")
+    expect_errno(errno.ENOSPC, os.truncate, p, 100 << 20)
+    assert open(p, "rb").read() == b"data"
+    assert os.path.getsize(lower / "f") == 8192 + 4096      # the fill was cut off
+    open(os.path.join(m.mnt, "g"), "wb").write(b"y" * 500000)
+    assert not m.stop()
+    fsck_clean(lower, tmp_path / "pw")
