@@ -11,6 +11,7 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -42,8 +43,10 @@ def libfuzzer_missing(tmp):
 
 
 @pytest.fixture(scope="module")
-def fuzz_bins(tmp_path_factory):
-    why = libfuzzer_missing(str(tmp_path_factory.mktemp("probe")))
+def fuzz_bins():
+    # Not tmp_path_factory: other pytest runs prune its shared root.
+    with tempfile.TemporaryDirectory(prefix="ecfs-fuzz-probe-") as tmp:
+        why = libfuzzer_missing(tmp)
     if why:
         pytest.skip(why)
     proc = subprocess.run(["make", "-j2", "O=" + os.path.relpath(BUILD, ROOT), "fuzz"],

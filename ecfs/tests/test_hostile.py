@@ -25,9 +25,12 @@ UBSan's exit statuses are moved off 1 so a report can never pass for a clean
 failure.
 """
 import os
+import pathlib
 import random
+import shutil
 import struct
 import subprocess
+import tempfile
 
 import pytest
 
@@ -79,9 +82,25 @@ def assert_clean_failure(proc, path, what):
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
+def private_tmp():
+    """A temporary root of our own: pytest's shared one (/tmp/pytest-of-USER)
+    is pruned by every other pytest run on the machine, which removed
+    directories under running cases here."""
+    d = tempfile.mkdtemp(prefix="ecfs-hostile-")
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp_path(private_tmp):
+    return pathlib.Path(tempfile.mkdtemp(dir=private_tmp))
+
+
+@pytest.fixture(scope="module")
+def base(private_tmp):
     """Lower files, names and a wrapped file written by ecfs itself."""
-    d = tmp_path_factory.mktemp("hostile-base")
+    d = private_tmp / "base"
+    d.mkdir()
     env = env_for(d)
     if not os.access(ECFS, os.X_OK):
         pytest.fail("ecfs binary missing at %s: run make first" % ECFS)
