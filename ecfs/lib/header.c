@@ -280,6 +280,8 @@ ssize_t ecfs_header_write(const struct ecfs_header *h, uint8_t *buf,
 				  region, buflen);
 	if (h->npackets == 0)
 		return ob_err_set(err, -EINVAL, "refusing to write a header without key packets");
+	if (buflen < HDR_PACKETS_V1 + 1)
+		return ob_err_set(err, -ENOSPC, "a %zu-byte buffer cannot hold a header", buflen);
 	if (limit > buflen)
 		limit = buflen;
 	memset(buf, 0, h->in_xattr ? limit : region);
@@ -331,7 +333,10 @@ int ecfs_header_init(struct ecfs_header *h, bool in_xattr, bool fnek,
 
 uint64_t ecfs_lower_size(const struct ecfs_header *h, uint64_t plain_size)
 {
-	uint64_t extents = (plain_size + ECFS_EXTENT_SIZE - 1) / ECFS_EXTENT_SIZE;
+	uint64_t extents = plain_size / ECFS_EXTENT_SIZE + (plain_size % ECFS_EXTENT_SIZE != 0);
 
+	/* A damaged size field can be anything: saturate instead of wrapping. */
+	if (extents > (UINT64_MAX - h->data_offset) / ECFS_EXTENT_SIZE)
+		return UINT64_MAX;
 	return h->data_offset + extents * ECFS_EXTENT_SIZE;
 }

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -142,7 +143,8 @@ int ecfs_sig_from_hex(const char *hex, uint8_t sig[ECFS_SIG_BYTES])
 int ecfs_rc_salt(const char *rc_path, uint8_t salt[ECFS_SALT_BYTES],
 		 struct ob_err *err)
 {
-	char line[512];
+	char *line = NULL;
+	size_t cap = 0;
 	FILE *f;
 	int rc = 0;
 
@@ -153,7 +155,9 @@ int ecfs_rc_salt(const char *rc_path, uint8_t salt[ECFS_SALT_BYTES],
 			return 0;
 		return ob_err_set(err, -errno, "open %s", rc_path);
 	}
-	while (fgets(line, sizeof(line), f)) {
+	/* getline: a long line must not be split into pieces that look like
+	 * lines of their own. */
+	while (getline(&line, &cap, f) > 0) {
 		char *p = line, *v;
 		size_t vlen;
 
@@ -179,6 +183,7 @@ int ecfs_rc_salt(const char *rc_path, uint8_t salt[ECFS_SALT_BYTES],
 		rc = 1;
 		break;
 	}
+	free(line);
 	fclose(f);
 	return rc;
 }

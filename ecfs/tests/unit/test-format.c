@@ -106,6 +106,14 @@ static void test_rc_salt(void **state)
 	fprintf(f, "salt=xyz\n");
 	fclose(f);
 	assert_int_equal(ecfs_rc_salt(path, salt, NULL), -EINVAL);
+	/* A salt= past column 511 of a comment is still a comment. */
+	f = fopen(path, "w");
+	fprintf(f, "#");
+	for (int i = 0; i < 510; i++)	/* fgets(512) would split here */
+		fputc('x', f);
+	fprintf(f, "salt=5a175a175a175a17\n");
+	fclose(f);
+	assert_int_equal(ecfs_rc_salt(path, salt, NULL), 0);
 	unlink(path);
 	assert_int_equal(ecfs_rc_salt(path, salt, NULL), 0);
 	assert_memory_equal(salt, ecfs_default_salt, 8);
