@@ -16,7 +16,9 @@ unmounts lazily (fusermount3 -uz).  Then, offline:
 The next cycle's mount must serve the same tree (sealed files re-read
 through it).  After the last cycle the kernel's eCryptfs reads the tree
 (../shared/tools/kernel-ecryptfs read --rw --strict --expect OUT) when the
-oracle is there.
+oracle is there.  --rw because a kill between a create and its header
+leaves a 0-byte lower file (write order W1 in ecfs/lib/file.c), which the
+kernel, like ecfs, gives a header on open: on a read-only lower it cannot.
 """
 import hashlib
 import json
