@@ -140,6 +140,10 @@ struct ef_fs {
 	pthread_mutex_t tlock;
 	struct ef_inode **buckets;
 	size_t nbuckets, ninodes;
+
+	/* kind and size of forgotten regular files (inode.c); probe_lock */
+	pthread_mutex_t probe_lock;
+	struct probe_entry *probe_cache;
 };
 
 /* fs.c */

@@ -11,6 +11,15 @@
  * from then on kept up to date by our own writes and truncates, so getattr
  * never touches a header.  This relies on the rule that nobody else writes
  * the lower tree while it is mounted (§12 item 23).
+ *
+ * Probe cache: when the kernel forgets an inode (memory pressure, or a
+ * drop_caches before a cold "ls -lR" or "find | xargs md5sum"), the next
+ * lookup would open the lower file and read its header again.  A
+ * direct-mapped cache keyed by (dev, ino) remembers the kind and plaintext
+ * size of forgotten files together with the lower file's size, mtime and
+ * ctime at that moment; a lookup whose fstat still matches all of them uses
+ * the cached answer.  Any write to the lower file changes its ctime, so a
+ * stale entry is never used.  65536 entries of 56 bytes: 3.5 MiB at most.
  */
 #include "ecfs-fuse.h"
 
@@ -20,6 +29,76 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define PROBE_CACHE_SLOTS 65536
+
+struct probe_entry {
+	dev_t dev;
+	ino_t ino;
+	off_t lower_size;
+	struct timespec mtime, ctime;
+	uint64_t size;		/* plaintext size */
+	int kind;		/* EF_ENC or EF_PLAIN; 0 = empty slot */
+	bool view_xattr;
+};
+
+static struct probe_entry *probe_slot(struct ef_fs *fs, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)ino * 0xc2b2ae3d27d4eb4full);
+
+	return &fs->probe_cache[(h ^ (h >> 31)) & (PROBE_CACHE_SLOTS - 1)];
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Remember what we know of a regular file the kernel is forgetting. */
+static void probe_cache_put(struct ef_fs *fs, struct ef_inode *ino)
+{
+	struct probe_entry *e;
+	struct stat st;
+
+	if (!fs->probe_cache || ino->type != S_IFREG ||
+	    (ino->kind != EF_ENC && ino->kind != EF_PLAIN))
+		return;
+	if (fstatat(ino->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+		return;
+	pthread_mutex_lock(&fs->probe_lock);
+	e = probe_slot(fs, ino->dev, ino->ino);
+	e->dev = ino->dev;
+	e->ino = ino->ino;
+	e->lower_size = st.st_size;
+	e->mtime = st.st_mtim;
+	e->ctime = st.st_ctim;
+	e->size = ino->size;
+	e->kind = ino->kind;
+	e->view_xattr = ino->view_xattr;
+	pthread_mutex_unlock(&fs->probe_lock);
+}
+
+/* Fill ino's kind and size from the cache if st still matches. */
+static bool probe_cache_get(struct ef_fs *fs, struct ef_inode *ino, const struct stat *st)
+{
+	struct probe_entry *e;
+	bool hit = false;
+
+	if (!fs->probe_cache)
+		return false;
+	pthread_mutex_lock(&fs->probe_lock);
+	e = probe_slot(fs, st->st_dev, st->st_ino);
+	if (e->kind && e->dev == st->st_dev && e->ino == st->st_ino &&
+	    e->lower_size == st->st_size && same_time(&e->mtime, &st->st_mtim) &&
+	    same_time(&e->ctime, &st->st_ctim)) {
+		ino->kind = e->kind;
+		ino->size = e->size;
+		ino->view_xattr = e->view_xattr;
+		hit = true;
+	}
+	pthread_mutex_unlock(&fs->probe_lock);
+	return hit;
+}
 
 static size_t hash_of(dev_t dev, ino_t ino, size_t n)
 {
@@ -31,6 +110,9 @@ static size_t hash_of(dev_t dev, ino_t ino, size_t n)
 int ef_table_init(struct ef_fs *fs, int root_fd, const struct stat *st)
 {
 	pthread_mutex_init(&fs->tlock, NULL);
+	pthread_mutex_init(&fs->probe_lock, NULL);
+	/* calloc of this size is fresh zero pages: memory only as slots fill. */
+	fs->probe_cache = calloc(PROBE_CACHE_SLOTS, sizeof(*fs->probe_cache));
 	fs->nbuckets = 1024;
 	fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
 	if (!fs->buckets)
@@ -71,6 +153,9 @@ void ef_table_destroy(struct ef_fs *fs)
 	}
 	free(fs->buckets);
 	fs->buckets = NULL;
+	free(fs->probe_cache);
+	fs->probe_cache = NULL;
+	pthread_mutex_destroy(&fs->probe_lock);
 	pthread_rwlock_destroy(&fs->root.io);
 	pthread_mutex_destroy(&fs->root.m);
 	pthread_mutex_destroy(&fs->tlock);
@@ -130,6 +215,7 @@ void ef_unref(struct ef_fs *fs, struct ef_inode *ino, uint64_t n)
 		*pp = ino->hnext;
 	fs->ninodes--;
 	pthread_mutex_unlock(&fs->tlock);
+	probe_cache_put(fs, ino);
 	inode_free(ino);
 }
 
@@ -154,13 +240,20 @@ void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd)
 	free(h);
 }
 
-static void probe_new(struct ef_fs *fs, struct ef_inode *ino)
+static void probe_new(struct ef_fs *fs, struct ef_inode *ino, struct ef_inode *parent,
+		      const char *lname, const struct stat *st)
 {
 	char path[64];
 	int fd;
 
-	ef_procpath(path, ino->fd);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (probe_cache_get(fs, ino, st))
+		return;
+	/* Relative to the parent is one path step; /proc/self/fd is several. */
+	fd = openat(parent->fd, lname, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0) {
+		ef_procpath(path, ino->fd);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	}
 	if (fd < 0)
 		return;		/* EF_UNKNOWN: open will tell */
 	ef_probe_locked(fs, ino, fd);
@@ -230,7 +323,7 @@ int ef_do_lookup(struct ef_fs *fs, struct ef_inode *parent, const char *lname,
 		pthread_rwlock_init(&ino->io, NULL);
 		pthread_mutex_init(&ino->m, NULL);
 		if (S_ISREG(st.st_mode))
-			probe_new(fs, ino);
+			probe_new(fs, ino, parent, lname, &st);
 		/* Another thread may have added the same object meanwhile. */
 		pthread_mutex_lock(&fs->tlock);
 		found = table_find_locked(fs, st.st_dev, st.st_ino);

@@ -9,7 +9,10 @@
  *      the terminal until then (passphrase prompt, error messages).  We
  *      fork before any key exists because mlock()ed key memory is not
  *      locked in a child;
- *   3. read the passphrase(s), derive every key (the only key derivation
+ *   3. lock all memory as it is touched (mlockall with MCL_ONFAULT), so
+ *      the key schedules OpenSSL keeps in its own heap never reach swap
+ *      either; best effort (it needs the memlock limit, which root has);
+ *      read the passphrase(s), derive every key (the only key derivation
  *      of the mount's life), choose the keys for new files and names;
  *   4. the key check (probe.c);
  *   5. fuse_session_new + mount; then detach (setsid, stdio to /dev/null,
@@ -28,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,6 +378,15 @@ out_args:
 	return rc;
 }
 
+/* Lock every page the daemon touches from now on.  Our key objects are in
+ * locked memory already; this covers OpenSSL's expanded key schedules and
+ * the plaintext passing through the I/O buffers.  MCL_ONFAULT locks pages
+ * as they are used, so reserved but untouched memory costs nothing. */
+static void lock_all_memory(void)
+{
+	(void)mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT);
+}
+
 int cmd_mount(int argc, char **argv)
 {
 	struct mount_ctx c = { .root_fd = -1, .notify_fd = -1 };
@@ -393,6 +406,7 @@ int cmd_mount(int argc, char **argv)
 	}
 	if (!c.o.foreground && background_fork(&c))
 		goto out_opts;
+	lock_all_memory();
 	if (load_keys(&c, fn_ci, fn_kb) || open_lower(&c))
 		goto out_keys;
 	if (ef_probe_keys(&c.fs, c.fs.root.fd))
