@@ -180,6 +180,10 @@ void ef_table_destroy(struct ef_fs *fs);
  * size, timeouts) and takes one lookup reference.  Returns 0 or errno. */
 int ef_do_lookup(struct ef_fs *fs, struct ef_inode *parent, const char *lname,
 		 struct fuse_entry_param *e);
+/* The same for an object we just created: a regular file's kind and size
+ * are given (kind != EF_UNKNOWN) instead of read back from its header. */
+int ef_do_lookup_known(struct ef_fs *fs, struct ef_inode *parent, const char *lname,
+		       struct fuse_entry_param *e, int kind, uint64_t size);
 void ef_unref(struct ef_fs *fs, struct ef_inode *ino, uint64_t n);
 /* stat of ino as the upper view shows it.  Returns 0 or errno. */
 int ef_stat(struct ef_fs *fs, struct ef_inode *ino, struct stat *st);

@@ -345,7 +345,9 @@ int ef_create_file(struct ef_fs *fs, fuse_req_t req, struct ef_inode *parent,
 		free(d);
 		return -fd;
 	}
-	rc = ef_do_lookup(fs, parent, lname, e);
+	rc = created ? ef_do_lookup_known(fs, parent, lname, e, fs->new_files == EF_NEW_PLAIN ?
+						     EF_PLAIN : EF_ENC, 0)
+		     : ef_do_lookup(fs, parent, lname, e);
 	if (rc) {
 		if (created) {
 			ecfs_file_close(&d->f);

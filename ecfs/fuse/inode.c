@@ -286,6 +286,12 @@ int ef_stat(struct ef_fs *fs, struct ef_inode *ino, struct stat *st)
 int ef_do_lookup(struct ef_fs *fs, struct ef_inode *parent, const char *lname,
 		 struct fuse_entry_param *e)
 {
+	return ef_do_lookup_known(fs, parent, lname, e, EF_UNKNOWN, 0);
+}
+
+int ef_do_lookup_known(struct ef_fs *fs, struct ef_inode *parent, const char *lname,
+		       struct fuse_entry_param *e, int kind, uint64_t size)
+{
 	struct ef_inode *ino, *found;
 	struct stat st;
 	int fd, rc;
@@ -322,8 +328,13 @@ int ef_do_lookup(struct ef_fs *fs, struct ef_inode *parent, const char *lname,
 		ino->nlookup = 1;
 		pthread_rwlock_init(&ino->io, NULL);
 		pthread_mutex_init(&ino->m, NULL);
-		if (S_ISREG(st.st_mode))
+		if (S_ISREG(st.st_mode) && kind != EF_UNKNOWN) {
+			/* We just made it: no header to read back. */
+			ino->kind = kind;
+			ino->size = size;
+		} else if (S_ISREG(st.st_mode)) {
 			probe_new(fs, ino, parent, lname, &st);
+		}
 		/* Another thread may have added the same object meanwhile. */
 		pthread_mutex_lock(&fs->tlock);
 		found = table_find_locked(fs, st.st_dev, st.st_ino);
@@ -394,6 +405,9 @@ void ef_chown_new(struct ef_fs *fs, fuse_req_t req, int dirfd, const char *lname
 	gid_t gid = ctx->gid;
 
 	if (!fs->is_root)
+		return;
+	/* Made by us for ourselves (root creating as root): nothing to change. */
+	if (ctx->uid == geteuid() && ctx->gid == getegid())
 		return;
 	/* A setgid directory hands its group down; the lower fs did that. */
 	if (!fstatat(dirfd, "", &dst, AT_EMPTY_PATH) && (dst.st_mode & S_ISGID))
