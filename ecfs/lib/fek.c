@@ -19,6 +19,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <signal.h>
+#include <pthread.h>
 
 #include "ob/secmem.h"
 
@@ -260,9 +263,8 @@ void ecfs_fek_extent_iv(const struct ecfs_fek *fek, uint64_t n,
 	ecfs_md5(src, sizeof(src), iv);
 }
 
-int ecfs_fek_crypt_extents(const struct ecfs_fek *fek, bool encrypt,
-			   uint64_t first, const uint8_t *in, uint8_t *out,
-			   size_t count)
+static int crypt_run(const struct ecfs_fek *fek, bool encrypt, uint64_t first,
+		     const uint8_t *in, uint8_t *out, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		uint8_t iv[ECFS_IV_BYTES];
@@ -276,4 +278,115 @@ int ecfs_fek_crypt_extents(const struct ecfs_fek *fek, bool encrypt,
 			return rc;
 	}
 	return 0;
+}
+
+/*
+ * A helper thread for big runs of extents.  Each extent is its own CBC
+ * message, so a 1 MiB FUSE write is 256 independent jobs; CBC encryption
+ * is serial within an extent, and with one write in flight (dd, cp) one
+ * core encrypts while the other idles (measured: 46% idle on 2 cores; with
+ * the helper a 1 GiB dd took 1.36 s instead of 1.67-1.81 s).
+ * Runs of at least CRYPT_SPLIT_MIN extents give their second half to the
+ * helper when it is free and do the first half themselves; when another
+ * thread has the helper, the caller simply does all of it.  One helper is
+ * enough: the machines this is tuned for have two cores, and concurrent
+ * requests already spread over the FUSE threads.
+ */
+#define CRYPT_SPLIT_MIN 32
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake, done;
+	bool busy, has_job, finished, ok;
+	const struct ecfs_fek *fek;
+	bool encrypt;
+	uint64_t first;
+	const uint8_t *in;
+	uint8_t *out;
+	size_t count;
+	int rc;
+} helper = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.wake = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
+static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
+
+static void *helper_main(void *arg)
+{
+	pthread_mutex_lock(&helper.lock);
+	for (;;) {
+		while (!helper.has_job)
+			pthread_cond_wait(&helper.wake, &helper.lock);
+		helper.has_job = false;
+		pthread_mutex_unlock(&helper.lock);
+		int rc = crypt_run(helper.fek, helper.encrypt, helper.first, helper.in,
+				   helper.out, helper.count);
+		pthread_mutex_lock(&helper.lock);
+		helper.rc = rc;
+		helper.finished = true;
+		pthread_cond_signal(&helper.done);
+	}
+	return arg;
+}
+
+static void helper_start(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	sigset_t all, old;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (ncpu < 2)
+		return;
+	/* The helper must not take the process's signals (a FUSE daemon's
+	 * SIGTERM handler runs in its own threads). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	helper.ok = pthread_create(&t, &a, helper_main, NULL) == 0;
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int ecfs_fek_crypt_extents(const struct ecfs_fek *fek, bool encrypt,
+			   uint64_t first, const uint8_t *in, uint8_t *out,
+			   size_t count)
+{
+	size_t half = count / 2;
+	int rc, rc2;
+
+	/* Reads arrive as parallel readahead requests that keep every core
+	 * busy already; only writes come one at a time. */
+	if (count < CRYPT_SPLIT_MIN || !encrypt)
+		return crypt_run(fek, encrypt, first, in, out, count);
+	pthread_once(&helper_once, helper_start);
+	if (!helper.ok || pthread_mutex_trylock(&helper.lock))
+		return crypt_run(fek, encrypt, first, in, out, count);
+	if (helper.busy) {
+		pthread_mutex_unlock(&helper.lock);
+		return crypt_run(fek, encrypt, first, in, out, count);
+	}
+	helper.busy = true;
+	helper.fek = fek;
+	helper.encrypt = encrypt;
+	helper.first = first + half;
+	helper.in = in + half * ECFS_EXTENT_SIZE;
+	helper.out = out + half * ECFS_EXTENT_SIZE;
+	helper.count = count - half;
+	helper.finished = false;
+	helper.has_job = true;
+	pthread_cond_signal(&helper.wake);
+	pthread_mutex_unlock(&helper.lock);
+
+	rc = crypt_run(fek, encrypt, first, in, out, half);
+
+	pthread_mutex_lock(&helper.lock);
+	while (!helper.finished)
+		pthread_cond_wait(&helper.done, &helper.lock);
+	rc2 = helper.rc;
+	helper.busy = false;
+	pthread_mutex_unlock(&helper.lock);
+	return rc ? rc : rc2;
 }

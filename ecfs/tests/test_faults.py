@@ -18,6 +18,7 @@ fsck` finds no size past the extents, and the mount still serves others.
 """
 import errno
 import os
+import time
 import subprocess
 
 import pytest
@@ -188,8 +189,15 @@ def test_full_filesystem_gives_enospc_and_valid_files(mounter, small_fs, tmp_pat
     assert size >= written - len(chunk)
     assert open(p, "rb").read() == (chunk * (size // len(chunk) + 1))[:size]
     fsck_clean(lower, tmp_path / "pw")
-    # Space back: the mount works again.
+    # Space back: the mount works again.  The kernel sends RELEASE after
+    # close() returns, so the lower file (and its blocks) may stay open in
+    # the daemon a moment after the unlink: wait for the space to come back.
+    free_before = os.statvfs(small_fs).f_bavail
     os.unlink(p)
+    for _ in range(200):
+        if os.statvfs(small_fs).f_bavail > free_before + 64:
+            break
+        time.sleep(0.05)
     open(os.path.join(m.mnt, "again"), "wb").write(b"x" * 100000)
     assert os.path.getsize(os.path.join(m.mnt, "again")) == 100000
     assert set(os.listdir(lower)) >= before - {"fill"}
