@@ -215,7 +215,6 @@ void ef_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void ef_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		 off_t off, struct fuse_file_info *fi);
 void ef_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void ef_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void ef_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 struct fuse_file_info *fi);
 void ef_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
