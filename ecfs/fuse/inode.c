@@ -260,10 +260,18 @@ static void probe_new(struct ef_fs *fs, struct ef_inode *ino, struct ef_inode *p
 	close(fd);
 }
 
+static int stat_fixup(struct ef_fs *fs, struct ef_inode *ino, struct stat *st);
+
 int ef_stat(struct ef_fs *fs, struct ef_inode *ino, struct stat *st)
 {
 	if (fstatat(ino->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return errno;
+	return stat_fixup(fs, ino, st);
+}
+
+/* The upper view of a lower stat: plaintext size, decrypted target length. */
+static int stat_fixup(struct ef_fs *fs, struct ef_inode *ino, struct stat *st)
+{
 	if (S_ISREG(st->st_mode)) {
 		pthread_mutex_lock(&ino->m);
 		if (fs->view) {
@@ -354,7 +362,9 @@ int ef_do_lookup_known(struct ef_fs *fs, struct ef_inode *parent, const char *ln
 			ino = found;
 		}
 	}
-	rc = ef_stat(fs, ino, &e->attr);
+	/* st was taken a moment ago from this very object: no second stat. */
+	e->attr = st;
+	rc = stat_fixup(fs, ino, &e->attr);
 	if (rc) {
 		ef_unref(fs, ino, 1);
 		return rc;
