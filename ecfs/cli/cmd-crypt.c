@@ -173,78 +173,6 @@ static int plain_target(struct crypt_job *job, const char *lower, char *out,
 	return n < 0 ? (int)n : 0;
 }
 
-static void decrypt_tree(struct crypt_job *job, const char *src, const char *dest);
-
-static void decrypt_entry(struct crypt_job *job, const char *src_dir,
-			  const char *dest_dir, const char *name)
-{
-	char src[PATH_MAX], dest[PATH_MAX], plain[ECFS_LOWER_NAME_MAX];
-	struct ob_err err = {0};
-	struct stat st;
-	int rc;
-
-	snprintf(src, sizeof(src), "%s/%s", src_dir, name);
-	if (lstat(src, &st)) {
-		ob_err_set(&err, -errno, "stat");
-		return job_fail(job, src, &err);
-	}
-	rc = plain_name(job, name, plain, sizeof(plain), &err);
-	if (rc)
-		return job_fail(job, src, &err);
-	if (snprintf(dest, sizeof(dest), "%s/%s", dest_dir, plain) >= (int)sizeof(dest)) {
-		ob_err_set(&err, -ENAMETOOLONG, "output path too long");
-		return job_fail(job, src, &err);
-	}
-	if (S_ISDIR(st.st_mode)) {
-		if (mkdir(dest, st.st_mode & 07777) && errno != EEXIST) {
-			ob_err_set(&err, -errno, "mkdir %s", dest);
-			return job_fail(job, src, &err);
-		}
-		decrypt_tree(job, src, dest);
-	} else if (S_ISLNK(st.st_mode)) {
-		char target[ECFS_LOWER_NAME_MAX], ptarget[ECFS_LOWER_NAME_MAX];
-		ssize_t n = readlink(src, target, sizeof(target) - 1);
-
-		if (n < 0) {
-			ob_err_set(&err, -errno, "readlink");
-			return job_fail(job, src, &err);
-		}
-		target[n] = '\0';
-		rc = plain_target(job, target, ptarget, sizeof(ptarget), &err);
-		if (!rc && symlink(ptarget, dest))
-			rc = ob_err_set(&err, -errno, "symlink %s", dest);
-		if (rc)
-			return job_fail(job, src, &err);
-	} else if (S_ISREG(st.st_mode)) {
-		rc = decrypt_file_to(job, src, dest, st.st_mode, &err);
-		if (rc)
-			return job_fail(job, src, &err);
-	} else {
-		ob_err_set(&err, -EOPNOTSUPP, "skipping a special file");
-		return job_fail(job, src, &err);
-	}
-}
-
-static void decrypt_tree(struct crypt_job *job, const char *src, const char *dest)
-{
-	struct dirent **ents;
-	struct ob_err err = {0};
-	int n = scandir(src, &ents, NULL, alphasort);
-
-	if (n < 0) {
-		ob_err_set(&err, -errno, "reading the directory");
-		return job_fail(job, src, &err);
-	}
-	for (int i = 0; i < n; i++) {
-		const char *name = ents[i]->d_name;
-
-		if (strcmp(name, ".") && strcmp(name, ".."))
-			decrypt_entry(job, src, dest, name);
-		free(ents[i]);
-	}
-	free(ents);
-}
-
 /* Encrypt the plaintext file src into a new lower file at dest. */
 static int encrypt_file_to(struct crypt_job *job, const char *src, const char *dest,
 			   mode_t mode, struct ob_err *err)
@@ -315,12 +243,24 @@ static int lower_name(struct crypt_job *job, const char *name, char *out,
 	return n < 0 ? (int)n : 0;
 }
 
-static void encrypt_tree(struct crypt_job *job, const char *src, const char *dest);
+/* One direction of a tree copy: how names, symlink targets and regular
+ * files are turned from the source form into the destination form. */
+struct tree_ops {
+	int (*name)(struct crypt_job *job, const char *in, char *out, size_t len,
+		    struct ob_err *err);
+	int (*target)(struct crypt_job *job, const char *in, size_t in_len, char *out,
+		      size_t len, struct ob_err *err);
+	int (*file)(struct crypt_job *job, const char *src, const char *dest, mode_t mode,
+		    struct ob_err *err);
+};
 
-static void encrypt_entry(struct crypt_job *job, const char *src_dir,
-			  const char *dest_dir, const char *name)
+static void crypt_tree(struct crypt_job *job, const struct tree_ops *ops,
+		       const char *src, const char *dest);
+
+static void crypt_entry(struct crypt_job *job, const struct tree_ops *ops,
+			const char *src_dir, const char *dest_dir, const char *name)
 {
-	char src[PATH_MAX], dest[PATH_MAX], lower[ECFS_LOWER_NAME_MAX];
+	char src[PATH_MAX], dest[PATH_MAX], conv[ECFS_LOWER_NAME_MAX];
 	struct ob_err err = {0};
 	struct stat st;
 	int rc;
@@ -330,10 +270,10 @@ static void encrypt_entry(struct crypt_job *job, const char *src_dir,
 		ob_err_set(&err, -errno, "stat");
 		return job_fail(job, src, &err);
 	}
-	rc = lower_name(job, name, lower, sizeof(lower), &err);
+	rc = ops->name(job, name, conv, sizeof(conv), &err);
 	if (rc)
 		return job_fail(job, src, &err);
-	if (snprintf(dest, sizeof(dest), "%s/%s", dest_dir, lower) >= (int)sizeof(dest)) {
+	if (snprintf(dest, sizeof(dest), "%s/%s", dest_dir, conv) >= (int)sizeof(dest)) {
 		ob_err_set(&err, -ENAMETOOLONG, "output path too long");
 		return job_fail(job, src, &err);
 	}
@@ -342,9 +282,9 @@ static void encrypt_entry(struct crypt_job *job, const char *src_dir,
 			ob_err_set(&err, -errno, "mkdir %s", dest);
 			return job_fail(job, src, &err);
 		}
-		encrypt_tree(job, src, dest);
+		crypt_tree(job, ops, src, dest);
 	} else if (S_ISLNK(st.st_mode)) {
-		char target[PATH_MAX], ltarget[ECFS_LOWER_NAME_MAX];
+		char target[PATH_MAX], ctarget[ECFS_LOWER_NAME_MAX];
 		ssize_t n = readlink(src, target, sizeof(target) - 1);
 
 		if (n < 0) {
@@ -352,20 +292,13 @@ static void encrypt_entry(struct crypt_job *job, const char *src_dir,
 			return job_fail(job, src, &err);
 		}
 		target[n] = '\0';
-		if (!job->keys.write_fnek) {
-			snprintf(ltarget, sizeof(ltarget), "%s", target);
-		} else {
-			ssize_t tn = ecfs_target_encrypt(job->keys.write_fnek, target,
-							 (size_t)n, ltarget, sizeof(ltarget), &err);
-
-			rc = tn < 0 ? (int)tn : 0;
-		}
-		if (!rc && symlink(ltarget, dest))
+		rc = ops->target(job, target, (size_t)n, ctarget, sizeof(ctarget), &err);
+		if (!rc && symlink(ctarget, dest))
 			rc = ob_err_set(&err, -errno, "symlink %s", dest);
 		if (rc)
 			return job_fail(job, src, &err);
 	} else if (S_ISREG(st.st_mode)) {
-		rc = encrypt_file_to(job, src, dest, st.st_mode, &err);
+		rc = ops->file(job, src, dest, st.st_mode, &err);
 		if (rc)
 			return job_fail(job, src, &err);
 	} else {
@@ -374,7 +307,8 @@ static void encrypt_entry(struct crypt_job *job, const char *src_dir,
 	}
 }
 
-static void encrypt_tree(struct crypt_job *job, const char *src, const char *dest)
+static void crypt_tree(struct crypt_job *job, const struct tree_ops *ops,
+		       const char *src, const char *dest)
 {
 	struct dirent **ents;
 	struct ob_err err = {0};
@@ -388,11 +322,43 @@ static void encrypt_tree(struct crypt_job *job, const char *src, const char *des
 		const char *name = ents[i]->d_name;
 
 		if (strcmp(name, ".") && strcmp(name, ".."))
-			encrypt_entry(job, src, dest, name);
+			crypt_entry(job, ops, src, dest, name);
 		free(ents[i]);
 	}
 	free(ents);
 }
+
+/* Symlink target adapters: plain_target takes no length, lower_target does. */
+static int plain_target_op(struct crypt_job *job, const char *in, size_t in_len,
+			   char *out, size_t len, struct ob_err *err)
+{
+	return plain_target(job, in, out, len, err);
+}
+
+static int lower_target(struct crypt_job *job, const char *in, size_t in_len,
+			char *out, size_t len, struct ob_err *err)
+{
+	ssize_t n;
+
+	if (!job->keys.write_fnek) {
+		snprintf(out, len, "%s", in);
+		return 0;
+	}
+	n = ecfs_target_encrypt(job->keys.write_fnek, in, in_len, out, len, err);
+	return n < 0 ? (int)n : 0;
+}
+
+static const struct tree_ops decrypt_ops = {
+	.name	= plain_name,
+	.target	= plain_target_op,
+	.file	= decrypt_file_to,
+};
+
+static const struct tree_ops encrypt_ops = {
+	.name	= lower_name,
+	.target	= lower_target,
+	.file	= encrypt_file_to,
+};
 
 /* A new or empty output directory for a tree. */
 static int prepare_out_dir(const char *dest, mode_t mode, struct ob_err *err)
@@ -521,10 +487,7 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 			cli_error(out, &err);
 			goto out_keys;
 		}
-		if (encrypt)
-			encrypt_tree(&job, src, out);
-		else
-			decrypt_tree(&job, src, out);
+		crypt_tree(&job, encrypt ? &encrypt_ops : &decrypt_ops, src, out);
 		rc = job.failures ? EXIT_FAIL : EXIT_OK;
 		if (job.failures)
 			cli_msg("%u entr%s failed", job.failures, job.failures == 1 ? "y" : "ies");

@@ -58,6 +58,10 @@ struct ecfs_fek {
 	struct ecfs_ckey *ckey;		/* CBC with key */
 };
 
+/* A FEK object from raw key bytes: root IV and expanded key made here. */
+int ecfs_fek_build(const struct ecfs_cipher_info *ci, const uint8_t *key,
+		   size_t key_bytes, struct ecfs_fek **out, struct ob_err *err);
+
 /* The KEK of key (a member of ks, or any key) expanded for ci/key_bytes,
  * from the set's cache.  *owned says whether the caller must free it (a key
  * outside the set, or a full cache).  NULL with err set on failure. */

@@ -45,8 +45,8 @@ static size_t wrapped_len(const struct ecfs_cipher_info *ci, size_t key_bytes)
 	return key_bytes % ci->block ? 0 : key_bytes;
 }
 
-static int fek_build(const struct ecfs_cipher_info *ci, const uint8_t *key,
-		     size_t key_bytes, struct ecfs_fek **out, struct ob_err *err)
+int ecfs_fek_build(const struct ecfs_cipher_info *ci, const uint8_t *key,
+		   size_t key_bytes, struct ecfs_fek **out, struct ob_err *err)
 {
 	struct ecfs_fek *fek = ob_secure_alloc(sizeof(*fek));
 	int rc;
@@ -103,7 +103,7 @@ static int unwrap_one(const struct ecfs_packet *pk, const struct ecfs_keyset *ks
 			goto out;
 		}
 	}
-	rc = fek_build(ci, plain, kb, out, err);
+	rc = ecfs_fek_build(ci, plain, kb, out, err);
 out:
 	ob_wipe(plain, sizeof(plain));
 	return rc;
@@ -218,7 +218,7 @@ int ecfs_fek_create(const struct ecfs_cipher_info *ci, size_t key_bytes,
 	rc = ecfs_random(key, key_bytes);
 	if (rc)
 		return ob_err_set(err, rc, "getrandom");
-	rc = fek_build(ci, key, key_bytes, &fek, err);
+	rc = ecfs_fek_build(ci, key, key_bytes, &fek, err);
 	ob_wipe(key, sizeof(key));
 	if (rc)
 		return rc;

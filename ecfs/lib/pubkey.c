@@ -344,28 +344,6 @@ int ecfs_fek_wrap_pub(const struct ecfs_fek *fek, const struct ecfs_pubkey *pk,
 	return 0;
 }
 
-/* A FEK object from raw key bytes (as fek.c builds its own). */
-static int fek_import(const struct ecfs_cipher_info *ci, const uint8_t *key,
-		      size_t key_bytes, struct ecfs_fek **out, struct ob_err *err)
-{
-	struct ecfs_fek *fek = ob_secure_alloc(sizeof(*fek));
-	int rc;
-
-	if (!fek)
-		return ob_err_set(err, -ENOMEM, "allocating a file key");
-	fek->cipher = ci;
-	fek->key_bytes = key_bytes;
-	memcpy(fek->key, key, key_bytes);
-	ecfs_md5(fek->key, key_bytes, fek->root_iv);
-	rc = ecfs_ckey_new(ci, fek->key, key_bytes, &fek->ckey, err);
-	if (rc) {
-		ob_secure_free(fek);
-		return rc;
-	}
-	*out = fek;
-	return 0;
-}
-
 static int unwrap_tag1(const struct ecfs_packet *p, const struct ecfs_pubkey *pk,
 		       struct ecfs_fek **out, struct ob_err *err)
 {
@@ -388,7 +366,7 @@ static int unwrap_tag1(const struct ecfs_packet *p, const struct ecfs_pubkey *pk
 	}
 	rc = ecfs_tag1_plain_unpack(plain, plen, &code, key, &kb, err);
 	if (!rc)
-		rc = fek_import(ecfs_cipher_by_code(code), key, kb, out, err);
+		rc = ecfs_fek_build(ecfs_cipher_by_code(code), key, kb, out, err);
 out:
 	ob_wipe(plain, sizeof(plain));
 	ob_wipe(key, sizeof(key));
@@ -481,7 +459,7 @@ int ecfs_fek_create_ex(const struct ecfs_cipher_info *ci, size_t key_bytes,
 		rc = ecfs_random(key, key_bytes);
 		if (rc)
 			return ob_err_set(err, rc, "getrandom");
-		rc = fek_import(ci, key, key_bytes, &fek, err);
+		rc = ecfs_fek_build(ci, key, key_bytes, &fek, err);
 		ob_wipe(key, sizeof(key));
 		if (rc)
 			return rc;
