@@ -58,6 +58,12 @@ struct ecfs_fek {
 	struct ecfs_ckey *ckey;		/* CBC with key */
 };
 
+/* Write h as fd's metadata: the whole region (a new file) or only the first
+ * extent (a rewrite: one atomic 4 KiB write), or the xattr; then fdatasync
+ * when asked.  Goes through the ob_sys table, so faults can be injected. */
+int ecfs_md_write(int fd, const struct ecfs_header *h, bool whole, bool sync,
+		  struct ob_err *err);
+
 /* A FEK object from raw key bytes: root IV and expanded key made here. */
 int ecfs_fek_build(const struct ecfs_cipher_info *ci, const uint8_t *key,
 		   size_t key_bytes, struct ecfs_fek **out, struct ob_err *err);

@@ -167,47 +167,45 @@ int ecfs_metadata_read(int fd, unsigned flags, struct ecfs_header *h,
 int ecfs_file_open(struct ecfs_file *f, int fd, unsigned flags,
 		   const struct ecfs_keyset *ks, struct ob_err *err)
 {
-	int rc;
+	struct ecfs_keys keys = { .pass = ks };
 
-	memset(f, 0, sizeof(*f));
-	f->fd = fd;
-	rc = ecfs_metadata_read(fd, flags, &f->hdr, err);
-	if (rc)
-		return rc;
-	if (!f->hdr.in_xattr) {
-		uint64_t copy;
-
-		/* Checked once here so size updates cost nothing without one. */
-		f->syno_size_copy = ecfs_syno_size_read(fd, &copy) == 1;
-	}
-	return ecfs_fek_unwrap(&f->hdr, ks, &f->fek, NULL, err);
+	return ecfs_file_open_ex(f, fd, flags, &keys, err);
 }
 
-/* Write the whole metadata (header region or xattr value) of f. */
-static int metadata_write(struct ecfs_file *f, struct ob_err *err)
+int ecfs_md_write(int fd, const struct ecfs_header *h, bool whole, bool sync,
+		  struct ob_err *err)
 {
-	uint8_t *buf;
-	size_t len = f->hdr.in_xattr ? XATTR_MAX : f->hdr.data_offset;
+	size_t len = h->in_xattr ? XATTR_MAX : h->data_offset;
+	uint8_t *buf = calloc(1, len < ECFS_EXTENT_SIZE ? ECFS_EXTENT_SIZE : len);
 	ssize_t n;
 	int rc;
 
-	buf = calloc(1, len);
 	if (!buf)
 		return ob_err_set(err, -ENOMEM, "allocating the header");
-	n = ecfs_header_write(&f->hdr, buf, len, err);
+	n = ecfs_header_write(h, buf, len, err);
 	if (n < 0) {
 		rc = (int)n;
 		goto out;
 	}
-	if (f->hdr.in_xattr) {
-		rc = ob_sys_fsetxattr(f->fd, ECFS_XATTR_NAME, buf, (size_t)n, 0) ? -errno : 0;
-		if (rc)
+	if (h->in_xattr) {
+		rc = ob_sys_fsetxattr(fd, ECFS_XATTR_NAME, buf, (size_t)n, 0) ? -errno : 0;
+		if (rc) {
 			ob_err_set(err, rc, "writing the %s xattr", ECFS_XATTR_NAME);
+			goto out;
+		}
 	} else {
-		rc = pwrite_full(f->fd, buf, (size_t)n, 0);
-		if (rc)
+		/* A rewrite touches only the first extent: one atomic 4 KiB write. */
+		rc = pwrite_full(fd, buf, whole ? (size_t)n : ECFS_EXTENT_SIZE, 0);
+		if (rc) {
 			ob_err_set(err, rc, "writing the header");
+			goto out;
+		}
 	}
+	if (sync && fdatasync(fd)) {
+		rc = ob_err_set(err, -errno, "fdatasync");
+		goto out;
+	}
+	rc = 0;
 out:
 	free(buf);
 	return rc;
@@ -218,22 +216,9 @@ int ecfs_file_create(struct ecfs_file *f, int fd,
 		     const struct ecfs_keyset *wrap_keys, bool in_xattr,
 		     bool fnek, struct ob_err *err)
 {
-	int rc;
+	struct ecfs_keys keys = { .pass = wrap_keys };
 
-	memset(f, 0, sizeof(*f));
-	f->fd = fd;
-	rc = ecfs_header_init(&f->hdr, in_xattr, fnek, err);
-	if (rc)
-		return rc;
-	rc = ecfs_fek_create(ci, key_bytes, wrap_keys, &f->hdr, &f->fek, err);
-	if (rc)
-		return rc;
-	rc = metadata_write(f, err);
-	if (rc) {
-		ecfs_fek_free(f->fek);
-		f->fek = NULL;
-	}
-	return rc;
+	return ecfs_file_create_ex(f, fd, ci, key_bytes, &keys, in_xattr, fnek, err);
 }
 
 void ecfs_file_close(struct ecfs_file *f)

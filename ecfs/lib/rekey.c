@@ -42,65 +42,9 @@
 
 #include "ob/secmem.h"
 
-static int pwrite_all(int fd, const uint8_t *buf, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-/* Serialise h and write it: the whole region (new file) or only its first
- * extent (a replacement: A1..A3 above). */
-static int md_write(int fd, const struct ecfs_header *h, bool whole, bool sync,
-		    struct ob_err *err)
-{
-	size_t len = h->in_xattr ? ECFS_EXTENT_SIZE : h->data_offset;
-	uint8_t *buf = calloc(1, len < ECFS_EXTENT_SIZE ? ECFS_EXTENT_SIZE : len);
-	ssize_t n;
-	int rc;
-
-	if (!buf)
-		return ob_err_set(err, -ENOMEM, "allocating the header");
-	n = ecfs_header_write(h, buf, len, err);
-	if (n < 0) {
-		rc = (int)n;
-		goto out;
-	}
-	if (h->in_xattr) {
-		rc = fsetxattr(fd, ECFS_XATTR_NAME, buf, (size_t)n, 0) ? -errno : 0;
-		if (rc) {
-			ob_err_set(err, rc, "writing the %s xattr", ECFS_XATTR_NAME);
-			goto out;
-		}
-	} else {
-		rc = pwrite_all(fd, buf, whole ? (size_t)n : ECFS_EXTENT_SIZE, 0);
-		if (rc) {
-			ob_err_set(err, rc, "writing the header");
-			goto out;
-		}
-	}
-	if (sync && fdatasync(fd)) {
-		rc = ob_err_set(err, -errno, "fdatasync");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(buf);
-	return rc;
-}
-
 int ecfs_metadata_write(int fd, const struct ecfs_header *h, struct ob_err *err)
 {
-	return md_write(fd, h, false, true, err);
+	return ecfs_md_write(fd, h, false, true, err);
 }
 
 int ecfs_file_open_ex(struct ecfs_file *f, int fd, unsigned flags,
@@ -136,7 +80,7 @@ int ecfs_file_create_ex(struct ecfs_file *f, int fd,
 	rc = ecfs_fek_create_ex(ci, key_bytes, keys, &f->hdr, &f->fek, err);
 	if (rc)
 		return rc;
-	rc = md_write(fd, &f->hdr, true, false, err);
+	rc = ecfs_md_write(fd, &f->hdr, true, false, err);
 	if (rc) {
 		ecfs_fek_free(f->fek);
 		f->fek = NULL;
@@ -247,7 +191,7 @@ int ecfs_rekey_fd(int fd, const struct ecfs_rekey *rk, bool *changed,
 			goto out;
 	}
 	if (!rk->dry_run)
-		rc = md_write(fd, nh, false, true, err);
+		rc = ecfs_md_write(fd, nh, false, true, err);
 out:
 	if (changed)
 		*changed = ch;
