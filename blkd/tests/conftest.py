@@ -5,12 +5,14 @@ Every test starts its own blkd on a private Unix socket (or a free
 stops it by pid.  The binary is $OB_BUILD/bin/blkd (default build/).
 Client tools that are missing make the test skip with the tool's name.
 """
+import atexit
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -114,7 +116,14 @@ def blkd():
         s.stop()
 
 
+# fio (verify state) and btt (per-device .dat files) write into their
+# working directory: give them a scratch one, never the checkout.
+_SCRATCH = tempfile.mkdtemp(prefix="blkd-tests-")
+atexit.register(shutil.rmtree, _SCRATCH, True)
+
+
 def run(cmd, timeout=120, check=True, **kw):
+    kw.setdefault("cwd", _SCRATCH)
     p = subprocess.run(cmd, env=TOOL_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=timeout, **kw)
     if check and p.returncode != 0:
