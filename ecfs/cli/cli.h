@@ -141,6 +141,10 @@ void cli_keys_free_pk(struct cli_keys *ck);
 int cli_keys_dir(const struct key_opts *ko, char *buf, size_t len);
 #define KEY_OPT_PK_BASE 1100
 
+/* The wrapped-passphrase file a command works on: arg when given, else
+ * ~/.ecryptfs/wrapped-passphrase (as ecryptfs-utils). */
+void cli_wrapped_path(const char *arg, char *out, size_t len);
+
 /* Print "ecfs: object: reason" for err. */
 void cli_error(const char *object, const struct ob_err *err);
 /* Print "ecfs: <printf>" to stderr. */

@@ -96,13 +96,6 @@ static int read_small_file(const char *path, uint8_t *buf, size_t cap, size_t *l
 	return 0;
 }
 
-static void default_wrapped_path(char *out, size_t len)
-{
-	const char *home = getenv("HOME");
-
-	snprintf(out, len, "%s/.ecryptfs/wrapped-passphrase", home ? home : ".");
-}
-
 /* v1 files carry no salt: it is the rc salt, or the default. */
 static int v1_salt(const struct key_opts *ko, uint8_t salt[ECFS_SALT_BYTES], struct ob_err *err)
 {
@@ -140,10 +133,7 @@ int cmd_unwrap(int argc, char **argv)
 			 NULL, 0);
 	if (i < 0 || argc - i > 1)
 		return EXIT_USAGE;
-	if (i < argc)
-		snprintf(path, sizeof(path), "%s", argv[i]);
-	else
-		default_wrapped_path(path, sizeof(path));
+	cli_wrapped_path(i < argc ? argv[i] : NULL, path, sizeof(path));
 	rc = read_small_file(path, file, sizeof(file), &len, &err);
 	if (!rc)
 		rc = v1_salt(&ko, salt, &err);
@@ -194,10 +184,7 @@ int cmd_wrap(int argc, char **argv)
 		cli_msg("wrap: expected --mount-passphrase-file F [WRAPPED_FILE]");
 		return EXIT_USAGE;
 	}
-	if (i < argc)
-		snprintf(path, sizeof(path), "%s", argv[i]);
-	else
-		default_wrapped_path(path, sizeof(path));
+	cli_wrapped_path(i < argc ? argv[i] : NULL, path, sizeof(path));
 	struct secret_source mp_src = { .file = mp_file };
 
 	rc = secret_read(&mp_src, "Mount passphrase: ", &mount_pass, &err);

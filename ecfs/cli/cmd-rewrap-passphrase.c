@@ -45,7 +45,7 @@ int cmd_rewrap_passphrase(int argc, char **argv)
 	struct secret_source old_src = {0}, new_src = {0};
 	struct secret nw = {0}, again = {0};
 	struct ob_err err = {0};
-	const char *home = getenv("HOME"), *wsalt = NULL;
+	const char *wsalt = NULL;
 	char path[PATH_MAX], *pass;
 	int c, rc;
 
@@ -70,10 +70,7 @@ int cmd_rewrap_passphrase(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		goto usage;
-	if (optind < argc)
-		snprintf(path, sizeof(path), "%s", argv[optind]);
-	else
-		snprintf(path, sizeof(path), "%s/.ecryptfs/wrapped-passphrase", home ? home : ".");
+	cli_wrapped_path(optind < argc ? argv[optind] : NULL, path, sizeof(path));
 	pass = ob_secure_alloc(ECFS_MAX_PASSPHRASE + 1);
 	if (!pass) {
 		cli_msg("out of locked memory");

@@ -42,7 +42,6 @@ int cmd_unwrap_passphrase(int argc, char **argv)
 	struct secret_source login = {0};
 	struct ob_err err = {0};
 	char path[PATH_MAX], *pass;
-	const char *home = getenv("HOME");
 	int c, rc;
 
 	optind = 1;
@@ -61,10 +60,7 @@ int cmd_unwrap_passphrase(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		goto usage;
-	if (optind < argc)
-		snprintf(path, sizeof(path), "%s", argv[optind]);
-	else
-		snprintf(path, sizeof(path), "%s/.ecryptfs/wrapped-passphrase", home ? home : ".");
+	cli_wrapped_path(optind < argc ? argv[optind] : NULL, path, sizeof(path));
 	pass = ob_secure_alloc(ECFS_MAX_PASSPHRASE + 1);
 	if (!pass) {
 		cli_msg("out of locked memory");

@@ -65,7 +65,7 @@ int cmd_wrap_passphrase(int argc, char **argv)
 	struct secret_source login_src = {0};
 	struct secret mp = {0}, login = {0};
 	struct ob_err err = {0};
-	const char *home = getenv("HOME"), *salt_hex = NULL;
+	const char *salt_hex = NULL;
 	char path[PATH_MAX];
 	int c, rc;
 
@@ -87,10 +87,7 @@ int cmd_wrap_passphrase(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		goto usage;
-	if (optind < argc)
-		snprintf(path, sizeof(path), "%s", argv[optind]);
-	else
-		snprintf(path, sizeof(path), "%s/.ecryptfs/wrapped-passphrase", home ? home : ".");
+	cli_wrapped_path(optind < argc ? argv[optind] : NULL, path, sizeof(path));
 	rc = secret_read(&ko.src, "Mount passphrase to wrap: ", &mp, &err);
 	if (!rc && mp.len > ECFS_MAX_PASSPHRASE)
 		rc = ob_err_set(&err, -EINVAL, "the mount passphrase is longer than %d bytes",

@@ -319,6 +319,16 @@ void cli_keys_free(struct cli_keys *ck)
 	memset(ck, 0, sizeof(*ck));
 }
 
+void cli_wrapped_path(const char *arg, char *out, size_t len)
+{
+	const char *home = getenv("HOME");
+
+	if (arg)
+		snprintf(out, len, "%s", arg);
+	else
+		snprintf(out, len, "%s/.ecryptfs/wrapped-passphrase", home ? home : ".");
+}
+
 void cli_error(const char *object, const struct ob_err *err)
 {
 	ob_err_print(ECFS_PROG, object, err);
