@@ -290,6 +290,30 @@ static int extents_read(struct ecfs_file *f, uint64_t first, size_t count,
 	return 0;
 }
 
+/* The chunk of extents that covers [pos, pos+want): its first extent, the
+ * offset of pos in it, how many extents (at most a chunk) and how many of
+ * the wanted bytes it holds.  Shared by reads and writes. */
+struct chunk {
+	uint64_t first;
+	size_t skip, count, take;
+};
+
+static struct chunk chunk_at(uint64_t pos, size_t want)
+{
+	struct chunk c = {
+		.first = pos / ECFS_EXTENT_SIZE,
+		.skip = pos % ECFS_EXTENT_SIZE,
+	};
+
+	c.count = (c.skip + want + ECFS_EXTENT_SIZE - 1) / ECFS_EXTENT_SIZE;
+	if (c.count > ECFS_CHUNK_EXTENTS)
+		c.count = ECFS_CHUNK_EXTENTS;
+	c.take = c.count * ECFS_EXTENT_SIZE - c.skip;
+	if (c.take > want)
+		c.take = want;
+	return c;
+}
+
 ssize_t ecfs_file_pread(struct ecfs_file *f, void *dst, size_t len,
 			uint64_t off, struct ob_err *err)
 {
@@ -304,24 +328,13 @@ ssize_t ecfs_file_pread(struct ecfs_file *f, void *dst, size_t len,
 	if (!buf)
 		return ob_err_set(err, -ENOMEM, "allocating the extent buffer");
 	while (done < len) {
-		uint64_t pos = off + done;
-		uint64_t first = pos / ECFS_EXTENT_SIZE;
-		size_t skip = pos % ECFS_EXTENT_SIZE;
-		size_t want = len - done;
-		size_t count = (skip + want + ECFS_EXTENT_SIZE - 1) / ECFS_EXTENT_SIZE;
-		size_t take;
-		int rc;
+		struct chunk c = chunk_at(off + done, len - done);
+		int rc = extents_read(f, c.first, c.count, buf, err);
 
-		if (count > ECFS_CHUNK_EXTENTS)
-			count = ECFS_CHUNK_EXTENTS;
-		take = count * ECFS_EXTENT_SIZE - skip;
-		if (take > want)
-			take = want;
-		rc = extents_read(f, first, count, buf, err);
 		if (rc)
 			return rc;
-		memcpy(out + done, buf + skip, take);
-		done += take;
+		memcpy(out + done, buf + c.skip, c.take);
+		done += c.take;
 	}
 	return (ssize_t)done;
 }
@@ -342,20 +355,12 @@ static int range_write(struct ecfs_file *f, const uint8_t *src, size_t len,
 	if (!buf)
 		return ob_err_set(err, -ENOMEM, "allocating the extent buffer");
 	while (done < len) {
-		uint64_t pos = off + done;
-		uint64_t first = pos / ECFS_EXTENT_SIZE;
-		size_t skip = pos % ECFS_EXTENT_SIZE;
-		size_t want = len - done;
-		size_t count = (skip + want + ECFS_EXTENT_SIZE - 1) / ECFS_EXTENT_SIZE;
-		size_t take, tail_end;
+		struct chunk c = chunk_at(off + done, len - done);
+		uint64_t first = c.first;
+		size_t skip = c.skip, count = c.count, take = c.take, tail_end;
 		uint64_t last;
 		int rc;
 
-		if (count > ECFS_CHUNK_EXTENTS)
-			count = ECFS_CHUNK_EXTENTS;
-		take = count * ECFS_EXTENT_SIZE - skip;
-		if (take > want)
-			take = want;
 		last = first + count - 1;
 		tail_end = (skip + take) % ECFS_EXTENT_SIZE;
 
