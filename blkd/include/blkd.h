@@ -240,6 +240,11 @@ void blkd_queue_submit(struct blkd_queue *q, struct blkd_bio **bios, unsigned n)
  * to the workers.  The caller must not hold locks its end_io callbacks
  * take.  Cannot fail. */
 void blkd_queue_submit_direct(struct blkd_queue *q, struct blkd_bio **bios, unsigned n);
+/* Like blkd_queue_submit_direct, but one idle worker is woken at once to
+ * share the batch with the caller (for work that costs the CPU, such as
+ * buffered writes).  In tag modes it is blkd_queue_submit: order there
+ * needs one issuing thread.  Cannot fail. */
+void blkd_queue_submit_shared(struct blkd_queue *q, struct blkd_bio **bios, unsigned n);
 
 /* Without worker threads (opts.threads == 0): take the next request the
  * backend should see, issue it synchronously, end it.  Returns 1 if one was

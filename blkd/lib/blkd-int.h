@@ -183,6 +183,7 @@ struct blkd_queue {
 	struct list_head free_rqs;
 	struct list_head chunks;	/* allocation chunks of requests */
 	unsigned idle_workers;
+	unsigned nr_direct;		/* submitters running the queue themselves */
 	bool stopping;
 	struct blkd_stats stats;
 	/* bios ended under the lock, to be called back after unlock */
@@ -190,7 +191,8 @@ struct blkd_queue {
 };
 
 /* Wake one idle worker if there is something to fetch; a worker that
- * fetches wakes the next (queue.c), so one signal is enough.  Broadcasting
+ * fetches wakes the next (queue.c, unless a submitter runs the queue
+ * itself), so one signal is enough.  Broadcasting
  * here cost five futex calls per request on a write+flush load. */
 static inline void __blkd_kick(struct blkd_queue *q)
 {

@@ -21,7 +21,8 @@
  * Workers: nr_threads threads per queue each loop fetch -> issue to the
  * backend with q->lock dropped -> end.  A submitter wakes one idle worker
  * per batch; a worker that leaves work behind wakes one more, so the pool
- * grows only while requests wait.  With zero threads the caller pumps the
+ * grows only while requests wait (and no submitter runs the queue itself,
+ * see direct issue below).  With zero threads the caller pumps the
  * queue with blkd_queue_run_once() (unit tests, with a fake clock).
  *
  * Requests come from a free list refilled in chunks of 64, so the data path
@@ -229,21 +230,35 @@ void __blkd_rq_end_bios(struct blkd_queue *q, struct blkd_request *rq, int err)
 	rq->bio = rq->biotail = NULL;
 }
 
+/* Take the ended bios off the queue (q->lock held); call them back with
+ * run_bios once it is dropped. */
+static struct blkd_bio *__blkd_take_done(struct blkd_queue *q)
+{
+	struct blkd_bio *bio = q->done_head;
+
+	q->done_head = q->done_tail = NULL;
+	return bio;
+}
+
+static void run_bios(struct blkd_bio *bio)
+{
+	for (struct blkd_bio *next; bio; bio = next) {
+		next = bio->bi_next;
+		bio->bi_next = NULL;
+		bio->end_io(bio);
+	}
+}
+
 /* Called with q->lock held; drops it to run the callbacks, retakes it. */
 static bool __blkd_run_done(struct blkd_queue *q)
 {
 	bool ran = q->done_head != NULL;
 
 	while (q->done_head) {
-		struct blkd_bio *bio = q->done_head, *next;
+		struct blkd_bio *bio = __blkd_take_done(q);
 
-		q->done_head = q->done_tail = NULL;
 		pthread_mutex_unlock(&q->lock);
-		for (; bio; bio = next) {
-			next = bio->bi_next;
-			bio->bi_next = NULL;
-			bio->end_io(bio);
-		}
+		run_bios(bio);
 		pthread_mutex_lock(&q->lock);
 	}
 	return ran;
@@ -342,29 +357,43 @@ static void __blkd_rq_end(struct blkd_queue *q, struct blkd_request *rq, int err
  * 4 KiB IOPS).  The elevator, merging and flush.c still decide what comes
  * next; only the thread differs.  As soon as one request takes longer than
  * BLKD_SLOW_NS (a real disk, O_DIRECT, fdatasync) or the budget is spent,
- * the rest goes to the worker pool so slow I/O still overlaps.  The server
- * uses it for batches of reads only (conn.c says why).
+ * the rest goes to the worker pool so slow I/O still overlaps.
+ *
+ * With helper set, one idle worker is woken at once and shares the batch
+ * with the submitter (buffered writes: each costs a few microseconds in
+ * the kernel, so two threads on two cores pay, while a handoff of every
+ * request to the pool cost a futex wake and a context switch each).
+ * While a submitter runs the queue, a worker does not wake further workers
+ * (q->nr_direct): the submitter is the second pair of hands, and the
+ * wake chain made four workers take one request per wake-up.
  */
 #define BLKD_SLOW_NS 200000ull
 #define BLKD_DIRECT_BUDGET 256
 
-void blkd_queue_submit_direct(struct blkd_queue *q, struct blkd_bio **bios, unsigned n)
+static void queue_run_direct(struct blkd_queue *q, struct blkd_bio **bios, unsigned n, bool helper)
 {
 	unsigned budget = BLKD_DIRECT_BUDGET;
 
 	pthread_mutex_lock(&q->lock);
 	__blkd_submit_batch(q, bios, n);
-	__blkd_run_done(q);
+	if (helper && q->idle_workers && q->nr_dispatch + q->nr_sorted > 1)
+		pthread_cond_signal(&q->work);
+	q->nr_direct++;
 	while (budget--) {
 		struct blkd_request *rq = __blkd_dispatch_fetch(q);
+		struct blkd_bio *done = __blkd_take_done(q);
 		uint64_t t0;
 		int err;
 		bool sync;
 
-		__blkd_run_done(q);
-		if (!rq)
-			break;
 		pthread_mutex_unlock(&q->lock);
+		run_bios(done);
+		if (!rq) {
+			pthread_mutex_lock(&q->lock);
+			if (q->done_head)
+				continue;	/* a sequence ended at fetch time */
+			break;
+		}
 		t0 = blkd_now(q);
 		sync = blkd_backend_issue(q, rq, &err);
 		t0 = blkd_now(q) - t0;
@@ -373,13 +402,28 @@ void blkd_queue_submit_direct(struct blkd_queue *q, struct blkd_bio **bios, unsi
 			continue;	/* ends later through blkd_io_end */
 		q->stats.backend_ios++;
 		__blkd_rq_end(q, rq, err);
-		__blkd_run_done(q);
 		if (t0 > BLKD_SLOW_NS)
 			break;
 	}
+	q->nr_direct--;
+	__blkd_run_done(q);
 	if (q->idle_workers && (__blkd_has_work(q) || q->wake_at))
 		pthread_cond_signal(&q->work);
 	pthread_mutex_unlock(&q->lock);
+}
+
+void blkd_queue_submit_direct(struct blkd_queue *q, struct blkd_bio **bios, unsigned n)
+{
+	queue_run_direct(q, bios, n, false);
+}
+
+void blkd_queue_submit_shared(struct blkd_queue *q, struct blkd_bio **bios, unsigned n)
+{
+	/* Tag modes keep order by issuing from one thread (flush.c). */
+	if (q->ordered & BLKD_ORDERED_BY_TAG)
+		blkd_queue_submit(q, bios, n);
+	else
+		queue_run_direct(q, bios, n, true);
 }
 
 /* ---- issuing to the backend --------------------------------------------------- */
@@ -576,6 +620,12 @@ void blkd_io_message(struct blkd_io *io, const char *fmt, ...)
 	pthread_mutex_unlock(&q->lock);
 }
 
+/*
+ * A worker ends a request, fetches the next and takes the ended bios in
+ * one hold of q->lock, then calls the bios back and issues with it
+ * dropped: one lock round trip per request instead of three, which
+ * mattered when five threads shared the lock on two cores.
+ */
 static void *blkd_worker(void *arg)
 {
 	struct blkd_queue *q = arg;
@@ -584,9 +634,16 @@ static void *blkd_worker(void *arg)
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		struct blkd_request *rq = __blkd_dispatch_fetch(q);
+		struct blkd_bio *done = __blkd_take_done(q);
+		bool sync;
+		int err;
 
-		if (__blkd_run_done(q) && !rq)
+		if (!rq && done) {
+			pthread_mutex_unlock(&q->lock);
+			run_bios(done);
+			pthread_mutex_lock(&q->lock);
 			continue;	/* the lock was dropped: look again */
+		}
 		if (!rq) {
 			if (q->stopping && !q->nr_sorted && !q->nr_dispatch && !q->in_flight)
 				break;
@@ -603,17 +660,16 @@ static void *blkd_worker(void *arg)
 			q->idle_workers--;
 			continue;
 		}
-		if (q->idle_workers && __blkd_has_work(q))
+		if (q->idle_workers && !q->nr_direct && __blkd_has_work(q))
 			pthread_cond_signal(&q->work);
 		pthread_mutex_unlock(&q->lock);
-		int err;
-		bool sync = blkd_backend_issue(q, rq, &err);
+		run_bios(done);
+		sync = blkd_backend_issue(q, rq, &err);
 		pthread_mutex_lock(&q->lock);
 		if (!sync)
 			continue;
 		q->stats.backend_ios++;
 		__blkd_rq_end(q, rq, err);
-		__blkd_run_done(q);
 	}
 	pthread_cond_broadcast(&q->work);
 	pthread_mutex_unlock(&q->lock);

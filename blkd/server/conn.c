@@ -164,15 +164,24 @@ static void conn_send(struct blkd_conn *c, struct iovec *iov, int cnt)
 	pthread_mutex_unlock(&c->send_lock);
 }
 
-static void slot_put(struct blkd_conn *c, struct blkd_slot *s)
+/* Give back n slots: a chain linked by next_pending, or one slot (n 1). */
+static void slots_put(struct blkd_conn *c, struct blkd_slot *s, unsigned n)
 {
 	pthread_mutex_lock(&c->lock);
-	s->next_free = c->free_slots;
-	c->free_slots = s;
-	c->inflight--;
+	for (struct blkd_slot *next; s; s = next) {
+		next = n > 1 ? s->next_pending : NULL;
+		s->next_free = c->free_slots;
+		c->free_slots = s;
+	}
+	c->inflight -= n;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	/* c may be freed from here on */
+}
+
+static void slot_put(struct blkd_conn *c, struct blkd_slot *s)
+{
+	slots_put(c, s, 1);
 }
 
 /* Build the reply for slot s in s->hdr / s->iov. */
@@ -214,16 +223,18 @@ static void reply_build(struct blkd_conn *c, struct blkd_slot *s, int error)
 
 #define CORK_MAX 8
 
-/* Send every corked reply in one sendmsg, then free their slots.
- * Called by the cork owner (the reader). */
+/* Send every corked reply in one sendmsg, then free their slots (one
+ * take of c->lock for all of them).  Called by the cork owner (the reader). */
 static void cork_flush(struct blkd_conn *c)
 {
 	struct iovec iov[2 * CORK_MAX];
-	struct blkd_slot *s, *next;
+	struct blkd_slot *s;
+	unsigned nslots;
 	int n = 0;
 
 	pthread_mutex_lock(&c->send_lock);
 	s = c->pend_head;
+	nslots = c->npend;
 	c->pend_head = c->pend_tail = NULL;
 	c->npend = 0;
 	for (struct blkd_slot *p = s; p; p = p->next_pending)
@@ -232,10 +243,8 @@ static void cork_flush(struct blkd_conn *c)
 	if (n)
 		__conn_send(c, iov, n);
 	pthread_mutex_unlock(&c->send_lock);
-	for (; s; s = next) {
-		next = s->next_pending;
-		slot_put(c, s);
-	}
+	if (s)
+		slots_put(c, s, nslots);
 }
 
 static void reply(struct blkd_conn *c, struct blkd_slot *s, int error)
@@ -246,8 +255,12 @@ static void reply(struct blkd_conn *c, struct blkd_slot *s, int error)
 	pthread_mutex_unlock(&c->send_lock);
 }
 
-/* end_io of every bio: runs on a worker thread or, corked, on the reader;
- * the queue lock is not held. */
+/*
+ * end_io of every bio: runs on a worker thread or, corked, on the reader;
+ * the queue lock is not held.  Workers send their own replies at once:
+ * letting them join the reader's cork measured no better on random
+ * writes (the replies wait for the reader's next flush).
+ */
 static void conn_bio_end(struct blkd_bio *bio)
 {
 	struct blkd_slot *s = bio->private;
@@ -286,13 +299,14 @@ struct reader {
 };
 
 /*
- * Unplug.  A batch of reads is run here, corked, so its replies leave in a
- * few sendmsg calls (fewer wake-ups for the client) and a page-cache read
- * costs no thread handoff.  A batch with writes goes to the worker pool
- * instead: a buffered 4 KiB write spends most of its time in the kernel
- * (ext4_block_write_begin was 67% of the server's profile), so it pays to
- * run those on the other core while this thread keeps reading requests -
- * 0.58x nbdkit's random-write IOPS inline, 1.26-1.40x through workers.
+ * Unplug.  The reader runs the batch itself, corked, so its replies leave
+ * in a few sendmsg calls (fewer wake-ups for the client) and a page-cache
+ * read costs no thread handoff.  A batch with writes also wakes one worker
+ * to share it: a buffered 4 KiB write spends most of its time in the
+ * kernel (ext4_block_write_begin was 67% of the server's profile), so two
+ * threads on two cores pay - 0.58x nbdkit's random-write IOPS inline
+ * alone, ~1.1x handing every write to the pool (a futex wake and a context
+ * switch per request, 18% idle), more with the reader and one worker.
  */
 static void submit_batch(struct reader *r)
 {
@@ -305,7 +319,7 @@ static void submit_batch(struct reader *r)
 	c->cork_owner = pthread_self();
 	pthread_mutex_unlock(&c->send_lock);
 	if (r->writes)
-		blkd_queue_submit(c->exp->q, r->batch, r->nb);
+		blkd_queue_submit_shared(c->exp->q, r->batch, r->nb);
 	else
 		blkd_queue_submit_direct(c->exp->q, r->batch, r->nb);
 	r->nb = 0;
