@@ -91,10 +91,9 @@ struct blkd_conn {
 	unsigned inflight;		/* under lock */
 	pthread_mutex_t send_lock;
 	bool dead;			/* a send failed; under send_lock */
-	/* corking (under send_lock): while the reader runs the queue itself,
-	 * its own replies are collected and sent in one sendmsg */
+	/* corking (under send_lock): while the reader runs a batch, small
+	 * replies are collected and sent a few per sendmsg (conn.c) */
 	bool corked;
-	pthread_t cork_owner;
 	struct blkd_slot *pend_head, *pend_tail;
 	unsigned npend;
 };
