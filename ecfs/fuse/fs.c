@@ -5,7 +5,15 @@
  * (the kernel writes through, so the size in every header is current and
  * O_APPEND stays atomic); POSIX and flock locks left to the kernel (no
  * lock ops, so it handles them locally); the kernel kills suid/sgid bits
- * itself (no HANDLE_KILLPRIV).
+ * itself (no HANDLE_KILLPRIV).  Permissions: the kernel checks mode bits
+ * (default_permissions) except on a root-only mount, where access(2) comes
+ * here instead (mount.c says why).
+ *
+ * Round trips are what a small-file workload pays for (perf: the daemon's
+ * time goes to waking and switching, not to crypto), so the ops avoid
+ * extra ones and make the unavoidable ones cheap: security.capability
+ * answered from memory (xattr.c), attributes set on the open lower fd
+ * (inode.c), large writes start their own writeback (file.c).
  *
  * No flush op: writes reach the lower file before we reply, so there is
  * nothing to do at close(); libfuse answers ENOSYS once and the kernel then
@@ -27,6 +35,7 @@
 #include "ecfs-fuse.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -92,6 +101,20 @@ static void ef_destroy(void *userdata)
 	 * loop has stopped, so nothing is in flight. */
 }
 
+/*
+ * access(2): asked only when the kernel does not check permissions itself
+ * (a root-only mount, mount.c).  The daemon is root then, so checking the
+ * lower object with our own credentials is what root's check would be:
+ * everything but X_OK on a file without an exec bit.
+ */
+static void ef_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	char path[64];
+
+	ef_procpath(path, ef_inode(req, ino)->fd);
+	fuse_reply_err(req, faccessat(AT_FDCWD, path, mask, AT_EACCESS) ? errno : 0);
+}
+
 static void ef_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct ef_fs *fs = ef_fs(req);
@@ -134,6 +157,7 @@ const struct fuse_lowlevel_ops ef_ops = {
 	.releasedir	= ef_op_releasedir,
 	.fsyncdir	= ef_op_fsyncdir,
 	.statfs		= ef_statfs,
+	.access		= ef_access,
 	.setxattr	= ef_op_setxattr,
 	.getxattr	= ef_op_getxattr,
 	.listxattr	= ef_op_listxattr,
