@@ -43,6 +43,7 @@
 
 #define EF_MAX_SIGS	8
 #define EF_IO_MAX	(1u << 20)	/* max_write and readahead: 1 MiB */
+#define EF_STREAM_MIN	(512 * 1024)	/* writes this large start writeback */
 #define EF_VIEW_HDR	8192		/* header synthesised by encrypted view */
 
 /* What to do with new regular files (new_files=). */
@@ -115,6 +116,7 @@ struct ef_inode {
 	int kind;		/* enum ef_kind, regular files only */
 	bool view_xattr;	/* encrypted view: header comes from the xattr */
 	uint64_t size;		/* plaintext size when kind == EF_ENC */
+	bool no_caps;		/* lower has no security.capability (we asked) */
 	bool logged;		/* tlock: one log line per broken file */
 };
 
@@ -201,6 +203,9 @@ void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd);
 int ef_data_get(struct ef_fs *fs, struct ef_inode *ino, bool write,
 		struct ef_data **out);
 void ef_data_put(struct ef_fs *fs, struct ef_inode *ino);
+/* The open data fd of ino with a reference (put it with ef_data_put), or
+ * -1 when no handle is open: f*() calls on it skip a /proc path walk. */
+int ef_data_fd(struct ef_inode *ino);
 int ef_truncate(struct ef_fs *fs, struct ef_inode *ino, uint64_t size);
 /* Create a regular file in parent; returns 0 or errno.  With want_data the
  * new inode's data stays open (one nopen reference) for create(). */

@@ -475,12 +475,54 @@ void ef_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, fs->timeout);
 }
 
-static int set_times(struct ef_inode *ino, const struct stat *attr, int valid)
+/*
+ * chmod and utimens on the lower object: on the open data fd when a
+ * handle is open (tar sets times, owner and mode on the file it just
+ * wrote), else through /proc/self/fd/N, which costs a path walk.
+ */
+static int lower_attr_call(struct ef_fs *fs, struct ef_inode *ino,
+			   int (*on_fd)(int, const void *), int (*on_path)(const char *, const void *),
+			   const void *arg)
+{
+	int fd = S_ISREG(ino->type) ? ef_data_fd(ino) : -1;
+	char path[64];
+	int rc;
+
+	if (fd >= 0) {
+		rc = on_fd(fd, arg) ? errno : 0;
+		ef_data_put(fs, ino);
+		return rc;
+	}
+	ef_procpath(path, ino->fd);
+	return on_path(path, arg) ? errno : 0;
+}
+
+static int times_fd(int fd, const void *tv)
+{
+	return futimens(fd, tv);
+}
+
+static int times_path(const char *path, const void *tv)
+{
+	/* A symlink's O_PATH fd: the magic link lands on the link itself. */
+	return utimensat(AT_FDCWD, path, tv, 0);
+}
+
+static int mode_fd(int fd, const void *mode)
+{
+	return fchmod(fd, *(const mode_t *)mode);
+}
+
+static int mode_path(const char *path, const void *mode)
+{
+	return chmod(path, *(const mode_t *)mode);
+}
+
+static int set_times(struct ef_fs *fs, struct ef_inode *ino, const struct stat *attr, int valid)
 {
 	struct timespec tv[2] = {
 		{ .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT },
 	};
-	char path[64];
 
 	if (valid & FUSE_SET_ATTR_ATIME_NOW)
 		tv[0].tv_nsec = UTIME_NOW;
@@ -490,9 +532,7 @@ static int set_times(struct ef_inode *ino, const struct stat *attr, int valid)
 		tv[1].tv_nsec = UTIME_NOW;
 	else if (valid & FUSE_SET_ATTR_MTIME)
 		tv[1] = attr->st_mtim;
-	ef_procpath(path, ino->fd);
-	/* A symlink's O_PATH fd: the magic link lands on the link itself. */
-	return utimensat(AT_FDCWD, path, tv, 0) ? errno : 0;
+	return lower_attr_call(fs, ino, times_fd, times_path, tv);
 }
 
 void ef_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -500,7 +540,6 @@ void ef_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct ef_fs *fs = ef_fs(req);
 	struct ef_inode *inode = ef_inode(req, ino);
-	char path[64];
 	int rc = 0;
 
 	if (fs->ro) {
@@ -508,11 +547,11 @@ void ef_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		return;
 	}
 	if (valid & FUSE_SET_ATTR_MODE) {
-		ef_procpath(path, inode->fd);
-		if (chmod(path, attr->st_mode & 07777)) {
-			rc = errno;
+		mode_t mode = attr->st_mode & 07777;
+
+		rc = lower_attr_call(fs, inode, mode_fd, mode_path, &mode);
+		if (rc)
 			goto out;
-		}
 	}
 	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
@@ -533,7 +572,7 @@ void ef_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))
-		rc = set_times(inode, attr, valid);
+		rc = set_times(fs, inode, attr, valid);
 out:
 	if (rc) {
 		fuse_reply_err(req, rc);

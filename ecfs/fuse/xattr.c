@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 
 static bool hidden(const char *name)
@@ -21,21 +22,77 @@ static bool refused(const char *name)
 	return !strncmp(name, "system.posix_acl_", 17);
 }
 
+/*
+ * The kernel asks for security.capability before every write() and chown
+ * of a file (to drop file capabilities), and FUSE gives no way to tell it
+ * once that there are none: a tar extract sends about four per file.  We
+ * remember per inode that the lower file has none until a setxattr or
+ * removexattr through the mount (the lower tree does not change behind
+ * the mount, fs.c), and answer those from memory.
+ */
+static bool is_caps(const char *name)
+{
+	return !strcmp(name, "security.capability");
+}
+
+static bool caps_known_absent(struct ef_inode *ino)
+{
+	bool absent;
+
+	pthread_mutex_lock(&ino->m);
+	absent = ino->no_caps;
+	pthread_mutex_unlock(&ino->m);
+	return absent;
+}
+
+static void caps_absent(struct ef_inode *ino, bool absent)
+{
+	pthread_mutex_lock(&ino->m);
+	ino->no_caps = absent;
+	pthread_mutex_unlock(&ino->m);
+}
+
+/* getxattr on the open data fd when there is one: no /proc path walk. */
+static ssize_t lower_getxattr(struct ef_fs *fs, struct ef_inode *ino, const char *name,
+			      void *buf, size_t size)
+{
+	int fd = S_ISREG(ino->type) ? ef_data_fd(ino) : -1;
+	char path[64];
+	ssize_t n;
+	int err;
+
+	if (fd < 0) {
+		ef_procpath(path, ino->fd);
+		return getxattr(path, name, buf, size);
+	}
+	n = fgetxattr(fd, name, buf, size);
+	err = errno;
+	ef_data_put(fs, ino);
+	errno = err;
+	return n;
+}
+
 void ef_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	char path[64], *buf = NULL;
+	struct ef_inode *inode = ef_inode(req, ino);
+	char *buf = NULL;
 	ssize_t n;
 
 	if (hidden(name) || refused(name)) {
 		fuse_reply_err(req, hidden(name) ? ENODATA : EOPNOTSUPP);
 		return;
 	}
-	ef_procpath(path, ef_inode(req, ino)->fd);
+	if (is_caps(name) && caps_known_absent(inode)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
 	if (size && !(buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = getxattr(path, name, buf, size);
+	n = lower_getxattr(ef_fs(req), inode, name, buf, size);
+	if (n < 0 && errno == ENODATA && is_caps(name))
+		caps_absent(inode, true);
 	if (n < 0)
 		fuse_reply_err(req, errno);
 	else if (size)
@@ -98,6 +155,7 @@ void ef_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, hidden(name) ? EPERM : EOPNOTSUPP);
 		return;
 	}
+	caps_absent(ef_inode(req, ino), false);
 	ef_procpath(path, ef_inode(req, ino)->fd);
 	fuse_reply_err(req, setxattr(path, name, value, size, flags) ? errno : 0);
 }
@@ -114,6 +172,7 @@ void ef_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, hidden(name) ? EPERM : EOPNOTSUPP);
 		return;
 	}
+	caps_absent(ef_inode(req, ino), false);
 	ef_procpath(path, ef_inode(req, ino)->fd);
 	fuse_reply_err(req, removexattr(path, name) ? errno : 0);
 }
