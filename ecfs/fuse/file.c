@@ -241,6 +241,19 @@ void ef_data_put(struct ef_fs *fs, struct ef_inode *ino)
 	}
 }
 
+int ef_data_fd(struct ef_inode *ino)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&ino->m);
+	if (ino->data) {
+		ino->nopen++;
+		fd = ino->data->f.fd;
+	}
+	pthread_mutex_unlock(&ino->m);
+	return fd;
+}
+
 /* Record the size after a write or truncate (io held exclusively). */
 static void size_update(struct ef_inode *ino, struct ef_data *d)
 {
@@ -517,6 +530,22 @@ void ef_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_buf(req, (const char *)buf, (size_t)n);
 }
 
+/*
+ * A large write (dd, cp, a backup) starts writeback of the lower range it
+ * just filled.  Otherwise the whole file sits dirty in the lower page cache
+ * until fsync or the kernel's dirty limits, and fsync then writes it all at
+ * disk speed after the last write; this way disk writes overlap the
+ * encryption of the next chunks.  SYNC_FILE_RANGE_WRITE only starts I/O:
+ * nothing waits for it and durability is what it was (fsync still decides).
+ */
+static void start_writeback(const struct ef_data *d, off_t off, size_t len)
+{
+	if (len < EF_STREAM_MIN)
+		return;
+	(void)sync_file_range(d->f.fd, (off_t)d->f.hdr.data_offset + off, (off_t)len,
+			      SYNC_FILE_RANGE_WRITE);
+}
+
 void ef_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		 off_t off, struct fuse_file_info *fi)
 {
@@ -536,6 +565,8 @@ void ef_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		size_update(inode, d);
 	}
 	pthread_rwlock_unlock(&inode->io);
+	if (n > 0)
+		start_writeback(d, off, (size_t)n);
 	if (n < 0)
 		fuse_reply_err(req, inode->kind == EF_PLAIN ? (int)-n :
 			       io_error(fs, inode, (int)n, &err));
