@@ -294,6 +294,114 @@ def test_xattrs_pass_through_but_user_ecryptfs_is_hidden(mounter):
     assert os.path.getsize(p) == 10 and open(p, "rb").read() == b"xattr mode"
 
 
+# A VFS_CAP_REVISION_2 capability set: cap_net_bind_service (bit 10) in
+# permitted and effective.
+CAPS = bytes([0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+              0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00])
+
+
+def test_write_drops_file_capabilities_set_through_the_mount(mounter):
+    """ecfs answers "no security.capability" from memory once it has asked
+    the lower file; a capability set through the mount must end that, so the
+    kernel still strips it on the next write (file_remove_privs)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to set security.capability")
+    m = mounter()
+    p = os.path.join(m.mnt, "tool")
+    with open(p, "wb") as f:
+        f.write(b"one")           # the kernel asks; ecfs learns "none"
+        f.write(b"two")           # answered from memory
+    os.setxattr(p, "security.capability", CAPS)
+    assert os.getxattr(p, "security.capability") == CAPS
+    low = only_lower(m.lower)
+    assert os.getxattr(low, "security.capability") == CAPS
+    with open(p, "ab") as f:
+        f.write(b"three")         # must strip the capability
+    for path in (p, low):
+        with pytest.raises(OSError) as e:
+            os.getxattr(path, "security.capability")
+        assert e.value.errno == errno.ENODATA
+    assert open(p, "rb").read() == b"onetwothree"
+    # set, removed by hand, set again: each change reaches the kernel
+    os.setxattr(p, "security.capability", CAPS)
+    os.removexattr(p, "security.capability")
+    with open(p, "ab") as f:
+        f.write(b"4")
+    os.setxattr(p, "security.capability", CAPS)
+    os.chown(p, 1, 1)             # chown strips capabilities too
+    with pytest.raises(OSError) as e:
+        os.getxattr(low, "security.capability")
+    assert e.value.errno == errno.ENODATA
+
+
+def test_attributes_set_on_an_open_file_reach_the_lower_file(mounter):
+    """tar's sequence: write, then futimens, fchown, fchmod on the open fd
+    (ecfs applies them on its open lower fd, not through /proc)."""
+    m = mounter()
+    p = os.path.join(m.mnt, "f")
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, b"x" * 10000)
+        os.utime(fd, ns=(1_600_000_000_123_456_789, 1_500_000_000_987_654_321))
+        if os.geteuid() == 0:
+            os.fchown(fd, 4321, 8765)
+        os.fchmod(fd, 0o751)
+    finally:
+        os.close(fd)
+    low = os.stat(only_lower(m.lower))
+    up = os.stat(p)
+    for st in (low, up):
+        assert stat.S_IMODE(st.st_mode) == 0o751
+        assert st.st_mtime_ns == 1_500_000_000_987_654_321
+        assert st.st_atime_ns == 1_600_000_000_123_456_789
+        if os.geteuid() == 0:
+            assert (st.st_uid, st.st_gid) == (4321, 8765)
+    assert up.st_size == 10000
+    remount(m)
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o751 and os.path.getsize(p) == 10000
+
+
+def mount_options(mnt):
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[1] == mnt:
+                return fields[3].split(",")
+    raise AssertionError("%s is not mounted" % mnt)
+
+
+def test_kernel_checks_permissions_unless_only_root_can_enter(mounter, tmp_path):
+    """A root mount without allow_other leaves out default_permissions (root
+    passes those checks anyway; each costs a GETATTR round trip); exec bits
+    are still enforced.  With allow_other the kernel checks mode bits."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    m = mounter()
+    assert "default_permissions" not in mount_options(m.mnt)
+    p = os.path.join(m.mnt, "script")
+    with open(p, "w") as f:
+        f.write("#!/bin/sh\necho ran\n")
+    os.chmod(p, 0o644)
+    with pytest.raises(PermissionError):
+        subprocess.run([p])
+    assert not os.access(p, os.X_OK)
+    os.chmod(p, 0o700)
+    assert subprocess.run([p], stdout=subprocess.PIPE).stdout == b"ran\n"
+    d = os.path.join(m.mnt, "locked")
+    os.mkdir(d, 0o000)            # root still enters and creates
+    with open(os.path.join(d, "in"), "w") as f:
+        f.write("in")
+    assert open(os.path.join(d, "in")).read() == "in"
+    assert not m.stop()
+    top = tempfile.mkdtemp(prefix="ecfs-perm-")
+    try:
+        m2 = mounter(opts=["allow_other"], mnt=os.path.join(top, "mnt"))
+        assert "default_permissions" in mount_options(m2.mnt)
+        assert not m2.stop()
+    finally:
+        shutil.rmtree(top)
+
+
 LOCKER = r"""
 import fcntl, sys
 f = open(sys.argv[1], "r+b")
