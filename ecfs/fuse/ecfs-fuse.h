@@ -169,6 +169,11 @@ static inline struct ef_inode *ef_inode(fuse_req_t req, fuse_ino_t ino)
 	return (struct ef_inode *)(uintptr_t)ino;
 }
 
+static inline fuse_ino_t ef_ino_id(struct ef_fs *fs, struct ef_inode *ino)
+{
+	return ino == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)ino;
+}
+
 /* "/proc/self/fd/N" for an O_PATH fd (reopen, xattrs, times). */
 static inline void ef_procpath(char buf[64], int fd)
 {
@@ -197,6 +202,15 @@ int ef_upper_name(struct ef_fs *fs, const char *lname, char *out, size_t len);
 void ef_chown_new(struct ef_fs *fs, fuse_req_t req, int dirfd, const char *lname);
 /* Probe a regular file's metadata for kind and size (caller holds m). */
 void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd);
+
+/* wire.c */
+/* Hook the /dev/fuse transport (after fuse_session_mount).  0 or -errno. */
+int ef_wire_install(struct fuse_session *se);
+/* Must the request being processed drop suid/sgid (writer without
+ * CAP_FSETID: WRITE, truncating SETATTR, OPEN/CREATE with O_TRUNC)? */
+bool ef_req_kill_suidgid(void);
+/* Drop suid, and sgid when group-executable, as the kernel would (inode.c). */
+void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino);
 
 /* file.c */
 /* Open the shared data of ino (first opener reads the header); nopen++. */

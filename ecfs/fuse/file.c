@@ -432,6 +432,8 @@ void ef_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fuse_reply_err(req, rc);
 			return;
 		}
+		if (ef_req_kill_suidgid())
+			ef_drop_suidgid(fs, inode);
 	}
 	open_reply_flags(fi);
 	if (fuse_reply_open(req, fi) == -ENOENT)
@@ -461,6 +463,10 @@ void ef_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			return;
 		}
 		e.attr.st_size = 0;
+		if (ef_req_kill_suidgid()) {
+			ef_drop_suidgid(fs, ino);
+			e.attr.st_mode &= ~(mode_t)(S_ISUID | ((e.attr.st_mode & S_IXGRP) ? S_ISGID : 0));
+		}
 	}
 	open_reply_flags(fi);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
@@ -567,6 +573,8 @@ void ef_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	pthread_rwlock_unlock(&inode->io);
 	if (n > 0)
 		start_writeback(d, off, (size_t)n);
+	if (n > 0 && ef_req_kill_suidgid())
+		ef_drop_suidgid(fs, inode);
 	if (n < 0)
 		fuse_reply_err(req, inode->kind == EF_PLAIN ? (int)-n :
 			       io_error(fs, inode, (int)n, &err));

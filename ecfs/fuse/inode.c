@@ -518,6 +518,25 @@ static int mode_path(const char *path, const void *mode)
 	return chmod(path, *(const mode_t *)mode);
 }
 
+void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino)
+{
+	struct stat st;
+	mode_t mode;
+
+	if (fstatat(ino->fd, "", &st, AT_EMPTY_PATH) || !S_ISREG(st.st_mode))
+		return;
+	mode = st.st_mode & 07777 & ~(mode_t)S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		mode &= ~(mode_t)S_ISGID;
+	if (mode == (st.st_mode & 07777))
+		return;		/* the common case: nothing to drop */
+	errno = lower_attr_call(fs, ino, mode_fd, mode_path, &mode);
+	if (errno)
+		ef_log(fs, ino, "could not drop suid/sgid: %s", strerror(errno));
+	/* The kernel may keep the mode it cached: make it ask again. */
+	fuse_lowlevel_notify_inval_inode(fs->se, ef_ino_id(fs, ino), -1, 0);
+}
+
 static int set_times(struct ef_fs *fs, struct ef_inode *ino, const struct stat *attr, int valid)
 {
 	struct timespec tv[2] = {
@@ -570,6 +589,8 @@ void ef_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		rc = ef_truncate(fs, inode, (uint64_t)attr->st_size);
 		if (rc)
 			goto out;
+		if (ef_req_kill_suidgid())
+			ef_drop_suidgid(fs, inode);
 	}
 	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))
 		rc = set_times(fs, inode, attr, valid);

@@ -367,6 +367,10 @@ static int run_session(struct mount_ctx *c)
 		cli_msg("%s: could not mount (see the message above)", c->o.mnt);
 		goto out_signals;
 	}
+	if (ef_wire_install(c->fs.se)) {
+		cli_msg("%s: could not hook the FUSE device", c->o.mnt);
+		goto out_unmount;
+	}
 	if (!c->o.foreground)
 		background_detach(c);
 	if (c->o.singlethread) {

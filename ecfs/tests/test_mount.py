@@ -525,6 +525,64 @@ def test_access_checks_follow_mode_bits_with_allow_other(mounter, tmp_path):
     shutil.rmtree(top)
 
 
+NOBODY_WRITE = r"""
+import os, sys
+path, how = sys.argv[1], sys.argv[2]
+if how == "write":
+    with open(path, "r+b") as f:
+        f.write(b"changed")
+elif how == "truncate":
+    os.truncate(path, 3)
+elif how == "open-trunc":
+    os.close(os.open(path, os.O_WRONLY | os.O_TRUNC))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv")
+@pytest.mark.parametrize("how", ["write", "truncate", "open-trunc"])
+def test_writes_without_fsetid_drop_suid_and_sgid(mounter, how):
+    """Linux drops suid (and sgid if group-executable) when someone without
+    CAP_FSETID writes or truncates; ecfs does it for the kernel
+    (HANDLE_KILLPRIV_V2), and stat through the mount must show it at once."""
+    top = tempfile.mkdtemp(prefix="ecfs-killpriv-")
+    os.chmod(top, 0o755)
+    try:
+        m = mounter(opts=["allow_other"], mnt=os.path.join(top, "mnt"))
+        os.chmod(m.mnt, 0o777)
+        cases = {"both": (0o6777, 0o0777), "sgid-no-gx": (0o2767, 0o2767),
+                 "plain": (0o0777, 0o0777)}
+        for name, (mode, _) in cases.items():
+            p = os.path.join(m.mnt, name)
+            with open(p, "wb") as f:
+                f.write(b"original")
+            os.chown(p, 65534, 65534)
+            os.chmod(p, mode)
+            assert stat.S_IMODE(os.stat(p).st_mode) == mode
+        for name, (mode, want) in cases.items():
+            p = os.path.join(m.mnt, name)
+            r = as_nobody(sys.executable, "-c", NOBODY_WRITE, p, how)
+            assert r.returncode == 0, r.stderr
+            assert stat.S_IMODE(os.stat(p).st_mode) == want, name
+        # root keeps them: it has CAP_FSETID
+        p = os.path.join(m.mnt, "root")
+        with open(p, "wb") as f:
+            f.write(b"x")
+        os.chmod(p, 0o4755)
+        with open(p, "r+b") as f:
+            f.write(b"y")
+        os.truncate(p, 1)
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o4755
+        os.chown(p, 1, 1)         # chown drops suid, for anyone
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o0755
+        remount(m)
+        for name, (mode, want) in cases.items():
+            assert stat.S_IMODE(os.stat(os.path.join(m.mnt, name)).st_mode) == want, name
+        assert not m.stop()
+    finally:
+        shutil.rmtree(top)
+
+
 def test_without_allow_other_other_users_are_kept_out(mounter):
     m = mounter()
     if not shutil.which("setpriv") or os.geteuid() != 0:
