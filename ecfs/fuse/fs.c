@@ -4,15 +4,17 @@
  * Kernel settings (init): 1 MiB writes and readahead; no writeback cache
  * (the kernel writes through, so the size in every header is current and
  * O_APPEND stays atomic); POSIX and flock locks left to the kernel (no
- * lock ops, so it handles them locally); the kernel kills suid/sgid bits
- * itself (no HANDLE_KILLPRIV).  Permissions: the kernel checks mode bits
+ * lock ops, so it handles them locally); HANDLE_KILLPRIV_V2 and
+ * PARALLEL_DIROPS, which libfuse 3.14 cannot negotiate (wire.c), so we
+ * drop suid/sgid for the kernel.  Permissions: the kernel checks mode bits
  * (default_permissions) except on a root-only mount, where access(2) comes
  * here instead (mount.c says why).
  *
  * Round trips are what a small-file workload pays for (perf: the daemon's
  * time goes to waking and switching, not to crypto), so the ops avoid
  * extra ones and make the unavoidable ones cheap: security.capability
- * answered from memory (xattr.c), attributes set on the open lower fd
+ * answered from memory and security labels refused (xattr.c, so ls -l
+ * asks once per mount, not per file), attributes set on the open lower fd
  * (inode.c), large writes start their own writeback (file.c).
  *
  * No flush op: writes reach the lower file before we reply, so there is

@@ -3,6 +3,14 @@
  * it is hidden from listings and cannot be read, set or removed through
  * the mount.  POSIX ACL xattrs are refused: the kernel checks permissions
  * from the mode bits (default_permissions) and would not enforce them.
+ *
+ * Security labels (security.selinux, .SMACK64*, .apparmor) are refused
+ * too, with EOPNOTSUPP.  A running LSM answers for its own label without
+ * asking the filesystem, so such a request only reaches us when no LSM
+ * uses that label here; lower labels would then be meaningless.  It also
+ * matters for speed: ls -l asks for security.selinux on every file unless
+ * the filesystem says "not supported" once (coreutils caches that per
+ * device); that was one round trip per name of every ls -l.
  */
 #include "ecfs-fuse.h"
 
@@ -19,7 +27,9 @@ static bool hidden(const char *name)
 
 static bool refused(const char *name)
 {
-	return !strncmp(name, "system.posix_acl_", 17);
+	return !strncmp(name, "system.posix_acl_", 17) ||
+	       !strcmp(name, "security.selinux") || !strncmp(name, "security.SMACK64", 16) ||
+	       !strcmp(name, "security.apparmor");
 }
 
 /*

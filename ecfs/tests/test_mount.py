@@ -294,6 +294,30 @@ def test_xattrs_pass_through_but_user_ecryptfs_is_hidden(mounter):
     assert os.path.getsize(p) == 10 and open(p, "rb").read() == b"xattr mode"
 
 
+def test_security_labels_are_not_supported(mounter):
+    """No LSM answered for the label (else the request would not reach
+    ecfs), so lower labels mean nothing here: EOPNOTSUPP, which also lets
+    ls -l stop asking for every file."""
+    m = mounter()
+    p = os.path.join(m.mnt, "f")
+    with open(p, "w") as f:
+        f.write("f")
+    if os.geteuid() == 0:
+        os.setxattr(only_lower(m.lower), "security.selinux", b"system_u:object_r:x_t:s0")
+    for name in ("security.selinux", "security.SMACK64", "security.apparmor"):
+        with pytest.raises(OSError) as e:
+            os.getxattr(p, name)
+        assert e.value.errno == errno.EOPNOTSUPP, name
+        with pytest.raises(OSError) as e:
+            os.setxattr(p, name, b"label")
+        assert e.value.errno == errno.EOPNOTSUPP, name
+    assert "security.selinux" not in os.listxattr(p)
+    os.setxattr(p, "user.kept", b"yes")   # other names still pass through
+    assert os.listxattr(p) == ["user.kept"]
+    r = subprocess.run(["ls", "-l", m.mnt], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert r.returncode == 0 and r.stderr == b"" and r.stdout.split()[-1] == b"f"
+
+
 # A VFS_CAP_REVISION_2 capability set: cap_net_bind_service (bit 10) in
 # permitted and effective.
 CAPS = bytes([0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
