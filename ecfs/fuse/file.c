@@ -383,6 +383,7 @@ int ef_create_file(struct ef_fs *fs, fuse_req_t req, struct ef_inode *parent,
 	pthread_mutex_lock(&ino->m);
 	ino->kind = fs->new_files == EF_NEW_PLAIN ? EF_PLAIN : EF_ENC;
 	ino->size = 0;
+	ino->no_caps = true;		/* we just made it: nothing set it yet */
 	if (want_data && !ino->data) {
 		ino->data = d;
 		ino->nopen++;
