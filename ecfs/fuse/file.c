@@ -466,7 +466,7 @@ void ef_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		e.attr.st_size = 0;
 		if (ef_req_kill_suidgid()) {
 			ef_drop_suidgid(fs, ino);
-			e.attr.st_mode &= ~(mode_t)(S_ISUID | ((e.attr.st_mode & S_IXGRP) ? S_ISGID : 0));
+			(void)ef_stat(fs, ino, &e.attr);
 		}
 	}
 	open_reply_flags(fi);

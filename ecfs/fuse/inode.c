@@ -522,6 +522,7 @@ void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino)
 {
 	struct stat st;
 	mode_t mode;
+	int rc;
 
 	if (fstatat(ino->fd, "", &st, AT_EMPTY_PATH) || !S_ISREG(st.st_mode))
 		return;
@@ -530,9 +531,9 @@ void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino)
 		mode &= ~(mode_t)S_ISGID;
 	if (mode == (st.st_mode & 07777))
 		return;		/* the common case: nothing to drop */
-	errno = lower_attr_call(fs, ino, mode_fd, mode_path, &mode);
-	if (errno)
-		ef_log(fs, ino, "could not drop suid/sgid: %s", strerror(errno));
+	rc = lower_attr_call(fs, ino, mode_fd, mode_path, &mode);
+	if (rc)
+		ef_log(fs, ino, "could not drop suid/sgid: %s", strerror(rc));
 	/* The kernel may keep the mode it cached: make it ask again. */
 	fuse_lowlevel_notify_inval_inode(fs->se, ef_ino_id(fs, ino), -1, 0);
 }
