@@ -329,7 +329,7 @@ static int fsname_opt(char **fo, const char *lower)
  * what lets other users in safely.  Its price: the kernel re-reads the
  * parent directory's attributes (a GETATTR round trip) before every
  * create, unlink, mkdir or rename after the directory changed, about one
- * request in eight of a tar extract and one in two of an rm -rf.  A mount
+ * request in sixteen of a tar extract and one in two of an rm -rf.  A mount
  * by root without allow_other is reachable by root alone, which passes
  * every such check anyway (the kernel still checks exec bits of regular
  * files without it), so that mount does without.
