@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <linux/fuse.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -37,8 +38,22 @@ bool ef_req_kill_suidgid(void)
 	return kill_suidgid;
 }
 
-/* Does the request in buf carry "drop suid/sgid"?  Short or odd requests
- * say no; libfuse rejects them itself. */
+/* The 32-bit field at off of a request argument of size need, or 0 when
+ * the argument is shorter (libfuse rejects such requests itself). */
+static uint32_t arg_u32(const uint8_t *arg, size_t alen, size_t need, size_t off)
+{
+	uint32_t v;
+
+	if (alen < need)
+		return 0;
+	memcpy(&v, arg + off, sizeof(v));
+	return v;
+}
+
+#define ARG_FIELD(arg, alen, type, field) \
+	arg_u32(arg, alen, sizeof(struct type), offsetof(struct type, field))
+
+/* Does the request in buf carry "drop suid/sgid"? */
 static bool wants_kill(const void *buf, size_t len)
 {
 	const struct fuse_in_header *in = buf;
@@ -46,38 +61,14 @@ static bool wants_kill(const void *buf, size_t len)
 	size_t alen = len - sizeof(*in);
 
 	switch (in->opcode) {
-	case FUSE_WRITE: {
-		struct fuse_write_in w;
-
-		if (alen < sizeof(w))
-			return false;
-		memcpy(&w, arg, sizeof(w));
-		return w.write_flags & FUSE_WRITE_KILL_SUIDGID;
-	}
-	case FUSE_SETATTR: {
-		struct fuse_setattr_in s;
-
-		if (alen < sizeof(s))
-			return false;
-		memcpy(&s, arg, sizeof(s));
-		return s.valid & FATTR_KILL_SUIDGID;
-	}
-	case FUSE_OPEN: {
-		struct fuse_open_in o;
-
-		if (alen < sizeof(o))
-			return false;
-		memcpy(&o, arg, sizeof(o));
-		return o.open_flags & FUSE_OPEN_KILL_SUIDGID;
-	}
-	case FUSE_CREATE: {
-		struct fuse_create_in c;
-
-		if (alen < sizeof(c))
-			return false;
-		memcpy(&c, arg, sizeof(c));
-		return c.open_flags & FUSE_OPEN_KILL_SUIDGID;
-	}
+	case FUSE_WRITE:
+		return ARG_FIELD(arg, alen, fuse_write_in, write_flags) & FUSE_WRITE_KILL_SUIDGID;
+	case FUSE_SETATTR:
+		return ARG_FIELD(arg, alen, fuse_setattr_in, valid) & FATTR_KILL_SUIDGID;
+	case FUSE_OPEN:
+		return ARG_FIELD(arg, alen, fuse_open_in, open_flags) & FUSE_OPEN_KILL_SUIDGID;
+	case FUSE_CREATE:
+		return ARG_FIELD(arg, alen, fuse_create_in, open_flags) & FUSE_OPEN_KILL_SUIDGID;
 	}
 	return false;
 }
