@@ -200,6 +200,16 @@ int ef_lower_name(struct ef_fs *fs, const char *name, char *out, size_t len);
 int ef_upper_name(struct ef_fs *fs, const char *lname, char *out, size_t len);
 /* Give a new lower object the caller's ownership when we run as root. */
 void ef_chown_new(struct ef_fs *fs, fuse_req_t req, int dirfd, const char *lname);
+/* A call on the lower object: on_fd on the open data fd when a handle is
+ * open (f*() calls: tar sets times, owner and mode on the file it just
+ * wrote), else on_path on /proc/self/fd/N, which costs a path walk.
+ * Returns what the call returned, or -errno. */
+typedef ssize_t (*ef_fd_call)(int fd, void *arg);
+typedef ssize_t (*ef_path_call)(const char *path, void *arg);
+ssize_t ef_lower_call(struct ef_fs *fs, struct ef_inode *ino, ef_fd_call on_fd,
+		      ef_path_call on_path, void *arg);
+/* Drop suid, and sgid when group-executable, as the kernel would. */
+void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino);
 /* Probe a regular file's metadata for kind and size (caller holds m). */
 void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd);
 
@@ -209,8 +219,6 @@ int ef_wire_install(struct fuse_session *se);
 /* Must the request being processed drop suid/sgid (writer without
  * CAP_FSETID: WRITE, truncating SETATTR, OPEN/CREATE with O_TRUNC)? */
 bool ef_req_kill_suidgid(void);
-/* Drop suid, and sgid when group-executable, as the kernel would (inode.c). */
-void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino);
 
 /* file.c */
 /* Open the shared data of ino (first opener reads the header); nopen++. */

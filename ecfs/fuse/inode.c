@@ -475,47 +475,53 @@ void ef_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, fs->timeout);
 }
 
-/*
- * chmod and utimens on the lower object: on the open data fd when a
- * handle is open (tar sets times, owner and mode on the file it just
- * wrote), else through /proc/self/fd/N, which costs a path walk.
- */
-static int lower_attr_call(struct ef_fs *fs, struct ef_inode *ino,
-			   int (*on_fd)(int, const void *), int (*on_path)(const char *, const void *),
-			   const void *arg)
+ssize_t ef_lower_call(struct ef_fs *fs, struct ef_inode *ino, ef_fd_call on_fd,
+		      ef_path_call on_path, void *arg)
 {
 	int fd = S_ISREG(ino->type) ? ef_data_fd(ino) : -1;
 	char path[64];
-	int rc;
+	ssize_t n;
 
 	if (fd >= 0) {
-		rc = on_fd(fd, arg) ? errno : 0;
+		n = on_fd(fd, arg);
+		if (n < 0)
+			n = -errno;
 		ef_data_put(fs, ino);
-		return rc;
+		return n;
 	}
 	ef_procpath(path, ino->fd);
-	return on_path(path, arg) ? errno : 0;
+	n = on_path(path, arg);
+	return n < 0 ? -errno : n;
 }
 
-static int times_fd(int fd, const void *tv)
+/* chmod and utimens through ef_lower_call: 0 or an errno. */
+static int lower_attr_call(struct ef_fs *fs, struct ef_inode *ino, ef_fd_call on_fd,
+			   ef_path_call on_path, void *arg)
+{
+	ssize_t n = ef_lower_call(fs, ino, on_fd, on_path, arg);
+
+	return n < 0 ? (int)-n : 0;
+}
+
+static ssize_t times_fd(int fd, void *tv)
 {
 	return futimens(fd, tv);
 }
 
-static int times_path(const char *path, const void *tv)
+static ssize_t times_path(const char *path, void *tv)
 {
 	/* A symlink's O_PATH fd: the magic link lands on the link itself. */
 	return utimensat(AT_FDCWD, path, tv, 0);
 }
 
-static int mode_fd(int fd, const void *mode)
+static ssize_t mode_fd(int fd, void *mode)
 {
-	return fchmod(fd, *(const mode_t *)mode);
+	return fchmod(fd, *(mode_t *)mode);
 }
 
-static int mode_path(const char *path, const void *mode)
+static ssize_t mode_path(const char *path, void *mode)
 {
-	return chmod(path, *(const mode_t *)mode);
+	return chmod(path, *(mode_t *)mode);
 }
 
 void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino)

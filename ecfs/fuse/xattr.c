@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/xattr.h>
 
 static bool hidden(const char *name)
@@ -62,24 +61,24 @@ static void caps_absent(struct ef_inode *ino, bool absent)
 	pthread_mutex_unlock(&ino->m);
 }
 
-/* getxattr on the open data fd when there is one: no /proc path walk. */
-static ssize_t lower_getxattr(struct ef_fs *fs, struct ef_inode *ino, const char *name,
-			      void *buf, size_t size)
-{
-	int fd = S_ISREG(ino->type) ? ef_data_fd(ino) : -1;
-	char path[64];
-	ssize_t n;
-	int err;
+struct get_args {
+	const char *name;
+	void *buf;
+	size_t size;
+};
 
-	if (fd < 0) {
-		ef_procpath(path, ino->fd);
-		return getxattr(path, name, buf, size);
-	}
-	n = fgetxattr(fd, name, buf, size);
-	err = errno;
-	ef_data_put(fs, ino);
-	errno = err;
-	return n;
+static ssize_t get_fd(int fd, void *arg)
+{
+	struct get_args *a = arg;
+
+	return fgetxattr(fd, a->name, a->buf, a->size);
+}
+
+static ssize_t get_path(const char *path, void *arg)
+{
+	struct get_args *a = arg;
+
+	return getxattr(path, a->name, a->buf, a->size);
 }
 
 void ef_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
@@ -100,11 +99,12 @@ void ef_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = lower_getxattr(ef_fs(req), inode, name, buf, size);
-	if (n < 0 && errno == ENODATA && is_caps(name))
+	n = ef_lower_call(ef_fs(req), inode, get_fd, get_path,
+			  &(struct get_args){ name, buf, size });
+	if (n == -ENODATA && is_caps(name))
 		caps_absent(inode, true);
 	if (n < 0)
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, (int)-n);
 	else if (size)
 		fuse_reply_buf(req, buf, (size_t)n);
 	else
