@@ -164,9 +164,16 @@ def small_fs(tmp_path):
     subprocess.run(["umount", "-l", str(d)])
 
 
-def test_full_filesystem_gives_enospc_and_valid_files(mounter, small_fs, tmp_path):
+@pytest.fixture
+def small_lower(small_fs):
+    """An empty lower directory on the 2 MiB filesystem."""
     lower = small_fs / "lower"
     lower.mkdir()
+    return lower
+
+
+def test_full_filesystem_gives_enospc_and_valid_files(mounter, small_fs, small_lower, tmp_path):
+    lower = small_lower
     m = mounter(lower=lower)
     keep = os.path.join(m.mnt, "keep")
     open(keep, "wb").write(b"keep me\n")
@@ -311,9 +318,8 @@ def test_size_past_the_lower_limit_is_efbig_at_once(mounter, tmp_path):
     fsck_clean(m.lower, tmp_path / "pw")
 
 
-def test_truncate_up_on_full_fs_gives_the_space_back(mounter, small_fs, tmp_path):
-    lower = small_fs / "lower"
-    lower.mkdir()
+def test_truncate_up_on_full_fs_gives_the_space_back(mounter, small_lower, tmp_path):
+    lower = small_lower
     m = mounter(lower=lower)
     p = os.path.join(m.mnt, "f")
     open(p, "wb").write(b"data")
