@@ -228,29 +228,39 @@ static void reply_build(struct blkd_conn *c, struct blkd_slot *s, int error)
  * batch with a worker like a write (copying it costs the CPU). */
 #define BIG_REPLY (64u << 10)
 
-/* Send every corked reply in one sendmsg, then free their slots (one
- * take of c->lock for all of them).  Called by the reader as it uncorks,
- * or by whichever thread fills the cork. */
-static void cork_flush(struct blkd_conn *c)
+/* Send every corked reply in one sendmsg (send_lock held) and hand back
+ * their chain, *n slots long, for slots_put.  Appending and flushing under
+ * one hold of send_lock is what keeps the cork at CORK_MAX: the reader and
+ * a helping worker both append. */
+static struct blkd_slot *cork_send_locked(struct blkd_conn *c, unsigned *n)
 {
 	struct iovec iov[2 * CORK_MAX];
-	struct blkd_slot *s;
-	unsigned nslots;
-	int n = 0;
+	struct blkd_slot *s = c->pend_head;
+	int niov = 0;
 
-	pthread_mutex_lock(&c->send_lock);
-	s = c->pend_head;
-	nslots = c->npend;
+	*n = c->npend;
 	c->pend_head = c->pend_tail = NULL;
 	c->npend = 0;
 	for (struct blkd_slot *p = s; p; p = p->next_pending)
 		for (int i = 0; i < p->niov; i++)
-			iov[n++] = p->iov[i];
-	if (n)
-		__conn_send(c, iov, n);
+			iov[niov++] = p->iov[i];
+	if (niov)
+		__conn_send(c, iov, niov);
+	return s;
+}
+
+/* Send every corked reply, then free their slots (one take of c->lock for
+ * all of them).  Called by the reader as it uncorks. */
+static void cork_flush(struct blkd_conn *c)
+{
+	struct blkd_slot *s;
+	unsigned n;
+
+	pthread_mutex_lock(&c->send_lock);
+	s = cork_send_locked(c, &n);
 	pthread_mutex_unlock(&c->send_lock);
 	if (s)
-		slots_put(c, s, nslots);
+		slots_put(c, s, n);
 }
 
 static void reply(struct blkd_conn *c, struct blkd_slot *s, int error)
@@ -272,7 +282,8 @@ static void conn_bio_end(struct blkd_bio *bio)
 {
 	struct blkd_slot *s = bio->private;
 	struct blkd_conn *c = s->conn;
-	bool full;
+	struct blkd_slot *sent = NULL;
+	unsigned n = 0;
 
 	reply_build(c, s, bio->error);
 	pthread_mutex_lock(&c->send_lock);
@@ -283,10 +294,11 @@ static void conn_bio_end(struct blkd_bio *bio)
 		else
 			c->pend_head = s;
 		c->pend_tail = s;
-		full = ++c->npend >= CORK_MAX;
+		if (++c->npend >= CORK_MAX)
+			sent = cork_send_locked(c, &n);
 		pthread_mutex_unlock(&c->send_lock);
-		if (full)
-			cork_flush(c);
+		if (sent)
+			slots_put(c, sent, n);
 		return;
 	}
 	__conn_send(c, s->iov, s->niov);
