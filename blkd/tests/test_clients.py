@@ -172,6 +172,25 @@ def test_fio_random_writes_verify(blkd, tmp_path, sched):
     assert st["stats"]["errors"] == 0
 
 
+def test_replies_from_two_threads_never_crash_the_server(blkd, tmp_path):
+    """The reader and a helping worker both add replies to the cork; a race
+    there once let it grow past its iovec array (a segfault about one fio
+    run in 10-30 on a fresh server).  Many short runs, each server must
+    survive, answer every write and exit cleanly."""
+    need("fio")
+    for i in range(25):
+        d = tmp_path / str(i)
+        d.mkdir()
+        s = blkd(d, [make_image(d / "disk.img", 32 * MB)])
+        run(["fio", "--name=v", "--ioengine=nbd", f"--uri={s.uri()}", "--rw=randwrite",
+             "--bs=4k", "--bssplit=4k/50:16k/30:64k/20", "--iodepth=16", "--size=8M",
+             "--verify=crc32c", "--verify_fatal=1", "--do_verify=1"], timeout=120)
+        rc = s.stop()
+        log = open(s.errlog).read()
+        assert rc == 0, log
+        assert "runtime error" not in log and "ERROR" not in log
+
+
 def test_sequential_writes_are_merged(blkd, tmp_path):
     need("fio")
     s = blkd(tmp_path, ["memory:64M"])
