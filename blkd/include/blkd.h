@@ -92,6 +92,7 @@ const char *blkd_ordered_name(int mode);
 #define BLKD_CAP_EXTENTS	(1u << 6)	/* holes are known */
 #define BLKD_CAP_READONLY	(1u << 7)
 #define BLKD_CAP_ORDER		(1u << 8)	/* keeps issue order (tag modes) */
+#define BLKD_CAP_MEMCOPY	(1u << 9)	/* small writes are mostly a memcpy */
 
 /* One extent for block status: length and whether it is a hole/zero. */
 #define BLKD_EXTENT_HOLE 1u
@@ -166,6 +167,7 @@ struct blkd_file_opts {
 	bool readonly;
 	bool direct;		/* O_DIRECT */
 	bool fua_emulate;	/* ignore RWF_DSYNC: declare drain-flush */
+	bool no_map;		/* never write through a shared mapping */
 };
 
 /* Open a regular file or block device.  On error *out is untouched and, if

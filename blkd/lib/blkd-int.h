@@ -54,6 +54,13 @@ static inline void list_del_init(struct list_head *e)
 	((type *)((char *)(ptr) - offsetof(type, member)))
 #define list_first_entry(h, type, member) list_entry((h)->next, type, member)
 
+/* ---- guarded-copy.c ---------------------------------------------------- */
+
+/* Install the SIGBUS handler (once per process); 0 or -errno. */
+int blkd_guard_install(void);
+/* memcpy that returns -EFAULT instead of dying if a mapping faults. */
+int blkd_guarded_copy(void *dst, const void *src, size_t len);
+
 /* ---- requests --------------------------------------------------------- */
 
 #define RQ_SORTED	(1u << 0)	/* went through the elevator (SORT insert) */

@@ -41,7 +41,7 @@
 enum {
 	OPT_MAX_MERGE = 256, OPT_ORDERED, OPT_DIRECT, OPT_FUA, OPT_STATS, OPT_TRACE,
 	OPT_MAX_INFLIGHT, OPT_TRACE_TEXT, OPT_TRACE_NAME, OPT_PATH, OPT_SELECTOR, OPT_FAILBACK,
-	OPT_QUEUE_NO_PATH, OPT_QUEUE_MAX, OPT_CHECKER, OPT_IO_TIMEOUT,
+	OPT_QUEUE_NO_PATH, OPT_QUEUE_MAX, OPT_CHECKER, OPT_IO_TIMEOUT, OPT_NO_MMAP,
 };
 
 static const struct opt_desc {
@@ -66,6 +66,8 @@ static const struct opt_desc {
 	{ "ordered", OPT_ORDERED, 1, "MODE", "force an ordered mode: none, drain, drain-flush, "
 	  "drain-fua, tag, tag-flush, tag-fua (default: the backend's)" },
 	{ "direct", OPT_DIRECT, 0, NULL, "open files with O_DIRECT" },
+	{ "no-mmap", OPT_NO_MMAP, 0, NULL, "never copy through a shared mapping of the file "
+	  "(default: cached pages of files up to 64 GiB are)" },
 	{ "fua", OPT_FUA, 1, "native|emulate", "FUA by RWF_DSYNC (native) or a post-flush" },
 	{ "max-inflight", OPT_MAX_INFLIGHT, 1, "N", "requests in flight per connection (default 128)" },
 	{ "control", 'C', 1, "PATH", "control socket: stats, scheduler switching" },
@@ -106,6 +108,7 @@ struct config {
 	uint32_t max_merge;
 	int ordered;
 	bool direct;
+	bool no_map;
 	bool fua_emulate;
 	unsigned max_inflight;
 	const char *control;
@@ -303,6 +306,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 				return usage_error("--ordered: unknown mode '%s'", optarg);
 			break;
 		case OPT_DIRECT: cfg->direct = true; break;
+		case OPT_NO_MMAP: cfg->no_map = true; break;
 		case OPT_FUA:
 			if (!strcmp(optarg, "native"))
 				cfg->fua_emulate = false;
@@ -520,7 +524,8 @@ static int open_exports(struct blkd_server *srv, const struct config *cfg)
 			e->min_block = 1;
 		} else {
 			struct blkd_file_opts fo = { .readonly = cfg->readonly, .direct = cfg->direct,
-						     .fua_emulate = cfg->fua_emulate };
+						     .fua_emulate = cfg->fua_emulate,
+						     .no_map = cfg->no_map };
 
 			rc = blkd_backend_file_open(file, &fo, &e->be, err, sizeof(err));
 			if (rc) {
