@@ -109,7 +109,7 @@ int blkd_backend_mem_create(uint64_t size, struct blkd_backend **out)
 	be->ops = &mem_ops;
 	be->priv = p;
 	be->size = size;
-	be->caps = BLKD_CAP_FLUSH | BLKD_CAP_FUA | BLKD_CAP_TRIM | BLKD_CAP_ZERO |
+	be->caps = BLKD_CAP_MEMCOPY | BLKD_CAP_FLUSH | BLKD_CAP_FUA | BLKD_CAP_TRIM | BLKD_CAP_ZERO |
 		   BLKD_CAP_FAST_ZERO | BLKD_CAP_ORDER;
 	be->ordered = BLKD_ORDERED_DRAIN;
 	*out = be;
