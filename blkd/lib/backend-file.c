@@ -5,7 +5,7 @@
  *
  *   read/write   preadv/pwritev on one shared fd (thread-safe by offset);
  *                pages read or written before are copied through a shared
- *                mapping instead (map_write; --no-mmap turns it off);
+ *                mapping instead (map_copy; --no-mmap turns it off);
  *   FUA          native: pwritev2(RWF_DSYNC), so the mode is DRAIN_FUA; with
  *                fua_emulate the mode is DRAIN_FLUSH and flush.c adds a
  *                post-flush instead (Linux >= 4.7 has RWF_DSYNC);
@@ -49,7 +49,7 @@ struct file_priv {
 	bool can_zero_range;
 	uint8_t *map;		/* the whole disk, MAP_SHARED, or NULL */
 	uint64_t map_len;
-	unsigned long *warm;	/* a bit per 4 KiB page pwrite put in the page cache */
+	unsigned long *warm;	/* a bit per 4 KiB page read or written: cached */
 };
 
 static struct file_priv *fp(struct blkd_backend *be)
@@ -99,37 +99,27 @@ static void mark_warm(struct file_priv *p, uint64_t off, size_t len)
 }
 
 /*
- * A write to pages that are already in the page cache is a memcpy into the
- * mapping: no system call, no i_rwsem, and no walk of a large folio's
- * buffer heads per write (ext4_block_write_begin was 42-67% of the
- * server's profile on random 4 KiB writes).  Only pages this backend wrote
- * before are copied this way - a store to a page that is not cached would
- * read it from disk first, where pwrite of whole blocks does not.  0 if
- * done, -EAGAIN to use pwrite instead.
+ * A request for pages that are already in the page cache is a memcpy
+ * through the mapping: no system call, no i_rwsem, and for a write no walk
+ * of a large folio's buffer heads (ext4_block_write_begin was 42-67% of
+ * the server's profile on random 4 KiB writes).  Only pages this backend
+ * read or wrote before are copied this way - a store to a page that is not
+ * cached would read it from disk first, where pwrite of whole blocks does
+ * not.  0 if done, -EAGAIN to use pread/pwrite instead (which, after a
+ * SIGBUS, also says why).
  */
-static int map_write(struct file_priv *p, const struct iovec *iov, int cnt, uint64_t off,
-		     size_t len)
+static int map_copy(struct file_priv *p, const struct iovec *iov, int cnt, uint64_t off,
+		    size_t len, bool write)
 {
 	if (!p->map || !len || off > p->map_len || len > p->map_len - off ||
 	    !range_warm(p, off, len))
 		return -EAGAIN;
 	for (int i = 0; i < cnt; i++) {
-		if (blkd_guarded_copy(p->map + off, iov[i].iov_base, iov[i].iov_len))
-			return -EAGAIN;	/* pwrite redoes it and says why */
-		off += iov[i].iov_len;
-	}
-	return 0;
-}
+		uint8_t *m = p->map + off;
+		int rc = write ? blkd_guarded_copy(m, iov[i].iov_base, iov[i].iov_len)
+			       : blkd_guarded_copy(iov[i].iov_base, m, iov[i].iov_len);
 
-/* The read side of map_write: warm pages are copied out of the mapping. */
-static int map_read(struct file_priv *p, const struct iovec *iov, int cnt, uint64_t off,
-		    size_t len)
-{
-	if (!p->map || !len || off > p->map_len || len > p->map_len - off ||
-	    !range_warm(p, off, len))
-		return -EAGAIN;
-	for (int i = 0; i < cnt; i++) {
-		if (blkd_guarded_copy(iov[i].iov_base, p->map + off, iov[i].iov_len))
+		if (rc)
 			return -EAGAIN;
 		off += iov[i].iov_len;
 	}
@@ -142,7 +132,7 @@ static int file_preadv(struct blkd_backend *be, const struct iovec *iov_in, int 
 	size_t left = iov_total(iov_in, cnt);
 	uint64_t start = off;
 
-	if (map_read(fp(be), iov_in, cnt, off, left) == 0)
+	if (map_copy(fp(be), iov_in, cnt, off, left, false) == 0)
 		return 0;
 	memcpy(copy, iov_in, sizeof(*iov_in) * (size_t)cnt);
 	while (left) {
@@ -173,7 +163,7 @@ static int file_pwritev(struct blkd_backend *be, const struct iovec *iov_in, int
 	struct iovec copy[BLKD_MAX_SEGMENTS], *iov = copy;
 	size_t left = iov_total(iov_in, cnt);
 
-	if (!fua && map_write(fp(be), iov_in, cnt, off, left) == 0)
+	if (!fua && map_copy(fp(be), iov_in, cnt, off, left, true) == 0)
 		return 0;
 	if (fp(be)->map && left)
 		mark_warm(fp(be), off, left);
@@ -334,7 +324,7 @@ static const struct blkd_backend_ops file_ops = {
 	.destroy = file_destroy,
 };
 
-/* Map the disk for map_write; without a mapping every write is a pwrite. */
+/* Map the disk for map_copy; without a mapping every request is a pread/pwrite. */
 static void map_open(struct file_priv *p, uint64_t size, bool readonly)
 {
 	int prot = readonly ? PROT_READ : PROT_READ | PROT_WRITE;
