@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -373,6 +374,37 @@ static void submit_batch(struct reader *r)
 	cork_flush(c);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Before the reader sleeps on an empty socket, it polls it for a while
+ * (--poll, 50 us by default; QEMU's iothreads poll up to 32 us the same
+ * way).  A sleep and a wake-up cost both sides tens of microseconds on a
+ * VM: at queue depth 1 a 4 KiB read took 52 us with sleeping and 25 us
+ * with polling, for the same server CPU per request; at depth 16 the
+ * client saves the wake-ups (+5% IOPS).  A quiet client costs one poll
+ * window after its last request, nothing more.  With --poll 0 it is one
+ * more try: requests may have come in while the batch ran.
+ */
+static ssize_t recv_poll(struct reader *r)
+{
+	uint64_t end = now_ns() + (uint64_t)r->c->srv->poll_us * 1000;
+	ssize_t n;
+
+	do {
+		n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return n;
+	} while (now_ns() < end);
+	return n;
+}
+
 /* Make at least need bytes available in the receive buffer. */
 static int fill(struct reader *r, size_t need)
 {
@@ -389,7 +421,9 @@ static int fill(struct reader *r, size_t need)
 		n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			submit_batch(r);	/* about to block: unplug */
-			n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, 0);
+			n = recv_poll(r);	/* at least one more try */
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, 0);
 		}
 		if (n < 0 && errno == EINTR)
 			continue;

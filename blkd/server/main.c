@@ -42,6 +42,7 @@ enum {
 	OPT_MAX_MERGE = 256, OPT_ORDERED, OPT_DIRECT, OPT_FUA, OPT_STATS, OPT_TRACE,
 	OPT_MAX_INFLIGHT, OPT_TRACE_TEXT, OPT_TRACE_NAME, OPT_PATH, OPT_SELECTOR, OPT_FAILBACK,
 	OPT_QUEUE_NO_PATH, OPT_QUEUE_MAX, OPT_CHECKER, OPT_IO_TIMEOUT, OPT_NO_MMAP,
+	OPT_POLL,
 };
 
 static const struct opt_desc {
@@ -70,6 +71,8 @@ static const struct opt_desc {
 	  "(default: cached pages of files up to 64 GiB are)" },
 	{ "fua", OPT_FUA, 1, "native|emulate", "FUA by RWF_DSYNC (native) or a post-flush" },
 	{ "max-inflight", OPT_MAX_INFLIGHT, 1, "N", "requests in flight per connection (default 128)" },
+	{ "poll", OPT_POLL, 1, "USEC", "after a batch, poll the socket this long before sleeping "
+	  "(default 50; 0: sleep at once)" },
 	{ "control", 'C', 1, "PATH", "control socket: stats, scheduler switching" },
 	{ "stats", OPT_STATS, 1, "FILE", "rewrite FILE with JSON statistics every second" },
 	{ "trace", OPT_TRACE, 1, "DIR", "write blktrace files DIR/NAME.blktrace.N (blkparse, btt)" },
@@ -111,6 +114,7 @@ struct config {
 	bool no_map;
 	bool fua_emulate;
 	unsigned max_inflight;
+	unsigned poll_us;
 	const char *control;
 	const char *stats;
 	const char *trace;
@@ -318,6 +322,11 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_MAX_INFLIGHT:
 			if (parse_uint(optarg, 1, 4096, &cfg->max_inflight))
 				return usage_error("--max-inflight: expected 1..4096, got '%s'", optarg);
+			break;
+		case OPT_POLL:
+			if (parse_uint(optarg, 0, 1000000, &cfg->poll_us))
+				return usage_error("--poll: expected microseconds (0-1000000), got '%s'",
+						   optarg);
 			break;
 		case 'C': cfg->control = optarg; break;
 		case OPT_STATS: cfg->stats = optarg; break;
@@ -733,7 +742,7 @@ static void stop_connections(struct blkd_server *srv)
 static int cmd_serve(int argc, char **argv)
 {
 	struct config cfg = { .ip = "127.0.0.1", .threads = 4, .max_merge = BLKD_MAX_MERGE_DEFAULT,
-			      .ordered = -1, .max_inflight = 128, .queue_no_path_ms = 30000,
+			      .ordered = -1, .max_inflight = 128, .poll_us = 50, .queue_no_path_ms = 30000,
 			      .trace_name = "blkd" };
 	struct blkd_server srv = { 0 };
 	int lfds[MAX_LISTEN], nl = 0, cfd = -1, ready[2] = { -1, -1 }, rc;
@@ -781,6 +790,7 @@ static int cmd_serve(int argc, char **argv)
 	pthread_cond_init(&srv.conns_changed, NULL);
 	pthread_mutex_init(&srv.trace_lock, NULL);
 	srv.max_inflight = cfg.max_inflight;
+	srv.poll_us = cfg.poll_us;
 	srv.verbose = cfg.verbose;
 	rc = 1;
 	if (cfg.trace_text) {

@@ -40,6 +40,7 @@ struct blkd_server {
 	struct blkd_export *exports;
 	unsigned nr_exports;
 	unsigned max_inflight;		/* requests per connection */
+	unsigned poll_us;		/* a reader polls this long before it sleeps */
 	bool verbose;
 	pthread_mutex_t lock;
 	pthread_cond_t conns_changed;

@@ -131,3 +131,4 @@ assert h.pread(4096, 8 << 20) == b'\\xce' * 4096
         assert_clean_exit(s)
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+

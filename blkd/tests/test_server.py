@@ -137,6 +137,7 @@ def test_cli_usage_errors_name_the_problem(tmp_path):
         (["serve", "-s", "cfq2", "-U", "s", "memory:1M"], "unknown scheduler 'cfq2'"),
         (["serve", "--ordered", "barrier", "-U", "s", "memory:1M"], "unknown mode 'barrier'"),
         (["serve", "-t", "0", "-U", "s", "memory:1M"], "--threads"),
+        (["serve", "--poll", "soon", "-U", "s", "memory:1M"], "--poll: expected microseconds"),
         (["frobnicate"], "unknown command 'frobnicate'"),
     ]
     for args, msg in cases:
@@ -279,3 +280,29 @@ def test_ext4_through_nbdfuse_and_loop(blkd, tmp_path):
     st = s.stats()["exports"][0]["stats"]
     assert st["ops"]["flush"] > 0          # fsync reached the server as FLUSH
     assert st["errors"] == 0
+
+
+@pytest.mark.parametrize("poll", ["50", "2000"])
+def test_readers_poll_only_after_requests(blkd, tmp_path, poll):
+    """--poll keeps a reader awake for a while after a batch; a connected
+    client that sends nothing must cost (almost) no CPU."""
+    need("nbdsh")
+    img = make_image(tmp_path / "disk.img", 4 * MB, b"\x33" * 4096)
+    s = blkd(tmp_path, [img], "--poll", poll)
+    out = nbdsh(s.uri(), f"""
+import os, time
+def cpu():
+    with open('/proc/{s.proc.pid}/stat') as f:
+        v = f.read().rsplit(')', 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf('SC_CLK_TCK')
+for i in range(2000):
+    h.pwrite(bytes([i % 256]) * 4096, (i % 1024) * 4096)
+assert h.pread(4096, 999 * 4096) == bytes([999 % 256]) * 4096
+time.sleep(0.2)
+before = cpu()
+time.sleep(1.5)
+print(cpu() - before)
+""")
+    idle = float(out.stdout.strip())
+    assert idle < 0.15, f"server used {idle:.2f} s of CPU in 1.5 s with an idle client"
+    assert s.stop() == 0
