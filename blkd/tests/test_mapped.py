@@ -31,8 +31,8 @@ def assert_clean_exit(s):
 def test_rewrites_and_rereads_see_the_latest_bytes(blkd, tmp_path, args):
     img = make_image(tmp_path / "disk.img", 8 * MiB, b"\x11" * 4096)
     s = blkd(tmp_path, [img], *args)
-    # Every page is written three times (the later ones hit the mapping),
-    # across page boundaries and with reads between the writes.
+    # Pages are written several times (the later ones hit the mapping),
+    # across page boundaries, with reads and flushes between the writes.
     out = nbdsh(s.uri(), """
 import random
 rng = random.Random(7)
@@ -43,6 +43,8 @@ for i in range(600):
     data = bytes([rng.randrange(256)]) * n
     h.pwrite(data, off)
     model[off:off + n] = data
+    if i % 50 == 0:
+        h.flush()       # a new epoch: the next writes go through pwrite first
     if i % 7 == 0:
         roff = rng.randrange(0, (8 << 20) - 8192)
         assert h.pread(8192, roff) == bytes(model[roff:roff + 8192]), roff
