@@ -167,7 +167,7 @@ struct blkd_file_opts {
 	bool readonly;
 	bool direct;		/* O_DIRECT */
 	bool fua_emulate;	/* ignore RWF_DSYNC: declare drain-flush */
-	bool no_map;		/* never write through a shared mapping */
+	bool no_map;		/* never copy through a shared mapping */
 };
 
 /* Open a regular file or block device.  On error *out is untouched and, if

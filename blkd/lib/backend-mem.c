@@ -109,8 +109,8 @@ int blkd_backend_mem_create(uint64_t size, struct blkd_backend **out)
 	be->ops = &mem_ops;
 	be->priv = p;
 	be->size = size;
-	be->caps = BLKD_CAP_MEMCOPY | BLKD_CAP_FLUSH | BLKD_CAP_FUA | BLKD_CAP_TRIM | BLKD_CAP_ZERO |
-		   BLKD_CAP_FAST_ZERO | BLKD_CAP_ORDER;
+	be->caps = BLKD_CAP_FLUSH | BLKD_CAP_FUA | BLKD_CAP_TRIM | BLKD_CAP_ZERO |
+		   BLKD_CAP_FAST_ZERO | BLKD_CAP_ORDER | BLKD_CAP_MEMCOPY;
 	be->ordered = BLKD_ORDERED_DRAIN;
 	*out = be;
 	return 0;

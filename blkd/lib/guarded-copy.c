@@ -40,9 +40,6 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	/* Not a guarded copy: put the old disposition back and return, so the
 	 * faulting instruction runs again and meets it. */
 	sigaction(SIGBUS, &prev_bus, NULL);
-	(void)sig;
-	(void)si;
-	(void)uc;
 }
 
 static void install(void)

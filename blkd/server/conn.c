@@ -318,6 +318,17 @@ struct reader {
 	unsigned heavy;		/* bios in the batch that write or read big */
 };
 
+static bool bio_is_heavy(const struct blkd_conn *c, const struct blkd_bio *bio)
+{
+	if (bio->len >= BIG_REPLY)
+		return true;
+	if (bio->op == BLKD_OP_READ)
+		return false;
+	/* A small write into a mapping is a memcpy: sharing it would cost
+	 * more than it saves (random writes +10%, -15% server CPU). */
+	return !(bio->op == BLKD_OP_WRITE && (c->exp->be->caps & BLKD_CAP_MEMCOPY));
+}
+
 /*
  * Unplug.  The reader runs the batch itself, corked, so its replies leave
  * in a few sendmsg calls (fewer wake-ups for the client) and a page-cache
@@ -333,17 +344,6 @@ struct reader {
  * (a big WRITE payload to take in): the batch then goes to the workers,
  * so writing the last payload overlaps with receiving the next.
  */
-static bool bio_is_heavy(const struct blkd_conn *c, const struct blkd_bio *bio)
-{
-	if (bio->len >= BIG_REPLY)
-		return true;
-	if (bio->op == BLKD_OP_READ)
-		return false;
-	/* A small write into a mapping is a memcpy: sharing it would cost
-	 * more than it saves (random writes +10%, -15% server CPU). */
-	return !(bio->op == BLKD_OP_WRITE && (c->exp->be->caps & BLKD_CAP_MEMCOPY));
-}
-
 static void submit_batch_to_pool(struct reader *r)
 {
 	if (!r->nb)
