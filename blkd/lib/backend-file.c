@@ -176,11 +176,10 @@ static int file_pwritev(struct blkd_backend *be, const struct iovec *iov_in, int
 {
 	struct iovec copy[BLKD_MAX_SEGMENTS], *iov = copy;
 	size_t left = iov_total(iov_in, cnt);
+	uint64_t start = off;
 
 	if (!fua && map_copy(fp(be), iov_in, cnt, off, left, true) == 0)
 		return 0;
-	if (fp(be)->map && left)
-		mark_seen(fp(be), off, left);
 	memcpy(copy, iov_in, sizeof(*iov_in) * (size_t)cnt);
 	while (left) {
 		ssize_t r = pwritev2(fp(be)->fd, iov, cnt, (off_t)off, fua ? RWF_DSYNC : 0);
@@ -194,6 +193,8 @@ static int file_pwritev(struct blkd_backend *be, const struct iovec *iov_in, int
 		off += (uint64_t)r;
 		cnt = iov_advance(iov, cnt, (size_t)r, &iov);
 	}
+	if (fp(be)->map && off > start)
+		mark_seen(fp(be), start, off - start);
 	return 0;
 }
 

@@ -8,6 +8,7 @@ must give the same bytes and errors.  The server must exit 0 with nothing
 from the sanitizers in its log.
 """
 import errno
+import hashlib
 import os
 import subprocess
 
@@ -55,7 +56,6 @@ print(hashlib.sha256(model).hexdigest())
 """)
     assert_clean_exit(s)
     with open(img, "rb") as f:
-        import hashlib
         assert hashlib.sha256(f.read()).hexdigest() == out.stdout.strip()
 
 
