@@ -196,6 +196,19 @@ static struct ef_inode *table_find_locked(struct ef_fs *fs, dev_t dev, ino_t ino
 	return NULL;
 }
 
+/* The known inode of a lower object, with one more lookup counted. */
+static struct ef_inode *table_ref(struct ef_fs *fs, dev_t dev, ino_t ino)
+{
+	struct ef_inode *found;
+
+	pthread_mutex_lock(&fs->tlock);
+	found = table_find_locked(fs, dev, ino);
+	if (found)
+		found->nlookup++;
+	pthread_mutex_unlock(&fs->tlock);
+	return found;
+}
+
 void ef_unref(struct ef_fs *fs, struct ef_inode *ino, uint64_t n)
 {
 	struct ef_inode **pp;
@@ -307,6 +320,18 @@ int ef_do_lookup_known(struct ef_fs *fs, struct ef_inode *parent, const char *ln
 	memset(e, 0, sizeof(*e));
 	e->attr_timeout = fs->timeout;
 	e->entry_timeout = fs->timeout;
+	/* Most lookups are of objects the kernel already knows (a lookup after
+	 * the entry timed out, readdirplus reading a directory again): a stat
+	 * of the name finds those in one system call instead of three.  The
+	 * table holds an fd on each object, so a (dev, ino) found there cannot
+	 * have been reused for another.  What we just made is never known. */
+	if (kind == EF_UNKNOWN) {
+		if (fstatat(parent->fd, lname, &st, AT_SYMLINK_NOFOLLOW))
+			return errno;
+		ino = table_ref(fs, st.st_dev, st.st_ino);
+		if (ino)
+			goto found;
+	}
 	fd = openat(parent->fd, lname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
@@ -315,11 +340,7 @@ int ef_do_lookup_known(struct ef_fs *fs, struct ef_inode *parent, const char *ln
 		close(fd);
 		return rc;
 	}
-	pthread_mutex_lock(&fs->tlock);
-	found = table_find_locked(fs, st.st_dev, st.st_ino);
-	if (found)
-		found->nlookup++;
-	pthread_mutex_unlock(&fs->tlock);
+	found = table_ref(fs, st.st_dev, st.st_ino);
 	if (found) {
 		close(fd);
 		ino = found;
@@ -362,6 +383,7 @@ int ef_do_lookup_known(struct ef_fs *fs, struct ef_inode *parent, const char *ln
 			ino = found;
 		}
 	}
+found:
 	/* st was taken a moment ago from this very object: no second stat. */
 	e->attr = st;
 	rc = stat_fixup(fs, ino, &e->attr);
