@@ -70,6 +70,7 @@ struct ef_opts {
 	bool nokey;
 	int new_files;			/* enum ef_new_files, -1 = default */
 	double timeout;			/* entry/attr timeout, seconds */
+	unsigned spin_us;		/* poll window for the next request */
 	struct key_opts ko;		/* passphrase sources, --fnek, ... */
 	char fuse_opts[1024];		/* generic mount options for libfuse */
 	char *owned[64];		/* strdup'd -o strings the pointers above use */
@@ -215,7 +216,7 @@ void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd);
 
 /* wire.c */
 /* Hook the /dev/fuse transport (after fuse_session_mount).  0 or -errno. */
-int ef_wire_install(struct fuse_session *se);
+int ef_wire_install(struct fuse_session *se, unsigned spin_us);
 /* Must the request being processed drop suid/sgid (writer without
  * CAP_FSETID: WRITE, truncating SETATTR, OPEN/CREATE with O_TRUNC)? */
 bool ef_req_kill_suidgid(void);

@@ -367,7 +367,7 @@ static int run_session(struct mount_ctx *c)
 		cli_msg("%s: could not mount (see the message above)", c->o.mnt);
 		goto out_signals;
 	}
-	if (ef_wire_install(c->fs.se)) {
+	if (ef_wire_install(c->fs.se, c->o.spin_us)) {
 		cli_msg("%s: could not hook the FUSE device", c->o.mnt);
 		goto out_unmount;
 	}
@@ -416,6 +416,7 @@ int cmd_mount(int argc, char **argv)
 
 	c.o.new_files = -1;
 	c.o.timeout = 1.0;
+	c.o.spin_us = 50;
 	rc = parse_argv(&c, argc, argv);
 	if (rc >= 0)
 		goto out_opts;

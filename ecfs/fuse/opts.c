@@ -167,6 +167,17 @@ static int set_timeout(struct ef_opts *o, const char *name, const char *val)
 	return 0;
 }
 
+static int set_spin(struct ef_opts *o, const char *name, const char *val)
+{
+	char *end;
+	long us = strtol(val, &end, 10);
+
+	if (!*val || *end || us < 0 || us > 10000)
+		return bad(name, val, "expected microseconds, 0 to 10000");
+	o->spin_us = (unsigned)us;
+	return 0;
+}
+
 /* Handed to libfuse as they are. */
 static int set_fuse(struct ef_opts *o, const char *name, const char *val)
 {
@@ -217,6 +228,9 @@ static const struct ef_opt ef_opt_table[] = {
 	{ "fnek", set_flag, NULL, "encrypt names (the ecryptfs-add-passphrase --fnek key)" },
 	{ "fnek_same_key", set_flag, NULL, "encrypt names with the content key (mount.ecryptfs)" },
 	{ "timeout=", set_timeout, "SECONDS", "kernel attribute and entry cache time (default 1)" },
+	{ "spin=", set_spin, "USEC",
+	  "after a request, poll this long for the next one before sleeping\n"
+	  "(default 50; 0 = never)" },
 	{ "ro", set_flag, NULL, "read-only" },
 	{ "rw", set_rw, NULL, NULL },
 	{ "allow_other", set_flag, NULL, "let other users in (non-root: user_allow_other in fuse.conf)" },

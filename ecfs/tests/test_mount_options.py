@@ -80,7 +80,10 @@ def test_name_cipher_mismatch_is_explained(mounter):
                                       ("ecryptfs_sig=xyz", "16 hex digits"),
                                       ("ecryptfs_cipher=rot13", "ecryptfs_cipher=rot13"),
                                       ("ecryptfs_key_bytes=0", "not a key size"),
-                                      ("new_files=maybe", "expected encrypt, plain or deny")])
+                                      ("new_files=maybe", "expected encrypt, plain or deny"),
+                                      ("spin=-1", "expected microseconds, 0 to 10000"),
+                                      ("spin=20000", "expected microseconds, 0 to 10000"),
+                                      ("spin=fast", "expected microseconds, 0 to 10000")])
 def test_bad_options_are_refused_by_name(mounter, opt, word):
     e = expect_fail(mounter, opts=["ecryptfs_passthrough", opt])
     assert e.rc == 2 and word in e.err

@@ -1,0 +1,57 @@
+"""The poll window (spin=USEC, wire.c): after a request the daemon polls the
+FUSE device for the next one before it sleeps.  What a user can see of it
+is CPU time: it must be spent right after requests and stop when the mount
+goes quiet, and spin=0 must turn it off."""
+import os
+import time
+
+import pytest
+
+from fuse_helpers import mounter  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.skipif(os.cpu_count() == 1,
+                                reason="with one CPU the daemon never polls")
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def daemon_cpu(m):
+    """utime + stime of the mount's daemon, in seconds."""
+    with open("/proc/%d/stat" % m.proc.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def requests_then_pause(m, n, pause):
+    """n stat calls, each a LOOKUP (timeout=0), with a pause after each."""
+    path = os.path.join(m.mnt, "f")
+    with open(path, "wb") as f:
+        f.write(b"x")
+    before = daemon_cpu(m)
+    for _ in range(n):
+        os.stat(path)
+        time.sleep(pause)
+    return daemon_cpu(m) - before
+
+
+@pytest.fixture
+def spin_mount(mounter):
+    return lambda us: mounter(opts=["timeout=0", "spin=%d" % us])
+
+
+def test_polling_stops_when_the_mount_goes_quiet(spin_mount):
+    for us in (50, 10000):
+        m = spin_mount(us)
+        requests_then_pause(m, 20, 0.01)
+        before = daemon_cpu(m)
+        time.sleep(1.5)
+        idle = daemon_cpu(m) - before
+        assert idle < 0.15, "spin=%d: %.2f s of CPU while idle" % (us, idle)
+
+
+def test_window_is_spent_after_requests_and_spin_0_spends_none(spin_mount):
+    # 50 requests 20 ms apart: a 10 ms window polls about 10 ms after each.
+    spent = requests_then_pause(spin_mount(10000), 50, 0.02)
+    none = requests_then_pause(spin_mount(0), 50, 0.02)
+    assert spent > 0.2, "spin=10000 spent only %.2f s polling" % spent
+    assert none < 0.1, "spin=0 still spent %.2f s" % none
