@@ -1,7 +1,7 @@
 """The poll window (spin=USEC, wire.c): after a request the daemon polls the
 FUSE device for the next one before it sleeps.  What a user can see of it
 is CPU time: it must be spent right after requests and stop when the mount
-goes quiet, and spin=0 must turn it off."""
+goes quiet, and it is off unless asked for."""
 import os
 import time
 
@@ -49,9 +49,11 @@ def test_polling_stops_when_the_mount_goes_quiet(spin_mount):
         assert idle < 0.15, "spin=%d: %.2f s of CPU while idle" % (us, idle)
 
 
-def test_window_is_spent_after_requests_and_spin_0_spends_none(spin_mount):
+def test_window_is_spent_after_requests_and_off_by_default(spin_mount, mounter):
     # 50 requests 20 ms apart: a 10 ms window polls about 10 ms after each.
     spent = requests_then_pause(spin_mount(10000), 50, 0.02)
     none = requests_then_pause(spin_mount(0), 50, 0.02)
+    default = requests_then_pause(mounter(opts=["timeout=0"]), 50, 0.02)
     assert spent > 0.2, "spin=10000 spent only %.2f s polling" % spent
     assert none < 0.1, "spin=0 still spent %.2f s" % none
+    assert default < 0.1, "the default mount spent %.2f s" % default
