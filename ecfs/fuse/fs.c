@@ -11,8 +11,8 @@
  * here instead (mount.c says why).
  *
  * Round trips are what a small-file workload pays for (perf: the daemon's
- * time goes to waking and switching, not to crypto), so the readers can poll
- * for the next request before they sleep (spin=, wire.c) and the ops avoid
+ * time goes to waking and switching, not to crypto), so the readers poll
+ * for the next request before they sleep (wire.c) and the ops avoid
  * extra ones and make the unavoidable ones cheap: security.capability
  * answered from memory and security labels refused (xattr.c, so ls -l
  * asks once per mount, not per file), attributes set on the open lower fd

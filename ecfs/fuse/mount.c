@@ -416,6 +416,7 @@ int cmd_mount(int argc, char **argv)
 
 	c.o.new_files = -1;
 	c.o.timeout = 1.0;
+	c.o.spin_us = 50;
 	rc = parse_argv(&c, argc, argv);
 	if (rc >= 0)
 		goto out_opts;

@@ -229,8 +229,8 @@ static const struct ef_opt ef_opt_table[] = {
 	{ "fnek_same_key", set_flag, NULL, "encrypt names with the content key (mount.ecryptfs)" },
 	{ "timeout=", set_timeout, "SECONDS", "kernel attribute and entry cache time (default 1)" },
 	{ "spin=", set_spin, "USEC",
-	  "after a request, poll this long for the next one before sleeping\n"
-	  "(default 0 = never; 50 speeds up tar and rm -r, slows cold reads)" },
+	  "after a request that changes the tree, poll this long for the next\n"
+	  "one before sleeping (default 50; 0 = never)" },
 	{ "ro", set_flag, NULL, "read-only" },
 	{ "rw", set_rw, NULL, NULL },
 	{ "allow_other", set_flag, NULL, "let other users in (non-root: user_allow_other in fuse.conf)" },

@@ -1,7 +1,8 @@
-"""The poll window (spin=USEC, wire.c): after a request the daemon polls the
-FUSE device for the next one before it sleeps.  What a user can see of it
-is CPU time: it must be spent right after requests and stop when the mount
-goes quiet, and it is off unless asked for."""
+"""The poll window (spin=USEC, wire.c): after a request that changes the
+tree the daemon polls the FUSE device for the next one before it sleeps.
+What a user can see of it is CPU time: it must be spent right after such
+requests, not after reads and lookups, not with spin=0, and it must stop
+when the mount goes quiet."""
 import os
 import time
 
@@ -22,14 +23,18 @@ def daemon_cpu(m):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def requests_then_pause(m, n, pause):
-    """n stat calls, each a LOOKUP (timeout=0), with a pause after each."""
+def requests_then_pause(m, n, pause, change=True):
+    """n chmods (a SETATTR each) or stats (a LOOKUP each, timeout=0) of one
+    file, with a pause after each; returns the daemon's CPU time meanwhile."""
     path = os.path.join(m.mnt, "f")
     with open(path, "wb") as f:
         f.write(b"x")
     before = daemon_cpu(m)
-    for _ in range(n):
-        os.stat(path)
+    for i in range(n):
+        if change:
+            os.chmod(path, 0o600 | (i & 1) << 5)
+        else:
+            os.stat(path)
         time.sleep(pause)
     return daemon_cpu(m) - before
 
@@ -49,11 +54,11 @@ def test_polling_stops_when_the_mount_goes_quiet(spin_mount):
         assert idle < 0.15, "spin=%d: %.2f s of CPU while idle" % (us, idle)
 
 
-def test_window_is_spent_after_requests_and_off_by_default(spin_mount, mounter):
+def test_window_follows_changes_not_reads_and_spin_0_spends_none(spin_mount):
     # 50 requests 20 ms apart: a 10 ms window polls about 10 ms after each.
     spent = requests_then_pause(spin_mount(10000), 50, 0.02)
+    reads = requests_then_pause(spin_mount(10000), 50, 0.02, change=False)
     none = requests_then_pause(spin_mount(0), 50, 0.02)
-    default = requests_then_pause(mounter(opts=["timeout=0"]), 50, 0.02)
-    assert spent > 0.2, "spin=10000 spent only %.2f s polling" % spent
+    assert spent > 0.2, "spin=10000 spent only %.2f s polling after chmods" % spent
+    assert reads < 0.1, "spin=10000 spent %.2f s polling after lookups" % reads
     assert none < 0.1, "spin=0 still spent %.2f s" % none
-    assert default < 0.1, "the default mount spent %.2f s" % default
