@@ -72,6 +72,7 @@
 #include <unistd.h>
 
 #include "blkd-int.h"
+#include "ob/clock.h"
 
 #define MP_MAX_PATHS	32
 #define MP_MAX_GROUPS	16
@@ -157,13 +158,6 @@ struct mpath {
 
 static const struct mp_selector_ops *const selectors[];
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void mp_log(struct mpath *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void mp_log(struct mpath *m, const char *fmt, ...)
@@ -249,7 +243,7 @@ static void __path_reinstate(struct mp_path *p)
 			break;
 		case BLKD_FAILBACK_DELAY:
 			if (!m->failback_at)
-				m->failback_at = now_ns() + m->o.failback_delay_ms * 1000000ull;
+				m->failback_at = ob_mono_ns() + m->o.failback_delay_ms * 1000000ull;
 			break;
 		case BLKD_FAILBACK_MANUAL:
 			break;
@@ -307,7 +301,7 @@ static struct mp_slot *__slot_get(struct mp_path *p)
 	if (s) {
 		p->free_slots = s->next_free;
 		s->state = SLOT_BUSY;
-		s->t_issue = now_ns();
+		s->t_issue = ob_mono_ns();
 	}
 	return s;
 }
@@ -605,7 +599,7 @@ static enum action __no_path(struct mpath *m, struct blkd_io *io, int *errp)
 		*errp = -EIO;
 		return ACT_END;
 	}
-	io->bpriv[2] = now_ns();
+	io->bpriv[2] = ob_mono_ns();
 	io->bpriv[3] = 0;
 	if (m->held_tail)
 		m->held_tail->bpriv[3] = (uint64_t)(uintptr_t)io;
@@ -864,7 +858,7 @@ static void *path_poller(void *arg)
 			__path_fail(p, "connection lost", true);
 			pthread_mutex_unlock(&m->lock);
 		}
-		uint64_t now = now_ns();
+		uint64_t now = ob_mono_ns();
 		if (now - last_scan > MP_POLL_MS * 1000000ull) {	/* O(slots) per 100 ms */
 			last_scan = now;
 			pthread_mutex_lock(&m->lock);
@@ -1019,7 +1013,7 @@ static void check_paths(struct mpath *m)
 static void check_timers(struct mpath *m)
 {
 	struct blkd_io *expired = NULL, *held;
-	uint64_t now = now_ns();
+	uint64_t now = ob_mono_ns();
 	uint64_t limit = (uint64_t)m->o.queue_if_no_path_ms * 1000000ull;
 
 	pthread_mutex_lock(&m->lock);

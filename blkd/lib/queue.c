@@ -48,6 +48,7 @@
 #include <time.h>
 
 #include "blkd-int.h"
+#include "ob/clock.h"
 
 #define RQ_CHUNK 64
 
@@ -83,11 +84,8 @@ static const struct blkd_elevator_ops *elevator_find(const char *name)
 
 static uint64_t clock_monotonic(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return ob_mono_ns();
 }
 
 void blkd_queue_opts_init(struct blkd_queue_opts *o)

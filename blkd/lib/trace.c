@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "blkd-int.h"
+#include "ob/clock.h"
 
 /* ---- the format (blktrace_api.h, version 7) ------------------------------ */
 #define BT_MAGIC	0x65617400u
@@ -139,13 +140,6 @@ struct blkd_blktrace {
 	int err;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void set_err(struct blkd_blktrace *bt, int err)
 {
@@ -261,7 +255,7 @@ void blkd_blktrace_event(struct blkd_blktrace *bt, uint32_t dev, const struct bl
 
 	if (!f)
 		return;
-	now = mono_ns() - bt->t0;
+	now = ob_mono_ns() - bt->t0;
 	if (!my_tid)
 		my_tid = gettid();
 	tid = my_tid;
@@ -323,7 +317,7 @@ int blkd_blktrace_open(const char *dir, const char *name, struct blkd_blktrace *
 	}
 	pthread_mutex_init(&bt->lock, NULL);
 	clock_gettime(CLOCK_REALTIME, &bt->wall0);
-	bt->t0 = mono_ns();
+	bt->t0 = ob_mono_ns();
 	*out = bt;
 	return 0;
 err_free:

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "ob/clock.h"
 
 #define RBUF_SIZE (256u << 10)
 #define BATCH 64
@@ -374,13 +375,6 @@ static void submit_batch(struct reader *r)
 	cork_flush(c);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * Before the reader sleeps on an empty socket, it polls it for a while
@@ -394,14 +388,14 @@ static uint64_t now_ns(void)
  */
 static ssize_t recv_poll(struct reader *r)
 {
-	uint64_t end = now_ns() + (uint64_t)r->c->srv->poll_us * 1000;
+	uint64_t end = ob_mono_ns() + (uint64_t)r->c->srv->poll_us * 1000;
 	ssize_t n;
 
 	do {
 		n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, MSG_DONTWAIT);
 		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 			return n;
-	} while (now_ns() < end);
+	} while (ob_mono_ns() < end);
 	return n;
 }
 

@@ -42,8 +42,9 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "ob/clock.h"
 
 static _Thread_local bool kill_suidgid;
 
@@ -109,13 +110,6 @@ static bool changes_tree(uint32_t opcode)
 	return false;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Wait for a request by polling, for at most spin_ns, if the last request
  * changed the tree and no other thread polls already.  Whatever happens, read() follows: if a sleeping reader
@@ -128,8 +122,8 @@ static void spin_for_request(int fd)
 	if (!spin_ns || !changes_tree(last_opcode) ||
 	    __atomic_exchange_n(&spinning, 1, __ATOMIC_ACQUIRE))
 		return;
-	end = now_ns() + spin_ns;
-	while (poll(&p, 1, 0) == 0 && now_ns() < end)
+	end = ob_mono_ns() + spin_ns;
+	while (poll(&p, 1, 0) == 0 && ob_mono_ns() < end)
 		;
 	__atomic_store_n(&spinning, 0, __ATOMIC_RELEASE);
 }
