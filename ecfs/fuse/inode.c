@@ -330,7 +330,7 @@ int ef_do_lookup_known(struct ef_fs *fs, struct ef_inode *parent, const char *ln
 			return errno;
 		ino = table_ref(fs, st.st_dev, st.st_ino);
 		if (ino)
-			goto found;
+			goto known;
 	}
 	fd = openat(parent->fd, lname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -383,7 +383,7 @@ int ef_do_lookup_known(struct ef_fs *fs, struct ef_inode *parent, const char *ln
 			ino = found;
 		}
 	}
-found:
+known:
 	/* st was taken a moment ago from this very object: no second stat. */
 	e->attr = st;
 	rc = stat_fixup(fs, ino, &e->attr);

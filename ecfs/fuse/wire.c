@@ -110,10 +110,10 @@ static bool changes_tree(uint32_t opcode)
 	return false;
 }
 
-
 /* Wait for a request by polling, for at most spin_ns, if the last request
- * changed the tree and no other thread polls already.  Whatever happens, read() follows: if a sleeping reader
- * took the request meanwhile, this one just sleeps in its place. */
+ * changed the tree and no other thread polls already.  Whatever happens,
+ * read() follows: if a sleeping reader took the request meanwhile, this
+ * one just sleeps in its place. */
 static void spin_for_request(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
