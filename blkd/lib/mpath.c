@@ -158,7 +158,6 @@ struct mpath {
 
 static const struct mp_selector_ops *const selectors[];
 
-
 static void mp_log(struct mpath *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void mp_log(struct mpath *m, const char *fmt, ...)
 {

@@ -140,7 +140,6 @@ struct blkd_blktrace {
 	int err;
 };
 
-
 static void set_err(struct blkd_blktrace *bt, int err)
 {
 	pthread_mutex_lock(&bt->lock);

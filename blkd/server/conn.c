@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -374,7 +373,6 @@ static void submit_batch(struct reader *r)
 	pthread_mutex_unlock(&c->send_lock);
 	cork_flush(c);
 }
-
 
 /*
  * Before the reader sleeps on an empty socket, it polls it for a while

@@ -47,13 +47,25 @@ static int set_fnek_sig(struct ef_opts *o, const char *name, const char *val)
 	return 0;
 }
 
-static int parse_size(const char *name, const char *val, size_t *out)
+/* A decimal number in [min, max], or -1 with why said. */
+static int parse_ulong(const char *name, const char *val, unsigned long min,
+		       unsigned long max, const char *why, unsigned long *out)
 {
 	char *end;
 	unsigned long v = strtoul(val, &end, 10);
 
-	if (!*val || *end || v == 0 || v > ECFS_MAX_KEY_BYTES)
-		return bad(name, val, "not a key size in bytes");
+	if (!*val || *end || *val == '-' || v < min || v > max)
+		return bad(name, val, why);
+	*out = v;
+	return 0;
+}
+
+static int parse_size(const char *name, const char *val, size_t *out)
+{
+	unsigned long v;
+
+	if (parse_ulong(name, val, 1, ECFS_MAX_KEY_BYTES, "not a key size in bytes", &v))
+		return -1;
 	*out = v;
 	return 0;
 }
@@ -169,11 +181,10 @@ static int set_timeout(struct ef_opts *o, const char *name, const char *val)
 
 static int set_spin(struct ef_opts *o, const char *name, const char *val)
 {
-	char *end;
-	long us = strtol(val, &end, 10);
+	unsigned long us;
 
-	if (!*val || *end || us < 0 || us > 10000)
-		return bad(name, val, "expected microseconds, 0 to 10000");
+	if (parse_ulong(name, val, 0, 10000, "expected microseconds, 0 to 10000", &us))
+		return -1;
 	o->spin_us = (unsigned)us;
 	return 0;
 }
