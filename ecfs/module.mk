@@ -1,7 +1,7 @@
 # ecfs: libecfs (the eCryptfs format), the ecfs tool, the FUSE mount.
-CFLAGS_ecfs := -Iecfs/include -Iecfs/lib $(shell $(PKG) --cflags libcrypto nettle fuse3 botan-2 gpgme tss2-esys tss2-mu tss2-tctildr 2>/dev/null)
+CFLAGS_ecfs := -Iecfs/include -Iecfs/lib $(shell $(PKG) --cflags libcrypto nettle fuse3 liburing botan-2 gpgme tss2-esys tss2-mu tss2-tctildr 2>/dev/null)
 ECFS_CRYPTO_LIBS := $(shell $(PKG) --libs libcrypto nettle botan-2 gpgme tss2-esys tss2-mu tss2-tctildr)
-ECFS_FUSE_LIBS := $(shell $(PKG) --libs fuse3)
+ECFS_FUSE_LIBS := $(shell $(PKG) --libs fuse3 liburing)
 
 ECFS_LIB_SRCS := $(wildcard ecfs/lib/*.c)
 ECFS_LIB := $(O)/lib/libecfs.a

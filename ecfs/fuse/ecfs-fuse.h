@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "../cli/cli.h"
 
@@ -71,6 +72,7 @@ struct ef_opts {
 	int new_files;			/* enum ef_new_files, -1 = default */
 	double timeout;			/* entry/attr timeout, seconds */
 	unsigned spin_us;		/* poll window for the next request */
+	bool no_uring;			/* io_uring=off */
 	struct key_opts ko;		/* passphrase sources, --fnek, ... */
 	char fuse_opts[1024];		/* generic mount options for libfuse */
 	char *owned[64];		/* strdup'd -o strings the pointers above use */
@@ -215,11 +217,32 @@ void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino);
 void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd);
 
 /* wire.c */
-/* Hook the /dev/fuse transport (after fuse_session_mount).  0 or -errno. */
-int ef_wire_install(struct fuse_session *se, unsigned spin_us);
+/* Hook the /dev/fuse transport (after fuse_session_mount); ring: offer
+ * FUSE over io_uring when the kernel does.  0 or -errno. */
+int ef_wire_install(struct fuse_session *se, struct ef_fs *fs, unsigned spin_us,
+		    bool ring);
+/* Take note of a request about to be processed (its opcode and flags). */
+void ef_wire_note_request(const void *buf, size_t len);
 /* Must the request being processed drop suid/sgid (writer without
  * CAP_FSETID: WRITE, truncating SETATTR, OPEN/CREATE with O_TRUNC)? */
 bool ef_req_kill_suidgid(void);
+
+/* ring.c */
+#define EF_RING_INIT_FLAG2	(1u << 9)	/* FUSE_OVER_IO_URING, in flags2 */
+#define EF_RING_MIN_PAYLOAD	8192		/* the kernel's FUSE_MIN_READ_BUFFER */
+/* Start the ring threads and set up their rings, with payload buffers of
+ * payload_len bytes: 0 when all are ready to register, else -1 (logged). */
+int ef_ring_prepare(struct fuse_session *se, struct ef_fs *fs, int devfd,
+		    size_t payload_len);
+/* The INIT reply offering io_uring went out (or failed): register or quit. */
+void ef_ring_go(bool init_sent);
+/* The reply of the request this thread serves from a ring, if it is one:
+ * copied into the ring entry, *res set as writev() would.  Else false. */
+bool ef_ring_reply(const struct iovec *iov, int count, ssize_t *res);
+/* Did the kernel accept the rings? */
+bool ef_ring_active(void);
+/* Stop the ring threads (the session loop has ended). */
+void ef_ring_stop(void);
 
 /* file.c */
 /* Open the shared data of ino (first opener reads the header); nopen++. */

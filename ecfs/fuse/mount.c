@@ -367,7 +367,7 @@ static int run_session(struct mount_ctx *c)
 		cli_msg("%s: could not mount (see the message above)", c->o.mnt);
 		goto out_signals;
 	}
-	if (ef_wire_install(c->fs.se, c->o.spin_us)) {
+	if (ef_wire_install(c->fs.se, &c->fs, c->o.spin_us, !c->o.no_uring)) {
 		cli_msg("%s: could not hook the FUSE device", c->o.mnt);
 		goto out_unmount;
 	}
@@ -384,6 +384,7 @@ static int run_session(struct mount_ctx *c)
 		lrc = fuse_session_loop_mt(c->fs.se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	ef_ring_stop();
 	rc = lrc == 0 || lrc == -EINTR || lrc == SIGTERM || lrc == SIGINT ? EXIT_OK : EXIT_FAIL;
 out_unmount:
 	fuse_session_unmount(c->fs.se);

@@ -189,6 +189,17 @@ static int set_spin(struct ef_opts *o, const char *name, const char *val)
 	return 0;
 }
 
+static int set_io_uring(struct ef_opts *o, const char *name, const char *val)
+{
+	if (!strcmp(val, "auto"))
+		o->no_uring = false;
+	else if (!strcmp(val, "off"))
+		o->no_uring = true;
+	else
+		return bad(name, val, "expected auto or off");
+	return 0;
+}
+
 /* Handed to libfuse as they are. */
 static int set_fuse(struct ef_opts *o, const char *name, const char *val)
 {
@@ -242,6 +253,9 @@ static const struct ef_opt ef_opt_table[] = {
 	{ "spin=", set_spin, "USEC",
 	  "after a request that changes the tree, poll this long for the next\n"
 	  "one before sleeping (default 50; 0 = never)" },
+	{ "io_uring=", set_io_uring, "auto|off",
+	  "take requests through FUSE over io_uring when the kernel offers it\n"
+	  "(fuse module parameter enable_uring=1, Linux 6.14+; default auto)" },
 	{ "ro", set_flag, NULL, "read-only" },
 	{ "rw", set_rw, NULL, NULL },
 	{ "allow_other", set_flag, NULL, "let other users in (non-root: user_allow_other in fuse.conf)" },

@@ -1,5 +1,6 @@
-/* wire.c - a thin hook on the /dev/fuse transport, for three things libfuse
- * 3.14 (Debian 12) does not do; libfuse 3.17.1 does the first two.
+/* wire.c - a thin hook on the /dev/fuse transport, for four things libfuse
+ * 3.14 (Debian 12) does not do; libfuse 3.17.1 does the first two, 3.18 the
+ * last.
  *
  *   1. It never passes FUSE_PARALLEL_DIROPS or the KILLPRIV flags on to the
  *      kernel in the INIT reply.  We add FUSE_PARALLEL_DIROPS (lookups and
@@ -30,6 +31,10 @@
  *      nobody waits for, and a sleeping thread woken for each request the
  *      poller then takes).  A quiet mount costs one window; with one CPU
  *      it never polls.
+ *   4. It offers FUSE over io_uring in the INIT reply when the kernel offers
+ *      it and ring.c has a thread with a ring ready for every CPU, and it
+ *      routes the replies of requests that came from a ring back to ring.c
+ *      (the writev hook sees every reply libfuse makes).
  *
  * File capabilities need nothing here: the daemon's own writes, truncates
  * and chowns of the lower file make the lower filesystem drop them.
@@ -54,6 +59,10 @@ static _Thread_local uint32_t last_opcode;	/* of the request this thread served 
 
 static uint64_t init_unique;		/* the INIT request, once seen */
 static uint32_t init_kernel_flags;	/* what the kernel offered */
+static uint32_t init_kernel_flags2;
+static bool use_ring;			/* try FUSE over io_uring */
+static struct fuse_session *wire_se;
+static struct ef_fs *wire_fs;
 
 bool ef_req_kill_suidgid(void)
 {
@@ -128,6 +137,14 @@ static void spin_for_request(int fd)
 	__atomic_store_n(&spinning, 0, __ATOMIC_RELEASE);
 }
 
+void ef_wire_note_request(const void *buf, size_t len)
+{
+	const struct fuse_in_header *in = buf;
+
+	last_opcode = in->opcode;
+	kill_suidgid = wants_kill(buf, len);
+}
+
 static ssize_t wire_read(int fd, void *buf, size_t len, void *userdata)
 {
 	const struct fuse_in_header *in = buf;
@@ -139,16 +156,35 @@ static ssize_t wire_read(int fd, void *buf, size_t len, void *userdata)
 	last_opcode = 0;
 	if (n < (ssize_t)sizeof(*in))
 		return n;
-	last_opcode = in->opcode;
-	kill_suidgid = wants_kill(buf, (size_t)n);
+	ef_wire_note_request(buf, (size_t)n);
 	if (in->opcode == FUSE_INIT && (size_t)n >= sizeof(*in) + 16) {
 		struct fuse_init_in init = {0};
 
-		memcpy(&init, in + 1, 16);	/* major, minor, readahead, flags */
+		/* major, minor, readahead, flags and, if sent, flags2 */
+		memcpy(&init, in + 1, (size_t)n >= sizeof(*in) + 20 ? 20 : 16);
 		__atomic_store_n(&init_kernel_flags, init.flags, __ATOMIC_RELAXED);
+		__atomic_store_n(&init_kernel_flags2, init.flags2, __ATOMIC_RELAXED);
 		__atomic_store_n(&init_unique, in->unique, __ATOMIC_RELEASE);
 	}
 	return n;
+}
+
+/* Offer FUSE over io_uring in the INIT reply if the kernel offered it and
+ * every queue's threads are ready for it (ring.c). */
+static bool offer_ring(int fd, const struct fuse_init_out *init, size_t n)
+{
+	uint32_t flags = __atomic_load_n(&init_kernel_flags, __ATOMIC_RELAXED);
+	uint32_t flags2 = __atomic_load_n(&init_kernel_flags2, __ATOMIC_RELAXED);
+	size_t payload = EF_RING_MIN_PAYLOAD;
+
+	if (!use_ring || !(flags & FUSE_INIT_EXT) || !(flags2 & EF_RING_INIT_FLAG2) ||
+	    n < offsetof(struct fuse_init_out, flags2) + sizeof(init->flags2))
+		return false;
+	if (init->max_write > payload)
+		payload = init->max_write;
+	if ((size_t)init->max_pages * 4096 > payload)
+		payload = (size_t)init->max_pages * 4096;
+	return ef_ring_prepare(wire_se, wire_fs, fd, payload) == 0;
 }
 
 static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
@@ -156,29 +192,45 @@ static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 	const struct fuse_out_header *out = iov[0].iov_base;
 	uint64_t unique = __atomic_load_n(&init_unique, __ATOMIC_ACQUIRE);
 	struct fuse_init_out init;
+	ssize_t res;
 
+	if (ef_ring_reply(iov, count, &res))
+		return res;
 	if (unique && count == 2 && iov[0].iov_len == sizeof(*out) && out->unique == unique &&
 	    out->error == 0 && iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + 4) {
 		uint32_t offered = __atomic_load_n(&init_kernel_flags, __ATOMIC_RELAXED);
 		size_t n = iov[1].iov_len < sizeof(init) ? iov[1].iov_len : sizeof(init);
 		struct iovec patched[2] = { iov[0], { &init, n } };
+		bool ring;
 
 		memset(&init, 0, sizeof(init));
 		memcpy(&init, iov[1].iov_base, n);
 		init.flags |= offered & (FUSE_PARALLEL_DIROPS | FUSE_HANDLE_KILLPRIV_V2);
+		ring = offer_ring(fd, &init, n);
+		if (ring) {
+			init.flags |= FUSE_INIT_EXT;
+			init.flags2 |= EF_RING_INIT_FLAG2;
+		}
 		__atomic_store_n(&init_unique, 0, __ATOMIC_RELAXED);
-		return writev(fd, patched, 2);
+		res = writev(fd, patched, 2);
+		if (ring)
+			ef_ring_go(res >= 0);
+		return res;
 	}
 	return writev(fd, iov, count);
 }
 
-int ef_wire_install(struct fuse_session *se, unsigned spin_us)
+int ef_wire_install(struct fuse_session *se, struct ef_fs *fs, unsigned spin_us,
+		    bool ring)
 {
 	static const struct fuse_custom_io io = {
 		.read = wire_read,
 		.writev = wire_writev,
 	};
 
+	wire_se = se;
+	wire_fs = fs;
+	use_ring = ring;
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		spin_ns = (uint64_t)spin_us * 1000;
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));

@@ -137,7 +137,10 @@ def worker_main(mnt, wid, journal, seed):
         worker(mnt, int(wid), journal, int(seed))
     except OSError as e:
         import errno
-        if e.errno not in (errno.ENOTCONN, errno.ECONNABORTED, errno.ENOENT):
+        # How a request fails when the daemon dies: ENOTCONN/ECONNABORTED
+        # through /dev/fuse; through FUSE over io_uring also ECANCELED (a
+        # request the kernel was handing to the dead daemon's ring).
+        if e.errno not in (errno.ENOTCONN, errno.ECONNABORTED, errno.ECANCELED, errno.ENOENT):
             with open(journal, "a") as f:
                 f.write(json.dumps({"error": repr(e)}) + "\n")
         elif e.errno == errno.ENOENT and os.path.ismount(mnt):

@@ -83,7 +83,9 @@ def test_name_cipher_mismatch_is_explained(mounter):
                                       ("new_files=maybe", "expected encrypt, plain or deny"),
                                       ("spin=-1", "expected microseconds, 0 to 10000"),
                                       ("spin=20000", "expected microseconds, 0 to 10000"),
-                                      ("spin=fast", "expected microseconds, 0 to 10000")])
+                                      ("spin=fast", "expected microseconds, 0 to 10000"),
+                                      ("io_uring=on", "expected auto or off"),
+                                      ("io_uring=", "expected auto or off")])
 def test_bad_options_are_refused_by_name(mounter, opt, word):
     e = expect_fail(mounter, opts=["ecryptfs_passthrough", opt])
     assert e.rc == 2 and word in e.err

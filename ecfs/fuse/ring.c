@@ -1,0 +1,427 @@
+/* ring.c - FUSE over io_uring: requests reach the daemon through per-CPU
+ * queues of ring entries instead of read() and writev() on /dev/fuse.
+ *
+ * Why: a program that creates or removes one file after another waits for
+ * every reply, so each request is two wake-ups, and with /dev/fuse each
+ * lands on whichever CPU is idle: the daemon wakes on one, the program on
+ * the other, and on a VM every such wake-up of an idle vCPU costs tens of
+ * microseconds.  With io_uring the kernel puts a request on the queue of
+ * the CPU its sender runs on, and the threads serving that queue are pinned
+ * to that CPU, so the hand-over to the daemon stays on one CPU.  A reply
+ * and the fetch of the next request are also one system call, not two.
+ *
+ * Kernels from 6.14 offer it when the fuse module's enable_uring parameter
+ * is on; libfuse learned it in 3.18, Debian 12 ships 3.14, so this file
+ * speaks the protocol itself (include/uapi/linux/fuse.h, "fuse-io-uring")
+ * and hands each request to libfuse as if read from the device:
+ *
+ *   - INIT still comes through /dev/fuse.  Before wire.c lets the INIT
+ *     reply offer FUSE_OVER_IO_URING, ef_ring_prepare() starts the threads
+ *     and each sets up its ring and buffers; only if all of them could does
+ *     the reply say yes.  This matters: once the kernel has been told yes,
+ *     it holds every request until each CPU's queue has an entry, so a
+ *     queue that never registers would hang the mount.  (A REGISTER the
+ *     kernel refuses is fine: it falls back to /dev/fuse by itself.)
+ *   - A request arrives as fuse_in_header + the op's fixed argument in a
+ *     header buffer and the rest (names, write data) in a payload buffer.
+ *     The payload buffer sits just after some slack, where the two headers
+ *     are copied, so libfuse sees the usual contiguous request without the
+ *     data being copied.
+ *   - The reply goes through wire.c's writev hook, which gives it to
+ *     ef_ring_reply() when it answers the request this thread is serving;
+ *     notifications and replies to requests from /dev/fuse go to the device.
+ *   - FORGET and INTERRUPT still come through /dev/fuse, served by libfuse's
+ *     own threads.
+ *
+ * Each CPU's queue gets RING_THREADS threads with one entry each.  The
+ * kernel gives a new request to the entry freed most recently, so one hot
+ * thread serves a sequential program and the others take what arrives
+ * while it is busy.
+ */
+#include "ecfs-fuse.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <liburing.h>
+#include <poll.h>
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* The io_uring part of the FUSE protocol (kernel ABI 7.42); Debian 12's
+ * linux/fuse.h predates it. */
+#define RING_OVER_IO_URING	(1ULL << 41)
+#define RING_CMD_REGISTER	1
+#define RING_CMD_COMMIT_AND_FETCH 2
+#define RING_HDR_SZ		128
+
+struct ring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint32_t payload_sz;
+	uint32_t padding;
+	uint64_t reserved;
+};
+
+struct ring_req_header {
+	uint8_t in_out[RING_HDR_SZ];	/* fuse_in_header, then fuse_out_header */
+	uint8_t op_in[RING_HDR_SZ];	/* the op's fixed argument */
+	struct ring_ent_in_out ent;
+};
+
+struct ring_cmd_req {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+
+#define RING_THREADS	2		/* per CPU */
+#define TAG_REQUEST	1		/* user_data of our ring commands */
+#define TAG_STOP	2
+
+enum ring_phase { RP_SETUP, RP_READY, RP_GO, RP_CANCEL };
+
+struct ring_thread {
+	pthread_t tid;
+	unsigned qid;
+	struct io_uring ring;
+	bool ring_up;
+	struct ring_req_header hdr;
+	struct iovec iov[2];		/* hdr and payload, for REGISTER */
+	uint8_t *mem;			/* slack, then the payload */
+	size_t mem_len;
+	uint8_t *payload;
+	size_t payload_len;
+	uint64_t unique;		/* of the request being served */
+	bool replied;
+};
+
+static struct {
+	struct fuse_session *se;
+	struct ef_fs *fs;
+	int devfd;
+	int stopfd;			/* eventfd: written once to stop */
+	unsigned nthreads;
+	struct ring_thread *threads;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned ready, failed;		/* threads done with setup */
+	int setup_err;			/* the first failure's errno */
+	enum ring_phase phase;
+	bool active;			/* kernel accepted at least one entry */
+} R = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+	.stopfd = -1 };
+
+static _Thread_local struct ring_thread *serving;
+
+/* What num_possible_cpus() is in the kernel: queues are indexed by CPU. */
+static unsigned possible_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	unsigned lo = 0, hi = 0;
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%u-%u", &lo, &hi);
+	fclose(f);
+	if (n == 1)
+		hi = lo;
+	if (n < 1 || lo != 0 || hi > 4095)
+		return 0;
+	return hi + 1;
+}
+
+static void pin_to_cpu(unsigned cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);	/* offline: unpinned */
+}
+
+static void set_phase_locked(enum ring_phase p)
+{
+	R.phase = p;
+	pthread_cond_broadcast(&R.cond);
+}
+
+static int thread_setup(struct ring_thread *t)
+{
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
+			 IORING_SETUP_DEFER_TASKRUN,
+	};
+	struct io_uring_sqe *sqe;
+	size_t slack = 4096;	/* room for fuse_in_header + op argument */
+	int err;
+
+	err = io_uring_queue_init_params(4, &t->ring, &p);
+	if (err)
+		return err;
+	t->ring_up = true;
+	t->mem_len = slack + t->payload_len;
+	t->mem = mmap(NULL, t->mem_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t->mem == MAP_FAILED) {
+		t->mem = NULL;
+		return -ENOMEM;
+	}
+	t->payload = t->mem + slack;
+	sqe = io_uring_get_sqe(&t->ring);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, R.stopfd, POLLIN);
+	io_uring_sqe_set_data64(sqe, TAG_STOP);
+	return 0;
+}
+
+static void queue_cmd(struct ring_thread *t, uint32_t op)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+	struct ring_cmd_req cmd = {
+		.qid = (uint16_t)t->qid,
+		.commit_id = op == RING_CMD_COMMIT_AND_FETCH ? t->unique : 0,
+	};
+	/* An SQE128 slot: the command data runs past struct io_uring_sqe. */
+	uint8_t *slot = (uint8_t *)(uintptr_t)sqe;
+
+	/* The ring has room: one command and the stop poll are all it holds. */
+	memset(slot, 0, 2 * sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = R.devfd;
+	sqe->cmd_op = op;
+	t->iov[0] = (struct iovec){ &t->hdr, sizeof(t->hdr) };
+	t->iov[1] = (struct iovec){ t->payload, t->payload_len };
+	sqe->addr = (uint64_t)(uintptr_t)t->iov;
+	sqe->len = 2;
+	memcpy(slot + offsetof(struct io_uring_sqe, cmd), &cmd, sizeof(cmd));
+	io_uring_sqe_set_data64(sqe, TAG_REQUEST);
+}
+
+/* Answer the request in t->hdr without libfuse, with an error. */
+static void reply_error(struct ring_thread *t, int err)
+{
+	struct fuse_out_header out = {
+		.len = sizeof(out), .error = -err, .unique = t->unique,
+	};
+
+	memcpy(t->hdr.in_out, &out, sizeof(out));
+	t->hdr.ent.payload_sz = 0;
+	t->replied = true;
+}
+
+static void serve(struct ring_thread *t)
+{
+	struct fuse_in_header in;
+	uint32_t psz = t->hdr.ent.payload_sz;
+	size_t oplen;
+	uint8_t *req;
+
+	memcpy(&in, t->hdr.in_out, sizeof(in));
+	t->unique = in.unique;
+	t->replied = false;
+	if (in.len < sizeof(in) + (size_t)psz || psz > t->payload_len ||
+	    (oplen = in.len - sizeof(in) - psz) > RING_HDR_SZ) {
+		ef_log(R.fs, &R.fs->root,
+		       "fuse-io-uring: malformed request (opcode %u, length %u, payload %u)",
+		       in.opcode, in.len, psz);
+		reply_error(t, EIO);
+		return;
+	}
+	req = t->payload - sizeof(in) - oplen;
+	memcpy(req, &in, sizeof(in));
+	memcpy(req + sizeof(in), t->hdr.op_in, oplen);
+	ef_wire_note_request(req, in.len);
+	serving = t;
+	fuse_session_process_buf(R.se, &(struct fuse_buf){ .size = in.len, .mem = req });
+	serving = NULL;
+	if (!t->replied)	/* every op we have replies before it returns */
+		reply_error(t, EIO);
+}
+
+bool ef_ring_reply(const struct iovec *iov, int count, ssize_t *res)
+{
+	struct ring_thread *t = serving;
+	const struct fuse_out_header *out = iov[0].iov_base;
+	size_t len = 0;
+
+	if (!t || t->replied || iov[0].iov_len != sizeof(*out) || out->unique != t->unique)
+		return false;
+	for (int i = 1; i < count; i++) {
+		if (iov[i].iov_len > t->payload_len - len) {
+			reply_error(t, EIO);
+			*res = -1;
+			errno = EINVAL;
+			return true;
+		}
+		memmove(t->payload + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	memcpy(t->hdr.in_out, out, sizeof(*out));
+	t->hdr.ent.payload_sz = (uint32_t)len;
+	t->replied = true;
+	*res = (ssize_t)(sizeof(*out) + len);
+	return true;
+}
+
+/* Wait for the INIT reply's fate: true when the entries may register. */
+static bool wait_for_go(int setup_err)
+{
+	bool go;
+
+	pthread_mutex_lock(&R.lock);
+	if (setup_err) {
+		if (!R.failed++)
+			R.setup_err = -setup_err;
+	} else {
+		R.ready++;
+	}
+	pthread_cond_broadcast(&R.cond);
+	while (R.phase == RP_SETUP || R.phase == RP_READY)
+		pthread_cond_wait(&R.cond, &R.lock);
+	go = R.phase == RP_GO && !setup_err;
+	pthread_mutex_unlock(&R.lock);
+	return go;
+}
+
+static void *ring_main(void *arg)
+{
+	struct ring_thread *t = arg;
+	struct io_uring_cqe *cqe;
+	bool registered = false;
+	int err;
+
+	pin_to_cpu(t->qid);
+	err = thread_setup(t);
+	if (!wait_for_go(err))
+		goto out;
+	queue_cmd(t, RING_CMD_REGISTER);
+	for (;;) {
+		uint64_t tag;
+		int res;
+
+		err = io_uring_submit_and_wait(&t->ring, 1);
+		if (err < 0 && err != -EINTR)
+			break;
+		if (io_uring_peek_cqe(&t->ring, &cqe))
+			continue;
+		tag = io_uring_cqe_get_data64(cqe);
+		res = cqe->res;
+		io_uring_cqe_seen(&t->ring, cqe);
+		if (tag == TAG_STOP)
+			break;
+		if (res < 0) {
+			/* Refused at REGISTER: the kernel serves /dev/fuse
+			 * instead.  Later: the connection is going away. */
+			if (!registered)
+				ef_log(R.fs, &R.fs->root,
+				       "fuse-io-uring: queue %u refused (%s); using /dev/fuse",
+				       t->qid, strerror(-res));
+			break;
+		}
+		if (!registered) {
+			registered = true;
+			__atomic_store_n(&R.active, true, __ATOMIC_RELAXED);
+		}
+		serve(t);
+		queue_cmd(t, RING_CMD_COMMIT_AND_FETCH);
+	}
+out:
+	if (t->ring_up)
+		io_uring_queue_exit(&t->ring);
+	if (t->mem)
+		munmap(t->mem, t->mem_len);
+	return NULL;
+}
+
+static void stop_threads(unsigned started)
+{
+	uint64_t one = 1;
+
+	if (R.stopfd >= 0)
+		(void)!write(R.stopfd, &one, sizeof(one));
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(R.threads[i].tid, NULL);
+	free(R.threads);
+	R.threads = NULL;
+	R.nthreads = 0;
+	if (R.stopfd >= 0)
+		close(R.stopfd);
+	R.stopfd = -1;
+}
+
+int ef_ring_prepare(struct fuse_session *se, struct ef_fs *fs, int devfd,
+		    size_t payload_len)
+{
+	unsigned cpus = possible_cpus(), started = 0;
+
+	if (!cpus || R.threads)
+		return -1;
+	R.se = se;
+	R.fs = fs;
+	R.devfd = devfd;
+	R.phase = RP_SETUP;
+	R.ready = R.failed = 0;
+	R.setup_err = EAGAIN;	/* a thread that did not start */
+	R.stopfd = eventfd(0, EFD_CLOEXEC);
+	R.threads = calloc((size_t)cpus * RING_THREADS, sizeof(*R.threads));
+	if (R.stopfd < 0 || !R.threads)
+		goto fail;
+	R.nthreads = cpus * RING_THREADS;
+	for (; started < R.nthreads; started++) {
+		struct ring_thread *t = &R.threads[started];
+
+		t->qid = started / RING_THREADS;
+		t->payload_len = payload_len;
+		if (pthread_create(&t->tid, NULL, ring_main, t))
+			break;
+	}
+	pthread_mutex_lock(&R.lock);
+	while (R.ready + R.failed < started)
+		pthread_cond_wait(&R.cond, &R.lock);
+	if (started == R.nthreads && !R.failed) {
+		set_phase_locked(RP_READY);
+		pthread_mutex_unlock(&R.lock);
+		return 0;
+	}
+	set_phase_locked(RP_CANCEL);
+	pthread_mutex_unlock(&R.lock);
+	ef_log(fs, &fs->root, "fuse-io-uring: cannot set up the rings (%s); using /dev/fuse",
+	       strerror(R.setup_err));
+	stop_threads(started);
+	return -1;
+fail:
+	stop_threads(0);
+	return -1;
+}
+
+void ef_ring_go(bool init_sent)
+{
+	if (!R.threads)
+		return;
+	pthread_mutex_lock(&R.lock);
+	set_phase_locked(init_sent ? RP_GO : RP_CANCEL);
+	pthread_mutex_unlock(&R.lock);
+}
+
+bool ef_ring_active(void)
+{
+	return __atomic_load_n(&R.active, __ATOMIC_RELAXED);
+}
+
+void ef_ring_stop(void)
+{
+	if (!R.threads)
+		return;
+	ef_ring_go(false);	/* threads still waiting for INIT give up */
+	stop_threads(R.nthreads);
+}

@@ -1,0 +1,195 @@
+"""FUSE over io_uring (ring.c).  When the kernel offers it (the fuse module's
+enable_uring parameter, Linux 6.14+) the daemon takes its requests from
+per-CPU rings; with io_uring=off, with the parameter off, or when no ring
+can be set up, it uses /dev/fuse.  Whichever way, a user must see the same
+bytes, sizes and errors, and the daemon must exit cleanly.
+
+What is observable of the transport: the daemon's io_uring descriptors and
+how many completions they delivered (their fdinfo CqHead).  These tests set
+kernel parameters, so they need root and restore what they changed."""
+import errno
+import hashlib
+import os
+import signal
+
+import pytest
+
+from fuse_helpers import is_mounted, lower_entries, mounter  # noqa: F401 (fixture)
+
+PARAM = "/sys/module/fuse/parameters/enable_uring"
+IO_URING_DISABLED = "/proc/sys/kernel/io_uring_disabled"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(PARAM) or not os.access(PARAM, os.W_OK),
+    reason="needs root and a kernel with FUSE over io_uring (Linux 6.14+)")
+
+
+def set_knob(path, value):
+    with open(path) as f:
+        old = f.read().strip()
+    with open(path, "w") as f:
+        f.write(value)
+    return old
+
+
+@pytest.fixture
+def uring(request):
+    """enable_uring on for the test (or the value given), restored after."""
+    old = set_knob(PARAM, getattr(request, "param", "Y"))
+    yield
+    set_knob(PARAM, "Y" if old in ("Y", "1") else "N")
+
+
+def ring_fds(pid):
+    found = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[io_uring]":
+                found.append(fd)
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def ring_completions(pid):
+    """Completions the daemon has taken from its rings: requests + 1 each
+    for the REGISTER answers."""
+    total = 0
+    for fd in ring_fds(pid):
+        with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+            for line in f:
+                if line.startswith("CqHead:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def workload(mnt):
+    """Create, write at odd offsets, read back, rename, list, remove: the
+    checksums and listing a user would see."""
+    seen = {}
+    blob = hashlib.sha256(b"seed").digest() * 40000          # 1.28 MB
+    with open(os.path.join(mnt, "big"), "wb") as f:
+        f.write(blob)
+        f.seek(3 * 1024 * 1024 + 17)
+        f.write(b"tail")
+    os.makedirs(os.path.join(mnt, "d/e"))
+    for i in range(40):
+        with open(os.path.join(mnt, "d/e/f%d" % i), "w") as f:
+            f.write("file %d\n" % i * (i + 1))
+    os.rename(os.path.join(mnt, "d/e/f0"), os.path.join(mnt, "d/moved"))
+    os.truncate(os.path.join(mnt, "d/e/f1"), 3)
+    with open(os.path.join(mnt, "big"), "rb") as f:
+        seen["big"] = hashlib.sha256(f.read()).hexdigest()
+    seen["size"] = os.stat(os.path.join(mnt, "big")).st_size
+    seen["f1"] = open(os.path.join(mnt, "d/e/f1")).read()
+    seen["list"] = sorted(os.listdir(os.path.join(mnt, "d/e")))
+    with pytest.raises(OSError) as e:
+        os.rmdir(os.path.join(mnt, "d"))
+    seen["rmdir"] = e.value.errno
+    with pytest.raises(FileNotFoundError):
+        open(os.path.join(mnt, "d/e/missing"))
+    for name in seen["list"]:
+        os.unlink(os.path.join(mnt, "d/e", name))
+    seen["empty"] = os.listdir(os.path.join(mnt, "d/e"))
+    return seen
+
+
+EXPECTED = {
+    "size": 3 * 1024 * 1024 + 17 + 4,
+    "f1": "fil",
+    "list": sorted("f%d" % i for i in range(1, 40)),
+    "rmdir": errno.ENOTEMPTY,
+    "empty": [],
+}
+
+
+def check(seen):
+    blob = hashlib.sha256(b"seed").digest() * 40000
+    want = blob + bytes(3 * 1024 * 1024 + 17 - len(blob)) + b"tail"
+    assert seen["big"] == hashlib.sha256(want).hexdigest()
+    for k, v in EXPECTED.items():
+        assert seen[k] == v, k
+
+
+def test_requests_come_through_the_rings(uring, mounter):
+    m = mounter()
+    pid = m.proc.pid
+    fds = ring_fds(pid)
+    assert len(fds) >= os.cpu_count(), "one ring per CPU at least: %s" % fds
+    before = ring_completions(pid)
+    check(workload(m.mnt))
+    served = ring_completions(pid) - before
+    assert served > 150, "only %d requests came through the rings" % served
+    # what reached the lower directory is ciphertext
+    lower = os.path.join(m.lower, "big")
+    with open(lower, "rb") as f:
+        raw = f.read()
+    assert hashlib.sha256(b"seed").digest() not in raw
+    assert os.path.getsize(lower) > EXPECTED["size"]
+
+
+def test_io_uring_off_uses_dev_fuse(uring, mounter):
+    m = mounter(opts=["io_uring=off"])
+    assert ring_fds(m.proc.pid) == []
+    check(workload(m.mnt))
+
+
+@pytest.mark.parametrize("uring", ["N"], indirect=True)
+def test_kernel_not_offering_uses_dev_fuse(uring, mounter):
+    m = mounter()
+    assert ring_fds(m.proc.pid) == []
+    check(workload(m.mnt))
+
+
+def test_same_lower_bytes_readable_either_way(uring, mounter, tmp_path):
+    """A tree written through the rings reads back through /dev/fuse and the
+    other way round."""
+    os.makedirs(tmp_path / "la")
+    a = mounter(lower=tmp_path / "la")
+    seen_a = workload(a.mnt)
+    with open(os.path.join(a.mnt, "keep"), "wb") as f:
+        f.write(b"ring-written" * 5000)
+    assert not a.stop()
+    b = mounter(lower=tmp_path / "la", opts=["io_uring=off"])
+    with open(os.path.join(b.mnt, "keep"), "rb") as f:
+        assert f.read() == b"ring-written" * 5000
+    with open(os.path.join(b.mnt, "big"), "rb") as f:
+        assert hashlib.sha256(f.read()).hexdigest() == seen_a["big"]
+    with open(os.path.join(b.mnt, "keep2"), "wb") as f:
+        f.write(b"dev-fuse-written" * 3000)
+    assert not b.stop()
+    c = mounter(lower=tmp_path / "la")
+    assert ring_fds(c.proc.pid)
+    with open(os.path.join(c.mnt, "keep2"), "rb") as f:
+        assert f.read() == b"dev-fuse-written" * 3000
+
+
+def test_no_rings_possible_falls_back_with_a_message(uring, mounter):
+    """io_uring forbidden by the system: the daemon must not promise the
+    kernel rings it cannot set up (the mount would hang); it says why and
+    serves /dev/fuse."""
+    if not os.access(IO_URING_DISABLED, os.W_OK):
+        pytest.skip("kernel.io_uring_disabled not settable here")
+    old = set_knob(IO_URING_DISABLED, "2")
+    try:
+        m = mounter()
+    finally:
+        set_knob(IO_URING_DISABLED, old)
+    assert ring_fds(m.proc.pid) == []
+    check(workload(m.mnt))
+    err = m.stderr()
+    assert "fuse-io-uring: cannot set up the rings" in err, err
+    assert err.count("\n") == 1, err
+
+
+def test_sigterm_and_unmount_end_the_ring_threads(uring, mounter):
+    m = mounter()
+    with open(os.path.join(m.mnt, "f"), "w") as f:
+        f.write("x")
+    assert ring_fds(m.proc.pid)
+    m.proc.send_signal(signal.SIGTERM)
+    assert m.proc.wait(timeout=20) == 0, m.stderr()
+    assert not is_mounted(m.mnt)
+    assert lower_entries(m.lower)          # the file stayed, encrypted
+    m2 = mounter(lower=m.lower)
+    assert open(os.path.join(m2.mnt, "f")).read() == "x"
