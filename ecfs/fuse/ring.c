@@ -248,6 +248,13 @@ static void serve(struct ring_thread *t)
 		reply_error(t, EIO);
 }
 
+uint8_t *ef_ring_reply_buffer(size_t len)
+{
+	struct ring_thread *t = serving;
+
+	return t && len <= t->payload_len ? t->payload : NULL;
+}
+
 bool ef_ring_reply(const struct iovec *iov, int count, ssize_t *res)
 {
 	struct ring_thread *t = serving;
@@ -263,7 +270,8 @@ bool ef_ring_reply(const struct iovec *iov, int count, ssize_t *res)
 			errno = EINVAL;
 			return true;
 		}
-		memmove(t->payload + len, iov[i].iov_base, iov[i].iov_len);
+		if (iov[i].iov_base != t->payload + len)	/* else: built in place */
+			memmove(t->payload + len, iov[i].iov_base, iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
 	memcpy(t->hdr.in_out, out, sizeof(*out));

@@ -244,6 +244,39 @@ def test_nokey_and_new_files_policies(mounter, tmp_path):
     assert "needs ecryptfs_passthrough" in e.err
 
 
+@pytest.mark.parametrize("keep", [512 * 1024 + 4096, 4096])
+def test_large_read_missing_either_half_is_eio_not_short(mounter, tmp_path, keep):
+    """The kernel asks for up to 1 MiB at a time, and such a read is
+    decrypted as two halves on two threads (file.c, assist.c).  With the
+    extents under either half gone, what is left reads back and then the
+    read fails with EIO; it never ends early as if the file were shorter."""
+    m = mounter()
+    data = bytes(range(256)) * (2 * 4096)            # 2 MiB
+    with open(os.path.join(m.mnt, "big"), "wb") as f:
+        f.write(data)
+    m.stop()
+    with open(tmp_path / "lower" / "big", "r+b") as f:
+        f.truncate(8192 + keep)         # header + what is left of the extents
+    m = mounter()
+    got, err = b"", None
+    fd = os.open(os.path.join(m.mnt, "big"), os.O_RDONLY)
+    try:
+        while True:             # the good extents may come first, then EIO
+            try:
+                chunk = os.pread(fd, 1024 * 1024, len(got))
+            except OSError as e:
+                err = e.errno
+                break
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        os.close(fd)
+    assert err == errno.EIO, "read %d of %d bytes, then end of file" % (len(got), len(data))
+    assert got == data[:keep]
+    assert os.path.getsize(os.path.join(m.mnt, "big")) == len(data)
+
+
 def test_corrupt_file_gives_eio_for_that_file_only_with_one_log_line(mounter, tmp_path):
     m = mounter()
     fill(m, ["good", "badpacket", "short"], b"x" * 10000)
