@@ -45,8 +45,6 @@
 #define EF_MAX_SIGS	8
 #define EF_IO_MAX	(1u << 20)	/* max_write and readahead: 1 MiB */
 #define EF_STREAM_MIN	(512 * 1024)	/* writes this large start writeback */
-#define EF_SPLIT_MIN	(512 * 1024)	/* reads this large use two CPUs */
-#define EF_SPLIT_ALIGN	(64 * 1024)
 #define EF_VIEW_HDR	8192		/* header synthesised by encrypted view */
 
 /* What to do with new regular files (new_files=). */
@@ -229,17 +227,6 @@ void ef_wire_note_request(const void *buf, size_t len);
  * CAP_FSETID: WRITE, truncating SETATTR, OPEN/CREATE with O_TRUNC)? */
 bool ef_req_kill_suidgid(void);
 
-/* assist.c: run one job on a helper thread while the caller does its own
- * part.  fn is set by the caller; the rest belongs to assist.c. */
-struct ef_job {
-	void (*fn)(struct ef_job *j);
-	struct ef_job *next;
-	bool finished, inline_run;
-};
-void ef_assist_start(struct ef_job *j);
-/* Returns when j has run (on the caller's thread if no helper could start). */
-void ef_assist_wait(struct ef_job *j);
-
 /* ring.c */
 #define EF_RING_INIT_FLAG2	(1u << 9)	/* FUSE_OVER_IO_URING, in flags2 */
 #define EF_RING_MIN_PAYLOAD	8192		/* the kernel's FUSE_MIN_READ_BUFFER */
@@ -255,8 +242,6 @@ bool ef_ring_reply(const struct iovec *iov, int count, ssize_t *res);
 /* Where the reply's data can be built in place, if this thread serves a
  * ring request and len bytes fit there; else NULL.  Valid until the reply. */
 uint8_t *ef_ring_reply_buffer(size_t len);
-/* Did the kernel accept the rings? */
-bool ef_ring_active(void);
 /* Stop the ring threads (the session loop has ended). */
 void ef_ring_stop(void);
 

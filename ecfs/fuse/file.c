@@ -520,55 +520,6 @@ static void prefetch_next(const struct ef_data *d, off_t off, size_t len)
 			    (off_t)len * 2, POSIX_FADV_WILLNEED);
 }
 
-struct half_read {
-	struct ef_job job;		/* first: the job is the half */
-	struct ecfs_file *f;
-	uint8_t *buf;
-	size_t size;
-	uint64_t off;
-	ssize_t n;
-	struct ob_err err;
-};
-
-static void half_read_run(struct ef_job *j)
-{
-	struct half_read *h = (struct half_read *)j;
-
-	h->n = ecfs_file_pread(h->f, h->buf, h->size, h->off, &h->err);
-}
-
-/*
- * Decrypt a large read as two halves at once, the second on a helper
- * thread (assist.c): through io_uring the request is served on the
- * reader's CPU, and one CPU alone decrypts slower than the disk and the
- * reader go.  The halves meet at a 64 KiB boundary, so no extent is
- * decrypted twice.  A short first half is end of file; an error in either
- * half fails the read (a short read would look like end of file).
- */
-static ssize_t split_pread(struct ecfs_file *f, uint8_t *buf, size_t size, uint64_t off,
-			   struct ob_err *err)
-{
-	uint64_t mid = (off + size / 2) & ~(uint64_t)(EF_SPLIT_ALIGN - 1);
-	struct half_read h = { .job.fn = half_read_run, .f = f };
-	ssize_t n;
-
-	if (size < EF_SPLIT_MIN || mid <= off || mid >= off + size)
-		return ecfs_file_pread(f, buf, size, off, err);
-	h.buf = buf + (mid - off);
-	h.size = off + size - mid;
-	h.off = mid;
-	ef_assist_start(&h.job);
-	n = ecfs_file_pread(f, buf, (size_t)(mid - off), off, err);
-	ef_assist_wait(&h.job);
-	if (n < 0 || (uint64_t)n < mid - off)
-		return n;
-	if (h.n < 0) {
-		*err = h.err;
-		return h.n;
-	}
-	return n + h.n;
-}
-
 void ef_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
@@ -592,7 +543,7 @@ void ef_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		n = plain_pread(d->f.fd, buf, size, off);
 	else {
 		prefetch_next(d, off, size);
-		n = split_pread(&d->f, buf, size, (uint64_t)off, &err);
+		n = ecfs_file_pread(&d->f, buf, size, (uint64_t)off, &err);
 	}
 	pthread_rwlock_unlock(&inode->io);
 	if (n < 0) {

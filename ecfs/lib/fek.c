@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include "ob/secmem.h"
 
@@ -286,6 +287,10 @@ static int crypt_run(const struct ecfs_fek *fek, bool encrypt, uint64_t first,
  * is serial within an extent, and with one write in flight (dd, cp) one
  * core encrypts while the other idles (measured: 46% idle on 2 cores; with
  * the helper a 1 GiB dd took 1.36 s instead of 1.67-1.81 s).
+ * Reads are the same when the FUSE daemon serves each request on the CPU
+ * of the program that made it (FUSE over io_uring): the kernel's readahead
+ * asks for 1 MiB at a time and, decrypted on the reader's CPU alone, a
+ * cold dd read ran at 856-1035 MiB/s against 1816 through /dev/fuse.
  * Runs of at least CRYPT_SPLIT_MIN extents give their second half to the
  * helper when it is free and do the first half themselves; when another
  * thread has the helper, the caller simply does all of it.  One helper is
@@ -314,6 +319,7 @@ static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
 
 static void *helper_main(void *arg)
 {
+	(void)pthread_setname_np(pthread_self(), "ecfs-crypt");
 	pthread_mutex_lock(&helper.lock);
 	for (;;) {
 		while (!helper.has_job)
@@ -335,6 +341,7 @@ static void helper_start(void)
 	pthread_attr_t a;
 	pthread_t t;
 	sigset_t all, old;
+	cpu_set_t cpus;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (ncpu < 2)
@@ -345,6 +352,10 @@ static void helper_start(void)
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	/* Anywhere the process may run, even when the first caller is a
+	 * thread pinned to one CPU: that is the CPU the helper must spare. */
+	if (sched_getaffinity(getpid(), sizeof(cpus), &cpus) == 0)
+		(void)pthread_attr_setaffinity_np(&a, sizeof(cpus), &cpus);
 	helper.ok = pthread_create(&t, &a, helper_main, NULL) == 0;
 	pthread_attr_destroy(&a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -357,9 +368,7 @@ int ecfs_fek_crypt_extents(const struct ecfs_fek *fek, bool encrypt,
 	size_t half = count / 2;
 	int rc, rc2;
 
-	/* Reads arrive as parallel readahead requests that keep every core
-	 * busy already; only writes come one at a time. */
-	if (count < CRYPT_SPLIT_MIN || !encrypt)
+	if (count < CRYPT_SPLIT_MIN)
 		return crypt_run(fek, encrypt, first, in, out, count);
 	pthread_once(&helper_once, helper_start);
 	if (!helper.ok || pthread_mutex_trylock(&helper.lock))

@@ -247,9 +247,9 @@ def test_nokey_and_new_files_policies(mounter, tmp_path):
 @pytest.mark.parametrize("keep", [512 * 1024 + 4096, 4096])
 def test_large_read_missing_either_half_is_eio_not_short(mounter, tmp_path, keep):
     """The kernel asks for up to 1 MiB at a time, and such a read is
-    decrypted as two halves on two threads (file.c, assist.c).  With the
-    extents under either half gone, what is left reads back and then the
-    read fails with EIO; it never ends early as if the file were shorter."""
+    decrypted as two halves on two threads (lib/fek.c).  With the extents
+    under either half gone, what is left reads back and then the read
+    fails with EIO; it never ends early as if the file were shorter."""
     m = mounter()
     data = bytes(range(256)) * (2 * 4096)            # 2 MiB
     with open(os.path.join(m.mnt, "big"), "wb") as f:
