@@ -10,6 +10,7 @@ kernel parameters, so they need root and restore what they changed."""
 import errno
 import hashlib
 import os
+import random
 import signal
 
 import pytest
@@ -193,3 +194,52 @@ def test_sigterm_and_unmount_end_the_ring_threads(uring, mounter):
     assert lower_entries(m.lower)          # the file stayed, encrypted
     m2 = mounter(lower=m.lower)
     assert open(os.path.join(m2.mnt, "f")).read() == "x"
+
+
+def ring_threads(pid):
+    """{tid: CPUs it may run on} of the daemon's ring threads."""
+    found = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if not f.read().startswith("ecfs-ring"):
+                    continue
+            found[int(tid)] = os.sched_getaffinity(int(tid))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return found
+
+
+def test_ring_threads_pinned_let_go_after_a_run_of_reads(uring, mounter):
+    """Ring threads start on their queue's CPU, and a long run of small
+    reads (fio-like) lets the busy one run anywhere.  (Which thread takes
+    the next other request, and so pins itself again, is the kernel's
+    choice, so that half is not checked here.)"""
+    if os.cpu_count() < 2:
+        pytest.skip("one CPU: nothing to pin to")
+    m = mounter()
+    everywhere = os.sched_getaffinity(m.proc.pid)
+    threads = ring_threads(m.proc.pid)
+    assert len(threads) == 2 * os.cpu_count(), threads
+    assert all(len(c) == 1 for c in threads.values()), threads
+    assert set().union(*threads.values()) == everywhere
+    path = os.path.join(m.mnt, "data")
+    with open(path, "wb") as f:
+        f.write(os.urandom(16 * 1024 * 1024))
+    mine = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(everywhere)})     # one queue gets it all
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        rnd, free, before = random.Random(5), [], ring_completions(m.proc.pid)
+        for _ in range(20):     # rounds of 1000 cache-missing 4 KiB reads
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            for p in rnd.sample(range(4096), 1000):
+                assert len(os.pread(fd, 4096, p * 4096)) == 4096
+            free = [t for t, c in ring_threads(m.proc.pid).items() if c == everywhere]
+            if free:
+                break
+        os.close(fd)
+        assert len(free) == 1, "%s after %d requests" % (
+            ring_threads(m.proc.pid), ring_completions(m.proc.pid) - before)
+    finally:
+        os.sched_setaffinity(0, mine)
