@@ -7,8 +7,9 @@
  * the other, and on a VM every such wake-up of an idle vCPU costs tens of
  * microseconds.  With io_uring the kernel puts a request on the queue of
  * the CPU its sender runs on, and the threads serving that queue are pinned
- * to that CPU, so the hand-over to the daemon stays on one CPU.  A reply
- * and the fetch of the next request are also one system call, not two.
+ * to that CPU, so the hand-over to the daemon stays on one CPU (except
+ * during long runs of reads and writes: follow_workload()).  A reply and
+ * the fetch of the next request are also one system call, not two.
  *
  * Kernels from 6.14 offer it when the fuse module's enable_uring parameter
  * is on; libfuse learned it in 3.18, Debian 12 ships 3.14, so this file
@@ -126,22 +127,32 @@ static struct {
 
 static _Thread_local struct ring_thread *serving;
 
-/* What num_possible_cpus() is in the kernel: queues are indexed by CPU. */
+/* What num_possible_cpus() is in the kernel: queues are indexed by CPU.
+ * Only the usual "0" or "0-N": with holes in the mask a CPU number could
+ * be past the queue count, and a queue we do not register would hold up
+ * every request, so then no rings (0). */
 static unsigned possible_cpus(void)
 {
 	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
-	unsigned lo = 0, hi = 0;
-	int n;
+	char line[64], *p = line, *q;
+	unsigned long lo, hi;
 
 	if (!f)
 		return 0;
-	n = fscanf(f, "%u-%u", &lo, &hi);
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
 	fclose(f);
-	if (n == 1)
-		hi = lo;
-	if (n < 1 || lo != 0 || hi > 4095)
+	lo = hi = strtoul(line, &p, 10);
+	if (p == line)
 		return 0;
-	return hi + 1;
+	if (*p == '-') {
+		hi = strtoul(q = p + 1, &p, 10);
+		if (p == q)
+			return 0;
+	}
+	if (*p != '\n' && *p != '\0')
+		return 0;		/* "0-3,5": a hole */
+	return lo == 0 && hi < 4096 ? (unsigned)hi + 1 : 0;
 }
 
 /* Run on the queue's CPU only, or anywhere (the mask we started with). */
@@ -180,9 +191,11 @@ static void follow_workload(struct ring_thread *t, const struct fuse_in_header *
 			pin(t, true);
 		return;
 	}
-	/* both fuse_read_in and fuse_write_in: fh, offset, size */
-	if (in->len >= sizeof(*in) + 20)
-		memcpy(&size, (const uint8_t *)(in + 1) + 16, sizeof(size));
+	_Static_assert(offsetof(struct fuse_read_in, size) == offsetof(struct fuse_write_in, size),
+		       "READ and WRITE keep their size in the same place");
+	if (in->len >= sizeof(*in) + offsetof(struct fuse_read_in, size) + sizeof(size))
+		memcpy(&size, (const uint8_t *)(in + 1) + offsetof(struct fuse_read_in, size),
+		       sizeof(size));
 	t->data_run += 1 + size / RING_DATA_UNIT;
 	if (t->data_run >= RING_DATA_RUN && t->pinned)
 		pin(t, false);
@@ -201,7 +214,7 @@ static int thread_setup(struct ring_thread *t)
 			 IORING_SETUP_DEFER_TASKRUN,
 	};
 	struct io_uring_sqe *sqe;
-	size_t slack = 4096;	/* room for fuse_in_header + op argument */
+	size_t slack = 4096;	/* fuse_in_header + op argument; keeps the payload page-aligned */
 	int err;
 
 	err = io_uring_queue_init_params(4, &t->ring, &p);

@@ -137,6 +137,9 @@ static void spin_for_request(int fd)
 	__atomic_store_n(&spinning, 0, __ATOMIC_RELEASE);
 }
 
+#define INIT_IN_FLAGS_END	(offsetof(struct fuse_init_in, flags) + 4)
+#define INIT_IN_FLAGS2_END	(offsetof(struct fuse_init_in, flags2) + 4)
+
 void ef_wire_note_request(const void *buf, size_t len)
 {
 	const struct fuse_in_header *in = buf;
@@ -157,11 +160,12 @@ static ssize_t wire_read(int fd, void *buf, size_t len, void *userdata)
 	if (n < (ssize_t)sizeof(*in))
 		return n;
 	ef_wire_note_request(buf, (size_t)n);
-	if (in->opcode == FUSE_INIT && (size_t)n >= sizeof(*in) + 16) {
+	if (in->opcode == FUSE_INIT && (size_t)n >= sizeof(*in) + INIT_IN_FLAGS_END) {
 		struct fuse_init_in init = {0};
 
 		/* major, minor, readahead, flags and, if sent, flags2 */
-		memcpy(&init, in + 1, (size_t)n >= sizeof(*in) + 20 ? 20 : 16);
+		memcpy(&init, in + 1, (size_t)n >= sizeof(*in) + INIT_IN_FLAGS2_END ?
+				      INIT_IN_FLAGS2_END : INIT_IN_FLAGS_END);
 		__atomic_store_n(&init_kernel_flags, init.flags, __ATOMIC_RELAXED);
 		__atomic_store_n(&init_kernel_flags2, init.flags2, __ATOMIC_RELAXED);
 		__atomic_store_n(&init_unique, in->unique, __ATOMIC_RELEASE);
@@ -175,15 +179,15 @@ static bool offer_ring(int fd, const struct fuse_init_out *init, size_t n)
 {
 	uint32_t flags = __atomic_load_n(&init_kernel_flags, __ATOMIC_RELAXED);
 	uint32_t flags2 = __atomic_load_n(&init_kernel_flags2, __ATOMIC_RELAXED);
-	size_t payload = EF_RING_MIN_PAYLOAD;
+	size_t payload = EF_RING_MIN_PAYLOAD, page = (size_t)sysconf(_SC_PAGESIZE);
 
 	if (!use_ring || !(flags & FUSE_INIT_EXT) || !(flags2 & EF_RING_INIT_FLAG2) ||
 	    n < offsetof(struct fuse_init_out, flags2) + sizeof(init->flags2))
 		return false;
 	if (init->max_write > payload)
 		payload = init->max_write;
-	if ((size_t)init->max_pages * 4096 > payload)
-		payload = (size_t)init->max_pages * 4096;
+	if (init->max_pages * page > payload)
+		payload = init->max_pages * page;
 	return ef_ring_prepare(wire_se, wire_fs, fd, payload) == 0;
 }
 
