@@ -270,11 +270,9 @@ static uint64_t extent_lower_off(const struct ecfs_file *f, uint64_t n)
 	return f->hdr.data_offset + n * ECFS_EXTENT_SIZE;
 }
 
-/* Read and decrypt extents [first, first+count) into buf. */
-/* Read count extents from first into buf and decrypt them into dst (which
- * may be buf itself). */
-static int extents_read_to(struct ecfs_file *f, uint64_t first, size_t count,
-			   uint8_t *buf, uint8_t *dst, struct ob_err *err)
+/* Read and decrypt extents [first, first+count) into buf, in place. */
+static int extents_read(struct ecfs_file *f, uint64_t first, size_t count,
+			uint8_t *buf, struct ob_err *err)
 {
 	size_t len = count * ECFS_EXTENT_SIZE;
 	ssize_t n = pread_full(f->fd, buf, len, extent_lower_off(f, first));
@@ -286,16 +284,10 @@ static int extents_read_to(struct ecfs_file *f, uint64_t first, size_t count,
 		return ob_err_set(err, -EIO, "lower file ends inside extent %llu (size field says %llu bytes)",
 				  (unsigned long long)(first + (size_t)n / ECFS_EXTENT_SIZE),
 				  (unsigned long long)f->hdr.size);
-	rc = ecfs_fek_crypt_extents(f->fek, false, first, buf, dst, count);
+	rc = ecfs_fek_crypt_extents(f->fek, false, first, buf, buf, count);
 	if (rc)
 		return ob_err_set(err, rc, "decrypting extent %llu", (unsigned long long)first);
 	return 0;
-}
-
-static int extents_read(struct ecfs_file *f, uint64_t first, size_t count,
-			uint8_t *buf, struct ob_err *err)
-{
-	return extents_read_to(f, first, count, buf, buf, err);
 }
 
 /* The chunk of extents that covers [pos, pos+want): its first extent, the
@@ -337,10 +329,10 @@ ssize_t ecfs_file_pread(struct ecfs_file *f, void *dst, size_t len,
 		return ob_err_set(err, -ENOMEM, "allocating the extent buffer");
 	while (done < len) {
 		struct chunk c = chunk_at(off + done, len - done);
-		/* whole extents wanted: decrypt straight into the caller's
-		 * buffer (a 1 MiB readahead is one such chunk) */
+		/* whole extents wanted (a 1 MiB readahead is one such chunk):
+		 * read and decrypt them in the caller's buffer itself */
 		bool whole = c.skip == 0 && c.take == c.count * ECFS_EXTENT_SIZE;
-		int rc = extents_read_to(f, c.first, c.count, buf, whole ? out + done : buf, err);
+		int rc = extents_read(f, c.first, c.count, whole ? out + done : buf, err);
 
 		if (rc)
 			return rc;
