@@ -73,6 +73,8 @@ struct ef_opts {
 	double timeout;			/* entry/attr timeout, seconds */
 	unsigned spin_us;		/* poll window for the next request */
 	bool no_uring;			/* io_uring=off */
+	unsigned readahead_kb;		/* 0: the kernel's default */
+	bool readahead_set;		/* readahead= was given */
 	struct key_opts ko;		/* passphrase sources, --fnek, ... */
 	char fuse_opts[1024];		/* generic mount options for libfuse */
 	char *owned[64];		/* strdup'd -o strings the pointers above use */
@@ -126,6 +128,7 @@ struct ef_inode {
 struct ef_fs {
 	struct ef_opts *o;
 	struct fuse_session *se;
+	char *mnt_path;			/* the mount point, resolved (or NULL) */
 
 	/* keys: read with keys (all), write new files with wrap_keys */
 	struct cli_keys ck;
@@ -226,6 +229,11 @@ void ef_wire_note_request(const void *buf, size_t len);
 /* Must the request being processed drop suid/sgid (writer without
  * CAP_FSETID: WRITE, truncating SETATTR, OPEN/CREATE with O_TRUNC)? */
 bool ef_req_kill_suidgid(void);
+
+/* readahead.c */
+/* Set the mount's read-ahead window to readahead= (the kernel took the
+ * INIT reply); a failure is logged when the option was given. */
+void ef_readahead_set(struct ef_fs *fs);
 
 /* ring.c */
 #define EF_RING_INIT_FLAG2	(1u << 9)	/* FUSE_OVER_IO_URING, in flags2 */

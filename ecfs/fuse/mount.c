@@ -363,6 +363,8 @@ static int run_session(struct mount_ctx *c)
 		goto out_args;		/* libfuse said why */
 	if (fuse_set_signal_handlers(c->fs.se))
 		goto out_session;
+	/* for readahead.c; once mounted, resolving would ask this daemon */
+	c->fs.mnt_path = realpath(c->o.mnt, NULL);
 	if (fuse_session_mount(c->fs.se, c->o.mnt)) {
 		cli_msg("%s: could not mount (see the message above)", c->o.mnt);
 		goto out_signals;
@@ -393,6 +395,8 @@ out_signals:
 out_session:
 	fuse_session_destroy(c->fs.se);
 	c->fs.se = NULL;
+	free(c->fs.mnt_path);
+	c->fs.mnt_path = NULL;
 out_args:
 	free(fo);
 	fuse_opt_free_args(&args);
@@ -418,6 +422,7 @@ int cmd_mount(int argc, char **argv)
 	c.o.new_files = -1;
 	c.o.timeout = 1.0;
 	c.o.spin_us = 50;
+	c.o.readahead_kb = 1024;
 	rc = parse_argv(&c, argc, argv);
 	if (rc >= 0)
 		goto out_opts;

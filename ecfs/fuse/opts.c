@@ -189,6 +189,17 @@ static int set_spin(struct ef_opts *o, const char *name, const char *val)
 	return 0;
 }
 
+static int set_readahead(struct ef_opts *o, const char *name, const char *val)
+{
+	unsigned long kib;
+
+	if (parse_ulong(name, val, 0, 65536, "expected KiB, 0 to 65536", &kib))
+		return -1;
+	o->readahead_kb = (unsigned)kib;
+	o->readahead_set = true;
+	return 0;
+}
+
 static int set_io_uring(struct ef_opts *o, const char *name, const char *val)
 {
 	if (!strcmp(val, "auto"))
@@ -253,6 +264,9 @@ static const struct ef_opt ef_opt_table[] = {
 	{ "spin=", set_spin, "USEC",
 	  "after a request that changes the tree, poll this long for the next\n"
 	  "one before sleeping (default 50; 0 = never)" },
+	{ "readahead=", set_readahead, "KIB",
+	  "read-ahead window of the mount (default 1024, so sequential reads\n"
+	  "come as 1 MiB requests; 0 = the kernel's 128 KiB; root only)" },
 	{ "io_uring=", set_io_uring, "auto|off",
 	  "take requests through FUSE over io_uring when the kernel offers it\n"
 	  "(fuse module parameter enable_uring=1, Linux 6.14+; default auto)" },

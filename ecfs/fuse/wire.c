@@ -219,6 +219,8 @@ static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 		res = writev(fd, patched, 2);
 		if (ring)
 			ef_ring_go(res >= 0);
+		if (res >= 0)	/* the kernel took it, and with it the 128 KiB cap */
+			ef_readahead_set(wire_fs);
 		return res;
 	}
 	return writev(fd, iov, count);

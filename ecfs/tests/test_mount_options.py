@@ -85,7 +85,9 @@ def test_name_cipher_mismatch_is_explained(mounter):
                                       ("spin=20000", "expected microseconds, 0 to 10000"),
                                       ("spin=fast", "expected microseconds, 0 to 10000"),
                                       ("io_uring=on", "expected auto or off"),
-                                      ("io_uring=", "expected auto or off")])
+                                      ("io_uring=", "expected auto or off"),
+                                      ("readahead=65537", "expected KiB, 0 to 65536"),
+                                      ("readahead=1M", "expected KiB, 0 to 65536")])
 def test_bad_options_are_refused_by_name(mounter, opt, word):
     e = expect_fail(mounter, opts=["ecryptfs_passthrough", opt])
     assert e.rc == 2 and word in e.err
