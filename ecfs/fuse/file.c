@@ -570,6 +570,28 @@ static void start_writeback(const struct ef_data *d, off_t off, size_t len)
 			      SYNC_FILE_RANGE_WRITE);
 }
 
+/*
+ * What a stream writes is cached above us as plaintext; its ciphertext in
+ * the lower page cache is a second copy that nobody reads back.  So a large
+ * write also drops the lower pages EF_DROP_LAG behind it, which
+ * start_writeback() has written out by then (POSIX_FADV_DONTNEED never
+ * waits and never drops a page that is dirty or under writeback: on a disk
+ * slower than us it drops nothing).  The stream then reuses the pages it
+ * freed instead of taking new ones; on a VM that is the difference between
+ * memory the host has backed and memory it must first fault in: a 1 GiB dd
+ * ran at 0.4 to 0.95 GiB/s, and at 0.84 to 0.91 in six tries with this.
+ * Reads keep their lower pages: dropping them cost more CPU than it saved.
+ */
+#define EF_DROP_LAG	(8 << 20)
+
+static void drop_behind(const struct ef_data *d, off_t off, size_t len)
+{
+	if (len < EF_STREAM_MIN || off < EF_DROP_LAG)
+		return;
+	(void)posix_fadvise(d->f.fd, (off_t)d->f.hdr.data_offset + off - EF_DROP_LAG,
+			    (off_t)len, POSIX_FADV_DONTNEED);
+}
+
 void ef_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		 off_t off, struct fuse_file_info *fi)
 {
@@ -591,6 +613,8 @@ void ef_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	pthread_rwlock_unlock(&inode->io);
 	if (n > 0)
 		start_writeback(d, off, (size_t)n);
+	if (n > 0 && inode->kind == EF_ENC)
+		drop_behind(d, off, (size_t)n);
 	if (n > 0 && ef_req_kill_suidgid())
 		ef_drop_suidgid(fs, inode);
 	if (n < 0)

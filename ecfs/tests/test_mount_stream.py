@@ -1,11 +1,14 @@
 """Files streamed through the mount, start to end.
 
-The mount's read-ahead window (readahead=KIB, readahead.c).  By
+Reads: the mount's read-ahead window (readahead=KIB, readahead.c).  By
 default a root mount widens it to 1 MiB, so a sequential read reaches the
 daemon as 1 MiB READs instead of the kernel's 128 KiB ones.  What a user
 sees: the bdi's read_ahead_kb, the daemon's read calls per MiB read, the
 bytes, and one clear line when the window could not be set although it was
-asked for."""
+asked for.
+
+Writes: the ciphertext of a stream is not kept in the lower page cache
+behind the plaintext the kernel caches above (drop_behind(), file.c)."""
 import os
 import shutil
 import subprocess
@@ -135,3 +138,38 @@ def test_user_mount_keeps_kernel_window_and_says_so_only_when_asked(tmp_path):
     finally:
         shutil.rmtree(top)
 
+
+def resident_bytes(path):
+    r = subprocess.run(["fincore", "-b", "-n", "-o", "RES", path], stdout=subprocess.PIPE,
+                       check=True)
+    return int(r.stdout)
+
+
+@pytest.mark.skipif(not shutil.which("fincore"), reason="needs fincore (util-linux)")
+def test_streamed_write_leaves_little_ciphertext_cached(mounter, tmp_path):
+    if subprocess.run(["stat", "-f", "-c", "%T", str(tmp_path)],
+                      stdout=subprocess.PIPE).stdout.strip() == b"tmpfs":
+        pytest.skip("tmpfs pages cannot be dropped")
+    lower = tmp_path / "lower"
+    lower.mkdir()
+    data = os.urandom(64 * MIB)
+    m = mounter(lower=lower)
+    with open(os.path.join(m.mnt, "big"), "wb") as f:
+        for i in range(0, len(data), MIB):
+            f.write(data[i:i + MIB])
+            f.flush()
+            os.fsync(f.fileno())  # each MiB written out before the next comes
+    (name,) = os.listdir(lower)
+    cached = resident_bytes(os.path.join(lower, name))
+    # the last 8 MiB (EF_DROP_LAG) stay, and the header; 64 MiB without dropping
+    assert cached < 24 * MIB, "%d MiB of 64 still cached below" % (cached // MIB)
+    with open(os.path.join(m.mnt, "small"), "wb") as f:
+        f.write(data[:256 * 1024])  # too small to be a stream: kept
+        f.flush()
+        os.fsync(f.fileno())
+    small = [n for n in os.listdir(lower) if n != name][0]
+    assert resident_bytes(os.path.join(lower, small)) >= 256 * 1024
+    assert not m.stop()
+    m = mounter(lower=lower)
+    with open(os.path.join(m.mnt, "big"), "rb") as f:
+        assert f.read() == data
