@@ -229,6 +229,20 @@ void ef_wire_note_request(const void *buf, size_t len);
 /* Must the request being processed drop suid/sgid (writer without
  * CAP_FSETID: WRITE, truncating SETATTR, OPEN/CREATE with O_TRUNC)? */
 bool ef_req_kill_suidgid(void);
+/* Is this a request of a program that creates, writes or removes one file
+ * after another (the ones after which the daemon polls)? */
+bool ef_wire_changes_tree(uint32_t opcode);
+/* The poll window (spin=, in ns; 0 with one CPU online). */
+uint64_t ef_wire_spin_ns(void);
+
+/* idlepoll.c */
+/* Start a SCHED_IDLE poller on each of CPUs 0..cpus-1 (not for one CPU or
+ * window 0). */
+void ef_idlepoll_start(unsigned cpus, uint64_t window_ns);
+/* A request that changes the tree was served: keep every CPU awake for the
+ * window. */
+void ef_idlepoll_kick(void);
+void ef_idlepoll_stop(void);
 
 /* readahead.c */
 /* Set the mount's read-ahead window to readahead= (the kernel took the

@@ -300,6 +300,8 @@ static void serve(struct ring_thread *t)
 	serving = NULL;
 	if (!t->replied)	/* every op we have replies before it returns */
 		reply_error(t, EIO);
+	if (ef_wire_changes_tree(in.opcode))
+		ef_idlepoll_kick();
 }
 
 uint8_t *ef_ring_reply_buffer(size_t len)
@@ -481,12 +483,15 @@ void ef_ring_go(bool init_sent)
 	pthread_mutex_lock(&R.lock);
 	set_phase_locked(init_sent ? RP_GO : RP_CANCEL);
 	pthread_mutex_unlock(&R.lock);
+	if (init_sent)
+		ef_idlepoll_start(R.nthreads / RING_THREADS, ef_wire_spin_ns());
 }
 
 void ef_ring_stop(void)
 {
 	if (!R.threads)
 		return;
+	ef_idlepoll_stop();
 	ef_ring_go(false);	/* threads still waiting for INIT give up */
 	stop_threads(R.nthreads);
 }

@@ -30,7 +30,7 @@
  *      there made a cold md5sum of the same tree 12% slower (readahead
  *      nobody waits for, and a sleeping thread woken for each request the
  *      poller then takes).  A quiet mount costs one window; with one CPU
- *      it never polls.
+ *      it never polls.  (Requests from io_uring have idlepoll.c instead.)
  *   4. It offers FUSE over io_uring in the INIT reply when the kernel offers
  *      it and ring.c has a thread with a ring ready for every CPU, and it
  *      routes the replies of requests that came from a ring back to ring.c
@@ -107,7 +107,7 @@ static bool wants_kill(const void *buf, size_t len)
 /* The requests of a program that creates, writes or removes one file
  * after another; GETXATTR is the kernel's capability check before a write
  * or chown. */
-static bool changes_tree(uint32_t opcode)
+bool ef_wire_changes_tree(uint32_t opcode)
 {
 	switch (opcode) {
 	case FUSE_CREATE: case FUSE_MKNOD: case FUSE_MKDIR: case FUSE_SYMLINK:
@@ -128,7 +128,7 @@ static void spin_for_request(int fd)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	uint64_t end;
 
-	if (!spin_ns || !changes_tree(last_opcode) ||
+	if (!spin_ns || !ef_wire_changes_tree(last_opcode) ||
 	    __atomic_exchange_n(&spinning, 1, __ATOMIC_ACQUIRE))
 		return;
 	end = ob_mono_ns() + spin_ns;
@@ -224,6 +224,11 @@ static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 		return res;
 	}
 	return writev(fd, iov, count);
+}
+
+uint64_t ef_wire_spin_ns(void)
+{
+	return spin_ns;
 }
 
 int ef_wire_install(struct fuse_session *se, struct ef_fs *fs, unsigned spin_us,

@@ -2,8 +2,8 @@
 tree the daemon polls the FUSE device for the next one before it sleeps.
 What a user can see of it is CPU time: it must be spent right after such
 requests, not after reads and lookups, not with spin=0, and it must stop
-when the mount goes quiet.  Only /dev/fuse is polled, so these mounts
-say io_uring=off (with rings the daemon never polls: test_mount_uring.py)."""
+when the mount goes quiet.  These mounts say io_uring=off: with rings
+SCHED_IDLE pollers keep the CPUs awake instead (test_mount_uring.py)."""
 import os
 import time
 

@@ -12,6 +12,7 @@ import hashlib
 import os
 import random
 import signal
+import time
 
 import pytest
 
@@ -243,3 +244,77 @@ def test_ring_threads_pinned_let_go_after_a_run_of_reads(uring, mounter):
             ring_threads(m.proc.pid), ring_completions(m.proc.pid) - before)
     finally:
         os.sched_setaffinity(0, mine)
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+SCHED_IDLE = 5
+
+
+def pollers(pid):
+    """{tid: (scheduling policy, CPUs it may run on, CPU seconds)} of the
+    daemon's idle pollers (idlepoll.c)."""
+    found = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if not f.read().startswith("ecfs-poll"):
+                    continue
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            found[int(tid)] = (int(st[38]), os.sched_getaffinity(int(tid)),
+                               (int(st[11]) + int(st[12])) / TICK)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return found
+
+
+def poll_cpu(m):
+    return sum(p[2] for p in pollers(m.proc.pid).values())
+
+
+def burst(m, change, n=300):
+    """n chmods (SETATTR: changes the tree) or stats (LOOKUP: timeout=0)."""
+    path = os.path.join(m.mnt, "f")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write("x")
+    before = poll_cpu(m)
+    for i in range(n):
+        if change:
+            os.chmod(path, 0o600 | (i & 1) << 5)
+        else:
+            os.stat(path)
+        time.sleep(0.002)
+    return poll_cpu(m) - before
+
+
+def test_idle_pollers_spin_after_changes_only_and_stop_when_quiet(uring, mounter):
+    """One SCHED_IDLE poller per CPU, pinned there.  They spend CPU time
+    in the window after each request that changes the tree (here 5 ms
+    after each chmod, 2 ms apart: all the time), none after lookups, and
+    none once the mount is quiet."""
+    if os.cpu_count() < 2:
+        pytest.skip("one CPU: no pollers")
+    m = mounter(opts=["timeout=0", "spin=5000"])
+    burst(m, True, n=5)           # the pollers start with the first requests
+    found = pollers(m.proc.pid)
+    assert len(found) == os.cpu_count(), found
+    assert all(p[0] == SCHED_IDLE for p in found.values()), found
+    assert sorted(tuple(p[1]) for p in found.values()) == \
+        [(c,) for c in sorted(os.sched_getaffinity(m.proc.pid))]
+    spent = burst(m, True)
+    assert spent > 0.2, "pollers spent %.2f s during 300 chmods" % spent
+    time.sleep(0.1)
+    quiet = poll_cpu(m)
+    time.sleep(1.0)
+    assert poll_cpu(m) - quiet < 0.05
+    assert burst(m, False) < 0.05  # lookups: no window
+
+
+@pytest.mark.parametrize("opts", [["spin=0"], ["io_uring=off"]])
+def test_no_pollers_with_spin_0_or_without_rings(uring, mounter, opts):
+    m = mounter(opts=opts)
+    with open(os.path.join(m.mnt, "f"), "w") as f:
+        f.write("x")
+    os.chmod(os.path.join(m.mnt, "f"), 0o600)
+    assert pollers(m.proc.pid) == {}
