@@ -10,12 +10,14 @@
  * none while a busy loop at the lowest priority ran on every CPU (2-core
  * VM, guest_halt_poll_ns=0).  With these pollers: 2.3 to 2.8 s.
  *
- * So each CPU gets a poller thread at SCHED_IDLE, which runs only when
- * nothing else on that CPU wants to, and never delays one that does.  After
- * a reply to a request that changes the tree (wire.c's list), the pollers
- * spin for spin= microseconds; then they sleep on a futex until the next
- * such reply.  This is what the /dev/fuse transport does with its own poll
- * window (wire.c), and costs the same: a quiet mount spends one window.
+ * So each CPU gets a poller thread at SCHED_IDLE: any other thread that
+ * wants the CPU preempts it at once, and while both run it gets a sliver
+ * (weight 3 against 1024).  After a reply to a request that changes the
+ * tree (wire.c's list), the pollers spin for spin= microseconds; then they
+ * sleep on a futex until the next such reply.  This is the /dev/fuse
+ * transport's poll window (wire.c) on every CPU instead of one thread: a
+ * tree-changing program keeps all CPUs busy, a quiet mount spends one
+ * window.
  */
 #include "ecfs-fuse.h"
 
