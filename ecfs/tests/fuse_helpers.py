@@ -43,6 +43,48 @@ def is_mounted(path):
     return False
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def task_cpu(pid, tid=None):
+    """utime + stime of a process (or one of its threads), in seconds."""
+    path = "/proc/%d/stat" % pid if tid is None else "/proc/%d/task/%d/stat" % (pid, tid)
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def daemon_threads(pid, prefix):
+    """Thread ids of pid whose name starts with prefix."""
+    found = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().startswith(prefix):
+                    found.append(int(tid))
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def requests_then_pause(m, n, pause, cpu, change=True):
+    """n chmods (a SETATTR each: changes the tree) or stats (a LOOKUP each,
+    with timeout=0) of one file, each followed by a pause; returns how much
+    cpu(m) grew meanwhile."""
+    path = os.path.join(m.mnt, "f")
+    if not os.path.exists(path):
+        with open(path, "wb") as f:
+            f.write(b"x")
+    before = cpu(m)
+    for i in range(n):
+        if change:
+            os.chmod(path, 0o600 | (i & 1) << 5)
+        else:
+            os.stat(path)
+        time.sleep(pause)
+    return cpu(m) - before
+
+
 def fusermount_u(mnt):
     return subprocess.run(["fusermount3", "-u", mnt], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=60)

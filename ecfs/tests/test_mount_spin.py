@@ -9,35 +9,13 @@ import time
 
 import pytest
 
-from fuse_helpers import mounter  # noqa: F401 (fixture)
+from fuse_helpers import mounter, requests_then_pause, task_cpu  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(os.cpu_count() == 1,
                                 reason="with one CPU the daemon never polls")
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
 def daemon_cpu(m):
-    """utime + stime of the mount's daemon, in seconds."""
-    with open("/proc/%d/stat" % m.proc.pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def requests_then_pause(m, n, pause, change=True):
-    """n chmods (a SETATTR each) or stats (a LOOKUP each, timeout=0) of one
-    file, with a pause after each; returns the daemon's CPU time meanwhile."""
-    path = os.path.join(m.mnt, "f")
-    with open(path, "wb") as f:
-        f.write(b"x")
-    before = daemon_cpu(m)
-    for i in range(n):
-        if change:
-            os.chmod(path, 0o600 | (i & 1) << 5)
-        else:
-            os.stat(path)
-        time.sleep(pause)
-    return daemon_cpu(m) - before
+    return task_cpu(m.proc.pid)
 
 
 @pytest.fixture
@@ -48,7 +26,7 @@ def spin_mount(mounter):
 def test_polling_stops_when_the_mount_goes_quiet(spin_mount):
     for us in (50, 10000):
         m = spin_mount(us)
-        requests_then_pause(m, 20, 0.01)
+        requests_then_pause(m, 20, 0.01, daemon_cpu)
         before = daemon_cpu(m)
         time.sleep(1.5)
         idle = daemon_cpu(m) - before
@@ -57,9 +35,9 @@ def test_polling_stops_when_the_mount_goes_quiet(spin_mount):
 
 def test_window_follows_changes_not_reads_and_spin_0_spends_none(spin_mount):
     # 50 requests 20 ms apart: a 10 ms window polls about 10 ms after each.
-    spent = requests_then_pause(spin_mount(10000), 50, 0.02)
-    reads = requests_then_pause(spin_mount(10000), 50, 0.02, change=False)
-    none = requests_then_pause(spin_mount(0), 50, 0.02)
+    spent = requests_then_pause(spin_mount(10000), 50, 0.02, daemon_cpu)
+    reads = requests_then_pause(spin_mount(10000), 50, 0.02, daemon_cpu, change=False)
+    none = requests_then_pause(spin_mount(0), 50, 0.02, daemon_cpu)
     assert spent > 0.2, "spin=10000 spent only %.2f s polling after chmods" % spent
     assert reads < 0.1, "spin=10000 spent %.2f s polling after lookups" % reads
     assert none < 0.1, "spin=0 still spent %.2f s" % none

@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from fuse_helpers import is_mounted, lower_entries, mounter  # noqa: F401 (fixture)
+from fuse_helpers import (daemon_threads, is_mounted, lower_entries,  # noqa: F401
+                          mounter, requests_then_pause, task_cpu)
 
 PARAM = "/sys/module/fuse/parameters/enable_uring"
 IO_URING_DISABLED = "/proc/sys/kernel/io_uring_disabled"
@@ -200,13 +201,10 @@ def test_sigterm_and_unmount_end_the_ring_threads(uring, mounter):
 def ring_threads(pid):
     """{tid: CPUs it may run on} of the daemon's ring threads."""
     found = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
+    for tid in daemon_threads(pid, "ecfs-ring"):
         try:
-            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                if not f.read().startswith("ecfs-ring"):
-                    continue
-            found[int(tid)] = os.sched_getaffinity(int(tid))
-        except (FileNotFoundError, ProcessLookupError):
+            found[tid] = os.sched_getaffinity(tid)
+        except ProcessLookupError:
             pass
     return found
 
@@ -246,7 +244,6 @@ def test_ring_threads_pinned_let_go_after_a_run_of_reads(uring, mounter):
         os.sched_setaffinity(0, mine)
 
 
-TICK = os.sysconf("SC_CLK_TCK")
 SCHED_IDLE = 5
 
 
@@ -254,15 +251,11 @@ def pollers(pid):
     """{tid: (scheduling policy, CPUs it may run on, CPU seconds)} of the
     daemon's idle pollers (idlepoll.c)."""
     found = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
+    for tid in daemon_threads(pid, "ecfs-poll"):
         try:
-            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                if not f.read().startswith("ecfs-poll"):
-                    continue
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                st = f.read().rsplit(")", 1)[1].split()
-            found[int(tid)] = (int(st[38]), os.sched_getaffinity(int(tid)),
-                               (int(st[11]) + int(st[12])) / TICK)
+            with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
+                policy = int(f.read().rsplit(")", 1)[1].split()[38])
+            found[tid] = (policy, os.sched_getaffinity(tid), task_cpu(pid, tid))
         except (FileNotFoundError, ProcessLookupError):
             pass
     return found
@@ -273,19 +266,8 @@ def poll_cpu(m):
 
 
 def burst(m, change, n=300):
-    """n chmods (SETATTR: changes the tree) or stats (LOOKUP: timeout=0)."""
-    path = os.path.join(m.mnt, "f")
-    if not os.path.exists(path):
-        with open(path, "w") as f:
-            f.write("x")
-    before = poll_cpu(m)
-    for i in range(n):
-        if change:
-            os.chmod(path, 0o600 | (i & 1) << 5)
-        else:
-            os.stat(path)
-        time.sleep(0.002)
-    return poll_cpu(m) - before
+    """n chmods or stats 2 ms apart: the pollers' CPU time meanwhile."""
+    return requests_then_pause(m, n, 0.002, poll_cpu, change)
 
 
 def test_idle_pollers_spin_after_changes_only_and_stop_when_quiet(uring, mounter):
