@@ -575,8 +575,8 @@ static void start_writeback(const struct ef_data *d, off_t off, size_t len)
  * the lower page cache is a second copy that nobody reads back.  So a large
  * write also drops the lower pages EF_DROP_LAG behind it, which
  * start_writeback() has written out by then (POSIX_FADV_DONTNEED never
- * waits and never drops a page that is dirty or under writeback: on a disk
- * slower than us it drops nothing).  The stream then reuses the pages it
+ * waits for I/O and never drops a page that is dirty or under writeback: on
+ * a disk slower than us it drops nothing).  The stream then reuses the pages it
  * freed instead of taking new ones; on a VM that is the difference between
  * memory the host has backed and memory it must first fault in: a 1 GiB dd
  * ran at 0.4 to 0.95 GiB/s, and at 0.84 to 0.91 in six tries with this.

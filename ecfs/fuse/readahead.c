@@ -8,7 +8,7 @@
  * where one would do, and the lower reads come in behind the lower
  * filesystem's own read-ahead.  A cold 1 GiB dd through a 1 MiB window ran
  * at 1.2 to 1.9 GiB/s in a dozen tries, with the same daemon CPU time each
- * time; through 128 KiB at 0.85 to 1.9 GiB/s, and some tries spent twice
+ * time; through 128 KiB at 0.8 to 1.9 GiB/s, and some tries spent twice
  * the CPU time copying out of the lower page cache (2-core VM).  Random
  * reads do not grow a window, so they are unchanged.
  *
