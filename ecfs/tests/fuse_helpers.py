@@ -34,13 +34,21 @@ def renameat2(old, new, flags):
         raise OSError(e, os.strerror(e), old)
 
 
-def is_mounted(path):
+def mount_devno(path):
+    """"MAJ:MIN" of the topmost mount at path (from mountinfo, so it works
+    where stat would not: another user's FUSE mount), or None."""
     path = os.path.realpath(path)
+    found = None
     with open("/proc/self/mountinfo") as f:
         for line in f:
-            if line.split()[4] == path:
-                return True
-    return False
+            fields = line.split()
+            if fields[4] == path:
+                found = fields[2]
+    return found
+
+
+def is_mounted(path):
+    return mount_devno(path) is not None
 
 
 TICK = os.sysconf("SC_CLK_TCK")

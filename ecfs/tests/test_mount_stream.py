@@ -8,7 +8,7 @@ bytes, and one clear line when the window could not be set although it was
 asked for.
 
 Writes: the ciphertext of a stream is not kept in the lower page cache
-behind the plaintext the kernel caches above (drop_behind(), file.c)."""
+behind the plaintext the kernel caches above (after_stream_write(), file.c)."""
 import os
 import shutil
 import subprocess
@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import ECFS
-from fuse_helpers import is_mounted, mounter  # noqa: F401 (fixture)
+from fuse_helpers import is_mounted, mount_devno, mounter  # noqa: F401 (fixture)
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="only root may set a bdi's read-ahead")
 
@@ -26,12 +26,8 @@ MIB = 1 << 20
 
 
 def window_kib(mnt):
-    """read_ahead_kb of the mount at mnt (its device from mountinfo: root
-    may not stat another user's FUSE mount)."""
-    mnt = os.path.realpath(mnt)
-    with open("/proc/self/mountinfo") as f:
-        devs = [ln.split()[2] for ln in f if ln.split()[4] == mnt]
-    with open("/sys/class/bdi/%s/read_ahead_kb" % devs[-1]) as f:
+    """read_ahead_kb of the mount at mnt."""
+    with open("/sys/class/bdi/%s/read_ahead_kb" % mount_devno(mnt)) as f:
         return int(f.read())
 
 
