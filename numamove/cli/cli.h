@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli.h - what the numamove front end's files share: exit codes, the parsed
- * command line, and the output helpers.  Only the front end prints or exits.
+ * command line, the shared steps (cli.c) and the output helpers (report.c).
+ * Only the front end prints or exits.
  */
 #ifndef NM_CLI_H
 #define NM_CLI_H
@@ -9,7 +10,7 @@
 
 #include <stdio.h>
 
-/* Exit statuses (documented in --help; tests check each one). */
+/* Exit statuses (documented in --help and the README; tests check each one). */
 enum nm_exit {
 	NM_EXIT_OK = 0,		/* everything asked for is on the target nodes */
 	NM_EXIT_ERROR = 1,	/* unexpected failure (message says which) */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """numamove on the machine the tests run on (one NUMA node in CI).
 
 Everything here works without a second node: argument errors, a missing
@@ -49,7 +50,7 @@ def test_help_lists_every_option_and_exit_status(numamove):
 
 
 @pytest.mark.parametrize("args,words", [
-    (["--bogus"], "unknown option '--bogus'"),
+    (["--bogus"], "unrecognized option '--bogus'"),
     ([], "missing PID"),
     (["abc", "--from", "0", "--to", "1"], "bad PID 'abc'"),
     (["123"], "needs --from NODES and --to NODES"),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """numamove on real two-node kernels, through ../shared/tools/numa-vm.
 
 One guest boot runs every scenario of guest/scenarios.sh ("basic"), one

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # scenarios.sh - numamove integration scenarios, run inside a numa-vm guest.
 #
 # Usage (in the guest, from the directory holding numamove and nm-target):
