@@ -42,7 +42,7 @@ static const struct ob_opt opts[] = {
 	{ "own-only", 0, O_OWN_ONLY, NULL, "never use MOVE_ALL: leave pages shared with "
 	  "other\nprocesses (default: use it when we have CAP_SYS_NICE)", 0 },
 	{ "retries", 0, O_RETRIES, "N", "retry passes for busy pages (default 5)", 0 },
-	{ "budget-ms", 0, O_BUDGET, "MS", "work per move_pages call (default 20)", 0 },
+	{ "budget-ms", 0, O_BUDGET, "MS", "work per move_pages call (default 200)", 0 },
 	{ "json", 'j', O_JSON, NULL, "one JSON object on stdout", 0 },
 	{ "progress", 0, O_PROGRESS, NULL, "progress bar on stderr (default: on a "
 	  "terminal)", 0 },
@@ -236,13 +236,11 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	/* A missing process is the more specific error: check it first. */
-	if (c.pid && kill(c.pid, 0) && errno == ESRCH) {
-		fprintf(stderr, "numamove: pid %d: no such process\n", c.pid);
-		return NM_EXIT_NOPROC;
-	}
+	if (c.pid && kill(c.pid, 0) && errno == ESRCH)
+		return nm_cli_error(&c, NM_EXIT_NOPROC, "pid %d: no such process", c.pid);
 	rc = nm_host_nodes(&c.host, &c.nodes, &err);
 	if (rc)
-		return nm_cli_fail("nodes", &err);
+		return nm_cli_fail(&c, "nodes", &err);
 
 	if (!strcmp(c.cmd, "inspect"))
 		return nm_cmd_inspect(&c);
