@@ -251,6 +251,8 @@ int nm_cmd_move(struct nm_cli *c)
 		return nm_cli_fail(c, object, &err);
 	}
 	run_checks(c, &rep, &o, &cs, &pl);
+	if (cs.exit)
+		snprintf(c->error, sizeof(c->error), "%s", first_problem(&cs));
 	if (c->dry_run) {
 		if (c->json) {
 			print_json(c, &rep, &cs, NULL, cs.exit);
@@ -264,7 +266,6 @@ int nm_cmd_move(struct nm_cli *c)
 	/* A real move stops on a problem unless forced. */
 	if (cs.exit && !(cs.exit == NM_EXIT_NOMEM && c->force)) {
 		checks_print(stderr, &cs, false);
-		snprintf(c->error, sizeof(c->error), "%s", first_problem(&cs));
 		if (c->json)
 			print_json(c, &rep, &cs, NULL, cs.exit);
 		nm_report_free(&rep);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* nm-int.h - the one private header of libnumamove: kernel constants we do
- * not take from libnuma, file helpers shared by the readers, and the clock.
+ * not take from libnuma, file helpers shared by the readers, what scan.c
+ * shares with verify.c (second looks, dead targets, zero-page mappings),
+ * and the clock.
  */
 #ifndef NM_INT_H
 #define NM_INT_H

@@ -74,6 +74,18 @@ def test_missing_process_is_exit_3(numamove):
     assert "no such process" in r.stderr
 
 
+@pytest.mark.parametrize("args", [
+    [0x3ffffff0, "--from", "0", "--to", "1", "--json"],
+    ["inspect", 0x3ffffff0, "--json"],
+])
+def test_json_failure_is_one_object_on_stdout(numamove, args):
+    r = nm(numamove, *args)
+    assert r.returncode == 3
+    d = json.loads(r.stdout)
+    assert d["exit"] == 3 and "no such process" in d["error"]
+    assert r.stdout.count("\n") == 1 and d["error"] in r.stderr
+
+
 def test_missing_process_inspect_is_exit_3(numamove):
     r = nm(numamove, "inspect", 0x3ffffff0)
     assert r.returncode == 3

@@ -237,6 +237,7 @@ def test_dry_run_reports_the_cpuset_problem(basic):
     d = basic.json("err-cpuset")
     assert basic.rc("err-cpuset") == 4
     assert [c["level"] for c in d["checks"] if c["name"] == "cpuset"] == ["problem"]
+    assert "outside the process's cpuset" in d["error"] and d["exit"] == 4
     nodes, _ = anon_region(basic.maps("err-cpuset-move"), 1024)
     assert nodes == {0: 1024}   # nothing half done
 
