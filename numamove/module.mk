@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # numamove: libnumamove (move a process's memory between NUMA nodes and say
 # what stayed), the numamove tool, unit tests and the guest helper.
 CFLAGS_numamove := -Inumamove/include -Inumamove/lib

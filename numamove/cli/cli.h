@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli.h - what the numamove front end's files share: exit codes, the parsed
- * command line, and the output helpers.  Only the front end prints or exits.
+ * command line, the shared steps (cli.c) and the output helpers (report.c).
+ * Only the front end prints or exits.
  */
 #ifndef NM_CLI_H
 #define NM_CLI_H
@@ -9,7 +10,7 @@
 
 #include <stdio.h>
 
-/* Exit statuses (documented in --help; tests check each one). */
+/* Exit statuses (documented in --help and the README; tests check each one). */
 enum nm_exit {
 	NM_EXIT_OK = 0,		/* everything asked for is on the target nodes */
 	NM_EXIT_ERROR = 1,	/* unexpected failure (message says which) */
@@ -39,12 +40,22 @@ struct nm_cli {
 	struct nm_host host;
 	struct nm_mask nodes;		/* online nodes with memory */
 	FILE *out;
+	bool json_open;			/* the command's JSON object is begun */
+	char error[1024];		/* the failure reported, if any */
 };
 
-/* Print "numamove: <object>: <reason>" for err; returns the exit status
- * that fits err->code (ESRCH -> 3, EPERM/EACCES -> 4, ...). */
-int nm_cli_fail(const char *object, const struct ob_err *err);
+/* Report a refusal or failure: "numamove: <message>" on stderr, and with
+ * --json one object {"command","pid","error","exit"} on stdout unless the
+ * command has begun its own (json_open: it adds nm_cli_json_error() to
+ * it).  Returns status. */
+int nm_cli_error(struct nm_cli *c, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* nm_cli_error for a library error: "<object>: <reason>" with the exit
+ * status that fits err->code (ESRCH -> 3, EPERM/EACCES -> 4, ...). */
+int nm_cli_fail(struct nm_cli *c, const char *object, const struct ob_err *err);
 int nm_cli_exit_for(int code);
+/* ",\"error\":\"...\"" when an error was reported, else nothing. */
+void nm_cli_json_error(const struct nm_cli *c);
 
 /* Validate a node set against the machine: 5 or 6 on error, 0 when fine. */
 int nm_cli_check_nodes(struct nm_cli *c, const struct nm_mask *m, const char *what);

@@ -82,8 +82,10 @@ int nm_cmd_follow(struct nm_cli *c)
 		return nm_cli_check_nodes(c, &c->nodes, "");
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	if (c->json)
+	if (c->json) {
 		fprintf(c->out, "{\"pid\":%d,\"rounds\":[", c->pid);
+		c->json_open = true;
+	}
 	while (!follow_stop) {
 		struct nm_move_opts o;
 		struct nm_report rep;
@@ -94,7 +96,7 @@ int nm_cmd_follow(struct nm_cli *c)
 		if (rc == -ESRCH && round > 0)
 			break;	/* the process ended: our job is done */
 		if (rc) {
-			ex = nm_cli_fail(object, &err);
+			ex = nm_cli_fail(c, object, &err);
 			goto out;
 		}
 		if (!nm_mask_weight(&want))
@@ -109,9 +111,8 @@ int nm_cmd_follow(struct nm_cli *c)
 		rc = nm_move(&c->host, &nm_sys_default, c->pid, &o, &rep, &err);
 		if (!rc && (double)rep.bytes_candidate >= c->min_mib * 1048576.0 &&
 		    rep.bytes_candidate) {
-			nm_report_free(&rep);
 			o.flags &= ~NM_F_DRY_RUN;
-			rc = nm_move(&c->host, &nm_sys_default, c->pid, &o, &rep, &err);
+			rc = nm_move_planned(&c->host, &nm_sys_default, &o, &rep, &err);
 			if (!rc) {
 				ex = rep.bytes_left ? NM_EXIT_RESIDUE : NM_EXIT_OK;
 				if (c->json) {
@@ -133,7 +134,7 @@ int nm_cmd_follow(struct nm_cli *c)
 		if (rc == -ESRCH)
 			break;
 		if (rc) {
-			ex = nm_cli_fail(object, &err);
+			ex = nm_cli_fail(c, object, &err);
 			goto out;
 		}
 next:
@@ -144,7 +145,10 @@ next:
 		usleep(c->interval_ms * 1000);				/* F3 */
 	}
 out:
-	if (c->json)
-		fprintf(c->out, "],\"exit\":%d}\n", ex);
+	if (c->json) {
+		fprintf(c->out, "]");
+		nm_cli_json_error(c);
+		fprintf(c->out, ",\"exit\":%d}\n", ex);
+	}
 	return ex;
 }

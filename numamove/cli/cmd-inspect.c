@@ -41,10 +41,12 @@ int nm_cmd_inspect(struct nm_cli *c)
 	snprintf(object, sizeof(object), "pid %d", c->pid);
 	rc = nm_proc_open(&p, &c->host, c->pid, &err);
 	if (!rc)
+		rc = nm_proc_read_smaps(&p, &c->host, &err);	/* the flags column */
+	if (!rc)
 		rc = nm_proc_scan_pages(&p, &c->host, &nm_sys_default, &err);
 	if (rc) {
 		nm_proc_close(&p);
-		return nm_cli_fail(object, &err);
+		return nm_cli_fail(c, object, &err);
 	}
 	nm_mask_for_each(n, &c->nodes)
 		maxnode = n;
@@ -55,7 +57,7 @@ int nm_cmd_inspect(struct nm_cli *c)
 	tot = calloc((size_t)maxnode + 2, sizeof(*tot));
 	if (!cnt || !tot) {
 		ob_err_set(&err, -ENOMEM, "counters");
-		ex = nm_cli_fail(object, &err);
+		ex = nm_cli_fail(c, object, &err);
 		goto out;
 	}
 	bal = nm_host_numa_balancing(&c->host);

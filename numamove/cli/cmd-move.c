@@ -6,9 +6,14 @@
  *   C1  access: the scan itself proves ptrace read access (pagemap and the
  *       move_pages query need it); failure is exit 4 before any check;
  *   C2  cpuset: every target node must be in the process's Mems_allowed,
- *       or move_pages fails the whole call with EACCES -> exit 4;
- *   C3  free memory: planned bytes per target vs MemFree -> exit 7 (a real
- *       move goes ahead with --force);
+ *       or move_pages fails the whole call with EACCES -> exit 4; with
+ *       --policy the cpuset is set first (see nm_cmd_move), so what counts
+ *       is whether that can be done (nm_cpuset_plan);
+ *   C3  free memory: planned bytes per target vs what the node can still
+ *       give a migration (free above the min watermark and lowmem
+ *       reserve, nm_host_node_avail; MemFree overstates it by the
+ *       watermark, 22 MiB of a 512 MiB node) -> exit 7 (a real move goes
+ *       ahead with --force);
  *   C4  shared pages without CAP_SYS_NICE will stay (warning);
  *   C5  automatic NUMA balancing may move pages back (warning);
  *   C6  a policy that names a source node pulls new faults back (warning,
@@ -17,6 +22,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define MAX_CHECKS 8
@@ -24,7 +30,7 @@
 struct check {
 	const char *name;
 	const char *level;		/* "ok", "warning", "problem" */
-	char detail[768];
+	char detail[2048];
 };
 
 struct checks {
@@ -45,8 +51,38 @@ static struct check *check_add(struct checks *cs, const char *name, const char *
 	return k;
 }
 
+/* C2 with --policy: the cpuset is set before the move, so the targets
+ * count as allowed when it can be; pl->cgroup[0] is '\0' when it cannot. */
+static void check_cpuset_policy(struct nm_cli *c, const struct nm_report *rep,
+				struct checks *cs, struct nm_cpuset_plan *pl, bool outside)
+{
+	struct ob_err err = { 0 };
+	struct check *k;
+	char m[256];
+
+	if (nm_cpuset_plan(&c->host, rep->pid, &c->from, &c->to, pl, &err)) {
+		pl->cgroup[0] = '\0';
+		if (outside) {
+			k = check_add(cs, "cpuset", "problem", NM_EXIT_PERM);
+			snprintf(k->detail, sizeof(k->detail), "target node %s is outside the "
+				 "process's cpuset and --policy cannot widen it: %s", c->to_s,
+				 err.msg);
+		} else {
+			k = check_add(cs, "cpuset", "warning", 0);
+			snprintf(k->detail, sizeof(k->detail), "--policy cannot move the "
+				 "policy: %s", err.msg);
+		}
+		return;
+	}
+	nm_mask_format(&pl->mems, m, sizeof(m));
+	k = check_add(cs, "cpuset", "ok", 0);
+	snprintf(k->detail, sizeof(k->detail), "--policy first sets %s/cpuset.mems to %s%s",
+		 pl->cgroup, m, pl->create ? " (a new cgroup)" : "");
+}
+
 static void run_checks(struct nm_cli *c, const struct nm_report *rep,
-		       const struct nm_move_opts *o, struct checks *cs)
+		       const struct nm_move_opts *o, struct checks *cs,
+		       struct nm_cpuset_plan *pl)
 {
 	const struct nm_proc *p = &rep->proc;
 	struct nm_mask bad, cpunodes, both;
@@ -62,7 +98,9 @@ static void run_checks(struct nm_cli *c, const struct nm_report *rep,
 	nm_mask_andnot(&bad, &c->to, &p->mems_allowed);			/* C2 */
 	nm_mask_format(&bad, m1, sizeof(m1));
 	nm_mask_format(&p->mems_allowed, m2, sizeof(m2));
-	if (nm_mask_weight(&bad)) {
+	if (c->policy) {
+		check_cpuset_policy(c, rep, cs, pl, nm_mask_weight(&bad) > 0);
+	} else if (nm_mask_weight(&bad)) {
 		k = check_add(cs, "cpuset", "problem", NM_EXIT_PERM);
 		snprintf(k->detail, sizeof(k->detail), "target node %s is outside the "
 			 "process's cpuset (Mems_allowed %s)", m1, m2);
@@ -72,20 +110,24 @@ static void run_checks(struct nm_cli *c, const struct nm_report *rep,
 	}
 
 	nm_mask_for_each(n, &c->to) {						/* C3 */
-		uint64_t total, free_kb;
+		uint64_t total, free_kb, avail_kb;
+		char f[32];
 
 		if (!rep->bytes_per_target[n])
 			continue;
 		if (nm_host_node_mem(&c->host, n, &total, &free_kb, NULL))
 			continue;
-		if (rep->bytes_per_target[n] > free_kb * 1024) {
+		if (nm_host_node_avail(&c->host, n, &avail_kb, NULL))
+			avail_kb = free_kb;	/* no zoneinfo: the old estimate */
+		if (rep->bytes_per_target[n] > avail_kb * 1024) {
 			k = check_add(cs, "free-memory", "problem", NM_EXIT_NOMEM);
 		} else {
 			k = check_add(cs, "free-memory", "ok", 0);
 		}
-		snprintf(k->detail, sizeof(k->detail), "node %d: need %s, free %s", n,
+		snprintf(k->detail, sizeof(k->detail), "node %d: need %s, can take %s (free %s, "
+			 "less the kernel's min watermark and reserve)", n,
 			 nm_size(rep->bytes_per_target[n], a, sizeof(a)),
-			 nm_size(free_kb * 1024, b, sizeof(b)));
+			 nm_size(avail_kb * 1024, b, sizeof(b)), nm_size(free_kb * 1024, f, sizeof(f)));
 	}
 
 	if (rep->shared_pages && !(o->flags & NM_F_MOVE_ALL)) {		/* C4 */
@@ -147,13 +189,52 @@ static void checks_json(FILE *f, const struct checks *cs)
 	fprintf(f, "]");
 }
 
+/* The first problem's detail, for the error line of a refusal. */
+static const char *first_problem(const struct checks *cs)
+{
+	for (int i = 0; i < cs->n; i++)
+		if (!strcmp(cs->v[i].level, "problem"))
+			return cs->v[i].detail;
+	return "refused";
+}
+
+static void print_json(struct nm_cli *c, const struct nm_report *rep, const struct checks *cs,
+		       const char *policy_json, int ex)
+{
+	nm_report_json(c->out, c, rep);
+	checks_json(c->out, cs);
+	if (policy_json)
+		fputs(policy_json, c->out);
+	nm_cli_json_error(c);
+	fprintf(c->out, ",\"exit\":%d}\n", ex);
+}
+
+/* --policy before the move: a target outside the old cpuset can only take
+ * pages once the cpuset allows it, and the kernel moves what it can while
+ * rebinding.  Returns 0, or the -errno of a failed write. */
+static int policy_first(struct nm_cli *c, const struct nm_cpuset_plan *pl, struct ob_err *err)
+{
+	int rc;
+
+	nm_cpuset_sweep(&c->host);	/* cgroups of processes that have exited */
+	if (!pl->cgroup[0]) {
+		/* The check found it impossible: plan again for the reason. */
+		struct nm_cpuset_plan again;
+
+		rc = nm_cpuset_plan(&c->host, c->pid, &c->from, &c->to, &again, err);
+		return rc ? rc : ob_err_set(err, -EAGAIN, "the cgroup changed meanwhile");
+	}
+	return nm_cpuset_apply(&c->host, c->pid, pl, err);
+}
+
 int nm_cmd_move(struct nm_cli *c)
 {
 	struct nm_report rep;
 	struct nm_move_opts o, plan_o;
+	struct nm_cpuset_plan pl = { .cgroup = "" };
 	struct checks cs = { .n = 0 };
-	struct ob_err err = { 0 };
-	char cg[1300] = "", object[32];
+	struct ob_err err = { 0 }, perr = { 0 };
+	char object[32], pjson[1600];
 	int rc, ex, policy_rc = 0;
 	size_t back = 0;
 	bool policy_done = false;
@@ -167,14 +248,14 @@ int nm_cmd_move(struct nm_cli *c)
 	rc = nm_move(&c->host, &nm_sys_default, c->pid, &plan_o, &rep, &err);
 	if (rc) {
 		nm_report_free(&rep);
-		return nm_cli_fail(object, &err);
+		return nm_cli_fail(c, object, &err);
 	}
-	run_checks(c, &rep, &o, &cs);
+	run_checks(c, &rep, &o, &cs, &pl);
+	if (cs.exit)
+		snprintf(c->error, sizeof(c->error), "%s", first_problem(&cs));
 	if (c->dry_run) {
 		if (c->json) {
-			nm_report_json(c->out, c, &rep);
-			checks_json(c->out, &cs);
-			fprintf(c->out, ",\"exit\":%d}\n", cs.exit);
+			print_json(c, &rep, &cs, NULL, cs.exit);
 		} else {
 			nm_report_text(c->out, c, &rep);
 			checks_print(c->out, &cs, true);
@@ -185,54 +266,54 @@ int nm_cmd_move(struct nm_cli *c)
 	/* A real move stops on a problem unless forced. */
 	if (cs.exit && !(cs.exit == NM_EXIT_NOMEM && c->force)) {
 		checks_print(stderr, &cs, false);
+		if (c->json)
+			print_json(c, &rep, &cs, NULL, cs.exit);
 		nm_report_free(&rep);
 		return cs.exit;
 	}
-	nm_report_free(&rep);
-
-	rc = nm_move(&c->host, &nm_sys_default, c->pid, &o, &rep, &err);
-	if (o.progress)
-		nm_progress_end();
-	if (rc) {
-		ex = nm_cli_fail(object, &err);
-		nm_report_free(&rep);
-		return ex;
-	}
 	if (c->policy) {
-		struct ob_err perr = { 0 };
-
-		policy_rc = nm_cpuset_rebind(&c->host, c->pid, &c->from, &c->to, cg, sizeof(cg),
-					     &perr);
+		policy_rc = policy_first(c, &pl, &perr);
 		if (policy_rc) {
 			ob_err_print("numamove", "--policy", &perr);
 		} else {
 			policy_done = true;
-			/* The kernel moved what was left; look again. */
-			rc = nm_verify(&c->host, &nm_sys_default, &o, &rep, &err);
-			if (rc) {
-				ex = nm_cli_fail(object, &err);
-				nm_report_free(&rep);
-				return ex;
-			}
+			o.flags |= NM_F_POLICY_MOVED;
 		}
+	}
+	/* The plan's scan is the move's: a second scan would double the cost
+	 * that grows with the number of mappings (issue 21).  Pages the cpuset
+	 * rebind has moved already are found on their target at once. */
+	rc = nm_move_planned(&c->host, &nm_sys_default, &o, &rep, &err);
+	if (o.progress)
+		nm_progress_end();
+	if (rc) {
+		ex = nm_cli_fail(c, object, &err);
+		nm_report_free(&rep);
+		return ex;
 	}
 	back = nm_policy_points_back(&rep.proc, &c->from);
 	ex = rep.bytes_left ? NM_EXIT_RESIDUE : NM_EXIT_OK;
 	if (c->policy && (policy_rc || back))
 		ex = NM_EXIT_RESIDUE;
+	if (policy_rc)
+		snprintf(c->error, sizeof(c->error), "--policy: %s", perr.msg);
 
 	if (c->json) {
-		nm_report_json(c->out, c, &rep);
-		checks_json(c->out, &cs);
-		fprintf(c->out, ",\"policy\":{\"requested\":%s,\"moved\":%s,\"cgroup\":",
-			c->policy ? "true" : "false", policy_done ? "true" : "false");
-		nm_json_str(c->out, cg);
-		fprintf(c->out, ",\"points_back\":%zu},\"exit\":%d}\n", back, ex);
+		FILE *m = fmemopen(pjson, sizeof(pjson), "w");
+
+		if (m) {
+			fprintf(m, ",\"policy\":{\"requested\":%s,\"moved\":%s,\"cgroup\":",
+				c->policy ? "true" : "false", policy_done ? "true" : "false");
+			nm_json_str(m, policy_done ? pl.cgroup : "");
+			fprintf(m, ",\"points_back\":%zu}", back);
+			fclose(m);
+		}
+		print_json(c, &rep, &cs, m ? pjson : NULL, ex);
 	} else {
 		nm_report_text(c->out, c, &rep);
 		if (policy_done && !c->quiet)
 			fprintf(c->out, "numamove: policy moved: %s/cpuset.mems now excludes node "
-				"%s\n", cg, c->from_s);
+				"%s\n", pl.cgroup, c->from_s);
 	}
 	/* Warnings go to stderr in both modes: stdout stays one JSON object. */
 	checks_print(stderr, &cs, false);

@@ -134,23 +134,23 @@ int nm_cmd_vacate(struct nm_cli *c)
 		rc = nm_cli_check_nodes(c, &c->to, "target");
 		if (rc)
 			return rc;
-		if (nm_mask_isset(&c->to, c->node)) {
-			fprintf(stderr, "numamove: vacate: --to includes the node being vacated (%d)\n",
-				c->node);
-			return NM_EXIT_USAGE;
-		}
+		if (nm_mask_isset(&c->to, c->node))
+			return nm_cli_error(c, NM_EXIT_USAGE, "vacate: --to includes the node "
+					    "being vacated (%d)", c->node);
 	}
 	rc = list_pids(c, &pids, &nr);
 	if (rc) {
 		struct ob_err err = { 0 };
 
 		ob_err_set(&err, rc, "cannot list processes");
-		return nm_cli_fail(c->cgroup ? c->cgroup : "/proc", &err);
+		return nm_cli_fail(c, c->cgroup ? c->cgroup : "/proc", &err);
 	}
 	nm_cli_move_opts(c, &o);
 	o.progress = NULL;
-	if (c->json)
+	if (c->json) {
 		fprintf(c->out, "{\"node\":%d,\"processes\":[", c->node);
+		c->json_open = true;
+	}
 	for (size_t i = 0; i < nr; i++) {
 		struct nm_report rep;
 		struct ob_err err = { 0 };

@@ -8,7 +8,7 @@
  *   mask.c     node and CPU masks: parse "0-2,5", format, migrate_pages-style
  *              node remapping (spec 1.1: several nodes keep their layout)
  *   nodes.c    the host: online nodes, free memory, CPUs of a node, balancing
- *   scan.c     one process: its mappings (smaps + numa_maps), its present
+ *   scan.c     one process: its mappings (maps + numa_maps), its present
  *              pages (pagemap) and the node of each page (move_pages query)
  *   move.c     the mover: batched move_pages passes with retries (the state
  *              machine is described at the top of move.c)
@@ -110,6 +110,14 @@ int nm_host_nodes(const struct nm_host *h, struct nm_mask *nodes, struct ob_err 
 /* MemTotal and MemFree of a node in KiB. -ENOENT for an unknown node. */
 int nm_host_node_mem(const struct nm_host *h, int node, uint64_t *total_kb,
 		     uint64_t *free_kb, struct ob_err *err);
+/* Memory a migration to node may still take, in KiB: per zone, the free
+ * pages above the min watermark (+ boost) and the lowmem reserve, from
+ * /proc/zoneinfo.  The kernel fails migrations with ENOMEM below that line,
+ * so this, not MemFree, predicts "target full" (issue 21; measured in a
+ * 512 MiB guest node: min was 22 MiB).  Page cache the kernel could reclaim
+ * is not counted.  -ENOENT for an unknown node. */
+int nm_host_node_avail(const struct nm_host *h, int node, uint64_t *avail_kb,
+		       struct ob_err *err);
 /* CPUs of a node (nodeN/cpulist). */
 int nm_host_node_cpus(const struct nm_host *h, int node, struct nm_mask *cpus,
 		      struct ob_err *err);
@@ -196,9 +204,15 @@ struct nm_proc {
 	size_t nr_pages;
 };
 
-/* Read /proc/PID/{smaps,numa_maps,status}.  -ESRCH when the process does not
- * exist, -EACCES/-EPERM when ptrace rules forbid reading it. */
+/* Read /proc/PID/{maps,numa_maps,status}.  -ESRCH when the process does not
+ * exist or has exited, -EACCES/-EPERM when ptrace rules forbid reading it.
+ * The VmFlags only smaps has (mlocked, VM_IO/PFNMAP, THP advice) and Rss
+ * are left out; nm_proc_read_smaps adds them. */
 int nm_proc_open(struct nm_proc *p, const struct nm_host *h, pid_t pid, struct ob_err *err);
+/* Add smaps' VmFlags, KernelPageSize and Rss to p's mappings (those whose
+ * range is unchanged).  smaps costs as much as the rest of a scan at many
+ * mappings, so callers read it only when they need it. */
+int nm_proc_read_smaps(struct nm_proc *p, const struct nm_host *h, struct ob_err *err);
 /* Fill p->pages with every present page (pagemap) and its node (query).
  * VMAs with NM_VMA_SPECIAL or NM_VMA_IO are included (so they can be
  * reported), VMAs larger than NM_SCAN_MAX_BYTES that numa_maps says hold
@@ -260,6 +274,8 @@ enum nm_reason nm_classify(const struct nm_vma *v, const struct nm_page *pg, boo
 #define NM_F_MOVE_ALL	0x1	/* MPOL_MF_MOVE_ALL: shared pages too (CAP_SYS_NICE) */
 #define NM_F_DRY_RUN	0x2	/* scan and plan only */
 #define NM_F_SPECIAL	0x4	/* try special mappings too (they always fail) */
+#define NM_F_POLICY_MOVED 0x8	/* policies changed since the scan (cpuset rebind):
+				 * verification reads them again */
 
 struct nm_progress {
 	uint64_t bytes_done, bytes_total;
@@ -271,7 +287,7 @@ struct nm_move_opts {
 	struct nm_mask from, to;
 	unsigned int flags;		/* NM_F_* */
 	unsigned int retries;		/* passes after the first; default 5 */
-	unsigned int call_budget_us;	/* work per move_pages call; default 20000 */
+	unsigned int call_budget_us;	/* work per move_pages call; default 200000 */
 	unsigned int backoff_ms;	/* first back-off; doubles each pass; default 10 */
 	unsigned int batch_min, batch_max, batch_first;	/* pages per call: 512, 16384, 1024 */
 	void (*progress)(void *arg, const struct nm_progress *pr);
@@ -308,7 +324,9 @@ struct nm_report {
 	unsigned int batch_last;
 	uint64_t longest_call_us;
 	double elapsed_s;
-	uint64_t vm_success, vm_fail;	/* /proc/vmstat deltas (sub-pages) */
+	uint64_t started_us;		/* CLOCK_MONOTONIC at the scan */
+	uint64_t vm_success, vm_fail;	/* /proc/vmstat deltas (sub-pages); after a
+					 * dry run, the counters at the scan */
 	struct nm_residue *res;
 	size_t nr_res;
 };
@@ -321,6 +339,14 @@ struct nm_report {
 int nm_move(const struct nm_host *h, const struct nm_sys *sys, pid_t pid,
 	    const struct nm_move_opts *o, struct nm_report *rep, struct ob_err *err);
 void nm_report_free(struct nm_report *rep);
+
+/* The move of a plan: rep comes from nm_move with NM_F_DRY_RUN and the same
+ * o (minus that flag), so a caller can check the plan and then move without
+ * scanning the process a second time (a scan is the costly part for a
+ * process of many mappings).  Pages that appear in between are found by
+ * the verification (reason "new").  Same returns as nm_move. */
+int nm_move_planned(const struct nm_host *h, const struct nm_sys *sys,
+		    const struct nm_move_opts *o, struct nm_report *rep, struct ob_err *err);
 
 /* The passes alone (move.c M3-M5): move every page of p with target >= 0,
  * re-query and retry; p->pages[].node and .status hold the outcome.  For
@@ -359,5 +385,22 @@ size_t nm_policy_points_back(const struct nm_proc *p, const struct nm_mask *from
  * cgroup_root is normally "/sys/fs/cgroup".  *path gets the cgroup used. */
 int nm_cpuset_rebind(const struct nm_host *h, pid_t pid, const struct nm_mask *from,
 		     const struct nm_mask *to, char *path, size_t plen, struct ob_err *err);
+
+/* nm_cpuset_rebind in two steps: the plan changes nothing (so a dry run can
+ * check it: -EBUSY for a cgroup shared with other processes, -EPERM for a
+ * target the parent cgroup does not allow, -EOPNOTSUPP without a cpuset
+ * controller), the apply creates the cgroup if planned and writes mems. */
+struct nm_cpuset_plan {
+	char cgroup[1200];		/* the cgroup whose cpuset.mems is written */
+	bool create;			/* numamove-PID, made and joined by apply */
+	struct nm_mask mems;		/* the cpuset.mems to write */
+};
+int nm_cpuset_plan(const struct nm_host *h, pid_t pid, const struct nm_mask *from,
+		   const struct nm_mask *to, struct nm_cpuset_plan *pl, struct ob_err *err);
+int nm_cpuset_apply(const struct nm_host *h, pid_t pid, const struct nm_cpuset_plan *pl,
+		    struct ob_err *err);
+/* Remove the numamove-PID cgroups no process is left in.  Returns how many
+ * went; cannot fail (a cgroup still in use stays). */
+int nm_cpuset_sweep(const struct nm_host *h);
 
 #endif

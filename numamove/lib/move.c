@@ -3,12 +3,14 @@
  *
  * Why not migrate_pages(2): it holds the target's mmap_lock for the whole
  * job and returns only a count (spec 1.1).  move_pages takes the lock per
- * call, so we bound each call and the target only ever waits for one batch
- * (katalyst-core cut block time "from minutes to milliseconds" this way).
+ * page, so the target only ever waits for one page's lookup (katalyst-core
+ * cut block time "from minutes to milliseconds" this way).
  *
  * The job, with numbered steps the code cites:
  *
- *   M1  scan: every present page and its node (scan.c);
+ *   M1  scan: every present page and its node (scan.c); a caller that
+ *       checks the plan first moves it with nm_move_planned, so one scan
+ *       serves both (a scan is the costly part at many mappings);
  *   M2  plan: page on source node s gets target map[s] (mask.c,
  *       migrate_pages semantics); special mappings are left out unless
  *       NM_F_SPECIAL, since they fail forever (spec 1.2);
@@ -16,12 +18,19 @@
  *       pages sorted by target so the kernel sees one group per target.
  *       Batch size follows the measured cost (nm_batch_next) so the part
  *       of a call that grows with its size stays near call_budget_us
- *       (default 20 ms); the fixed part (lru_cache_disable) is not held
- *       against it, since a smaller batch cannot shrink it;
- *   M4  after a pass, re-query the node of every page of that pass; status[]
- *       is not the truth (THP sub-pages say EBUSY yet moved; a failed group
- *       writes no status).  A page on its target is done; a page that is gone
- *       or elsewhere is no longer ours; EACCES and EFAULT are final;
+ *       (default 200 ms); the fixed part (lru_cache_disable) is not held
+ *       against it, since a smaller batch cannot shrink it.  The budget
+ *       sets how often we see progress, not how long the target waits:
+ *       the kernel takes the target's mmap_lock per page
+ *       (add_page_for_migration) and migrates with it dropped, so the
+ *       target's mmap/munmap wait for one page, not for our batch.  At
+ *       20 ms, 50,000 scattered pages took 60 calls in a TCG guest (each
+ *       paying the fixed part) for no shorter stall (issue 21);
+ *   M4  after a pass, re-query the node of every page of that pass whose
+ *       status is not its target; status[] errors are not the truth (THP
+ *       sub-pages say EBUSY yet moved; a failed group writes no status).
+ *       A page on its target is done; a page that is gone or elsewhere is
+ *       no longer ours; EACCES and EFAULT are final;
  *   M5  pages still on a source are retried after a back-off of
  *       backoff_ms * 2^(pass-1) (10, 20, 40, ... ms, the 2005 "wait on
  *       locked pages" in user space), up to `retries` passes;
@@ -44,7 +53,7 @@ void nm_move_opts_init(struct nm_move_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->retries = 5;
-	o->call_budget_us = 20000;
+	o->call_budget_us = 200000;
 	o->backoff_ms = 10;
 	o->batch_min = 512;
 	o->batch_max = 16384;
@@ -114,6 +123,9 @@ static int call_error(struct mover *m, long rc, unsigned int n, struct ob_err *e
 {
 	pid_t pid = m->p->pid;
 
+	/* A target torn down while we worked answers EINVAL (no mm). */
+	if (rc != -ESRCH && nm_proc_gone(NULL, pid))
+		rc = -ESRCH;
 	switch (rc) {
 	case -ESRCH:
 		return ob_err_set(err, -ESRCH, "process %d exited during the move", pid);
@@ -187,26 +199,39 @@ static int move_batch(struct mover *m, size_t first, unsigned int n, struct ob_e
 	return 0;
 }
 
-/* M4: re-query the pass and settle each page. */
+/* M4: re-query the pages of the pass the kernel did not report moved, and
+ * settle each page.  A status naming the target is written only after the
+ * page's group migrated, so it is believed (M6 checks every page anyway);
+ * error statuses and unwritten ones are not. */
 static int settle(struct mover *m, size_t n, struct ob_err *err)
 {
 	struct nm_page *pages = m->p->pages;
 	struct nm_page *tmp;
+	size_t *which, k = 0;
 	int rc;
 
-	tmp = malloc(n * sizeof(*tmp));
+	tmp = malloc(n * (sizeof(*tmp) + sizeof(*which)));
 	if (!tmp)
 		return ob_err_set(err, -ENOMEM, "re-query of %zu pages", n);
-	for (size_t i = 0; i < n; i++)
-		tmp[i] = pages[m->idx[i]];
-	rc = nm_query_nodes(m->sys, m->p->pid, tmp, n, err);
-	if (rc)
-		goto out;
-	m->bytes_done = 0;
+	which = (size_t *)(tmp + n);
 	for (size_t i = 0; i < n; i++) {
 		struct nm_page *pg = &pages[m->idx[i]];
 
-		if (tmp[i].node == pg->target && pg->status != pg->target)
+		if (pg->status == pg->target) {
+			pg->node = pg->target;
+			continue;
+		}
+		which[k] = m->idx[i];
+		tmp[k++] = *pg;
+	}
+	rc = nm_query_nodes(m->sys, m->p->pid, tmp, k, err);
+	if (rc)
+		goto out;
+	m->bytes_done = 0;
+	for (size_t i = 0; i < k; i++) {
+		struct nm_page *pg = &pages[which[i]];
+
+		if (tmp[i].node == pg->target)
 			m->rep->bogus_status++;
 		pg->node = tmp[i].node;
 	}
@@ -319,12 +344,13 @@ void nm_report_free(struct nm_report *rep)
 int nm_move(const struct nm_host *h, const struct nm_sys *sys, pid_t pid,
 	    const struct nm_move_opts *o, struct nm_report *rep, struct ob_err *err)
 {
-	uint64_t vs0 = 0, vf0 = 0, vs1, vf1, t0 = nm_now_us();
+	uint64_t t0 = nm_now_us();
 	int *map;
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->pid = pid;
+	rep->started_us = t0;
 	if (!sys)
 		sys = &nm_sys_default;
 	map = malloc(NM_MASK_BITS * sizeof(*map));
@@ -333,7 +359,8 @@ int nm_move(const struct nm_host *h, const struct nm_sys *sys, pid_t pid,
 	rc = nm_nodemap_build(&o->from, &o->to, map, err);
 	if (rc)
 		goto out;
-	nm_host_vmstat_migrate(h, &vs0, &vf0);
+	/* Counters before the job; nm_move_planned turns them into deltas. */
+	nm_host_vmstat_migrate(h, &rep->vm_success, &rep->vm_fail);
 	rc = nm_proc_open(&rep->proc, h, pid, err);	/* M1 */
 	if (rc)
 		goto out;
@@ -343,16 +370,30 @@ int nm_move(const struct nm_host *h, const struct nm_sys *sys, pid_t pid,
 	plan(&rep->proc, map, o, rep);			/* M2 */
 	if (o->flags & NM_F_DRY_RUN)
 		goto out;
-	rc = nm_move_pages(&rep->proc, sys, o, rep, err);	/* M3-M5 */
-	if (rc)
-		goto out;
-	rc = nm_verify(h, sys, o, rep, err);		/* M6 */
-	if (!nm_host_vmstat_migrate(h, &vs1, &vf1)) {
-		rep->vm_success = vs1 - vs0;
-		rep->vm_fail = vf1 - vf0;
-	}
+	free(map);
+	return nm_move_planned(h, sys, o, rep, err);
 out:
 	rep->elapsed_s = (double)(nm_now_us() - t0) / 1e6;
 	free(map);
+	return rc;
+}
+
+int nm_move_planned(const struct nm_host *h, const struct nm_sys *sys,
+		    const struct nm_move_opts *o, struct nm_report *rep, struct ob_err *err)
+{
+	uint64_t vs0 = rep->vm_success, vf0 = rep->vm_fail, vs1, vf1;
+	int rc;
+
+	if (!sys)
+		sys = &nm_sys_default;
+	rep->vm_success = rep->vm_fail = 0;
+	rc = nm_move_pages(&rep->proc, sys, o, rep, err);	/* M3-M5 */
+	if (!rc)
+		rc = nm_verify(h, sys, o, rep, err);		/* M6 */
+	if (!rc && !nm_host_vmstat_migrate(h, &vs1, &vf1)) {
+		rep->vm_success = vs1 - vs0;
+		rep->vm_fail = vf1 - vf0;
+	}
+	rep->elapsed_s = (double)(nm_now_us() - rep->started_us) / 1e6;
 	return rc;
 }

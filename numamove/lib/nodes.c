@@ -3,8 +3,8 @@
  *
  * Everything comes from sysfs and procfs under nm_host.root so unit tests
  * can hand in a fake tree: /sys/devices/system/node/{has_memory,online,
- * nodeN/{meminfo,cpulist,distance}}, /proc/sys/kernel/numa_balancing and
- * /proc/vmstat.  Nothing here is cached: callers that loop (follow, vacate)
+ * nodeN/{meminfo,cpulist,distance}}, /proc/sys/kernel/numa_balancing,
+ * /proc/zoneinfo (what a node can still take) and /proc/vmstat.  Nothing here is cached: callers that loop (follow, vacate)
  * see hot-added or offlined nodes on the next round.
  */
 #include "nm-int.h"
@@ -138,6 +138,96 @@ int nm_host_node_mem(const struct nm_host *h, int node, uint64_t *total_kb,
 		return ob_err_set(err, (int)n, "node %d: no meminfo", node);
 	if (meminfo_field(buf, "MemTotal", total_kb) || meminfo_field(buf, "MemFree", free_kb))
 		return ob_err_set(err, -EINVAL, "node %d: meminfo has no MemTotal/MemFree", node);
+	return 0;
+}
+
+/* One zone of /proc/zoneinfo, as far as the page allocator's watermark
+ * check (mm/page_alloc.c __zone_watermark_ok) needs it. */
+struct zone_wm {
+	char name[16];
+	uint64_t free, min, boost;
+	uint64_t protection[8];		/* lowmem_reserve, by the allocation's zone */
+	int nprot;
+};
+
+/* Pages of the zone a movable allocation may still take: it must leave the
+ * min watermark (plus boost) and the reserve kept against allocations
+ * that could use a higher zone; the lowest is ZONE_MOVABLE's slot. */
+static uint64_t zone_usable(const struct zone_wm *z, int movable_idx)
+{
+	uint64_t keep = z->min + z->boost;
+
+	if (movable_idx >= 0 && movable_idx < z->nprot)
+		keep += z->protection[movable_idx];
+	return z->free > keep ? z->free - keep : 0;
+}
+
+static void zone_protection(struct zone_wm *z, const char *p)
+{
+	char *end;
+
+	p = strchr(p, '(');
+	if (!p)
+		return;
+	p++;
+	for (z->nprot = 0; z->nprot < 8; z->nprot++) {
+		z->protection[z->nprot] = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		p = end;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+}
+
+int nm_host_node_avail(const struct nm_host *h, int node, uint64_t *avail_kb,
+		       struct ob_err *err)
+{
+	struct zone_wm zones[8];
+	int nz = 0, movable_idx = -1, cur_node = -1;
+	char *line = NULL;
+	size_t llen = 0;
+	FILE *f = nm_fopen(h, "/proc/zoneinfo");
+
+	*avail_kb = 0;
+	if (!f)
+		return ob_err_set(err, -errno, "/proc/zoneinfo");
+	while (getline(&line, &llen, f) > 0) {
+		struct zone_wm *z = nz ? &zones[nz - 1] : NULL;
+		char name[16];
+		unsigned long long v;
+		int n;
+
+		if (sscanf(line, "Node %d, zone %15s", &n, name) == 2) {
+			cur_node = n;
+			if (n != node || nz == 8)
+				continue;
+			/* Zones are listed in index order, empty ones too. */
+			if (!strcmp(name, "Movable"))
+				movable_idx = nz;
+			z = &zones[nz++];
+			memset(z, 0, sizeof(*z));
+			snprintf(z->name, sizeof(z->name), "%s", name);
+			continue;
+		}
+		if (cur_node != node || !z)
+			continue;
+		if (sscanf(line, " pages free %llu", &v) == 1)
+			z->free = v;
+		else if (sscanf(line, " min %llu", &v) == 1)
+			z->min = v;
+		else if (sscanf(line, " boost %llu", &v) == 1)
+			z->boost = v;
+		else if (strstr(line, "protection:"))
+			zone_protection(z, line);
+	}
+	free(line);
+	fclose(f);
+	if (!nz)
+		return ob_err_set(err, -ENOENT, "node %d: not in /proc/zoneinfo", node);
+	for (int i = 0; i < nz; i++)
+		*avail_kb += zone_usable(&zones[i], movable_idx < 0 ? nz - 1 : movable_idx) *
+			     ((uint64_t)sysconf(_SC_PAGESIZE) / 1024);
 	return 0;
 }
 

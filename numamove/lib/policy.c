@@ -10,20 +10,28 @@
  * tasks in the cgroup (mpol_rebind_mm; bind:0 became bind:1 in the guest)
  * and makes the kernel migrate what is left.
  *
- * nm_cpuset_rebind() therefore:
- *   P1  finds the process's cgroup from /proc/PID/cgroup ("0::/path");
- *   P2  when the process sits in the root cgroup, creates "numamove-PID",
- *       enables +cpuset in the root, and moves the process there (the
- *       whole thread group, via cgroup.procs); when it shares a non-root
- *       cgroup with other processes it refuses (-EBUSY): changing their
- *       memory is not what the user asked;
- *   P3  writes cpuset.mems = (effective mems - from) | to.
+ * nm_cpuset_plan() decides, without changing anything, and
+ * nm_cpuset_apply() does it, so the front end can check the plan with the
+ * others and then set the cpuset *before* moving pages (a target outside
+ * the old cpuset could not receive them; issue 21):
+ *   P1  find the process's cgroup from /proc/PID/cgroup ("0::/path");
+ *   P2  when the process sits in the root cgroup, create "numamove-PID",
+ *       enable +cpuset in the root, and move the process there (the whole
+ *       thread group, via cgroup.procs); when it shares a non-root cgroup
+ *       with other processes refuse (-EBUSY): changing their memory is not
+ *       what the user asked; a target the parent cgroup does not allow is
+ *       refused too (-EPERM: the kernel would reject the write);
+ *   P3  write cpuset.mems = (effective mems - from) | to.
+ * A numamove-PID cgroup outlives its process (the kernel keeps empty
+ * cgroups); nm_cpuset_sweep() removes the empty ones, and the front end
+ * calls it on every --policy run.
  * Known gap: the kernel's rebind is relative (nodes_remap), so with four
  * nodes 0-3 and "from 0 to 1", a bind:2 becomes bind:3.  We warn instead of
  * second-guessing the kernel.
  */
 #include "nm-int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -123,51 +131,134 @@ static int cgroup_shared(const struct nm_host *h, const char *path, pid_t pid)
 	return 0;
 }
 
-int nm_cpuset_rebind(const struct nm_host *h, pid_t pid, const struct nm_mask *from,
-		     const struct nm_mask *to, char *path, size_t plen, struct ob_err *err)
+/* Read a cgroup's cpuset.mems.effective. */
+static int cgroup_mems(const struct nm_host *h, const char *cg, struct nm_mask *mems,
+		       struct ob_err *err)
 {
-	char rel[1024], cg[1200], buf[4096], val[1024];
-	struct nm_mask mems, tmp;
+	char buf[4096];
+
+	if (nm_read_file(h, buf, sizeof(buf), "%s/cpuset.mems.effective", cg) < 0)
+		return ob_err_set(err, -EOPNOTSUPP, "%s: the cpuset controller is not enabled "
+				  "(add +cpuset to the parent's cgroup.subtree_control)", cg);
+	return nm_mask_parse(buf, mems, err);
+}
+
+int nm_cpuset_plan(const struct nm_host *h, pid_t pid, const struct nm_mask *from,
+		   const struct nm_mask *to, struct nm_cpuset_plan *pl, struct ob_err *err)
+{
+	char rel[1024], parent[sizeof(pl->cgroup)], list[256];
+	struct nm_mask base, tmp, bad;
+	char *slash;
 	int rc;
 
+	memset(pl, 0, sizeof(*pl));
 	rc = proc_cgroup(h, pid, rel, sizeof(rel), err);		/* P1 */
 	if (rc)
 		return rc;
 	if (!strcmp(rel, "/")) {					/* P2 */
-		char dir[1200];
-
-		snprintf(cg, sizeof(cg), "%s/numamove-%d", CGROUP_ROOT, pid);
-		rc = write_file(h, "+cpuset", CGROUP_ROOT "/cgroup.subtree_control", err);
-		if (rc)
-			return rc;
-		snprintf(dir, sizeof(dir), "%s%s", h && h->root ? h->root : "", cg);
-		if (mkdir(dir, 0755) && errno != EEXIST)
-			return ob_err_set(err, -errno, "mkdir %s", cg);
-		snprintf(val, sizeof(val), "%d", pid);
-		snprintf(buf, sizeof(buf), "%s/cgroup.procs", cg);
-		rc = write_file(h, val, buf, err);
-		if (rc)
-			return rc;
+		snprintf(pl->cgroup, sizeof(pl->cgroup), "%s/numamove-%d", CGROUP_ROOT, pid);
+		pl->create = true;
+		snprintf(parent, sizeof(parent), "%s", CGROUP_ROOT);
+		rc = cgroup_mems(h, parent, &base, err);
 	} else {
-		snprintf(cg, sizeof(cg), "%s%s", CGROUP_ROOT, rel);
-		rc = cgroup_shared(h, cg, pid);
+		snprintf(pl->cgroup, sizeof(pl->cgroup), "%s%s", CGROUP_ROOT, rel);
+		rc = cgroup_shared(h, pl->cgroup, pid);
 		if (rc < 0)
-			return ob_err_set(err, rc, "%s/cgroup.procs", cg);
+			return ob_err_set(err, rc, "%s/cgroup.procs", pl->cgroup);
 		if (rc)
 			return ob_err_set(err, -EBUSY, "cgroup %s holds other processes too; "
 					  "set its cpuset.mems yourself", rel);
+		rc = cgroup_mems(h, pl->cgroup, &base, err);
+		if (rc)
+			return rc;
+		snprintf(parent, sizeof(parent), "%s", pl->cgroup);
+		slash = strrchr(parent, '/');
+		if (slash)
+			*slash = '\0';
+		rc = cgroup_mems(h, parent, &tmp, err);
+		if (!rc && nm_mask_weight(&tmp) == 0)
+			rc = ob_err_set(err, -EOPNOTSUPP, "%s: no cpuset.mems.effective", parent);
+		/* What the parent allows bounds what we may write. */
+		if (!rc) {
+			nm_mask_andnot(&bad, to, &tmp);
+			if (nm_mask_weight(&bad)) {
+				nm_mask_format(&bad, list, sizeof(list));
+				return ob_err_set(err, -EPERM, "node %s is outside the cpuset of "
+						  "the parent cgroup %s", list, parent);
+			}
+		}
 	}
-	snprintf(path, plen, "%s", cg);
-	if (nm_read_file(h, buf, sizeof(buf), "%s/cpuset.mems.effective", cg) < 0)
-		return ob_err_set(err, -EOPNOTSUPP, "%s: the cpuset controller is not enabled "
-				  "(add +cpuset to the parent's cgroup.subtree_control)", cg);
-	rc = nm_mask_parse(buf, &mems, err);
 	if (rc)
 		return rc;
-	nm_mask_andnot(&tmp, &mems, from);				/* P3 */
-	nm_mask_or(&mems, &tmp, to);
-	if (nm_mask_format(&mems, val, sizeof(val)) < 0)
+	nm_mask_andnot(&tmp, &base, from);				/* P3 */
+	nm_mask_or(&pl->mems, &tmp, to);
+	return 0;
+}
+
+int nm_cpuset_apply(const struct nm_host *h, pid_t pid, const struct nm_cpuset_plan *pl,
+		    struct ob_err *err)
+{
+	char buf[1300], val[1024];
+	int rc;
+
+	if (pl->create) {
+		char dir[1300];
+
+		rc = write_file(h, "+cpuset", CGROUP_ROOT "/cgroup.subtree_control", err);
+		if (rc)
+			return rc;
+		snprintf(dir, sizeof(dir), "%s%s", h && h->root ? h->root : "", pl->cgroup);
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return ob_err_set(err, -errno, "mkdir %s", pl->cgroup);
+		snprintf(val, sizeof(val), "%d", pid);
+		snprintf(buf, sizeof(buf), "%s/cgroup.procs", pl->cgroup);
+		rc = write_file(h, val, buf, err);
+		if (rc)
+			return rc;
+	}
+	if (nm_mask_format(&pl->mems, val, sizeof(val)) < 0)
 		return ob_err_set(err, -ENOSPC, "mems list too long");
-	snprintf(buf, sizeof(buf), "%s/cpuset.mems", cg);
+	snprintf(buf, sizeof(buf), "%s/cpuset.mems", pl->cgroup);
 	return write_file(h, val, buf, err);
+}
+
+int nm_cpuset_rebind(const struct nm_host *h, pid_t pid, const struct nm_mask *from,
+		     const struct nm_mask *to, char *path, size_t plen, struct ob_err *err)
+{
+	struct nm_cpuset_plan pl;
+	int rc = nm_cpuset_plan(h, pid, from, to, &pl, err);
+
+	if (rc)
+		return rc;
+	snprintf(path, plen, "%s", pl.cgroup);
+	return nm_cpuset_apply(h, pid, &pl, err);
+}
+
+int nm_cpuset_sweep(const struct nm_host *h)
+{
+	char root[1200], dir[1500];
+	struct dirent *d;
+	DIR *dh;
+	int n = 0;
+
+	snprintf(root, sizeof(root), "%s%s", h && h->root ? h->root : "", CGROUP_ROOT);
+	dh = opendir(root);
+	if (!dh)
+		return 0;
+	while ((d = readdir(dh))) {
+		char *end;
+
+		if (strncmp(d->d_name, "numamove-", 9))
+			continue;
+		strtol(d->d_name + 9, &end, 10);
+		if (end == d->d_name + 9 || *end)
+			continue;
+		/* rmdir fails with EBUSY while a process is in it: only the
+		 * cgroups of processes that have exited go. */
+		snprintf(dir, sizeof(dir), "%s/%s", root, d->d_name);
+		if (!rmdir(dir))
+			n++;
+	}
+	closedir(dh);
+	return n;
 }

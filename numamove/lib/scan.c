@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* scan.c - one process as the mover sees it: mappings, present pages, nodes.
  *
- * Three procfs files and one system call (spec 1.2, 1.5):
- *   smaps      every mapping with its VmFlags (lo = mlocked, io/pf = VM_IO /
- *              PFNMAP, ht = hugetlb), KernelPageSize and Rss;
- *   numa_maps  the memory policy of each mapping and how many pages it has;
+ * Four procfs files and one system call (spec 1.2, 1.5):
+ *   maps       every mapping: range, permissions, file, name;
+ *   numa_maps  the memory policy of each mapping, how many pages it has,
+ *              their size (kernelpagesize_kB) and "huge" for hugetlb;
+ *   smaps      VmFlags (lo = mlocked, io/pf = VM_IO / PFNMAP, nh/hg = THP
+ *              advice) and Rss, read only when a reason or inspect needs
+ *              them (nm_proc_read_smaps): the kernel formats ~25 lines a
+ *              mapping, as much work as the rest of a scan together;
  *   pagemap    which pages are present (bit 63), swapped (62), file or
  *              shared-anon (61), and mapped by this process only (56);
  *   move_pages(nodes = NULL)  the node of each present page, the only cheap
@@ -13,7 +17,15 @@
  * their addresses, and move_pages needs addresses.  Walking pagemap first
  * keeps the query (and later the move) to present pages only.
  *
- * Cost: pagemap costs 8 bytes per virtual page, so a mapping of 16 TiB (an
+ * Cost per mapping (issue 21: 50,000 mappings took 222 s in a TCG guest,
+ * 6.5 s for migratepages): the kernel's smaps and numa_maps text is paid
+ * once per scan, so our side must stay small next to it: smaps and
+ * numa_maps are read through a 256 KiB buffer, only a mapping's first line
+ * goes through sscanf, numa_maps lines keep a sum instead of a per-node
+ * array, pagemap is read in windows shared by neighbouring mappings, and
+ * smaps is left out unless needed.
+ *
+ * Cost per page: pagemap costs 8 bytes per virtual page, so a mapping of 16 TiB (an
  * AddressSanitizer shadow) would cost 32 GB of reads.  Mappings larger than
  * NM_SCAN_MAX_BYTES are marked NM_VMA_SKIPPED and reported as unscanned
  * instead (known gap; PAGEMAP_SCAN, Linux 6.7, would fix it).
@@ -29,12 +41,49 @@
 
 #define QUERY_BATCH	16384	/* pages per query call: a query is a page-table walk */
 #define PAGEMAP_CHUNK	4096	/* entries per pagemap read (32 KiB) */
+#define PROC_BUF	(256 << 10)	/* stdio buffer for smaps and numa_maps */
+
+/* Anonymous mappings share one empty name instead of 50,000 strdup("")s. */
+static char no_name[1];
 
 void nm_vmas_free(struct nm_vma *vmas, size_t nr)
 {
 	for (size_t i = 0; i < nr; i++)
-		free(vmas[i].name);
+		if (vmas[i].name != no_name)
+			free(vmas[i].name);
 	free(vmas);
+}
+
+/* Number parsers for procfs text, which is always plain hex or decimal:
+ * strtoul's locale and sign handling were a visible part of a scan at
+ * 50,000 mappings under emulation.  *end is set past the digits. */
+static unsigned long scan_hex(const char *s, const char **end)
+{
+	unsigned long v = 0;
+
+	for (;; s++) {
+		unsigned int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned int)(*s - '0');
+		else if (*s >= 'a' && *s <= 'f')
+			d = (unsigned int)(*s - 'a' + 10);
+		else
+			break;
+		v = v << 4 | d;
+	}
+	*end = s;
+	return v;
+}
+
+static unsigned long long scan_dec(const char *s, const char **end)
+{
+	unsigned long long v = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (unsigned int)(*s - '0');
+	*end = s;
+	return v;
 }
 
 static unsigned int vmflags_parse(const char *s)
@@ -69,6 +118,8 @@ static unsigned int vmflags_parse(const char *s)
 
 static unsigned int name_flags(const char *name, unsigned long inode)
 {
+	if (name[0] != '[')
+		return inode ? NM_VMA_FILE : 0;
 	static const char *const special[] = { "[vdso]", "[vvar]", "[vvar_vclock]",
 					       "[vsyscall]", "[vectors]", "[sigpage]", "[uprobes]" };
 
@@ -84,6 +135,49 @@ static unsigned int name_flags(const char *name, unsigned long inode)
 	return 0;
 }
 
+/* "start-end perms offset maj:min inode   name", the first line of a
+ * mapping in maps and smaps.  Parsed by hand: sscanf cost more than the
+ * kernel's formatting at 50,000 mappings, and smaps' other ~25 lines a
+ * mapping start with a capitalised key, so they fail at the first test. */
+static bool vma_line(const char *s, unsigned long *start, unsigned long *end, char *perms,
+		     unsigned long *inode, const char **name)
+{
+	const char *p, *q;
+
+	if (!((s[0] >= '0' && s[0] <= '9') || (s[0] >= 'a' && s[0] <= 'f')))
+		return false;
+	*start = scan_hex(s, &p);
+	if (*p != '-')
+		return false;
+	*end = scan_hex(p + 1, &p);
+	if (*p++ != ' ')
+		return false;
+	for (int i = 0; i < 4; i++, p++) {
+		if (!*p || *p == ' ')
+			return false;
+		perms[i] = *p;
+	}
+	perms[4] = '\0';
+	if (*p++ != ' ')
+		return false;
+	scan_hex(p, &q);			/* offset */
+	if (q == p || *q++ != ' ')
+		return false;
+	scan_hex(q, &p);			/* major */
+	if (p == q || *p++ != ':')
+		return false;
+	scan_hex(p, &q);			/* minor */
+	if (q == p || *q++ != ' ')
+		return false;
+	*inode = (unsigned long)scan_dec(q, &p);
+	if (p == q)
+		return false;
+	while (*p == ' ')
+		p++;
+	*name = p;
+	return true;
+}
+
 int nm_smaps_parse(FILE *f, struct nm_vma **vmas, size_t *nr, struct ob_err *err)
 {
 	struct nm_vma *v = NULL, *cur = NULL;
@@ -93,14 +187,12 @@ int nm_smaps_parse(FILE *f, struct nm_vma **vmas, size_t *nr, struct ob_err *err
 	int rc = 0;
 
 	while (getline(&line, &llen, f) > 0) {
-		unsigned long start, end, off, inode;
-		unsigned int maj, mnr;
-		char perms[8];
-		int pos = 0;
+		unsigned long start, end, inode;
+		const char *name;
+		char perms[5];
 
 		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu %n", &start, &end, perms, &off, &maj,
-			   &mnr, &inode, &pos) >= 7 && pos > 0) {
+		if (vma_line(line, &start, &end, perms, &inode, &name)) {
 			if (n == cap) {
 				size_t ncap = cap ? cap * 2 : 64;
 				struct nm_vma *nv = realloc(v, ncap * sizeof(*v));
@@ -117,9 +209,10 @@ int nm_smaps_parse(FILE *f, struct nm_vma **vmas, size_t *nr, struct ob_err *err
 			cur->start = start;
 			cur->end = end;
 			cur->pagesize = 4096;
-			snprintf(cur->perms, sizeof(cur->perms), "%.4s", perms);
-			snprintf(cur->policy, sizeof(cur->policy), "?");
-			cur->name = strdup(line + pos);
+			memcpy(cur->perms, perms, sizeof(cur->perms));
+			cur->policy[0] = '?';
+			cur->policy[1] = '\0';
+			cur->name = *name ? strdup(name) : no_name;
 			if (!cur->name) {
 				rc = ob_err_set(err, -ENOMEM, "smaps: name");
 				goto fail;
@@ -151,27 +244,36 @@ fail:
 	return rc;
 }
 
-int nm_numa_maps_line(const char *line, unsigned long *start, char *policy, size_t plen,
-		      uint64_t *counts, uint64_t *kpagesize)
+/* One numa_maps line; the per-node counts go to counts[] (when given) and
+ * their sum to *total (when given). */
+static int numa_maps_fields(const char *line, unsigned long *start, char *policy, size_t plen,
+			    uint64_t *counts, uint64_t *total, uint64_t *kpagesize, bool *huge)
 {
-	char buf[4096], *save = NULL, *tok;
-	size_t pl = 0;
+	const char *p = line, *tok;
+	size_t pl = 0, len;
 	bool in_policy = true;
 
-	snprintf(buf, sizeof(buf), "%s", line);
-	buf[strcspn(buf, "\n")] = '\0';
-	tok = strtok_r(buf, " ", &save);
-	if (!tok)
+	/* Tokens are walked in place: copying and strtok'ing every line cost
+	 * more than the kernel's numa_maps at 50,000 mappings (issue 21). */
+	*start = scan_hex(p, &tok);
+	if (tok == p || (*tok != ' ' && *tok != '\n' && *tok))
 		return -EINVAL;
-	errno = 0;
-	*start = strtoul(tok, &tok, 16);
-	if (errno || *tok)
-		return -EINVAL;
+	p = tok;
 	if (kpagesize)
-		*kpagesize = 4096;
+		*kpagesize = 0;		/* only lines with pages say */
+	if (huge)
+		*huge = false;
 	if (policy && plen)
 		policy[0] = '\0';
-	while ((tok = strtok_r(NULL, " ", &save))) {
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (!*p || *p == '\n')
+			break;
+		tok = p;
+		while (*p && *p != ' ' && *p != '\n')
+			p++;
+		len = (size_t)(p - tok);
 		/* The policy is the first word, plus "(many):1" after "prefer"
 		 * and "interleave:0-1" after "weighted" (mpol_to_str). */
 		if (in_policy) {
@@ -180,8 +282,8 @@ int nm_numa_maps_line(const char *line, unsigned long *start, char *policy, size
 
 			if (more) {
 				if (policy && plen) {
-					int w = snprintf(policy + pl, plen - pl, "%s%s", pl ? " " : "",
-							 tok);
+					int w = snprintf(policy + pl, plen - pl, "%s%.*s", pl ? " " : "",
+							 (int)len, tok);
 
 					if (w > 0)
 						pl = pl + (size_t)w < plen ? pl + (size_t)w : plen - 1;
@@ -193,36 +295,53 @@ int nm_numa_maps_line(const char *line, unsigned long *start, char *policy, size
 			in_policy = false;
 		}
 		if (tok[0] == 'N' && tok[1] >= '0' && tok[1] <= '9') {
-			char *eq;
-			long node = strtol(tok + 1, &eq, 10);
+			const char *eq;
+			unsigned long long node = scan_dec(tok + 1, &eq);
 
-			if (*eq == '=' && node >= 0 && node < NM_MASK_BITS && counts)
-				counts[node] += strtoull(eq + 1, NULL, 10);
-		} else if (!strncmp(tok, "kernelpagesize_kB=", 18) && kpagesize) {
-			*kpagesize = strtoull(tok + 18, NULL, 10) * 1024;
+			if (*eq == '=' && node < NM_MASK_BITS) {
+				uint64_t c = scan_dec(eq + 1, &eq);
+
+				if (counts)
+					counts[node] += c;
+				if (total)
+					*total += c;
+			}
+		} else if (len > 18 && !strncmp(tok, "kernelpagesize_kB=", 18) && kpagesize) {
+			*kpagesize = scan_dec(tok + 18, &tok) * 1024;
+		} else if (len == 4 && !strncmp(tok, "huge", 4) && huge) {
+			*huge = true;
 		}
 	}
 	return 0;
 }
 
+int nm_numa_maps_line(const char *line, unsigned long *start, char *policy, size_t plen,
+		      uint64_t *counts, uint64_t *kpagesize)
+{
+	int rc = numa_maps_fields(line, start, policy, plen, counts, NULL, kpagesize, NULL);
+
+	if (!rc && kpagesize && !*kpagesize)
+		*kpagesize = 4096;
+	return rc;
+}
+
+/* Only the sum of each line's counts is kept: clearing and adding up a
+ * per-node array for every line cost more than the kernel's own work at
+ * 50,000 mappings (issue 21). */
 int nm_numa_maps_parse(FILE *f, struct nm_vma *vmas, size_t nr, struct ob_err *err)
 {
-	uint64_t *counts = calloc(NM_MASK_BITS, sizeof(*counts));
 	char *line = NULL;
 	size_t llen = 0, i = 0;
 
-	if (!counts)
-		return ob_err_set(err, -ENOMEM, "numa_maps");
 	while (getline(&line, &llen, f) > 0) {
 		char policy[NM_POLICY_LEN];
 		unsigned long start;
 		uint64_t kps, total = 0;
+		bool huge;
 
-		memset(counts, 0, NM_MASK_BITS * sizeof(*counts));
-		if (nm_numa_maps_line(line, &start, policy, sizeof(policy), counts, &kps))
+		if (numa_maps_fields(line, &start, policy, sizeof(policy), NULL, &total, &kps,
+				     &huge))
 			continue;
-		for (int node = 0; node < NM_MASK_BITS; node++)
-			total += counts[node];
 		/* Both files list mappings in address order: walk forward. */
 		while (i < nr && vmas[i].start < start)
 			i++;
@@ -232,10 +351,14 @@ int nm_numa_maps_parse(FILE *f, struct nm_vma *vmas, size_t nr, struct ob_err *e
 			continue;
 		snprintf(vmas[i].policy, sizeof(vmas[i].policy), "%s", policy);
 		vmas[i].nm_pages = total;
+		/* What smaps' KernelPageSize and "ht" would say, for maps. */
+		if (kps)
+			vmas[i].pagesize = kps;
+		if (huge)
+			vmas[i].flags |= NM_VMA_HUGETLB;
 		i++;
 	}
 	free(line);
-	free(counts);
 	return 0;
 }
 
@@ -279,7 +402,34 @@ static int proc_errno(const struct nm_host *h, pid_t pid, int rc, const char *wh
 	return ob_err_set(err, rc, "process %d: %s", pid, what);
 }
 
-int nm_proc_open(struct nm_proc *p, const struct nm_host *h, pid_t pid, struct ob_err *err)
+bool nm_proc_gone(const struct nm_host *h, pid_t pid)
+{
+	char buf[512], *paren;
+	ssize_t n = nm_read_file(h, buf, sizeof(buf), "/proc/%d/stat", pid);
+
+	if (n == -ENOENT || n == -ESRCH)
+		return true;
+	if (n < 0)
+		return false;
+	/* "PID (comm) S ...": the state follows the last ')'. */
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+/* A procfs file with a large stdio buffer: seq_file fills a whole read, so
+ * 50,000 mappings' smaps take a few hundred reads instead of 40,000. */
+static FILE *proc_stream(const struct nm_host *h, pid_t pid, const char *what, char *buf)
+{
+	FILE *f = nm_fopen(h, "/proc/%d/%s", pid, what);
+
+	if (f && buf)
+		setvbuf(f, buf, _IOFBF, PROC_BUF);
+	return f;
+}
+
+/* status and maps: the mappings without their page counts and policies. */
+static int proc_read_maps(struct nm_proc *p, const struct nm_host *h, pid_t pid, char *buf,
+			  struct ob_err *err)
 {
 	FILE *f;
 	int rc;
@@ -291,34 +441,123 @@ int nm_proc_open(struct nm_proc *p, const struct nm_host *h, pid_t pid, struct o
 	rc = status_parse(p, h, err);
 	if (rc)
 		return proc_errno(h, pid, rc, "status", err);
-	f = nm_fopen(h, "/proc/%d/smaps", pid);
+	/* maps, not smaps: numa_maps has the rest (see nm_proc_read_smaps). */
+	f = proc_stream(h, pid, "maps", buf);
 	if (!f)
-		return proc_errno(h, pid, -errno, "smaps", err);
+		return proc_errno(h, pid, -errno, "maps", err);
 	rc = nm_smaps_parse(f, &p->vmas, &p->nr_vmas, err);
 	fclose(f);
 	if (rc)
 		return rc;
-	/* A process we may not read shows an empty smaps on some kernels. */
+	/* A process we may not read shows no mappings on some kernels, and so
+	 * does one that has exited but is not yet reaped. */
 	if (p->nr_vmas == 0) {
-		char buf[64];
-
-		if (nm_read_file(h, buf, sizeof(buf), "/proc/%d/stat", pid) == -ENOENT)
-			rc = ob_err_set(err, -ESRCH, "no process %d", pid);
-		else
-			rc = ob_err_set(err, -EINVAL, "process %d has no memory (a kernel thread?)",
-					pid);
-		goto fail;
-	}
-	f = nm_fopen(h, "/proc/%d/numa_maps", pid);
-	if (f) {
-		rc = nm_numa_maps_parse(f, p->vmas, p->nr_vmas, err);
-		fclose(f);
-		if (rc)
-			goto fail;
+		if (nm_proc_gone(h, pid))
+			return ob_err_set(err, -ESRCH, "process %d has exited", pid);
+		return ob_err_set(err, -EINVAL, "process %d has no memory (a kernel thread?)", pid);
 	}
 	return 0;
-fail:
-	nm_proc_close(p);
+}
+
+/* Page counts, page sizes and policies: numa_maps, or smaps without NUMA. */
+static int proc_read_counts(struct nm_proc *p, const struct nm_host *h, char *buf,
+			    struct ob_err *err)
+{
+	FILE *f = proc_stream(h, p->pid, "numa_maps", buf);
+	int rc;
+
+	if (!f)
+		return nm_proc_read_smaps(p, h, err);
+	rc = nm_numa_maps_parse(f, p->vmas, p->nr_vmas, err);
+	fclose(f);
+	return rc;
+}
+
+int nm_proc_open(struct nm_proc *p, const struct nm_host *h, pid_t pid, struct ob_err *err)
+{
+	char *buf = malloc(PROC_BUF);	/* NULL: stdio's own small buffer */
+	int rc = proc_read_maps(p, h, pid, buf, err);
+
+	if (!rc)
+		rc = proc_read_counts(p, h, buf, err);
+	if (rc)
+		nm_proc_close(p);
+	free(buf);
+	return rc;
+}
+
+static bool same_mappings(const struct nm_proc *a, const struct nm_proc *b)
+{
+	if (a->nr_vmas != b->nr_vmas)
+		return false;
+	for (size_t i = 0; i < a->nr_vmas; i++)
+		if (a->vmas[i].start != b->vmas[i].start || a->vmas[i].end != b->vmas[i].end ||
+		    memcmp(a->vmas[i].perms, b->vmas[i].perms, sizeof(a->vmas[i].perms)))
+			return false;
+	return true;
+}
+
+int nm_proc_reopen(struct nm_proc *p, const struct nm_proc *old, const struct nm_host *h,
+		   bool policies_changed, struct ob_err *err)
+{
+	char *buf = malloc(PROC_BUF);
+	int rc = proc_read_maps(p, h, old->pid, buf, err);
+
+	if (rc)
+		goto out;
+	if (policies_changed || !same_mappings(p, old)) {
+		rc = proc_read_counts(p, h, buf, err);
+		goto out;
+	}
+	for (size_t i = 0; i < p->nr_vmas; i++) {
+		struct nm_vma *v = &p->vmas[i];
+		const struct nm_vma *o = &old->vmas[i];
+
+		memcpy(v->policy, o->policy, sizeof(v->policy));
+		v->nm_pages = o->nm_pages;
+		v->rss_kb = o->rss_kb;
+		v->pagesize = o->pagesize;
+		v->flags |= o->flags & ~NM_VMA_SKIPPED;
+	}
+out:
+	if (rc)
+		nm_proc_close(p);
+	free(buf);
+	return rc;
+}
+
+int nm_proc_read_smaps(struct nm_proc *p, const struct nm_host *h, struct ob_err *err)
+{
+	struct nm_vma *sv = NULL;
+	size_t nsv = 0, j = 0;
+	char *buf = malloc(PROC_BUF);
+	FILE *f = proc_stream(h, p->pid, "smaps", buf);
+	int rc;
+
+	if (!f) {
+		rc = proc_errno(h, p->pid, -errno, "smaps", err);
+		goto out;
+	}
+	rc = nm_smaps_parse(f, &sv, &nsv, err);
+	fclose(f);
+	if (rc)
+		goto out;
+	/* Both lists are in address order; a mapping that changed in between
+	 * simply keeps what maps and numa_maps said. */
+	for (size_t i = 0; i < p->nr_vmas; i++) {
+		while (j < nsv && sv[j].start < p->vmas[i].start)
+			j++;
+		if (j == nsv)
+			break;
+		if (sv[j].start != p->vmas[i].start || sv[j].end != p->vmas[i].end)
+			continue;
+		p->vmas[i].flags |= sv[j].flags;
+		p->vmas[i].pagesize = sv[j].pagesize;
+		p->vmas[i].rss_kb = sv[j].rss_kb;
+	}
+	nm_vmas_free(sv, nsv);
+out:
+	free(buf);
 	return rc;
 }
 
@@ -360,56 +599,83 @@ static bool vma_walkable(struct nm_vma *v)
 {
 	if (v->flags & NM_VMA_IO)
 		return false;
-	if (!v->nm_pages && !v->rss_kb)
+	/* [vdso] pages are reported (special), though numa_maps counts none. */
+	bool counted = v->nm_pages || v->rss_kb || (v->flags & NM_VMA_SPECIAL);
+
+	if (!counted && !nm_vma_may_hold_zero_pages(v))
 		return false;
 	if (v->end - v->start > NM_SCAN_MAX_BYTES) {
-		v->flags |= NM_VMA_SKIPPED;
+		/* Only a mapping that surely holds pages is reported unscanned. */
+		if (counted)
+			v->flags |= NM_VMA_SKIPPED;
 		return false;
 	}
 	return true;
 }
 
-static int walk_pagemap(struct nm_proc *p, int fd, uint32_t vi, size_t *cap, uint64_t *buf)
+/* A window of pagemap entries.  Neighbouring mappings share windows, so a
+ * process of 50,000 small mappings costs a few dozen reads instead of one
+ * read per mapping (issue 21); entries of holes between mappings read as
+ * zero (not present) and cost 8 bytes a page. */
+struct pm_window {
+	int fd;
+	uint64_t *buf;
+	unsigned long start;	/* address of buf[0] */
+	size_t n;		/* valid entries */
+};
+
+static int pm_entry(struct pm_window *w, unsigned long addr, uint64_t *e)
+{
+	if (addr < w->start || addr >= w->start + w->n * 4096) {
+		ssize_t got = pread(w->fd, w->buf, PAGEMAP_CHUNK * 8, (off_t)(addr / 4096 * 8));
+
+		w->n = 0;
+		if (got < 0)
+			return -errno;
+		if (got < 8)
+			return -ESRCH;
+		w->start = addr;
+		w->n = (size_t)got / 8;
+	}
+	*e = w->buf[(addr - w->start) / 4096];
+	return 0;
+}
+
+static uint16_t pm_flags(uint64_t e)
+{
+	uint16_t pm = 0;
+
+	if (e >> 63 & 1)
+		pm |= NM_PM_PRESENT;
+	if (e >> 62 & 1)
+		pm |= NM_PM_SWAPPED;
+	if (e >> 61 & 1)
+		pm |= NM_PM_FILE;
+	if (e >> 56 & 1)
+		pm |= NM_PM_EXCLUSIVE;
+	return pm;
+}
+
+/* Every present or swapped page of mapping vi (one entry per huge page of a
+ * hugetlb mapping, whose start is aligned to its page size). */
+static int walk_pagemap(struct nm_proc *p, struct pm_window *w, uint32_t vi, size_t *cap)
 {
 	const struct nm_vma *v = &p->vmas[vi];
 	unsigned long step = v->pagesize ? v->pagesize : 4096;
-	unsigned long stride = step / 4096;	/* pagemap entries per page */
-	unsigned long addr = v->start;
 
-	while (addr < v->end) {
-		size_t want = (v->end - addr) / 4096;
-		ssize_t got;
+	for (unsigned long addr = v->start; addr < v->end; addr += step) {
+		uint64_t e = 0;
+		uint16_t pm;
+		int rc = pm_entry(w, addr, &e);
 
-		if (want > PAGEMAP_CHUNK)
-			want = PAGEMAP_CHUNK;
-		got = pread(fd, buf, want * 8, (off_t)(addr / 4096 * 8));
-		if (got < 0)
-			return -errno;
-		if (got == 0)
-			return -ESRCH;
-		for (size_t i = 0; i < (size_t)got / 8; i += stride) {
-			uint64_t e = buf[i];
-			uint16_t pm = 0;
-			int rc;
-
-			if (e >> 63 & 1)
-				pm |= NM_PM_PRESENT;
-			if (e >> 62 & 1)
-				pm |= NM_PM_SWAPPED;
-			if (e >> 61 & 1)
-				pm |= NM_PM_FILE;
-			if (e >> 56 & 1)
-				pm |= NM_PM_EXCLUSIVE;
-			if (!(pm & (NM_PM_PRESENT | NM_PM_SWAPPED)))
-				continue;
-			rc = pages_push(p, cap, addr + i * 4096, vi, pm);
-			if (rc)
-				return rc;
-		}
-		addr += (unsigned long)got / 8 * 4096;
-		/* A partial read ends on a page boundary; keep huge pages aligned. */
-		if (stride > 1)
-			addr = (addr + step - 1) / step * step;
+		if (rc)
+			return rc;
+		pm = pm_flags(e);
+		if (!(pm & (NM_PM_PRESENT | NM_PM_SWAPPED)))
+			continue;
+		rc = pages_push(p, cap, addr, vi, pm);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -417,25 +683,25 @@ static int walk_pagemap(struct nm_proc *p, int fd, uint32_t vi, size_t *cap, uin
 int nm_proc_scan_pages(struct nm_proc *p, const struct nm_host *h, const struct nm_sys *sys,
 		       struct ob_err *err)
 {
-	uint64_t *buf = NULL;
+	struct pm_window w = { .fd = -1 };
 	size_t cap = 0;
-	int fd, rc;
+	int rc = 0;
 
 	free(p->pages);
 	p->pages = NULL;
 	p->nr_pages = 0;
-	fd = nm_open(h, O_RDONLY, "/proc/%d/pagemap", p->pid);
-	if (fd < 0)
-		return proc_errno(h, p->pid, fd, "pagemap", err);
-	buf = malloc(PAGEMAP_CHUNK * 8);
-	if (!buf) {
+	w.fd = nm_open(h, O_RDONLY, "/proc/%d/pagemap", p->pid);
+	if (w.fd < 0)
+		return proc_errno(h, p->pid, w.fd, "pagemap", err);
+	w.buf = malloc(PAGEMAP_CHUNK * 8);
+	if (!w.buf) {
 		rc = ob_err_set(err, -ENOMEM, "pagemap buffer");
 		goto out_close;
 	}
 	for (size_t i = 0; i < p->nr_vmas; i++) {
 		if (!vma_walkable(&p->vmas[i]))
 			continue;
-		rc = walk_pagemap(p, fd, (uint32_t)i, &cap, buf);
+		rc = walk_pagemap(p, &w, (uint32_t)i, &cap);
 		if (rc == -ESRCH || rc == -EIO) {
 			/* The mapping went away under us (munmap, exit): skip it. */
 			continue;
@@ -448,9 +714,9 @@ int nm_proc_scan_pages(struct nm_proc *p, const struct nm_host *h, const struct 
 	}
 	rc = nm_query_nodes(sys, p->pid, p->pages, p->nr_pages, err);
 out_free:
-	free(buf);
+	free(w.buf);
 out_close:
-	close(fd);
+	close(w.fd);
 	if (rc) {
 		free(p->pages);
 		p->pages = NULL;
@@ -484,7 +750,8 @@ int nm_query_nodes(const struct nm_sys *sys, pid_t pid, struct nm_page *pages, s
 			break;
 		rc = sys->move_pages(sys->priv, pid, k, addrs, NULL, status, 0);
 		if (rc < 0) {
-			if (rc == -ESRCH)
+			/* A target whose memory is already torn down answers EINVAL. */
+			if (rc == -ESRCH || nm_proc_gone(NULL, pid))
 				ret = ob_err_set(err, -ESRCH, "process %d exited", pid);
 			else
 				ret = ob_err_set(err, (int)rc,

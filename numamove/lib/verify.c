@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* verify.c - never trust the return value: look again and explain.
  *
- * After the passes (move.c M6) we scan the process again from scratch:
- * mappings may have come and gone, and pages may have been faulted in on a
- * source node while we worked (a bind policy pointing back does that).  The
+ * After the passes (move.c M6) we scan the process again: mappings may have
+ * come and gone, and pages may have been faulted in on a source node while
+ * we worked (a bind policy pointing back does that).  Every page is looked
+ * up afresh; numa_maps is read again only when the mappings changed or a
+ * policy was moved (nm_proc_reopen), as it costs most at many mappings.  The
  * fresh scan is merged with the old one by address (both are sorted) so a
  * page keeps the status and try count of its last move, then every page
  * still on a source node gets a reason (explain.c) and is added to a residue
@@ -68,12 +70,29 @@ int nm_verify(const struct nm_host *h, const struct nm_sys *sys, const struct nm
 	rc = nm_nodemap_build(&o->from, &o->to, map, err);
 	if (rc)
 		goto out_map;
-	rc = nm_proc_open(&fresh, h, rep->pid, err);
+	rc = nm_proc_reopen(&fresh, old, h, o->flags & NM_F_POLICY_MOVED, err);
 	if (rc)
 		goto out_map;
 	rc = nm_proc_scan_pages(&fresh, h, sys, err);
 	if (rc)
 		goto out_fresh;
+	/* Reasons need smaps' flags (mlocked, VM_IO); only read it when a page
+	 * is still on a source node, or has no node outside an anonymous
+	 * mapping (the zero page is the only such page of those). */
+	for (size_t i = 0; i < fresh.nr_pages; i++) {
+		const struct nm_vma *v = &fresh.vmas[fresh.pages[i].vma];
+		int node = fresh.pages[i].node;
+
+		if (v->flags & NM_VMA_SPECIAL)
+			continue;	/* [vdso]: "special" whatever smaps says */
+		if ((node >= 0 && node < NM_MASK_BITS && map[node] >= 0) ||
+		    (node == -EFAULT && !nm_vma_may_hold_zero_pages(v))) {
+			rc = nm_proc_read_smaps(&fresh, h, err);
+			if (rc)
+				goto out_fresh;
+			break;
+		}
+	}
 
 	free(rep->res);
 	rep->res = NULL;
@@ -113,8 +132,7 @@ int nm_verify(const struct nm_host *h, const struct nm_sys *sys, const struct nm
 			pg->tries = old->pages[j].tries;
 			pg->target = old->pages[j].target;
 		}
-		if (node == -EFAULT && (pg->pm & NM_PM_PRESENT) &&
-		    !(v->flags & (NM_VMA_SPECIAL | NM_VMA_IO))) {
+		if (node == -EFAULT && (pg->pm & NM_PM_PRESENT) && nm_vma_may_hold_zero_pages(v)) {
 			r = NM_R_ZERO;
 			node = -1;
 		} else if (node < 0 || node >= NM_MASK_BITS || map[node] < 0) {

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared fixtures for the numamove pytest suites.
 
 OB_BUILD (the build directory) and OB_ROOT (the repository) come from

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """numamove on the machine the tests run on (one NUMA node in CI).
 
 Everything here works without a second node: argument errors, a missing
@@ -49,7 +50,7 @@ def test_help_lists_every_option_and_exit_status(numamove):
 
 
 @pytest.mark.parametrize("args,words", [
-    (["--bogus"], "unknown option '--bogus'"),
+    (["--bogus"], "unrecognized option '--bogus'"),
     ([], "missing PID"),
     (["abc", "--from", "0", "--to", "1"], "bad PID 'abc'"),
     (["123"], "needs --from NODES and --to NODES"),
@@ -71,6 +72,18 @@ def test_missing_process_is_exit_3(numamove):
     r = nm(numamove, 0x3ffffff0, "--from", "0", "--to", "1")
     assert r.returncode == 3
     assert "no such process" in r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    [0x3ffffff0, "--from", "0", "--to", "1", "--json"],
+    ["inspect", 0x3ffffff0, "--json"],
+])
+def test_json_failure_is_one_object_on_stdout(numamove, args):
+    r = nm(numamove, *args)
+    assert r.returncode == 3
+    d = json.loads(r.stdout)
+    assert d["exit"] == 3 and "no such process" in d["error"]
+    assert r.stdout.count("\n") == 1 and d["error"] in r.stderr
 
 
 def test_missing_process_inspect_is_exit_3(numamove):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """numamove on real two-node kernels, through ../shared/tools/numa-vm.
 
 One guest boot runs every scenario of guest/scenarios.sh ("basic"), one
@@ -236,6 +237,7 @@ def test_dry_run_reports_the_cpuset_problem(basic):
     d = basic.json("err-cpuset")
     assert basic.rc("err-cpuset") == 4
     assert [c["level"] for c in d["checks"] if c["name"] == "cpuset"] == ["problem"]
+    assert "outside the process's cpuset" in d["error"] and d["exit"] == 4
     nodes, _ = anon_region(basic.maps("err-cpuset-move"), 1024)
     assert nodes == {0: 1024}   # nothing half done
 
@@ -282,3 +284,95 @@ def test_64mib_round_trip_in_fake_numa_and_memory_tier_guests(other_mode):
         assert d["bytes_moved"] >= 64 * MIB and d["bytes_left"] == 0
         nodes, line = anon_region(other_mode.maps(name), 16384)
         assert nodes == {node: 16384}, line
+
+
+# ---- issue 21: one more boot ("edge") for the behaviours below ----
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory):
+    return boot(tmp_path_factory.mktemp("guest-edge"), "edge")
+
+
+def one_json_object(res, name):
+    """stdout holds exactly one JSON object, whatever the exit status."""
+    text = res.text(f"{name}.json")
+    d = json.loads(text)
+    assert text.strip().count("\n") == 0, text
+    return d
+
+
+def test_target_too_full_by_its_watermark_is_exit_7_before_moving(edge):
+    d = one_json_object(edge, "full-over")
+    assert edge.rc("full-over") == 7, edge.err("full-over")
+    assert d["exit"] == 7 and "can take" in d["error"]
+    assert [c["level"] for c in d["checks"] if c["name"] == "free-memory"] == ["problem"]
+    assert d["bytes_moved"] == 0
+    size = int(edge.text("full.usable_mib")) + 8
+    nodes, line = anon_region(edge.maps("full-over"), size * 256)
+    assert nodes == {0: size * 256}, line   # nothing half done
+
+
+def test_a_move_that_fits_above_the_watermark_goes_through(edge):
+    d = edge.json("full-fits")
+    assert edge.rc("full-fits") == 0, edge.err("full-fits")
+    assert d["bytes_left"] == 0
+
+
+def test_a_mapping_of_only_zero_pages_is_listed_and_counted(edge):
+    d = edge.json("zero-alone")
+    assert edge.rc("zero-alone") == 0, edge.err("zero-alone")
+    z = [r for r in d["residue"] if r["reason"] == "zero-page"]
+    assert [(r["pages"], r["failure"], r["perms"]) for r in z] == [(32, False, "r--p")]
+    assert d["bytes_ignored"] >= 32 * 4096
+    insp = json.loads(edge.text("zero-alone-inspect.json"))
+    ro = [m for m in insp["mappings"] if m["perms"] == "r--p" and m["name"] == ""]
+    assert [m["nonode"] for m in ro] == [32]
+
+
+def test_policy_moves_there_and_back(edge):
+    for name, node, bind in (("pol-0to1", 1, "bind:1"), ("pol-1to0", 0, "bind:0")):
+        d = edge.json(name)
+        assert edge.rc(name) == 0, edge.err(name)
+        assert d["policy"]["moved"] is True and d["policy"]["points_back"] == 0
+        assert d["bytes_left"] == 0
+        nodes, line = anon_region(edge.maps(name), 4096)
+        assert nodes == {node: 4096}, line
+        assert bind in line
+
+
+def test_policy_sets_the_cpuset_of_a_process_alone_in_its_cgroup_first(edge):
+    d = edge.json("alone-policy")
+    assert edge.rc("alone-policy") == 0, edge.err("alone-policy")
+    assert d["policy"]["cgroup"] == "/sys/fs/cgroup/nm-only0"
+    assert edge.text("alone.mems").strip() == "1"
+    nodes, line = anon_region(edge.maps("alone-policy"), 4096)
+    assert nodes == {1: 4096}, line
+
+
+def test_policy_cgroup_is_removed_once_its_process_has_exited(edge):
+    assert "numamove-" in edge.text("pol.cgroup")          # made by --policy
+    assert "No such file" in edge.text("pol.cgroup-after")  # swept by the next run
+
+
+@pytest.mark.parametrize("name,status", [
+    ("js-noproc", 3), ("js-perm", 4), ("js-node", 5), ("js-cpuset", 4), ("full-over", 7),
+])
+def test_json_failure_is_one_object_with_error_and_status(edge, name, status):
+    assert edge.rc(name) == status
+    d = one_json_object(edge, name)
+    assert d["exit"] == status
+    assert d["error"] and d["error"] in edge.err(name)
+
+
+@pytest.mark.parametrize("name", ["zombie", "zombie-inspect"])
+def test_zombie_target_is_exit_3(edge, name):
+    assert edge.text("zombie.state").strip() == "Z"
+    assert edge.rc(name) == 3, edge.err(name)
+    assert one_json_object(edge, name)["exit"] == 3
+
+
+def test_target_killed_during_the_scan_is_exit_3(edge):
+    if not (edge.out / "killed.fds").exists():
+        pytest.skip("numamove finished before it could be stopped mid-scan")
+    assert edge.rc("killed") == 3, edge.err("killed")
+    assert one_json_object(edge, "killed")["exit"] == 3

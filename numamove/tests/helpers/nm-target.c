@@ -11,6 +11,11 @@
  *   --hugetlb N    N 2 MiB hugetlb pages
  *   --vmsplice N   N pages of the region held by a pipe (a pinned reference)
  *   --zero N       N pages only read (the shared zero page)
+ *   --zero-alone N N zero pages in a read-only mapping of their own, so
+ *                  the mapping holds nothing else (no Rss, no numa_maps count)
+ *   --maps N       N one-page mappings, each written (neighbours differ in
+ *                  protection so the kernel cannot merge them)
+ *   --threads N    N more threads that only sleep
  *   --stall        a thread that maps, writes and unmaps a page every
  *                  millisecond and records the largest gap between two of
  *                  its clock readings (it waits whenever the mmap_lock is
@@ -42,6 +47,7 @@
 struct target {
 	size_t mib, extra_mib;
 	int bind, mlock_it, fork_shared, thp, stall, hugetlb, vmsplice_n, zero_n;
+	int zero_alone, maps, threads;
 	const char *ready, *out;
 	char *region;
 	size_t len, touched;
@@ -120,6 +126,47 @@ static void report_new(struct target *t, size_t from, size_t len)
 	free(status);
 }
 
+static void *sleeper_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* n pages that only read: each maps the shared zero page. */
+static int zero_pages(size_t n, int prot)
+{
+	volatile char *z = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				-1, 0);
+	int sum = 0;
+
+	if (z == MAP_FAILED)
+		return -1;
+	madvise((void *)z, n * PAGE, MADV_NOHUGEPAGE);
+	for (size_t i = 0; i < n; i++)
+		sum += z[i * PAGE];
+	(void)sum;
+	return prot == (PROT_READ | PROT_WRITE) ? 0 : mprotect((void *)z, n * PAGE, prot);
+}
+
+/* n written one-page mappings: every other page read-only splits one
+ * mapping into n. */
+static int many_maps(size_t n)
+{
+	char *m = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
+		return -1;
+	madvise(m, n * PAGE, MADV_NOHUGEPAGE);
+	for (size_t i = 0; i < n; i++)
+		m[i * PAGE] = 1;
+	for (size_t i = 0; i < n; i += 2)
+		if (mprotect(m + i * PAGE, PAGE, PROT_READ))
+			return -1;
+	return 0;
+}
+
 static int opt_num(const char *s)
 {
 	return atoi(s);
@@ -141,6 +188,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--hugetlb")) t.hugetlb = opt_num(v), i++;
 		else if (!strcmp(a, "--vmsplice")) t.vmsplice_n = opt_num(v), i++;
 		else if (!strcmp(a, "--zero")) t.zero_n = opt_num(v), i++;
+		else if (!strcmp(a, "--zero-alone")) t.zero_alone = opt_num(v), i++;
+		else if (!strcmp(a, "--maps")) t.maps = opt_num(v), i++;
+		else if (!strcmp(a, "--threads")) t.threads = opt_num(v), i++;
 		else if (!strcmp(a, "--ready")) t.ready = v, i++;
 		else if (!strcmp(a, "--out")) t.out = v, i++;
 		else if (!strcmp(a, "--mlock")) t.mlock_it = 1;
@@ -188,15 +238,29 @@ int main(int argc, char **argv)
 		}
 		memset(h, 1, hl);
 	}
-	if (t.zero_n) {
-		volatile char *z = mmap(NULL, (size_t)t.zero_n * PAGE, PROT_READ | PROT_WRITE,
-					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		int sum = 0;
+	if (t.zero_n && zero_pages((size_t)t.zero_n, PROT_READ | PROT_WRITE)) {
+		perror("nm-target: zero pages");
+		return 1;
+	}
+	if (t.zero_alone && zero_pages((size_t)t.zero_alone, PROT_READ)) {
+		perror("nm-target: zero-page mapping");
+		return 1;
+	}
+	if (t.maps && many_maps((size_t)t.maps)) {
+		perror("nm-target: mappings");
+		return 1;
+	}
+	for (int i = 0; i < t.threads; i++) {
+		pthread_t sl;
+		pthread_attr_t at;
 
-		madvise((void *)z, (size_t)t.zero_n * PAGE, MADV_NOHUGEPAGE);
-		for (int i = 0; i < t.zero_n; i++)
-			sum += z[(size_t)i * PAGE];
-		(void)sum;
+		pthread_attr_init(&at);
+		pthread_attr_setstacksize(&at, 64 << 10);
+		if (pthread_create(&sl, &at, sleeper_thread, NULL)) {
+			fprintf(stderr, "nm-target: thread %d of %d failed\n", i, t.threads);
+			return 1;
+		}
+		pthread_attr_destroy(&at);
 	}
 	if (t.vmsplice_n) {
 		struct iovec iov = { t.region, (size_t)t.vmsplice_n * PAGE };

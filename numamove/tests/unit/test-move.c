@@ -95,7 +95,7 @@ static int setup(void **state)
 	w->sys = (struct nm_sys){ .move_pages = fake_move_pages, .priv = &w->f };
 	w->vma = (struct nm_vma){ .start = BASE, .end = BASE + NPAGES * 4096UL,
 				  .pagesize = 4096, .name = (char *)"" };
-	w->p.pid = 4242;
+	w->p.pid = getpid();	/* alive: a dead target turns errors into ESRCH */
 	w->p.vmas = &w->vma;
 	w->p.nr_vmas = 1;
 	w->p.pages = calloc(NPAGES, sizeof(*w->p.pages));
@@ -243,6 +243,7 @@ static void test_batch_follows_the_time_budget(void **state)
 	struct nm_move_opts o;
 
 	nm_move_opts_init(&o);
+	o.call_budget_us = 20000;
 	/* 2048 pages in 40 ms -> half as many for a 20 ms budget. */
 	assert_int_equal(nm_batch_next(&o, 2048, 40000, 0), 1024);
 	/* Fast calls grow the batch, at most twofold. */
@@ -258,6 +259,7 @@ static void test_batch_ignores_the_fixed_cost_of_a_call(void **state)
 	struct nm_move_opts o;
 
 	nm_move_opts_init(&o);
+	o.call_budget_us = 20000;
 	/* 100 ms per call whatever the size: 1024 pages in 110 ms means
 	 * 10 ms of real work, so the batch may double, not shrink. */
 	assert_int_equal(nm_batch_next(&o, 1024, 110000, 100000), 2048);

@@ -53,6 +53,32 @@ static int setup(void **state)
 	put("sys/devices/system/node/node0/meminfo",
 	    "Node 0 MemTotal:         524288 kB\nNode 0 MemFree:          400000 kB\n"
 	    "Node 0 MemUsed:          124288 kB\n");
+	/* Node 1 as the two-node guest shows it (6.1): only DMA32 has memory;
+	 * node 0 with a DMA zone whose reserve against higher zones hides it. */
+	put("proc/zoneinfo",
+	    "Node 0, zone      DMA\n  per-node stats\n      nr_free_pages 99\n"
+	    "  pages free     3000\n        boost    0\n        min      100\n"
+	    "        low      125\n        high     150\n        managed  3900\n"
+	    "        protection: (0, 1800, 1800, 1800, 1800)\n"
+	    "Node 0, zone    DMA32\n  pages free     50000\n        boost    500\n"
+	    "        min      5000\n        low      6000\n        high     7000\n"
+	    "        protection: (0, 0, 0, 0, 0)\n      nr_free_pages 50000\n"
+	    "Node 0, zone   Normal\n  pages free     0\n        min      0\n"
+	    "        protection: (0, 0, 0, 0, 0)\n"
+	    "Node 0, zone  Movable\n  pages free     0\n        min      0\n"
+	    "        protection: (0, 0, 0, 0, 0)\n"
+	    "Node 0, zone   Device\n  pages free     0\n        min      0\n"
+	    "        protection: (0, 0, 0, 0, 0)\n"
+	    "Node 1, zone      DMA\n  pages free     0\n        min      0\n"
+	    "        protection: (0, 0, 0, 0, 0)\n"
+	    "Node 1, zone    DMA32\n  pages free     20601\n        boost    0\n"
+	    "        min      5686\n        low      7107\n        high     8528\n"
+	    "        protection: (0, 0, 0, 0, 0)\n      nr_free_pages 20601\n"
+	    "              high:  7107\n"
+	    "Node 1, zone   Normal\n  pages free     0\n        min      0\n"
+	    "        protection: (0, 0, 0, 0, 0)\n"
+	    "Node 1, zone  Movable\n  pages free     0\n        min      0\n"
+	    "        protection: (0, 0, 0, 0, 0)\n");
 	put("proc/sys/kernel/numa_balancing", "1\n");
 	put("proc/vmstat", "nr_free_pages 5\npgmigrate_success 16384\npgmigrate_fail 31\n");
 	return 0;
@@ -88,6 +114,23 @@ static void test_meminfo(void **state)
 	assert_int_equal(free_kb, 400000);
 	assert_int_equal(nm_host_node_mem(&h, 9, &total, &free_kb, &err), -ENOENT);
 	assert_non_null(strstr(err.msg, "node 9"));
+}
+
+/* What a migration may take: free pages above min (+ boost) and the
+ * zone's reserve against movable allocations, never MemFree. */
+static void test_avail_is_free_above_the_min_watermark_and_reserve(void **state)
+{
+	struct nm_host h = { .root = root };
+	struct ob_err err = { 0 };
+	uint64_t kb, page_kb = (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
+
+	assert_int_equal(nm_host_node_avail(&h, 1, &kb, &err), 0);
+	assert_int_equal(kb, (20601 - 5686) * page_kb);
+	/* DMA: 3000 - 100 - 1800; DMA32: 50000 - 5000 - 500. */
+	assert_int_equal(nm_host_node_avail(&h, 0, &kb, &err), 0);
+	assert_int_equal(kb, (1100 + 44500) * page_kb);
+	assert_int_equal(nm_host_node_avail(&h, 5, &kb, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "node 5"));
 }
 
 static void test_cpus_to_nodes_includes_cpu_only_nodes(void **state)
@@ -139,6 +182,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nodes_with_memory),
 		cmocka_unit_test(test_meminfo),
+		cmocka_unit_test(test_avail_is_free_above_the_min_watermark_and_reserve),
 		cmocka_unit_test(test_cpus_to_nodes_includes_cpu_only_nodes),
 		cmocka_unit_test(test_distance_row),
 		cmocka_unit_test(test_balancing_and_vmstat),
