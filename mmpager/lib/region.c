@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ob/err.h"
@@ -111,13 +112,21 @@ struct mp_region *mp_region_get(struct mmp_pager *p, const void *addr)
 	return r;
 }
 
+/* Once the region is dying its unmapper waits for refs == 0 and then frees
+ * it, so the last put must not touch r after its decrement: the decrement
+ * and the wake happen under ref_mu, which the unmapper holds to look.  A
+ * put that saw dying == false just before it was set wakes no one; the
+ * unmapper's wait is timed for that case. */
 void mp_region_put(struct mp_region *r)
 {
-	if (atomic_fetch_sub(&r->refs, 1) == 1 && atomic_load(&r->dying)) {
-		pthread_mutex_lock(&r->ref_mu);
-		pthread_cond_broadcast(&r->ref_cv);
-		pthread_mutex_unlock(&r->ref_mu);
+	if (!atomic_load(&r->dying)) {
+		atomic_fetch_sub(&r->refs, 1);
+		return;
 	}
+	pthread_mutex_lock(&r->ref_mu);
+	if (atomic_fetch_sub(&r->refs, 1) == 1)
+		pthread_cond_broadcast(&r->ref_cv);
+	pthread_mutex_unlock(&r->ref_mu);
 }
 
 /* ---- hugetlb ---------------------------------------------------------- */
@@ -362,8 +371,15 @@ fail_unmap:
 static void wait_unreferenced(struct mp_region *r)
 {
 	pthread_mutex_lock(&r->ref_mu);
-	while (atomic_load(&r->refs) != 0)
-		pthread_cond_wait(&r->ref_cv, &r->ref_mu);
+	while (atomic_load(&r->refs) != 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&r->ref_cv, &r->ref_mu, &ts);
+	}
 	pthread_mutex_unlock(&r->ref_mu);
 }
 
