@@ -86,21 +86,24 @@ static void fill_abort(struct mp_region *r, struct mp_tpage *tp, struct mp_pte *
 	mp_buf_release(r->pager, len);
 }
 
-/* The store failed: make the faulting thread see SIGBUS, and say why. */
+/* The store failed: make the faulting thread see SIGBUS, and say why
+ * first, since the thread may die as soon as the page is poisoned. */
 static void fill_poison(struct mp_region *r, uint64_t idx, size_t len, int rc)
 {
 	struct mmp_pager *p = r->pager;
 	int prc;
 
 	atomic_fetch_add_explicit(&p->n_store_err, 1, RELAXED);
+	mp_log("mmpager: %s store read of %zu bytes at offset %llu failed (%s); "
+	       "page %p poisoned: access raises SIGBUS", r->store->kind, len,
+	       (unsigned long long)(r->offset + idx * r->psize), strerror(-rc),
+	       page_addr(r, idx));
 	prc = mp_uffd_poison(p->uffd, page_addr(r, idx), len);
 	if (prc == 0)
 		atomic_fetch_add_explicit(&p->n_poison, 1, RELAXED);
-	mp_log("mmpager: %s store read of %zu bytes at offset %llu failed (%s); "
-	       "page %p %s", r->store->kind, len,
-	       (unsigned long long)(r->offset + idx * r->psize), strerror(-rc),
-	       page_addr(r, idx), prc == 0 ? "poisoned: access raises SIGBUS"
-	       : "could not be poisoned (UFFDIO_POISON unsupported)");
+	else
+		mp_log("mmpager: UFFDIO_POISON of %p failed (%s): the faulting "
+		       "thread stays blocked", page_addr(r, idx), strerror(-prc));
 }
 
 int mp_fill_page(struct mp_region *r, uint64_t idx, bool write, bool pin,
