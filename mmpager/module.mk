@@ -31,7 +31,7 @@ $(UMAP_SO): $(call objs,$(UMAP_SRCS) $(MMPAGER_LIB_SRCS) $(COMMON_SRCS))
 	$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libumap.so -o $@ $^
 endif
 
-MMPAGER_CLI_SRCS := $(wildcard mmpager/cli/*.c)
+MMPAGER_CLI_SRCS := $(wildcard mmpager/cli/*.c) mmpager/bench/workloads.c
 MMPAGER_BIN := $(O)/bin/mmpager
 PROGS += $(MMPAGER_BIN)
 
@@ -58,7 +58,16 @@ $(O)/tests/mmpager/um-%: $(O)/mmpager/tests/helpers/um-%.o $(UMAP_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
-mmpager: $(MMPAGER_LIB) $(UMAP_LIB) $(UMAP_SO) $(MMPAGER_BIN) $(MMPAGER_UNIT_BINS) $(MMPAGER_HELPERS)
+# The benchmark's UMap-API program, linked with our libumap here; the
+# benchmark script also builds it against UMap's own library.
+MMPAGER_UMBENCH := $(O)/tests/mmpager/um-bench
+UNIT_TESTS += $(MMPAGER_UMBENCH)
+$(O)/mmpager/bench/um-bench.o: CFLAGS_mmpager += -Immpager/bench
+$(MMPAGER_UMBENCH): $(call objs,mmpager/bench/um-bench.c mmpager/bench/workloads.c) $(UMAP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+mmpager: $(MMPAGER_UMBENCH) $(MMPAGER_LIB) $(UMAP_LIB) $(UMAP_SO) $(MMPAGER_BIN) $(MMPAGER_UNIT_BINS) $(MMPAGER_HELPERS)
 .PHONY: mmpager
 
-DEPS += $(call deps,$(MMPAGER_LIB_SRCS) $(UMAP_SRCS) $(MMPAGER_CLI_SRCS) $(MMPAGER_UNIT_SRCS) $(MMPAGER_HELPER_SRCS))
+DEPS += $(call deps,$(MMPAGER_LIB_SRCS) $(UMAP_SRCS) $(MMPAGER_CLI_SRCS) mmpager/bench/um-bench.c $(MMPAGER_UNIT_SRCS) $(MMPAGER_HELPER_SRCS))

@@ -103,7 +103,13 @@ struct mmp_config {
 	unsigned max_fault_events;	/* fault messages read per read(2) */
 	unsigned read_ahead;	/* pages filled after a faulting page */
 	enum mmp_ptl_mode ptl;	/* split (default) or one global table lock */
+	bool publish;		/* keep MMP_STAT_DIR/mmpager.PID.stat current,
+				 * for "mmpager stat PID" (MMPAGER_PUBLISH=1) */
 };
+
+/* Where a publishing pager writes its statistics (every 250 ms). */
+#define MMP_STAT_DIR "/dev/shm"
+
 
 /* Defaults, with UMap's meanings: page size = system page, buffer = 90 % of
  * MemFree, fillers = evictors = online CPUs, high 90 %, low 70 %, 256 fault
@@ -111,7 +117,8 @@ struct mmp_config {
 void mmp_config_default(struct mmp_config *cfg);
 /* Apply UMAP_PAGESIZE, UMAP_BUFSIZE, UMAP_PAGE_FILLERS, UMAP_PAGE_EVICTORS,
  * UMAP_EVICT_HIGH_WATER_THRESHOLD, UMAP_EVICT_LOW_WATER_THRESHOLD,
- * UMAP_MAX_FAULT_EVENTS, UMAP_READ_AHEAD and MMPAGER_PTL from the
+ * UMAP_MAX_FAULT_EVENTS, UMAP_READ_AHEAD, MMPAGER_PTL and MMPAGER_PUBLISH
+ * from the
  * environment on top of cfg.  As in UMap, an unset, unparsable or zero
  * UMAP_* value keeps the default; a bad MMPAGER_PTL is an error. */
 int mmp_config_from_env(struct mmp_config *cfg, struct ob_err *err);
@@ -199,6 +206,8 @@ struct mmp_stats {
 };
 
 void mmp_stats(struct mmp_pager *p, struct mmp_stats *st);
+/* The path a publishing process pid writes its statistics to. */
+void mmp_stat_path(int pid, char *buf, size_t len);
 /* Print st as "name value" lines, one per counter. */
 void mmp_stats_format(const struct mmp_stats *st, char *buf, size_t len);
 

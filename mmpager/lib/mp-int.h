@@ -254,7 +254,8 @@ struct mmp_pager {
 	struct mp_lru_item *lru;
 	size_t lru_cap, lru_head, lru_len;
 
-	pthread_t *fillers, *evictors;
+	pthread_t *fillers, *evictors, publisher;
+	bool has_publisher;
 	unsigned nfillers, nevictors;
 
 	/* counters */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ob/err.h"
@@ -117,6 +118,8 @@ int mmp_config_from_env(struct mmp_config *cfg, struct ob_err *err)
 		cfg->max_fault_events = (unsigned)v;
 	if (env_u64("UMAP_READ_AHEAD", &v))
 		cfg->read_ahead = (unsigned)v;
+	if (env_u64("MMPAGER_PUBLISH", &v))
+		cfg->publish = v == 1;
 	if (ptl && *ptl) {
 		if (!strcmp(ptl, "split"))
 			cfg->ptl = MMP_PTL_SPLIT;
@@ -176,10 +179,66 @@ static void pager_init_locks(struct mmp_pager *p)
 	pthread_cond_init(&p->buf_evict, NULL);
 }
 
+void mmp_stat_path(int pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/mmpager.%d.stat", MMP_STAT_DIR, pid);
+}
+
+/* Write the statistics to a temporary name and rename it over the
+ * published file, so a reader never sees half of them. */
+static void publish_once(struct mmp_pager *p)
+{
+	char path[128], tmp[160], buf[4096];
+	struct mmp_stats st;
+	FILE *f;
+
+	mmp_stats(p, &st);
+	mmp_stats_format(&st, buf, sizeof(buf));
+	mmp_stat_path((int)getpid(), path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fputs(buf, f);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+	else
+		unlink(tmp);
+}
+
+static void *publisher_main(void *arg)
+{
+	struct mmp_pager *p = arg;
+
+	mp_lock(&p->buf_lock);
+	while (!p->stopping) {
+		struct timespec ts;
+
+		mp_unlock(&p->buf_lock);
+		publish_once(p);
+		mp_lock(&p->buf_lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		if (!p->stopping)
+			pthread_cond_timedwait(&p->buf_evict, &p->buf_lock.mu, &ts);
+	}
+	mp_unlock(&p->buf_lock);
+	return NULL;
+}
+
 static void pager_destroy(struct mmp_pager *p)
 {
 	mp_fillers_stop(p);
-	mp_evictors_stop(p);
+	mp_evictors_stop(p);	/* sets stopping: the publisher ends too */
+	if (p->has_publisher) {
+		char path[128];
+
+		pthread_join(p->publisher, NULL);
+		mmp_stat_path((int)getpid(), path, sizeof(path));
+		unlink(path);
+	}
 	if (p->uffd >= 0)
 		close(p->uffd);
 	if (p->stop_fd >= 0)
@@ -226,6 +285,10 @@ int mmp_pager_new(const struct mmp_config *cfg, struct mmp_pager **out,
 	rc = mp_evictors_start(p, err);
 	if (rc == 0)
 		rc = mp_fillers_start(p, err);
+	if (rc == 0 && cfg->publish) {
+		rc = -pthread_create(&p->publisher, NULL, publisher_main, p);
+		p->has_publisher = rc == 0;
+	}
 	if (rc < 0) {
 		ob_err_set(err, rc, "pager: cannot start %u fillers and %u evictors",
 			   cfg->fillers, cfg->evictors);
