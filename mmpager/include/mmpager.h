@@ -206,6 +206,9 @@ struct mmp_stats {
 };
 
 void mmp_stats(struct mmp_pager *p, struct mmp_stats *st);
+/* Stop publishing and remove the published file (at exit: the pager
+ * itself may outlive the program's last use of it). */
+void mmp_pager_unpublish(struct mmp_pager *p);
 /* The path a publishing process pid writes its statistics to. */
 void mmp_stat_path(int pid, char *buf, size_t len);
 /* Print st as "name value" lines, one per counter. */

@@ -256,6 +256,8 @@ struct mmp_pager {
 
 	pthread_t *fillers, *evictors, publisher;
 	bool has_publisher;
+	pthread_mutex_t pub_mu;		/* a publication against unpublish */
+	bool unpublished;		/* under pub_mu */
 	unsigned nfillers, nevictors;
 
 	/* counters */

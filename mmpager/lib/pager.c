@@ -18,6 +18,7 @@
 int mp_unmap_all(struct mmp_pager *p);
 
 static _Atomic(mmp_log_fn) log_fn;
+static pid_t owner_pid;	/* one process owns pagers; see region.c on fork */
 
 void mmp_set_log(mmp_log_fn fn)
 {
@@ -156,7 +157,6 @@ int mmp_config_check(const struct mmp_config *c, struct ob_err *err)
 
 /* ---- life cycle ------------------------------------------------------- */
 
-static pid_t owner_pid;	/* one process owns pagers; see region.c on fork */
 
 int mp_pager_check_owner(struct mmp_pager *p, struct ob_err *err);
 
@@ -177,6 +177,7 @@ static void pager_init_locks(struct mmp_pager *p)
 	mp_lock_init(&p->lru_lock);
 	pthread_cond_init(&p->buf_space, NULL);
 	pthread_cond_init(&p->buf_evict, NULL);
+	pthread_mutex_init(&p->pub_mu, NULL);
 }
 
 void mmp_stat_path(int pid, char *buf, size_t len)
@@ -196,14 +197,29 @@ static void publish_once(struct mmp_pager *p)
 	mmp_stats_format(&st, buf, sizeof(buf));
 	mmp_stat_path((int)getpid(), path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return;
-	fputs(buf, f);
-	if (fclose(f) == 0)
-		rename(tmp, path);
-	else
-		unlink(tmp);
+	pthread_mutex_lock(&p->pub_mu);
+	f = p->unpublished ? NULL : fopen(tmp, "we");
+	if (f) {
+		fputs(buf, f);
+		if (fclose(f) == 0)
+			rename(tmp, path);
+		else
+			unlink(tmp);
+	}
+	pthread_mutex_unlock(&p->pub_mu);
+}
+
+void mmp_pager_unpublish(struct mmp_pager *p)
+{
+	char path[128];
+
+	pthread_mutex_lock(&p->pub_mu);
+	if (p->has_publisher && !p->unpublished && getpid() == owner_pid) {
+		mmp_stat_path((int)getpid(), path, sizeof(path));
+		unlink(path);
+	}
+	p->unpublished = true;
+	pthread_mutex_unlock(&p->pub_mu);
 }
 
 static void *publisher_main(void *arg)
@@ -233,12 +249,10 @@ static void pager_destroy(struct mmp_pager *p)
 	mp_fillers_stop(p);
 	mp_evictors_stop(p);	/* sets stopping: the publisher ends too */
 	if (p->has_publisher) {
-		char path[128];
-
 		pthread_join(p->publisher, NULL);
-		mmp_stat_path((int)getpid(), path, sizeof(path));
-		unlink(path);
+		mmp_pager_unpublish(p);
 	}
+	pthread_mutex_destroy(&p->pub_mu);
 	if (p->uffd >= 0)
 		close(p->uffd);
 	if (p->stop_fd >= 0)

@@ -42,6 +42,7 @@ static void at_exit(void)
 
 	if (!pager)
 		return;
+	mmp_pager_unpublish(pager);
 	if (mmp_flush(pager, &err) < 0 && err.code != -ECHILD)
 		fail("exit", &err);
 	if (s && !strcmp(s, "1")) {

@@ -17,6 +17,8 @@
  *   fork FILE                   fork: the child's umap() is refused and the
  *                               region is absent in the child (SIGSEGV)
  *   pin FILE                    umap_fetch_and_pin + umap_prefetch
+ *   hold FILE                   map and read FILE, print "ready", wait for
+ *                               stdin to close, unmap (for "mmpager stat")
  *
  * Exit status 0 on success, 1 with a line on stderr naming what differed.
  */
@@ -219,8 +221,10 @@ static int cmd_regions(const char *path, long n)
 		*(uint32_t *)r[i] = (uint32_t)(i * 3);
 	}
 	for (long i = 0; i < n; i++)
-		if (uunmap(r[i], (size_t)page) != 0)
+		if (uunmap(r[i], (size_t)page) != 0) {
+			free(r);
 			return die("uunmap failed");
+		}
 	free(r);
 	close(fd);
 	printf("regions ok %ld\n", n);
@@ -303,6 +307,28 @@ static int cmd_pin(const char *path)
 	return 0;
 }
 
+static int cmd_hold(const char *path)
+{
+	off_t size;
+	int fd = open_sized(path, &size);
+	volatile unsigned char *p;
+	unsigned sum = 0;
+	char c;
+
+	if (fd < 0)
+		return die("cannot open the file");
+	p = umap(NULL, (size_t)size, PROT_READ, UMAP_PRIVATE, fd, 0);
+	if (p == UMAP_FAILED)
+		return die("umap failed");
+	for (off_t i = 0; i < size; i += 4096)
+		sum += p[i];
+	printf("ready %u\n", sum);
+	fflush(stdout);
+	while (read(0, &c, 1) > 0)
+		;
+	return uunmap((void *)p, (size_t)size) ? die("uunmap failed") : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "cfg"))
@@ -319,6 +345,8 @@ int main(int argc, char **argv)
 		return cmd_fork(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "pin"))
 		return cmd_pin(argv[2]);
-	fprintf(stderr, "usage: um-prog cfg|rw|sort|regions|sigbus|fork|pin ...\n");
+	if (argc == 3 && !strcmp(argv[1], "hold"))
+		return cmd_hold(argv[2]);
+	fprintf(stderr, "usage: um-prog cfg|rw|sort|regions|sigbus|fork|pin|hold ...\n");
 	return 2;
 }
