@@ -35,27 +35,9 @@ static int um_unmap(void *ctx, void *addr, size_t len)
 	return uunmap(addr, len);
 }
 
-static void *mm_map(void *ctx, int fd, size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static int mm_flush(void *ctx, void *addr, size_t len)
-{
-	return msync(addr, len, MS_SYNC);
-}
-
-static int mm_unmap(void *ctx, void *addr, size_t len)
-{
-	return munmap(addr, len);
-}
-
 int main(int argc, char **argv)
 {
 	struct wl_mapper um = { "umap", um_map, um_flush, um_unmap, NULL };
-	struct wl_mapper mm = { "mmap", mm_map, mm_flush, mm_unmap, NULL };
 	struct wl_params p;
 	struct wl_result r;
 	struct stat sb;
@@ -76,7 +58,7 @@ int main(int argc, char **argv)
 		perror(argv[2]);
 		return 1;
 	}
-	if (wl_run(use_mmap ? &mm : &um, fd, (size_t)sb.st_size, &p, &r, why, sizeof(why))) {
+	if (wl_run(use_mmap ? &wl_mmap_mapper : &um, fd, (size_t)sb.st_size, &p, &r, why, sizeof(why))) {
 		fprintf(stderr, "um-bench: %s\n", why);
 		return 1;
 	}

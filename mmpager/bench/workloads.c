@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "workloads.h"
@@ -99,6 +100,25 @@ static long vmhwm_kb(void)
 	fclose(f);
 	return kb;
 }
+
+static void *mm_map(void *ctx, int fd, size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int mm_flush(void *ctx, void *addr, size_t len)
+{
+	return msync(addr, len, MS_SYNC);
+}
+
+static int mm_unmap(void *ctx, void *addr, size_t len)
+{
+	return munmap(addr, len);
+}
+
+const struct wl_mapper wl_mmap_mapper = { "mmap", mm_map, mm_flush, mm_unmap, NULL };
 
 int wl_known(const char *w)
 {

@@ -33,6 +33,9 @@ struct wl_result {
 	uint64_t check;		/* a checksum, so the loops cannot be elided */
 };
 
+/* Plain kernel mmap (MAP_SHARED), the reference engine. */
+extern const struct wl_mapper wl_mmap_mapper;
+
 /* Run one workload on fd (len bytes).  0, or -1 with why filled. */
 int wl_run(const struct wl_mapper *m, int fd, size_t len, const struct wl_params *p,
 	   struct wl_result *r, char *why, size_t whylen);

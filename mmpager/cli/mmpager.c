@@ -176,23 +176,6 @@ static int mp_unmap(void *ctx, void *addr, size_t len)
 	return 0;
 }
 
-static void *mm_map(void *ctx, int fd, size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static int mm_flush(void *ctx, void *addr, size_t len)
-{
-	return msync(addr, len, MS_SYNC);
-}
-
-static int mm_unmap(void *ctx, void *addr, size_t len)
-{
-	return munmap(addr, len);
-}
-
 static void log_stderr(const char *line)
 {
 	fprintf(stderr, "%s\n", line);
@@ -202,7 +185,6 @@ static int run_bench(const char *file, struct bench_args *a)
 {
 	static const char *const all[] = { "randread", "seqscan", "randwrite", "sort" };
 	struct wl_mapper mp = { "mmpager", mp_map, mp_flush, mp_unmap, NULL };
-	struct wl_mapper mm = { "mmap", mm_map, mm_flush, mm_unmap, NULL };
 	struct mmp_pager *pager = NULL;
 	struct ob_err err = { 0 };
 	struct stat sb;
@@ -235,7 +217,7 @@ static int run_bench(const char *file, struct bench_args *a)
 		struct wl_result r;
 		char why[256];
 
-		if (wl_run(a->use_mmap ? &mm : &mp, fd, (size_t)sb.st_size, &p, &r, why,
+		if (wl_run(a->use_mmap ? &wl_mmap_mapper : &mp, fd, (size_t)sb.st_size, &p, &r, why,
 			   sizeof(why))) {
 			fprintf(stderr, PROG ": %s: %s\n", file, why);
 			rc = 1;

@@ -33,17 +33,6 @@ static void wake_evictors(struct mmp_pager *p)
 	mp_unlock(&p->buf_lock);
 }
 
-static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, long ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += ms * 1000000L;
-	ts.tv_sec += ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
-	pthread_cond_timedwait(cv, mu, &ts);
-}
-
 void mp_buf_reserve(struct mmp_pager *p, size_t n)
 {
 	size_t cur = atomic_load(&p->resident), peak;
@@ -58,7 +47,7 @@ void mp_buf_reserve(struct mmp_pager *p, size_t n)
 		atomic_fetch_add(&p->space_waiters, 1);
 		pthread_cond_broadcast(&p->buf_evict);
 		while (!p->stopping && atomic_load(&p->resident) + n > p->buf_bytes)
-			timed_wait(&p->buf_space, &p->buf_lock.mu, 100);
+			mp_cond_wait_ms(&p->buf_space, &p->buf_lock.mu, 100);
 		atomic_fetch_sub(&p->space_waiters, 1);
 		mp_unlock(&p->buf_lock);
 		cur = atomic_load(&p->resident);
@@ -381,7 +370,7 @@ static void *evictor_main(void *arg)
 
 		mp_lock(&p->buf_lock);
 		while (!p->stopping && !need_evict(p))
-			timed_wait(&p->buf_evict, &p->buf_lock.mu, 200);
+			mp_cond_wait_ms(&p->buf_evict, &p->buf_lock.mu, 200);
 		if (p->stopping) {
 			mp_unlock(&p->buf_lock);
 			break;
@@ -391,7 +380,7 @@ static void *evictor_main(void *arg)
 		if (!progress) {	/* everything busy or pinned: a breath */
 			mp_lock(&p->buf_lock);
 			if (!p->stopping)
-				timed_wait(&p->buf_evict, &p->buf_lock.mu, 1);
+				mp_cond_wait_ms(&p->buf_evict, &p->buf_lock.mu, 1);
 			mp_unlock(&p->buf_lock);
 		}
 	}

@@ -269,22 +269,21 @@ static void *filler_main(void *arg)
 		goto out;
 	for (;;) {
 		struct epoll_event got[2];
-		int n = epoll_wait(epfd, got, 2, -1);
-		ssize_t len;
+		ssize_t len = read(p->uffd, msgs, nmsg * sizeof(*msgs));
 		bool stop = false;
+		int n;
 
+		if (len > 0) {	/* busy: read again before sleeping */
+			for (size_t i = 0; i < (size_t)len / sizeof(*msgs); i++)
+				if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+					handle_fault(p, &msgs[i], &b);
+			continue;
+		}
+		n = epoll_wait(epfd, got, 2, -1);
 		for (int i = 0; i < n; i++)
 			stop |= got[i].data.u32 == 1;
 		if (stop)
 			break;
-		if (n <= 0)
-			continue;
-		len = read(p->uffd, msgs, nmsg * sizeof(*msgs));
-		if (len <= 0)
-			continue;	/* EAGAIN: another filler took it */
-		for (size_t i = 0; i < (size_t)len / sizeof(*msgs); i++)
-			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
-				handle_fault(p, &msgs[i], &b);
 	}
 out:
 	if (epfd >= 0)

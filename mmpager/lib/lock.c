@@ -10,11 +10,23 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "ob/clock.h"
 #include "mp-int.h"
 
 #define RELAXED memory_order_relaxed
+
+void mp_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(cv, mu, &ts);
+}
 
 void mp_lock_init(struct mp_lock *l)
 {

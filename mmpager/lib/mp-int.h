@@ -45,6 +45,9 @@ struct mp_lock {
 	_Atomic uint64_t wait_ns;
 };
 
+/* Wait on cv (with mu held) for at most ms milliseconds. */
+void mp_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, long ms);
+
 void mp_lock_init(struct mp_lock *l);
 void mp_lock_destroy(struct mp_lock *l);
 void mp_lock(struct mp_lock *l);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ob/err.h"
@@ -228,17 +227,11 @@ static void *publisher_main(void *arg)
 
 	mp_lock(&p->buf_lock);
 	while (!p->stopping) {
-		struct timespec ts;
-
 		mp_unlock(&p->buf_lock);
 		publish_once(p);
 		mp_lock(&p->buf_lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 250 * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
 		if (!p->stopping)
-			pthread_cond_timedwait(&p->buf_evict, &p->buf_lock.mu, &ts);
+			mp_cond_wait_ms(&p->buf_evict, &p->buf_lock.mu, 250);
 	}
 	mp_unlock(&p->buf_lock);
 	return NULL;

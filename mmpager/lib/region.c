@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ob/err.h"
@@ -371,15 +370,8 @@ fail_unmap:
 static void wait_unreferenced(struct mp_region *r)
 {
 	pthread_mutex_lock(&r->ref_mu);
-	while (atomic_load(&r->refs) != 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 10 * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&r->ref_cv, &r->ref_mu, &ts);
-	}
+	while (atomic_load(&r->refs) != 0)
+		mp_cond_wait_ms(&r->ref_cv, &r->ref_mu, 10);
 	pthread_mutex_unlock(&r->ref_mu);
 }
 

@@ -96,6 +96,15 @@ static void map_huge(struct mmp_pager *p, int fd, size_t len, const char *hugetl
 		fail_msg("map: %s (%d)", err.msg, err.code);
 }
 
+static void file_equals(int fd, const uint8_t *content, size_t len)
+{
+	uint8_t *back = malloc(len);
+
+	assert_int_equal(pread(fd, back, len, 0), (ssize_t)len);
+	assert_memory_equal(back, content, len);
+	free(back);
+}
+
 /* Touch page by page: the pool's free count falls by one per first touch,
  * and each page holds the file's bytes. */
 static void demand_paging(const char *hugetlbfs)
@@ -125,13 +134,7 @@ static void demand_paging(const char *hugetlbfs)
 	content[3 * (size_t)HUGE + 7] ^= 0xff;
 	assert_int_equal(mmp_unmap(p, addr, len, NULL), 0);
 	assert_int_equal(meminfo("HugePages_Free"), free0);
-	{
-		uint8_t *back = malloc(len);
-
-		assert_int_equal(pread(fd, back, len, 0), (ssize_t)len);
-		assert_memory_equal(back, content, len);
-		free(back);
-	}
+	file_equals(fd, content, len);
 	free(content);
 	close(fd);
 	mmp_pager_free(p);
@@ -206,13 +209,7 @@ static void test_hugetlb_eviction(void **state)
 	assert_true(st.peak_resident_bytes <= 2 * (size_t)HUGE);
 	assert_memory_equal(m, content, len);
 	assert_int_equal(mmp_unmap(p, addr, len, NULL), 0);
-	{
-		uint8_t *back = malloc(len);
-
-		assert_int_equal(pread(fd, back, len, 0), (ssize_t)len);
-		assert_memory_equal(back, content, len);
-		free(back);
-	}
+	file_equals(fd, content, len);
 	free(content);
 	close(fd);
 	mmp_pager_free(p);
