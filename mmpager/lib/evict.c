@@ -144,11 +144,11 @@ static int write_page(struct mp_region *r, uint64_t idx)
 {
 	struct mmp_pager *p = r->pager;
 	char *addr = r->base + idx * r->psize;
-	size_t len = mp_page_len(r, idx);
+	size_t len = mp_page_len(r, idx), slen = mp_store_len(r, idx);
 	int rc = mp_uffd_wp(p->uffd, addr, len, true);
 
-	if (rc == 0) {
-		rc = r->store->ops->write(r->store, addr, len, r->offset + idx * r->psize);
+	if (rc == 0 && slen) {
+		rc = r->store->ops->write(r->store, addr, slen, r->offset + idx * r->psize);
 		if (rc < 0) {
 			atomic_fetch_add_explicit(&p->n_store_err, 1, RELAXED);
 			mp_log("mmpager: %s store write of %zu bytes at offset %llu failed "
@@ -159,7 +159,7 @@ static int write_page(struct mp_region *r, uint64_t idx)
 	}
 	if (rc == 0) {
 		atomic_fetch_add_explicit(&p->n_wb, 1, RELAXED);
-		atomic_fetch_add_explicit(&p->n_wr_bytes, len, RELAXED);
+		atomic_fetch_add_explicit(&p->n_wr_bytes, slen, RELAXED);
 	}
 	return rc;
 }
@@ -313,9 +313,10 @@ int mp_region_final_writeback(struct mp_region *r, size_t *resident, size_t *pin
 		*resident += len;
 		if (e->flags & MP_F_PINNED)
 			*pinned += len;
-		if (e->state == MP_DIRTY) {
-			int wrc = r->store->ops->write(r->store, r->base + idx * r->psize, len,
-						  r->offset + idx * r->psize);
+		if (e->state == MP_DIRTY && mp_store_len(r, idx)) {
+			int wrc = r->store->ops->write(r->store, r->base + idx * r->psize,
+						       mp_store_len(r, idx),
+						       r->offset + idx * r->psize);
 
 			if (wrc < 0) {
 				atomic_fetch_add_explicit(&r->pager->n_store_err, 1, RELAXED);
@@ -323,7 +324,8 @@ int mp_region_final_writeback(struct mp_region *r, size_t *resident, size_t *pin
 					rc = wrc;
 			} else {
 				atomic_fetch_add_explicit(&r->pager->n_wb, 1, RELAXED);
-				atomic_fetch_add_explicit(&r->pager->n_wr_bytes, len, RELAXED);
+				atomic_fetch_add_explicit(&r->pager->n_wr_bytes,
+							  mp_store_len(r, idx), RELAXED);
 			}
 		}
 	}

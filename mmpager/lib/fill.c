@@ -142,8 +142,13 @@ int mp_fill_page(struct mp_region *r, uint64_t idx, bool write, bool pin,
 	/* A write fault maps the page writable at once: it is dirty anyway,
 	 * and that saves the write-protect fault that would follow. */
 	wp = r->writable && !write;
+	/* Counted before the copy wakes the faulting thread, so a program
+	 * that reads its statistics after a touch sees the fill. */
+	atomic_fetch_add_explicit(&p->n_fills, 1, RELAXED);
+	if (zero)
+		atomic_fetch_add_explicit(&p->n_zero, 1, RELAXED);
 	if (rc == 0) {
-		if (zero && !r->writable)
+		if (zero && !r->writable && !r->hugetlb)	/* no hugetlb ZEROPAGE */
 			rc = mp_uffd_zeropage(p->uffd, page_addr(r, idx), len);
 		else
 			rc = mp_uffd_copy(p->uffd, page_addr(r, idx), b->page, len, wp);
@@ -153,6 +158,9 @@ int mp_fill_page(struct mp_region *r, uint64_t idx, bool write, bool pin,
 		}
 	}
 	if (rc < 0) {
+		atomic_fetch_sub_explicit(&p->n_fills, 1, RELAXED);
+		if (zero)
+			atomic_fetch_sub_explicit(&p->n_zero, 1, RELAXED);
 		fill_abort(r, tp, e, len, false);
 		return rc;
 	}
@@ -167,9 +175,6 @@ int mp_fill_page(struct mp_region *r, uint64_t idx, bool write, bool pin,
 		atomic_fetch_add(&p->pinned, len);
 	else
 		mp_lru_push(p, r, idx);
-	atomic_fetch_add_explicit(&p->n_fills, 1, RELAXED);
-	if (zero)
-		atomic_fetch_add_explicit(&p->n_zero, 1, RELAXED);
 	return 0;
 }
 
@@ -210,6 +215,19 @@ int mp_wp_fault(struct mp_region *r, uint64_t idx)
 	return rc;
 }
 
+/* A missing fault that could not be filled for another reason than the
+ * store (no memory for a table page, a UFFDIO_COPY error). */
+static void fault_unserved(struct mp_region *r, uint64_t idx, int rc)
+{
+	struct mmp_pager *p = r->pager;
+	size_t len = mp_page_len(r, idx);
+
+	mp_log("mmpager: fault on page %p not served (%s); access raises SIGBUS",
+	       page_addr(r, idx), strerror(-rc));
+	if (mp_uffd_poison(p->uffd, page_addr(r, idx), len) == 0)
+		atomic_fetch_add_explicit(&p->n_poison, 1, RELAXED);
+}
+
 static void handle_fault(struct mmp_pager *p, const struct uffd_msg *m,
 			 struct mp_worker_buf *b)
 {
@@ -237,8 +255,8 @@ static void handle_fault(struct mmp_pager *p, const struct uffd_msg *m,
 	if (rc == 1)	/* filled meanwhile by someone else */
 		mp_uffd_wake(p->uffd, r->base + idx * r->psize, mp_page_len(r, idx));
 	else if (rc < 0 && rc != -EIO && rc != -ENOENT)
-		mp_log("mmpager: fault at %p not served: %s", (void *)(uintptr_t)addr,
-		       strerror(-rc));
+		/* Never leave the thread waiting: SIGBUS, with the reason. */
+		fault_unserved(r, idx, rc);
 	npages = mp_region_npages(r);
 	for (unsigned i = 1; rc >= 0 && i <= p->cfg.read_ahead && idx + i < npages; i++)
 		if (mp_fill_page(r, idx + i, false, false, b) < 0)

@@ -151,6 +151,7 @@ struct mp_region {
 	struct mmp_pager *pager;
 	char *base;
 	size_t len;		/* mapped length (a multiple of 4 KiB) */
+	size_t data_len;	/* the length asked for: write-back stops here */
 	size_t psize;		/* this region's pager page size */
 	uint64_t offset;	/* in the store */
 	struct mmp_store *store;
@@ -174,6 +175,17 @@ static inline size_t mp_page_len(const struct mp_region *r, uint64_t idx)
 	size_t left = r->len - idx * r->psize;
 
 	return left < r->psize ? left : r->psize;
+}
+
+/* Bytes of page idx that belong to the store: a region whose length is
+ * not a multiple of 4 KiB never writes past that length. */
+static inline size_t mp_store_len(const struct mp_region *r, uint64_t idx)
+{
+	size_t start = idx * r->psize, len = mp_page_len(r, idx);
+
+	if (start >= r->data_len)
+		return 0;
+	return r->data_len - start < len ? r->data_len - start : len;
 }
 
 /* The region holding addr with a reference taken, or NULL. */

@@ -278,6 +278,7 @@ static struct mp_region *region_new(struct mmp_pager *p, const struct mmp_map_ar
 		return NULL;
 	r->pager = p;
 	r->len = len;
+	r->data_len = a->len;
 	r->psize = (a->flags & MMP_MAP_HUGETLB) ? MP_HUGE_SIZE : p->cfg.page_size;
 	r->offset = a->offset;
 	r->store = a->store;

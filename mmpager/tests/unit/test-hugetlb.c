@@ -161,6 +161,30 @@ static void test_hugetlbfs_file_demand(void **state)
 	rmdir(dir);
 }
 
+/* Read-only huge pages of the zero store: hugetlb has no UFFDIO_ZEROPAGE,
+ * so they are filled by copy (a fault must never be left unserved). */
+static void test_hugetlb_zero_readonly(void **state)
+{
+	struct mmp_pager *p;
+	struct mmp_map_args a = { .len = 2 * (size_t)HUGE, .prot = PROT_READ,
+				  .flags = MMP_MAP_HUGETLB };
+	struct mmp_stats st;
+	uint8_t *m;
+	void *addr;
+
+	need_pool();
+	p = mt_pager(4096, 4 * 512, 1, 1, MMP_PTL_SPLIT);
+	assert_int_equal(mmp_store_zero(NULL, &a.store, NULL), 0);
+	assert_int_equal(mmp_map(p, &a, &addr, NULL), 0);
+	m = addr;
+	assert_int_equal(m[HUGE + 5], 0);
+	mmp_stats(p, &st);
+	assert_int_equal(st.zero_fills, 1);
+	assert_int_equal(st.poisoned, 0);
+	assert_int_equal(mmp_unmap(p, addr, a.len, NULL), 0);
+	mmp_pager_free(p);
+}
+
 /* A pool too small: refused at map time, with the file and the count. */
 static void test_short_pool_refused(void **state)
 {
@@ -220,6 +244,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_map_hugetlb_demand),
 		cmocka_unit_test(test_hugetlbfs_file_demand),
+		cmocka_unit_test(test_hugetlb_zero_readonly),
 		cmocka_unit_test(test_short_pool_refused),
 		cmocka_unit_test(test_hugetlb_eviction),
 	};

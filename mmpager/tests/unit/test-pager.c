@@ -242,6 +242,38 @@ static void test_eviction_writeback(void **s)
 	mmp_pager_free(p);
 }
 
+/* A region of a length that is not a multiple of 4 KiB: write-back stops
+ * at that length, so the file never grows. */
+static void test_partial_page_length(void **s)
+{
+	struct mmp_pager *p = mt_pager(4096, 16, 1, 1, MMP_PTL_SPLIT);
+	struct mmp_map_args a = { .len = 10000, .prot = RW };
+	uint8_t *content, *m, back[10000];
+	struct stat sb;
+	void *addr;
+	int fd;
+
+	if (!p)
+		return;
+	fd = mt_file(10000, 8, (void **)&content);
+	assert_int_equal(mmp_store_file(fd, &a.store, NULL), 0);
+	assert_int_equal(mmp_map(p, &a, &addr, NULL), 0);
+	m = addr;
+	m[0] = content[0] = 1;
+	m[9999] = content[9999] = 2;
+	assert_int_equal(mmp_evict(p, m, 10000, NULL), 0);
+	assert_int_equal(m[9999], 2);
+	m[8192] = content[8192] = 3;
+	assert_int_equal(mmp_unmap(p, addr, 10000, NULL), 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_int_equal(sb.st_size, 10000);
+	assert_int_equal(pread(fd, back, sizeof(back), 0), 10000);
+	assert_memory_equal(back, content, 10000);
+	free(content);
+	close(fd);
+	mmp_pager_free(p);
+}
+
 /* A store that cannot serve: the faulting thread gets SIGBUS (through
  * UFFDIO_POISON) and the log says why; no thread hangs. */
 static int failing_read(struct mmp_store *st, void *buf, size_t len, uint64_t off)
@@ -403,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_model_snapshot),
 		cmocka_unit_test(test_model_sparse),
 		cmocka_unit_test(test_eviction_writeback),
+		cmocka_unit_test(test_partial_page_length),
 		cmocka_unit_test(test_store_error_sigbus),
 		cmocka_unit_test(test_config_env),
 		cmocka_unit_test(test_map_refusals),
