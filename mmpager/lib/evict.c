@@ -177,11 +177,12 @@ int mp_writeback_page(struct mp_region *r, uint64_t idx)
 	for (;;) {
 		if (e->state == MP_DIRTY)
 			break;
-		if (e->state != MP_FILLING && e->state != MP_BUSY) {
-			/* clean, empty, or being evicted (which writes it) */
+		if (e->state == MP_CLEAN || e->state == MP_EMPTY) {
 			mp_tp_unlock(tp);
 			return 0;
 		}
+		/* FILLING, BUSY, or EVICTING: an eviction writes the page
+		 * back itself, but a flush returns only once it has. */
 		mp_tp_wait(tp);
 	}
 	mp_pte_set(tp, e, MP_BUSY);
@@ -255,7 +256,8 @@ int mp_evict_page(struct mp_region *r, uint64_t idx, bool wait)
 	return rc;
 }
 
-/* Indices of the dirty pages of one table page (under its lock). */
+/* Indices of the pages of one table page that are dirty or on their way
+ * to the store (under its lock): a flush must also wait for those. */
 static unsigned dirty_in(struct mp_tpage *tp, uint64_t first, uint64_t npages,
 			 uint64_t *out)
 {
@@ -263,7 +265,8 @@ static unsigned dirty_in(struct mp_tpage *tp, uint64_t first, uint64_t npages,
 
 	mp_tp_lock(tp);
 	for (uint64_t i = 0; i < MP_PT_ENTRIES && first + i < npages; i++)
-		if (tp->pte[i].state == MP_DIRTY)
+		if (tp->pte[i].state == MP_DIRTY || tp->pte[i].state == MP_EVICTING ||
+		    tp->pte[i].state == MP_BUSY)
 			out[n++] = first + i;
 	mp_tp_unlock(tp);
 	return n;

@@ -57,7 +57,7 @@ static void model_file(uint64_t psize, uint64_t buf_pages, enum mmp_ptl_mode ptl
 	size_t len = npages * psize + 4096 * 3;	/* a partial last page */
 	struct mmp_pager *p = mt_pager(psize, buf_pages, 2, 1, ptl);
 	struct mmp_map_args a = { .len = len, .prot = RW };
-	struct mmp_store *st;
+	struct mmp_stats st;
 	uint8_t *model, *back;
 	void *m;
 	int fd;
@@ -65,10 +65,12 @@ static void model_file(uint64_t psize, uint64_t buf_pages, enum mmp_ptl_mode ptl
 	if (!p)
 		return;
 	fd = mt_file(len, 11, (void **)&model);
-	assert_int_equal(mmp_store_file(fd, &st, NULL), 0);
-	a.store = st;
+	assert_int_equal(mmp_store_file(fd, &a.store, NULL), 0);
 	assert_int_equal(mmp_map(p, &a, &m, NULL), 0);
 	random_ops(p, m, model, len, psize, true, nops, psize ^ buf_pages);
+	mmp_stats(p, &st);
+	assert_true(st.wp_faults > 0);	/* read first, written later: dirty tracking */
+	assert_true(st.writebacks > 0);
 	assert_int_equal(mmp_unmap(p, m, len, NULL), 0);
 	back = malloc(len);
 	assert_int_equal(pread(fd, back, len, 0), (ssize_t)len);
