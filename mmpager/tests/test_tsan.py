@@ -3,15 +3,16 @@
 and of different table pages), built here with -fsanitize=thread; the
 pager's own state must be free of data races.  Region memory, which the
 kernel orders through write protection, is suppressed (tests/tsan.supp)."""
-import os
 import subprocess
 
 import pytest
 
-from conftest import ROOT, run, uffd_usable
+from conftest import BUILD, ROOT, run, uffd_usable
 
 
 def test_ptab_under_tsan(tmp_path):
+    if "san" in BUILD.name:
+        pytest.skip("built from the sources, the same in every pass: run once, in the normal pass")
     if not uffd_usable():
         pytest.skip("userfaultfd needs root or vm.unprivileged_userfaultfd=1")
     libs = subprocess.run(["pkg-config", "--libs", "cmocka"], stdout=subprocess.PIPE,
