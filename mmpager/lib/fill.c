@@ -14,7 +14,9 @@
 #include <linux/userfaultfd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mp-int.h"
@@ -54,8 +56,8 @@ static int fill_claim(struct mp_region *r, struct mp_tpage *tp, struct mp_pte *e
 		      uint64_t idx, bool pin)
 {
 	for (;;) {
-		if (e->flags & MP_F_POISONED)
-			return -EIO;
+		if (e->flags & MP_F_POISONED)	/* the store failed before */
+			return -EHWPOISON;
 		switch (e->state) {
 		case MP_EMPTY:
 			mp_pte_set(tp, e, MP_FILLING);
@@ -86,24 +88,41 @@ static void fill_abort(struct mp_region *r, struct mp_tpage *tp, struct mp_pte *
 	mp_buf_release(r->pager, len);
 }
 
-/* The store failed: make the faulting thread see SIGBUS, and say why
- * first, since the thread may die as soon as the page is poisoned. */
-static void fill_poison(struct mp_region *r, uint64_t idx, size_t len, int rc)
+/* Make the faulting thread see SIGBUS: a poisoned page (Linux 6.6), whose
+ * every later access raises SIGBUS in the kernel; before 6.6, SIGBUS sent
+ * to the thread itself, which interrupts its wait for the fault.  With no
+ * thread to send it to (a prefetch), the caller gets the error instead. */
+static int raise_sigbus(struct mp_region *r, uint64_t idx, pid_t tid)
 {
 	struct mmp_pager *p = r->pager;
-	int prc;
+	int rc = -EOPNOTSUPP;
+
+	if (p->features & MP_FEATURE_POISON) {
+		rc = mp_uffd_poison(p->uffd, page_addr(r, idx), mp_page_len(r, idx));
+		if (rc == 0)
+			atomic_fetch_add_explicit(&p->n_poison, 1, RELAXED);
+	} else if (tid > 0) {
+		rc = syscall(SYS_tgkill, getpid(), tid, SIGBUS) < 0 ? -errno : 0;
+	}
+	if (rc < 0 && tid > 0)
+		mp_log("mmpager: cannot raise SIGBUS for page %p (%s): the faulting "
+		       "thread stays blocked", page_addr(r, idx), strerror(-rc));
+	return rc;
+}
+
+/* The store failed: say why first, since the faulting thread may die as
+ * soon as it gets SIGBUS. */
+static void fill_failed(struct mp_region *r, uint64_t idx, size_t len, int rc,
+			pid_t tid)
+{
+	struct mmp_pager *p = r->pager;
 
 	atomic_fetch_add_explicit(&p->n_store_err, 1, RELAXED);
 	mp_log("mmpager: %s store read of %zu bytes at offset %llu failed (%s); "
 	       "page %p poisoned: access raises SIGBUS", r->store->kind, len,
 	       (unsigned long long)(r->offset + idx * r->psize), strerror(-rc),
 	       page_addr(r, idx));
-	prc = mp_uffd_poison(p->uffd, page_addr(r, idx), len);
-	if (prc == 0)
-		atomic_fetch_add_explicit(&p->n_poison, 1, RELAXED);
-	else
-		mp_log("mmpager: UFFDIO_POISON of %p failed (%s): the faulting "
-		       "thread stays blocked", page_addr(r, idx), strerror(-prc));
+	raise_sigbus(r, idx, tid);
 }
 
 int mp_fill_page(struct mp_region *r, uint64_t idx, bool write, bool pin,
@@ -131,8 +150,8 @@ int mp_fill_page(struct mp_region *r, uint64_t idx, bool write, bool pin,
 	if (rc == 0 && !zero) {
 		rc = r->store->ops->read(r->store, b->page, len, r->offset + idx * r->psize);
 		if (rc < 0) {
-			fill_poison(r, idx, len, rc);
 			fill_abort(r, tp, e, len, true);
+			fill_failed(r, idx, len, rc, b->tid);
 			return -EIO;
 		}
 		atomic_fetch_add_explicit(&p->n_rd_bytes, len, RELAXED);
@@ -217,15 +236,11 @@ int mp_wp_fault(struct mp_region *r, uint64_t idx)
 
 /* A missing fault that could not be filled for another reason than the
  * store (no memory for a table page, a UFFDIO_COPY error). */
-static void fault_unserved(struct mp_region *r, uint64_t idx, int rc)
+static void fault_unserved(struct mp_region *r, uint64_t idx, int rc, pid_t tid)
 {
-	struct mmp_pager *p = r->pager;
-	size_t len = mp_page_len(r, idx);
-
 	mp_log("mmpager: fault on page %p not served (%s); access raises SIGBUS",
 	       page_addr(r, idx), strerror(-rc));
-	if (mp_uffd_poison(p->uffd, page_addr(r, idx), len) == 0)
-		atomic_fetch_add_explicit(&p->n_poison, 1, RELAXED);
+	raise_sigbus(r, idx, tid);
 }
 
 static void handle_fault(struct mmp_pager *p, const struct uffd_msg *m,
@@ -251,12 +266,17 @@ static void handle_fault(struct mmp_pager *p, const struct uffd_msg *m,
 		return;
 	}
 	atomic_fetch_add_explicit(&p->n_faults, 1, RELAXED);
+	b->tid = (pid_t)m->arg.pagefault.feat.ptid;
 	rc = mp_fill_page(r, idx, flags & UFFD_PAGEFAULT_FLAG_WRITE, false, b);
+	b->tid = 0;
 	if (rc == 1)	/* filled meanwhile by someone else */
 		mp_uffd_wake(p->uffd, r->base + idx * r->psize, mp_page_len(r, idx));
-	else if (rc < 0 && rc != -EIO && rc != -ENOENT)
+	else if (rc == -EHWPOISON && !(p->features & MP_FEATURE_POISON))
+		/* an earlier store failure, not poisoned in the kernel */
+		raise_sigbus(r, idx, (pid_t)m->arg.pagefault.feat.ptid);
+	else if (rc < 0 && rc != -EIO && rc != -EHWPOISON && rc != -ENOENT)
 		/* Never leave the thread waiting: SIGBUS, with the reason. */
-		fault_unserved(r, idx, rc);
+		fault_unserved(r, idx, rc, (pid_t)m->arg.pagefault.feat.ptid);
 	npages = mp_region_npages(r);
 	for (unsigned i = 1; rc >= 0 && i <= p->cfg.read_ahead && idx + i < npages; i++)
 		if (mp_fill_page(r, idx + i, false, false, b) < 0)

@@ -30,6 +30,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "mmpager.h"
 
@@ -130,6 +131,8 @@ void mp_ptab_account(struct mp_ptab *t, struct mmp_lock_stats *table,
 
 /* ---- userfaultfd (uffd.c) -------------------------------------------- */
 
+#define MP_FEATURE_POISON	(1ull << 14)	/* UFFD_FEATURE_POISON, Linux 6.6 */
+
 int mp_uffd_open(uint64_t *features, struct ob_err *err);
 int mp_uffd_register(int uffd, void *addr, size_t len, bool wp, struct ob_err *err);
 int mp_uffd_unregister(int uffd, void *addr, size_t len);
@@ -197,6 +200,7 @@ void mp_region_put(struct mp_region *r);
 struct mp_worker_buf {
 	void *page;		/* bounce buffer, one pager page (or 2 MiB) */
 	size_t size;
+	pid_t tid;		/* the faulting thread (UFFD_FEATURE_THREAD_ID), or 0 */
 };
 
 int mp_bounce_get(struct mp_worker_buf *b, size_t size);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -36,6 +37,7 @@ struct uffdio_poison {
 #define MP_WANT_FEATURES (UFFD_FEATURE_PAGEFAULT_FLAG_WP | \
 			  UFFD_FEATURE_MISSING_HUGETLBFS | \
 			  UFFD_FEATURE_WP_HUGETLBFS_SHMEM | \
+			  UFFD_FEATURE_THREAD_ID | \
 			  UFFD_FEATURE_POISON)
 
 static int uffd_new(void)
@@ -80,10 +82,17 @@ int mp_uffd_open(uint64_t *features, struct ob_err *err)
 	rc = mmp_uffd_features(&have, err);
 	if (rc < 0)
 		return rc;
+	/* Test hook: behave as a kernel before 6.6 (no UFFDIO_POISON), so the
+	 * tgkill(SIGBUS) fallback is exercised here too. */
+	if (getenv("MMPAGER_NO_POISON"))
+		have &= ~(uint64_t)UFFD_FEATURE_POISON;
 	fd = uffd_new();
 	if (fd < 0)
 		return ob_err_set(err, fd, "userfaultfd: cannot open");
 	rc = uffd_api(fd, have & MP_WANT_FEATURES, features);
+	/* UFFDIO_API answers with every feature the kernel has, asked for
+	 * or not: the pager may rely only on what it asked for. */
+	*features &= have & MP_WANT_FEATURES;
 	if (rc < 0) {
 		close(fd);
 		return ob_err_set(err, rc, "userfaultfd: UFFDIO_API with features %#llx failed",

@@ -309,7 +309,7 @@ static void on_sigbus(int sig)
 	_exit(strstr(logged, "poisoned") ? 42 : 43);
 }
 
-static void test_store_error_sigbus(void **s)
+static void store_error_sigbus(bool poison)
 {
 	int status;
 	pid_t pid;
@@ -319,6 +319,8 @@ static void test_store_error_sigbus(void **s)
 		skip();
 	pid = fork();
 	if (pid == 0) {
+		if (!poison)	/* as on a kernel before 6.6: tgkill(SIGBUS) */
+			setenv("MMPAGER_NO_POISON", "1", 1);
 		struct mmp_pager *p = mt_pager(4096, 16, 1, 1, MMP_PTL_SPLIT);
 		struct mmp_store *st = calloc(1, sizeof(*st));
 		struct mmp_map_args a = { .len = 16 * 4096, .prot = PROT_READ, .store = st };
@@ -341,6 +343,16 @@ static void test_store_error_sigbus(void **s)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 42);
+}
+
+static void test_store_error_sigbus(void **s)
+{
+	store_error_sigbus(true);
+}
+
+static void test_store_error_sigbus_before_poison(void **s)
+{
+	store_error_sigbus(false);
 }
 
 static void test_config_env(void **s)
@@ -439,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_eviction_writeback),
 		cmocka_unit_test(test_partial_page_length),
 		cmocka_unit_test(test_store_error_sigbus),
+		cmocka_unit_test(test_store_error_sigbus_before_poison),
 		cmocka_unit_test(test_config_env),
 		cmocka_unit_test(test_map_refusals),
 	};
