@@ -1,0 +1,73 @@
+# mmpager: libmmpager (userfaultfd demand paging with split page-table
+# locks), libumap (UMap's C API over it), the mmpager tool, unit tests and
+# the UMap-API test programs.
+CFLAGS_mmpager := -Immpager/include -Immpager/lib
+
+MMPAGER_LIB_SRCS := $(wildcard mmpager/lib/*.c)
+MMPAGER_LIB := $(O)/lib/libmmpager.a
+LIBS += $(MMPAGER_LIB)
+
+$(MMPAGER_LIB): $(call objs,$(MMPAGER_LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# libumap carries everything a UMap program needs, so "-lumap" alone links.
+UMAP_SRCS := $(wildcard mmpager/libumap/*.c)
+UMAP_LIB := $(O)/lib/libumap.a
+LIBS += $(UMAP_LIB)
+
+$(UMAP_LIB): $(call objs,$(UMAP_SRCS) $(MMPAGER_LIB_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# The shared library is for unchanged UMap programs built elsewhere (the
+# benchmark); not in the sanitizer build, whose runtime must come first.
+ifneq ($(SAN),1)
+UMAP_SO := $(O)/lib/libumap.so
+LIBS += $(UMAP_SO)
+$(UMAP_SO): $(call objs,$(UMAP_SRCS) $(MMPAGER_LIB_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libumap.so -o $@ $^
+endif
+
+MMPAGER_CLI_SRCS := $(wildcard mmpager/cli/*.c) mmpager/bench/workloads.c
+MMPAGER_BIN := $(O)/bin/mmpager
+PROGS += $(MMPAGER_BIN)
+
+$(MMPAGER_BIN): $(call objs,$(MMPAGER_CLI_SRCS)) $(MMPAGER_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# Unit tests: mmpager/tests/unit/test-<unit>.c, each its own cmocka binary.
+MMPAGER_UNIT_SRCS := $(wildcard mmpager/tests/unit/test-*.c)
+MMPAGER_UNIT_BINS := $(patsubst mmpager/tests/unit/%.c,$(O)/tests/mmpager/%,$(MMPAGER_UNIT_SRCS))
+UNIT_TESTS += $(MMPAGER_UNIT_BINS)
+
+$(O)/tests/mmpager/test-%: $(O)/mmpager/tests/unit/test-%.o $(MMPAGER_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG) --libs cmocka)
+
+# UMap-API programs of this project's own (um-*.c), driven by pytest; not
+# named test-*, so tests/run-all does not run them as unit tests.
+MMPAGER_HELPER_SRCS := $(wildcard mmpager/tests/helpers/um-*.c)
+MMPAGER_HELPERS := $(patsubst mmpager/tests/helpers/%.c,$(O)/tests/mmpager/%,$(MMPAGER_HELPER_SRCS))
+UNIT_TESTS += $(MMPAGER_HELPERS)
+
+$(O)/tests/mmpager/um-%: $(O)/mmpager/tests/helpers/um-%.o $(UMAP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# The benchmark's UMap-API program, linked with our libumap here; the
+# benchmark script also builds it against UMap's own library.
+MMPAGER_UMBENCH := $(O)/tests/mmpager/um-bench
+UNIT_TESTS += $(MMPAGER_UMBENCH)
+$(O)/mmpager/bench/um-bench.o: CFLAGS_mmpager += -Immpager/bench
+$(MMPAGER_UMBENCH): $(call objs,mmpager/bench/um-bench.c mmpager/bench/workloads.c) $(UMAP_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+mmpager: $(MMPAGER_UMBENCH) $(MMPAGER_LIB) $(UMAP_LIB) $(UMAP_SO) $(MMPAGER_BIN) $(MMPAGER_UNIT_BINS) $(MMPAGER_HELPERS)
+.PHONY: mmpager
+
+DEPS += $(call deps,$(MMPAGER_LIB_SRCS) $(UMAP_SRCS) $(MMPAGER_CLI_SRCS) mmpager/bench/um-bench.c $(MMPAGER_UNIT_SRCS) $(MMPAGER_HELPER_SRCS))
