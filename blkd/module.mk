@@ -1,5 +1,6 @@
+# SPDX-License-Identifier: MIT
 # blkd: libblkd (queue, schedulers, ordered flushes, backends) and the NBD
-# server built on it.  See blkd/include/blkd.h and blkd/server/main.c.
+# server built on it.  See blkd/include/blkd.h and the map in blkd/README.md.
 CFLAGS_blkd := -Iblkd/include -Iblkd/lib -Iblkd/server $(shell $(PKG) --cflags libnbd)
 # mpath.c is a libnbd client (Debian libnbd-dev)
 BLKD_LDLIBS := $(shell $(PKG) --libs libnbd)

@@ -158,7 +158,8 @@ static struct blkd_export *find_mpath(struct blkd_server *srv, const char *exp, 
 static int path_command(struct blkd_server *srv, int argc, char **argv, char *out, size_t outlen)
 {
 	struct blkd_export *e = find_mpath(srv, argv[1], out, outlen);
-	char msg[96], err[256];
+	struct ob_err err = { 0 };
+	char msg[96];
 	size_t n;
 	int rc;
 
@@ -170,9 +171,9 @@ static int path_command(struct blkd_server *srv, int argc, char **argv, char *ou
 		return 0;
 	}
 	snprintf(msg, sizeof(msg), "%s%s%s", argv[0], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
-	rc = blkd_mpath_message(e->be, msg, err, sizeof(err));
+	rc = blkd_mpath_message(e->be, msg, &err);
 	if (rc) {
-		snprintf(out, outlen, "error: %s\n", err);
+		snprintf(out, outlen, "error: %s\n", err.msg);
 		return rc;
 	}
 	blkd_log("export '%s': %s", e->name, msg);

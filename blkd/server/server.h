@@ -3,6 +3,14 @@
  * server.h - the private header of the NBD server: exports, connections
  * and the server that owns them.
  *
+ * Calls run one way, down this list:
+ *   main.c                   picks the command
+ *   serve.c, ctl-client.c    the commands
+ *   config.c, listen.c       the command line; listening and accepting
+ *   conn.c                   a connection's thread and lifetime
+ *   nbd-handshake.c, transmission.c, control.c   the two NBD phases; control
+ *   export.c, sockio.c, log.c, nbd-proto.c       leaves
+ *
  * Lock order: srv->lock (the connection list) before conn->lock (a
  * connection's slots) before conn->send_lock (its socket's write side);
  * queue locks are never held while any of these is taken (bio end_io runs
@@ -101,16 +109,38 @@ struct blkd_conn {
 
 void blkd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* conn.c */
+struct blkd_config;
+
+/* sockio.c: whole buffers on a blocking socket; 0 or -errno
+ * (-ECONNRESET at end of file) */
 int blkd_read_full(int fd, void *buf, size_t len);
 int blkd_write_full(int fd, const void *buf, size_t len);
-void blkd_conn_start(struct blkd_server *srv, int fd, const char *peer);
+
+/* export.c */
+int blkd_open_exports(struct blkd_server *srv, const struct blkd_config *cfg);
+void blkd_close_exports(struct blkd_server *srv);
 /* Transmission flags for an export as this connection negotiated it. */
 uint16_t blkd_export_tflags(const struct blkd_export *exp, bool structured);
 struct blkd_export *blkd_export_find(struct blkd_server *srv, const char *name);
 
+/* listen.c: a listening fd / the number of TCP fds, or -errno (printed) */
+int blkd_listen_unix(const char *path);
+int blkd_listen_tcp(const char *ip, const char *port, int *fds, int max);
+void blkd_accept(struct blkd_server *srv, int lfd);
+
+/* conn.c: take over fd; the connection runs on its own thread */
+void blkd_conn_start(struct blkd_server *srv, int fd, const char *peer);
+
+/* transmission.c: the transmission phase, after the handshake; 0 when
+ * the client left cleanly, else -errno */
+int blkd_transmission(struct blkd_conn *c);
+
 /* nbd-handshake.c: 0 = transmission starts on c->exp; <0 = hang up. */
 int blkd_handshake(struct blkd_conn *c);
+
+/* serve.c, ctl-client.c: the commands */
+int blkd_cmd_serve(int argc, char **argv);
+int blkd_cmd_ctl(int argc, char **argv);
 
 /* control.c */
 int blkd_control_handle(struct blkd_server *srv, int fd);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The server around the block layer: hostile protocol input, the command
 line, daemon mode and pid file, the control socket (stats, scheduler
 switching at run time), and a real ext4 through nbdfuse + loop."""
@@ -131,7 +132,7 @@ def test_cli_usage_errors_name_the_problem(tmp_path):
     if not os.access(BLKD, os.X_OK):
         pytest.skip("blkd not built")
     cases = [
-        (["serve", "--bogus", "x"], "unknown option '--bogus'"),
+        (["serve", "--bogus", "x"], "option '--bogus'"),
         (["serve", "-U", str(tmp_path / "s")], "no FILE to serve"),
         (["serve", "memory:1M"], "nothing to listen on"),
         (["serve", "-s", "cfq2", "-U", "s", "memory:1M"], "unknown scheduler 'cfq2'"),

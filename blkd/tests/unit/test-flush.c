@@ -260,7 +260,7 @@ static void test_mode_needing_missing_hook_is_refused(void **state)
 	struct rec rec;
 	struct blkd_queue_opts o;
 	struct blkd_queue *q = NULL;
-	char err[256] = "";
+	struct ob_err err = { 0 };
 
 	(void)state;
 	rec_init(&rec, BLKD_ORDERED_DRAIN_FLUSH);
@@ -268,9 +268,9 @@ static void test_mode_needing_missing_hook_is_refused(void **state)
 	blkd_queue_opts_init(&o);
 	o.threads = 0;
 	o.ordered = BLKD_ORDERED_DRAIN_FUA;
-	assert_int_equal(blkd_queue_create(&rec.be, &o, &q, err, sizeof(err)), -EINVAL);
+	assert_int_equal(blkd_queue_create(&rec.be, &o, &q, &err), -EINVAL);
 	assert_null(q);
-	assert_non_null(strstr(err, "drain-fua"));
+	assert_non_null(strstr(err.msg, "drain-fua"));
 }
 
 int main(void)

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sockio.c - whole-buffer reads and writes on a blocking socket, for the
+ * handshake and the control socket (the transmission phase has its own
+ * buffered reader and corked sender, transmission.c).
+ */
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "server.h"
+
+int blkd_read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t r = recv(fd, p, len, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ECONNRESET;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+int blkd_write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
