@@ -294,6 +294,8 @@ struct blkd_stats {
 struct blkd_client {
 	char name[64];
 	struct blkd_stats stats;	/* guarded by the queue lock */
+	int werr;			/* a write of this client failed in the backend
+					   since its last FLUSH; queue lock */
 };
 
 /* Copy the export's (client == NULL) or one client's stats under the queue

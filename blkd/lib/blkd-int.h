@@ -153,7 +153,8 @@ struct blkd_ordered {
 	struct blkd_request *orig;	/* the request that asked */
 	struct blkd_request pre_rq, post_rq;	/* embedded, like 2.6.16 */
 	int err;			/* first error of the sequence */
-	int werr;			/* a write failed since the last flush */
+	int werr;			/* a write of a bio without a client failed
+					   since the last flush (O4) */
 };
 
 /* ---- the queue -------------------------------------------------------- */
@@ -250,6 +251,7 @@ bool __blkd_ordered_wants(struct blkd_queue *q, const struct blkd_bio *bio);
 bool __blkd_do_ordered(struct blkd_queue *q, struct blkd_request **rqp);
 bool __blkd_ordered_complete(struct blkd_queue *q, struct blkd_request *rq, int err);
 void __blkd_ordered_check_drain(struct blkd_queue *q);
+void __blkd_note_write_error(struct blkd_queue *q, struct blkd_request *rq, int err);
 
 /* stats.c */
 void __blkd_stats_submit(struct blkd_queue *q, const struct blkd_bio *bio);

@@ -145,6 +145,8 @@ static int bio_check(struct blkd_queue *q, const struct blkd_bio *bio)
 		return -EOPNOTSUPP;
 	if (bio->off > be->size || bio->len > be->size - bio->off)
 		return bio->op == BLKD_OP_WRITE || bio->op == BLKD_OP_ZERO ? -ENOSPC : -EINVAL;
+	if (!bio->len && (bio->op == BLKD_OP_TRIM || bio->op == BLKD_OP_ZERO))
+		return -EINVAL;		/* the backends' fallocate would say so, later */
 	if ((bio->op == BLKD_OP_TRIM && !be->ops->trim) ||
 	    (bio->op == BLKD_OP_ZERO && !be->ops->zero))
 		return -EOPNOTSUPP;
@@ -374,8 +376,7 @@ static void __blkd_rq_end(struct blkd_queue *q, struct blkd_request *rq, int err
 	rq->flags &= ~RQ_STARTED;
 	__blkd_trace(q, BLKD_EV_COMPLETE, rq, NULL);
 	elv_completed(q, rq);
-	if (err && (rq->op == BLKD_OP_WRITE || rq->op == BLKD_OP_ZERO || rq->op == BLKD_OP_TRIM))
-		q->ord.werr = err;
+	__blkd_note_write_error(q, rq, err);
 	if (!__blkd_ordered_complete(q, rq, err)) {
 		__blkd_rq_end_bios(q, rq, err);
 		__blkd_rq_free(q, rq);

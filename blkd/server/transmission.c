@@ -483,6 +483,23 @@ static void block_status(struct blkd_conn *c, const struct nbd_request *rq)
 	free(x.buf);
 }
 
+/* The range against the export (spec: ENOSPC for a write past the end,
+ * EINVAL otherwise), and no zero-length TRIM, WRITE_ZEROES or CACHE: a
+ * backend would fail them (fallocate says EINVAL), and a request the
+ * client got wrong must never reach the queue, where a failed backend call
+ * counts as a lost write. */
+static int range_check(const struct blkd_export *e, const struct nbd_request *rq)
+{
+	uint64_t size = e->be->size;
+
+	if (rq->offset > size || rq->length > size - rq->offset)
+		return rq->type == NBD_CMD_WRITE || rq->type == NBD_CMD_WRITE_ZEROES ? -ENOSPC
+										      : -EINVAL;
+	if (!rq->length && rq->type != NBD_CMD_READ && rq->type != NBD_CMD_WRITE)
+		return -EINVAL;
+	return 0;
+}
+
 /* Protocol-level checks: 0 or the -errno to answer with. */
 static int request_check(struct blkd_conn *c, const struct nbd_request *rq)
 {
@@ -525,10 +542,11 @@ static int request_check(struct blkd_conn *c, const struct nbd_request *rq)
 		return -EINVAL;
 	if (is_write && e->readonly)
 		return -EPERM;
-	if (e->min_block > 1 && rq->type != NBD_CMD_FLUSH &&
-	    ((rq->offset | rq->length) & (e->min_block - 1)))
+	if (rq->type == NBD_CMD_FLUSH)
+		return 0;
+	if (e->min_block > 1 && ((rq->offset | rq->length) & (e->min_block - 1)))
 		return -EINVAL;
-	return 0;
+	return range_check(e, rq);
 }
 
 static const enum blkd_op cmd_op[] = {
