@@ -354,6 +354,7 @@ struct blkd_mpath_opts {
 	unsigned queue_max;		/* most requests held with no path */
 	unsigned checker_ms;		/* probe interval for failed paths */
 	unsigned io_timeout_ms;		/* a request older than this fails its path */
+	uint64_t probe_sector;		/* the checker reads this 512-byte sector */
 	bool readonly;
 	void (*log)(void *arg, const char *msg);	/* path events; may be NULL */
 	void *log_arg;

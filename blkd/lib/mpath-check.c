@@ -67,7 +67,8 @@ int mp_path_connect(struct mpath *m, struct mp_path *p, bool first, struct ob_er
 	return 0;
 }
 
-/* Read sector 0 through p (checker thread); 0 or the NBD error. */
+/* Read the probe sector (0 unless told) through p (checker thread); 0 or
+ * the NBD error. */
 static int path_probe(struct mpath *m, struct mp_path *p, uint64_t wait_ms)
 {
 	struct timespec ts;

@@ -184,9 +184,13 @@ int mp_path_send(struct mp_path *p, struct nbd_handle *h, struct mp_slot *s,
 	int64_t r;
 
 	if (!io) {
+		uint64_t off = p->m->o.probe_sector * 512, size = p->m->be.size;
+
+		if (off >= size)	/* a smaller device than the option expected */
+			off = 0;
 		if (mp_slot_bounce(s, 512))
 			return -ENOMEM;
-		r = nbd_aio_pread(h, s->bounce, p->m->be.size < 512 ? p->m->be.size : 512, 0, cb, 0);
+		r = nbd_aio_pread(h, s->bounce, size - off < 512 ? size - off : 512, off, cb, 0);
 		goto out;
 	}
 	switch (io->op) {

@@ -565,6 +565,10 @@ int blkd_queue_create(struct blkd_backend *be, const struct blkd_queue_opts *o,
 		return ob_err_set(err, -EINVAL, "ordered mode %s needs a flush the %s backend lacks",
 				  blkd_ordered_name(mode), be->ops->name);
 	}
+	if ((mode & BLKD_ORDERED_BY_TAG) && be->ops->submit)
+		return ob_err_set(err, -EINVAL, "ordered mode %s needs requests issued in order, "
+				  "which the %s backend does not keep (drain modes only)",
+				  blkd_ordered_name(mode), be->ops->name);
 	if ((mode & BLKD_ORDERED_FUA) && !(be->caps & BLKD_CAP_FUA)) {
 		return ob_err_set(err, -EINVAL, "ordered mode %s needs native FUA the %s backend "
 				  "lacks", blkd_ordered_name(mode), be->ops->name);

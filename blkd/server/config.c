@@ -18,12 +18,12 @@ enum {
 	OPT_MAX_MERGE = 256, OPT_ORDERED, OPT_DIRECT, OPT_FUA, OPT_STATS, OPT_TRACE,
 	OPT_MAX_INFLIGHT, OPT_TRACE_TEXT, OPT_TRACE_NAME, OPT_PATH, OPT_SELECTOR, OPT_FAILBACK,
 	OPT_QUEUE_NO_PATH, OPT_QUEUE_MAX, OPT_CHECKER, OPT_IO_TIMEOUT, OPT_NO_MMAP,
-	OPT_POLL, OPT_VERSION,
+	OPT_POLL, OPT_VERSION, OPT_PROBE_SECTOR,
 };
 
 static const struct ob_opt serve_opts[] = {
 	{ "unix", 'U', 'U', "PATH", "listen on a Unix socket", 0 },
-	{ "port", 'p', 'p', "PORT", "listen on a TCP port", 0 },
+	{ "port", 'p', 'p', "PORT", "listen on a TCP port (0: a free one, printed on stdout)", 0 },
 	{ "ip", 'i', 'i', "ADDR", "address for --port (default 127.0.0.1)", 0 },
 	{ "export-name", 'x', 'x', "NAME", "name of the next FILE's export, once per FILE in\n"
 	  "order (default: \"\" for the first, the file's base\nname after)", 0 },
@@ -35,7 +35,10 @@ static const struct ob_opt serve_opts[] = {
 	{ "threads", 't', 't', "N", "worker threads per export (default 4)", 0 },
 	{ "max-merge", 0, OPT_MAX_MERGE, "SIZE", "largest merged request (default 1M; 0: no merging)", 0 },
 	{ "ordered", 0, OPT_ORDERED, "MODE", "force an ordered mode: none, drain, drain-flush,\n"
-	  "drain-fua, tag, tag-flush, tag-fua (default: the backend's)", 0 },
+	  "drain-fua, tag, tag-flush, tag-fua (default: the backend's);\n"
+	  "none, drain and tag never sync, so a file served so\n"
+	  "advertises no FLUSH or FUA; tag modes are refused for\n"
+	  "NBD upstreams and multipath", 0 },
 	{ "direct", 0, OPT_DIRECT, NULL, "open files with O_DIRECT", 0 },
 	{ "no-mmap", 0, OPT_NO_MMAP, NULL, "never copy through a shared mapping of the file\n"
 	  "(default: cached pages of files up to 64 GiB are)", 0 },
@@ -61,6 +64,8 @@ static const struct ob_opt serve_opts[] = {
 	{ "checker-interval", 0, OPT_CHECKER, "TIME", "probe failed paths this often (default 1s)", 0 },
 	{ "io-timeout", 0, OPT_IO_TIMEOUT, "TIME", "a request older than this fails its path\n"
 	  "(default 30s)", 0 },
+	{ "checker-sector", 0, OPT_PROBE_SECTOR, "N", "the 512-byte sector the checker reads to\n"
+	  "probe a failed path (default 0)", 0 },
 	{ OB_OPT_HEADING("Other:") },
 	{ "verbose", 'v', 'v', NULL, "log connections", 0 },
 	{ "version", 'V', OPT_VERSION, NULL, "show the version", 0 },
@@ -220,7 +225,13 @@ static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *
 
 	switch (o->key) {
 	case 'U': cfg->unix_path = arg; break;
-	case 'p': cfg->port = arg; break;
+	case 'p':
+		if (ob_parse_uint(arg, 0, 65535, &v))
+			return ob_opt_usage(cmd, "--port: expected a port number 1..65535 (0: any "
+					    "free port, printed), got '%s'", arg);
+		snprintf(cfg->port_buf, sizeof(cfg->port_buf), "%u", (unsigned)v);
+		cfg->port = cfg->port_buf;
+		break;
 	case 'i': cfg->ip = arg; break;
 	case 'x':
 		if (cfg->nr_names >= BLKD_MAX_EXPORTS)
@@ -291,6 +302,11 @@ static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *
 		if (time_opt(arg, &cfg->io_timeout_ms))
 			return ob_opt_usage(cmd, "--io-timeout: expected a time of at least 10ms, "
 					    "got '%s'", arg);
+		break;
+	case OPT_PROBE_SECTOR:
+		if (ob_parse_uint(arg, 0, UINT64_MAX / 512, &cfg->probe_sector))
+			return ob_opt_usage(cmd, "--checker-sector: expected a sector number, got '%s'",
+					    arg);
 		break;
 	case 'v': cfg->verbose = true; break;
 	case OPT_VERSION:

@@ -20,7 +20,8 @@
 
 struct blkd_config {
 	const char *unix_path;
-	const char *port;
+	const char *port;		/* decimal, 0..65535 */
+	char port_buf[8];
 	const char *ip;
 	const char *names[BLKD_MAX_EXPORTS];
 	unsigned nr_names;
@@ -52,6 +53,7 @@ struct blkd_config {
 	unsigned queue_max;
 	unsigned checker_ms;
 	unsigned io_timeout_ms;
+	uint64_t probe_sector;
 	bool verbose;
 	char **files;
 	int nr_files;

@@ -21,6 +21,25 @@ struct blkd_export *blkd_export_find(struct blkd_server *srv, const char *name)
 	return NULL;
 }
 
+#define SYNCS (BLKD_ORDERED_PREFLUSH | BLKD_ORDERED_POSTFLUSH | BLKD_ORDERED_FUA)
+
+/*
+ * FLUSH and FUA are advertised when they do what a client takes them for.
+ * A mode that never syncs (none, drain, tag) forced on a backend with a
+ * write-back cache (a file: its own mode syncs) would make them no-ops
+ * while the data may still sit in the page cache: the client is told
+ * there is no flush instead.  A backend without a cache (memory:) declares
+ * drain itself, and there a FLUSH that only orders is the truth.
+ */
+static bool flush_means_something(const struct blkd_export *e)
+{
+	int mode = blkd_queue_ordered(e->q);
+
+	if (mode == BLKD_ORDERED_NONE)
+		return false;
+	return (mode & SYNCS) || !(e->be->ordered & SYNCS);
+}
+
 uint16_t blkd_export_tflags(const struct blkd_export *e, bool structured)
 {
 	unsigned caps = e->be->caps;
@@ -29,7 +48,7 @@ uint16_t blkd_export_tflags(const struct blkd_export *e, bool structured)
 	/* One queue and one backend per export serve every connection, and a
 	 * flush drains that queue and syncs that backend: multi-conn holds. */
 	f |= NBD_FLAG_CAN_MULTI_CONN;
-	if (blkd_queue_ordered(e->q) != BLKD_ORDERED_NONE)
+	if (flush_means_something(e))
 		f |= NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA;
 	if (e->readonly) {
 		f |= NBD_FLAG_READ_ONLY;
@@ -84,6 +103,7 @@ static int open_mpath(const struct blkd_config *cfg, const char *file, struct bl
 	if (cfg->io_timeout_ms)
 		mo.io_timeout_ms = cfg->io_timeout_ms;
 	mo.readonly = cfg->readonly;
+	mo.probe_sector = cfg->probe_sector;
 	mo.log = log_path_event;
 	mo.log_arg = (void *)file;
 	return blkd_mpath_create(&mo, be, err);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,20 +15,46 @@
 
 #include "server.h"
 
+/*
+ * A socket file left by a server that died is taken over; one that a live
+ * server listens on is not (nbdkit does the same): connecting to it tells
+ * the two apart.  0 when path is free to bind, -EADDRINUSE when live.
+ */
+static int unix_path_free(const struct sockaddr_un *sa)
+{
+	struct stat st;
+	int fd, rc = 0;
 
-int blkd_listen_unix(const char *path)
+	if (lstat(sa->sun_path, &st) || !S_ISSOCK(st.st_mode))
+		return 0;		/* bind reports anything else */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (!connect(fd, (const struct sockaddr *)sa, sizeof(*sa)))
+		rc = -EADDRINUSE;
+	else if (errno == ECONNREFUSED)
+		unlink(sa->sun_path);	/* stale */
+	close(fd);
+	return rc;
+}
+
+int blkd_listen_unix(const char *path, struct blkd_unix_owner *own)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd;
+	int fd, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "blkd: %s: socket path too long\n", path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
-		unlink(path);
+	rc = unix_path_free(&sa);
+	if (rc) {
+		fprintf(stderr, "blkd: %s: cannot listen: %s (another server listens there)\n",
+			path, strerror(-rc));
+		return rc;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 128)) {
 		int e = errno;
@@ -37,7 +64,20 @@ int blkd_listen_unix(const char *path)
 			close(fd);
 		return -e;
 	}
+	if (!lstat(path, &st)) {
+		own->dev = st.st_dev;
+		own->ino = st.st_ino;
+	}
 	return fd;
+}
+
+void blkd_unlink_own(const char *path, const struct blkd_unix_owner *own)
+{
+	struct stat st;
+
+	/* another server may have replaced a socket we lost: leave it */
+	if (!lstat(path, &st) && st.st_dev == own->dev && st.st_ino == own->ino)
+		unlink(path);
 }
 
 int blkd_listen_tcp(const char *ip, const char *port, int *fds, int max)
@@ -52,6 +92,10 @@ int blkd_listen_tcp(const char *ip, const char *port, int *fds, int max)
 		fprintf(stderr, "blkd: %s:%s: %s\n", ip, port, gai_strerror(rc));
 		return -EINVAL;
 	}
+	/* Port 0: the kernel picks one for the first address; the others
+	 * would get different ones, so only the first is used. */
+	if (!strcmp(port, "0"))
+		max = 1;
 	for (ai = res; ai && n < max; ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 
@@ -88,3 +132,17 @@ void blkd_accept(struct blkd_server *srv, int lfd)
 	blkd_conn_start(srv, fd, peer);
 }
 
+
+unsigned blkd_listen_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl))
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}

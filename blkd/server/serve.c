@@ -116,6 +116,8 @@ static void stop_connections(struct blkd_server *srv)
 int blkd_cmd_serve(int argc, char **argv)
 {
 	struct blkd_config cfg;
+	struct blkd_unix_owner unix_own = { 0 }, ctl_own = { 0 };
+	bool own_unix = false;
 	struct blkd_server srv = { 0 };
 	int lfds[MAX_LISTEN], nl = 0, cfd = -1, ready[2] = { -1, -1 }, rc;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -143,9 +145,8 @@ int blkd_cmd_serve(int argc, char **argv)
 		close(ready[0]);
 		setsid();
 		int devnull = open("/dev/null", O_RDWR);
-		if (devnull >= 0) {
+		if (devnull >= 0) {	/* stdout stays until ready: -p 0 prints there */
 			dup2(devnull, 0);
-			dup2(devnull, 1);
 			close(devnull);
 		}
 	}
@@ -183,21 +184,26 @@ int blkd_cmd_serve(int argc, char **argv)
 	if (blkd_open_exports(&srv, &cfg))
 		goto out_exports;
 	if (cfg.unix_path) {
-		int fd = blkd_listen_unix(cfg.unix_path);
+		int fd = blkd_listen_unix(cfg.unix_path, &unix_own);
 
 		if (fd < 0)
 			goto out_listen;
 		lfds[nl++] = fd;
+		own_unix = true;
 	}
 	if (cfg.port) {
 		int n = blkd_listen_tcp(cfg.ip, cfg.port, lfds + nl, MAX_LISTEN - nl);
 
 		if (n < 0)
 			goto out_listen;
+		if (!strcmp(cfg.port, "0")) {	/* say which port the kernel chose */
+			printf("%u\n", blkd_listen_port(lfds[nl]));
+			fflush(stdout);
+		}
 		nl += n;
 	}
 	if (cfg.control) {
-		cfd = blkd_listen_unix(cfg.control);
+		cfd = blkd_listen_unix(cfg.control, &ctl_own);
 		if (cfd < 0)
 			goto out_listen;
 	}
@@ -218,8 +224,10 @@ int blkd_cmd_serve(int argc, char **argv)
 		(void)w;
 		close(ready[1]);
 		ready[1] = -1;
-		/* detached: let go of the caller's stderr (use -f to keep logs) */
+		/* detached: let go of the caller's stdout and stderr (use -f to
+		 * keep logs) */
 		if (devnull >= 0) {
+			dup2(devnull, 1);
 			dup2(devnull, 2);
 			close(devnull);
 		}
@@ -230,11 +238,11 @@ int blkd_cmd_serve(int argc, char **argv)
 out_listen:
 	for (int i = 0; i < nl; i++)
 		close(lfds[i]);
-	if (cfg.unix_path && nl)
-		unlink(cfg.unix_path);
+	if (own_unix)
+		blkd_unlink_own(cfg.unix_path, &unix_own);
 	if (cfd >= 0) {
 		close(cfd);
-		unlink(cfg.control);
+		blkd_unlink_own(cfg.control, &ctl_own);
 	}
 	stop_connections(&srv);
 out_exports:

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "blkd.h"
@@ -123,8 +124,18 @@ void blkd_close_exports(struct blkd_server *srv);
 uint16_t blkd_export_tflags(const struct blkd_export *exp, bool structured);
 struct blkd_export *blkd_export_find(struct blkd_server *srv, const char *name);
 
-/* listen.c: a listening fd / the number of TCP fds, or -errno (printed) */
-int blkd_listen_unix(const char *path);
+/* listen.c: a listening fd / the number of TCP fds, or -errno (printed).
+ * A Unix socket a live server listens on is refused (-EADDRINUSE); own
+ * identifies the file we made, which blkd_unlink_own removes only if it
+ * is still ours. */
+struct blkd_unix_owner {
+	dev_t dev;
+	ino_t ino;
+};
+int blkd_listen_unix(const char *path, struct blkd_unix_owner *own);
+void blkd_unlink_own(const char *path, const struct blkd_unix_owner *own);
+/* The port a TCP listener got (for -p 0), or 0. */
+unsigned blkd_listen_port(int fd);
 int blkd_listen_tcp(const char *ip, const char *port, int *fds, int max);
 void blkd_accept(struct blkd_server *srv, int lfd);
 
