@@ -38,6 +38,7 @@ struct blkd_config {
 	bool fua_emulate;
 	unsigned max_inflight;
 	unsigned poll_us;
+	unsigned handshake_ms;
 	const char *control;
 	const char *stats;
 	const char *trace;

@@ -28,6 +28,16 @@ static void conn_free(struct blkd_conn *c)
 	free(c);
 }
 
+/* Bound every blocking send and receive of the handshake (0: no bound), so
+ * a client that connects and says nothing lets go of its thread. */
+static void set_timeouts(int fd, unsigned ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 static void *conn_main(void *arg)
 {
 	struct blkd_conn *c = arg;
@@ -35,7 +45,14 @@ static void *conn_main(void *arg)
 	int rc;
 
 	pthread_setname_np(pthread_self(), "blkd-conn");	/* blktrace process notes */
+	set_timeouts(c->fd, srv->handshake_ms);
 	rc = blkd_handshake(c);
+	set_timeouts(c->fd, 0);
+	if (rc == -EAGAIN || rc == -EWOULDBLOCK) {
+		blkd_log("conn %lu: %s: handshake timed out after %u ms", c->id, c->peer,
+			 srv->handshake_ms);
+		goto out;
+	}
 	if (rc) {
 		if (srv->verbose || (rc != -ECONNRESET && rc != -ECONNABORTED))
 			blkd_log("conn %lu: %s: handshake ended: %s", c->id, c->peer, strerror(-rc));

@@ -116,7 +116,7 @@ int blkd_listen_tcp(const char *ip, const char *port, int *fds, int max)
 }
 
 
-void blkd_accept(struct blkd_server *srv, int lfd)
+int blkd_accept(struct blkd_server *srv, int lfd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -124,12 +124,13 @@ void blkd_accept(struct blkd_server *srv, int lfd)
 	int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 
 	if (fd < 0)
-		return;
+		return -errno;
 	if (ss.ss_family != AF_UNIX &&
 	    !getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
 			 NI_NUMERICHOST | NI_NUMERICSERV))
 		snprintf(peer, sizeof(peer), "%s:%s", host, serv);
 	blkd_conn_start(srv, fd, peer);
+	return 0;
 }
 
 

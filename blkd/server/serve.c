@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "server.h"
+#include "ob/clock.h"
 
 #define MAX_LISTEN 16
 
@@ -58,10 +59,54 @@ static void write_stats_file(struct blkd_server *srv, const char *path)
 }
 
 
+/* Out of descriptors or memory: accepting again at once would fail again
+ * (a busy loop of accept4 calls).  The listeners rest for a second; the
+ * first time, and again after a success, it is logged once. */
+#define ACCEPT_BACKOFF_MS 1000
+
+static bool accept_exhausted(int err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
+}
+
+/* Accept on every ready listener; false when the listeners must rest. */
+static bool accept_ready(struct blkd_server *srv, struct pollfd *pfd, int nl, bool *logged)
+{
+	bool rest = false;
+
+	for (int i = 0; i < nl; i++) {
+		int rc;
+
+		if (!(pfd[i].revents & POLLIN))
+			continue;
+		rc = blkd_accept(srv, pfd[i].fd);
+		if (!rc) {
+			*logged = false;
+		} else if (accept_exhausted(rc)) {
+			if (!*logged)
+				blkd_log("accept: %s; not accepting for %d ms at a time until "
+					 "connections close", strerror(-rc), ACCEPT_BACKOFF_MS);
+			*logged = true;
+			rest = true;
+		}
+	}
+	return !rest;
+}
+
+/* Listeners are switched off by negating their fds (poll skips them). */
+static void listeners_enable(struct pollfd *pfd, int nl, bool on)
+{
+	for (int i = 0; i < nl; i++)
+		if ((pfd[i].fd >= 0) != on)
+			pfd[i].fd = -pfd[i].fd - 1;
+}
+
 static int serve(struct blkd_server *srv, const struct blkd_config *cfg, int *lfds, int nl, int cfd)
 {
 	struct pollfd pfd[MAX_LISTEN + 2];
 	time_t last_stats = 0;
+	uint64_t resume_ns = 0;
+	bool logged = false;
 	int n = 0;
 
 	for (int i = 0; i < nl; i++)
@@ -70,7 +115,20 @@ static int serve(struct blkd_server *srv, const struct blkd_config *cfg, int *lf
 		pfd[n++] = (struct pollfd){ .fd = cfd, .events = POLLIN };
 	pfd[n++] = (struct pollfd){ .fd = sigpipe_fds[0], .events = POLLIN };
 	for (;;) {
-		int r = poll(pfd, (nfds_t)n, cfg->stats ? 1000 : -1);
+		int timeout = cfg->stats ? 1000 : -1;
+		int r;
+
+		if (resume_ns) {
+			uint64_t now = ob_mono_ns();
+
+			if (now >= resume_ns) {
+				listeners_enable(pfd, nl, true);
+				resume_ns = 0;
+			} else {
+				timeout = (int)((resume_ns - now) / 1000000) + 1;
+			}
+		}
+		r = poll(pfd, (nfds_t)n, timeout);
 
 		if (r < 0 && errno != EINTR)
 			return -errno;
@@ -82,9 +140,10 @@ static int serve(struct blkd_server *srv, const struct blkd_config *cfg, int *lf
 			continue;
 		if (pfd[n - 1].revents)
 			return 0;
-		for (int i = 0; i < nl; i++)
-			if (pfd[i].revents & POLLIN)
-				blkd_accept(srv, lfds[i]);
+		if (!accept_ready(srv, pfd, nl, &logged)) {
+			listeners_enable(pfd, nl, false);
+			resume_ns = ob_mono_ns() + ACCEPT_BACKOFF_MS * 1000000ull;
+		}
 		if (cfd >= 0 && pfd[nl].revents & POLLIN) {
 			int fd = accept4(cfd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -163,6 +222,7 @@ int blkd_cmd_serve(int argc, char **argv)
 	pthread_mutex_init(&srv.trace_lock, NULL);
 	srv.max_inflight = cfg.max_inflight;
 	srv.poll_us = cfg.poll_us;
+	srv.handshake_ms = cfg.handshake_ms;
 	srv.verbose = cfg.verbose;
 	rc = 1;
 	if (cfg.trace_text) {

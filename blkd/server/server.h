@@ -50,6 +50,7 @@ struct blkd_server {
 	unsigned nr_exports;
 	unsigned max_inflight;		/* requests per connection */
 	unsigned poll_us;		/* a reader polls this long before it sleeps */
+	unsigned handshake_ms;		/* a handshake must end this soon */
 	bool verbose;
 	pthread_mutex_t lock;
 	pthread_cond_t conns_changed;
@@ -137,7 +138,8 @@ void blkd_unlink_own(const char *path, const struct blkd_unix_owner *own);
 /* The port a TCP listener got (for -p 0), or 0. */
 unsigned blkd_listen_port(int fd);
 int blkd_listen_tcp(const char *ip, const char *port, int *fds, int max);
-void blkd_accept(struct blkd_server *srv, int lfd);
+/* Accept one client: 0, or -errno of accept4 (EMFILE at the fd limit). */
+int blkd_accept(struct blkd_server *srv, int lfd);
 
 /* conn.c: take over fd; the connection runs on its own thread */
 void blkd_conn_start(struct blkd_server *srv, int fd, const char *peer);
