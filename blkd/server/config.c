@@ -18,7 +18,7 @@ enum {
 	OPT_MAX_MERGE = 256, OPT_ORDERED, OPT_DIRECT, OPT_FUA, OPT_STATS, OPT_TRACE,
 	OPT_MAX_INFLIGHT, OPT_TRACE_TEXT, OPT_TRACE_NAME, OPT_PATH, OPT_SELECTOR, OPT_FAILBACK,
 	OPT_QUEUE_NO_PATH, OPT_QUEUE_MAX, OPT_CHECKER, OPT_IO_TIMEOUT, OPT_NO_MMAP,
-	OPT_POLL, OPT_VERSION, OPT_PROBE_SECTOR, OPT_HANDSHAKE_TIMEOUT,
+	OPT_POLL, OPT_VERSION, OPT_PROBE_SECTOR, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_BYTES,
 };
 
 static const struct ob_opt serve_opts[] = {
@@ -44,6 +44,10 @@ static const struct ob_opt serve_opts[] = {
 	  "(default: cached pages of files up to 64 GiB are)", 0 },
 	{ "fua", 0, OPT_FUA, "native|emulate", "FUA by RWF_DSYNC (native) or a post-flush", 0 },
 	{ "max-inflight", 0, OPT_MAX_INFLIGHT, "N", "requests in flight per connection (default 128)", 0 },
+	{ "max-inflight-bytes", 0, OPT_MAX_BYTES, "CONN[,TOTAL]", "request buffers per connection\n"
+	  "and for all together (default 64M,1G; CONN at least 32M):\n"
+	  "a client over its budget is not read from until its\n"
+	  "replies have left", 0 },
 	{ "poll", 0, OPT_POLL, "USEC", "after a batch, poll the socket this long before sleeping\n"
 	  "(default 50; 0: sleep at once)", 0 },
 	{ "handshake-timeout", 0, OPT_HANDSHAKE_TIMEOUT, "TIME", "a client that has not finished\n"
@@ -220,6 +224,28 @@ static int opt_queue_no_path(const struct ob_cmd *cmd, struct blkd_config *cfg, 
 	return 0;
 }
 
+/* CONN[,TOTAL]: CONN holds the largest request (32 MiB), TOTAL at least
+ * CONN; TOTAL defaults to 16 connections' worth, at least 1 GiB. */
+static int opt_max_bytes(const struct ob_cmd *cmd, struct blkd_config *cfg, const char *arg)
+{
+	char conn[32];
+	const char *comma = strchr(arg, ',');
+	size_t n = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	if (n >= sizeof(conn) ||
+	    (memcpy(conn, arg, n), conn[n] = '\0', ob_parse_size(conn, NBD_MAX_PAYLOAD,
+								   UINT64_MAX / 2, &cfg->max_conn_bytes)))
+		return ob_opt_usage(cmd, "--max-inflight-bytes: expected a size of at least 32M, "
+				    "got '%s'", arg);
+	cfg->max_total_bytes = cfg->max_conn_bytes * 16 > (1ull << 30) ?
+			       cfg->max_conn_bytes * 16 : 1ull << 30;
+	if (comma && ob_parse_size(comma + 1, cfg->max_conn_bytes, UINT64_MAX / 2,
+				   &cfg->max_total_bytes))
+		return ob_opt_usage(cmd, "--max-inflight-bytes: expected a total of at least "
+				    "the per-connection size, got '%s'", comma + 1);
+	return 0;
+}
+
 static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *arg, void *ctx)
 {
 	struct blkd_config *cfg = ctx;
@@ -273,6 +299,8 @@ static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *
 		if (uint_opt(arg, 1, 4096, &cfg->max_inflight))
 			return ob_opt_usage(cmd, "--max-inflight: expected 1..4096, got '%s'", arg);
 		break;
+	case OPT_MAX_BYTES:
+		return opt_max_bytes(cmd, cfg, arg);
 	case OPT_POLL:
 		if (uint_opt(arg, 0, 1000000, &cfg->poll_us))
 			return ob_opt_usage(cmd, "--poll: expected microseconds (0-1000000), got '%s'",
@@ -354,6 +382,7 @@ int blkd_config_parse(struct blkd_config *cfg, int argc, char **argv, int *statu
 	*cfg = (struct blkd_config){ .ip = "127.0.0.1", .threads = 4,
 				     .max_merge = BLKD_MAX_MERGE_DEFAULT, .ordered = -1,
 				     .max_inflight = 128, .poll_us = 50, .handshake_ms = 10000,
+				     .max_conn_bytes = 64ull << 20, .max_total_bytes = 1ull << 30,
 				     .queue_no_path_ms = 30000, .trace_name = "blkd" };
 	first = ob_opt_parse(&serve_cmd, argc, argv, on_opt, cfg, status);
 	if (first < 0) {

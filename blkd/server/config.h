@@ -37,6 +37,8 @@ struct blkd_config {
 	bool no_map;
 	bool fua_emulate;
 	unsigned max_inflight;
+	uint64_t max_conn_bytes;	/* --max-inflight-bytes CONN[,TOTAL] */
+	uint64_t max_total_bytes;
 	unsigned poll_us;
 	unsigned handshake_ms;
 	const char *control;

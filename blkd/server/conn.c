@@ -9,16 +9,23 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "server.h"
+#include "ob/clock.h"
+
+#define DRAIN_MS 30000
 
 static void conn_free(struct blkd_conn *c)
 {
 	for (unsigned i = 0; c->slots && i < c->srv->max_inflight; i++)
 		free(c->slots[i].bio.buf);
+	__atomic_sub_fetch(&c->srv->buf_bytes, c->buf_bytes, __ATOMIC_RELAXED);
 	free(c->slots);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
 	free(c->meta_export);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
@@ -36,6 +43,34 @@ static void set_timeouts(int fd, unsigned ms)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* The client left or said DISC: wait until every request has come back,
+ * sending the replies it may still read.  One that reads nothing for
+ * DRAIN_MS loses them (the connection is declared dead, which drops them). */
+static void conn_drain(struct blkd_conn *c)
+{
+	uint64_t give_up = ob_mono_ns() + DRAIN_MS * 1000000ull;
+
+	for (;;) {
+		bool waits = blkd_outq_push(c);
+
+		pthread_mutex_lock(&c->lock);
+		if (!c->inflight) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		c->reader_waits = true;
+		pthread_mutex_unlock(&c->lock);
+		if (waits && ob_mono_ns() > give_up) {
+			pthread_mutex_lock(&c->send_lock);
+			c->dead = true;
+			shutdown(c->fd, SHUT_RDWR);
+			pthread_mutex_unlock(&c->send_lock);
+			continue;
+		}
+		blkd_conn_wait(c, false, 1000);
+	}
 }
 
 static void *conn_main(void *arg)
@@ -65,10 +100,7 @@ static void *conn_main(void *arg)
 	rc = blkd_transmission(c);
 	if (rc && rc != -ECONNRESET)
 		blkd_log("conn %lu: %s: connection closed: %s", c->id, c->peer, strerror(-rc));
-	pthread_mutex_lock(&c->lock);
-	while (c->inflight)
-		pthread_cond_wait(&c->cond, &c->lock);
-	pthread_mutex_unlock(&c->lock);
+	conn_drain(c);
 	blkd_queue_client_gone(c->exp->q, &c->client);
 	if (srv->verbose)
 		blkd_log("conn %lu: %s: closed", c->id, c->peer);
@@ -105,8 +137,9 @@ void blkd_conn_start(struct blkd_server *srv, int fd, const char *peer)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	c->slots = calloc(srv->max_inflight, sizeof(*c->slots));
-	if (!c->slots) {
+	if (!c->slots || c->wake_fd < 0) {
 		conn_free(c);
 		return;
 	}

@@ -2,7 +2,7 @@
 /*
  * nbd-handshake.c - fixed-newstyle negotiation (spec E.1, E.2), run on the
  * connection's own thread with blocking I/O, so a slow or hostile client
- * only ever holds up itself.
+ * only ever holds up itself, and for --handshake-timeout at most (conn.c).
  *
  * Supported: EXPORT_NAME, ABORT, LIST, INFO, GO, STRUCTURED_REPLY,
  * LIST_META_CONTEXT and SET_META_CONTEXT (base:allocation, when the

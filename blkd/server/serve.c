@@ -222,6 +222,8 @@ int blkd_cmd_serve(int argc, char **argv)
 	pthread_mutex_init(&srv.trace_lock, NULL);
 	srv.max_inflight = cfg.max_inflight;
 	srv.poll_us = cfg.poll_us;
+	srv.max_conn_bytes = cfg.max_conn_bytes;
+	srv.max_total_bytes = cfg.max_total_bytes;
 	srv.handshake_ms = cfg.handshake_ms;
 	srv.verbose = cfg.verbose;
 	rc = 1;

@@ -49,6 +49,9 @@ struct blkd_server {
 	struct blkd_export *exports;
 	unsigned nr_exports;
 	unsigned max_inflight;		/* requests per connection */
+	uint64_t max_conn_bytes;	/* slot buffer capacity per connection */
+	uint64_t max_total_bytes;	/* ... and of every connection together */
+	uint64_t buf_bytes;		/* that total now (atomic) */
 	unsigned poll_us;		/* a reader polls this long before it sleeps */
 	unsigned handshake_ms;		/* a handshake must end this soon */
 	bool verbose;
@@ -73,11 +76,13 @@ struct blkd_slot {
 	uint16_t nbd_flags;
 	size_t cap;			/* allocated size of bio.buf */
 	struct blkd_slot *next_free;
-	/* the reply, built by conn.c; kept here while corked */
+	/* the reply, built by transmission.c; kept here until it has left
+	 * (outq.c) */
 	uint8_t hdr[32];
 	struct iovec iov[2];
 	int niov;
-	struct blkd_slot *next_pending;
+	size_t sent;			/* bytes of it already sent */
+	struct blkd_slot *next_pending;	/* the output queue, then a done chain */
 };
 
 struct blkd_conn {
@@ -102,11 +107,13 @@ struct blkd_conn {
 	unsigned inflight;		/* under lock */
 	pthread_mutex_t send_lock;
 	bool dead;			/* a send failed; under send_lock */
-	/* corking (under send_lock): while the reader runs a batch, small
-	 * replies are collected and sent a few per sendmsg (conn.c) */
-	bool corked;
-	struct blkd_slot *pend_head, *pend_tail;
-	unsigned npend;
+	/* the output queue (outq.c), under send_lock */
+	bool corked;			/* the reader runs a batch */
+	struct blkd_slot *out_head, *out_tail;
+	unsigned nout_unpushed;		/* appended while corked, not tried yet */
+	int wake_fd;			/* eventfd: wakes the reader's poll */
+	bool reader_waits;		/* for a slot or budget; under lock */
+	uint64_t buf_bytes;		/* capacity of the slots' buffers; under lock */
 };
 
 void blkd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -147,6 +154,17 @@ void blkd_conn_start(struct blkd_server *srv, int fd, const char *peer);
 /* transmission.c: the transmission phase, after the handshake; 0 when
  * the client left cleanly, else -errno */
 int blkd_transmission(struct blkd_conn *c);
+/* Give back n slots chained by next_pending (their replies have left). */
+void blkd_slots_put(struct blkd_conn *c, struct blkd_slot *s, unsigned n);
+
+/* outq.c: replies on their way out; nothing here blocks on the socket */
+#define BLKD_BIG_REPLY (64u << 10)	/* pushed at once, never corked */
+void blkd_outq_add(struct blkd_conn *c, struct blkd_slot *s, bool corkable);
+bool blkd_outq_push(struct blkd_conn *c);	/* true: bytes still wait */
+void blkd_conn_kick(struct blkd_conn *c);
+/* Sleep until readable (want_read), a kick, or timeout_ms (-1: none);
+ * sends waiting replies when the socket takes them.  0 or -errno. */
+int blkd_conn_wait(struct blkd_conn *c, bool want_read, int timeout_ms);
 
 /* nbd-handshake.c: 0 = transmission starts on c->exp; <0 = hang up. */
 int blkd_handshake(struct blkd_conn *c);

@@ -2,7 +2,7 @@
 /*
  * sockio.c - whole-buffer reads and writes on a blocking socket, for the
  * handshake and the control socket (the transmission phase has its own
- * buffered reader and corked sender, transmission.c).
+ * buffered reader, transmission.c, and its output queue, outq.c).
  */
 #include <errno.h>
 #include <sys/socket.h>

@@ -6,17 +6,19 @@
  * The reader parses requests out of a 256 KiB receive buffer, turns each
  * into a bio in one of the connection's request slots (max_inflight, 128
  * by default; buffers grow on demand and are reused, so the data path does
- * not allocate in steady state) and hands them to the export's queue in
+ * not allocate in steady state, within a byte budget per connection and in
+ * total, see slot_get) and hands them to the export's queue in
  * batches: it submits whenever it would otherwise block on the socket or
  * the batch is full - the userspace form of plugging, so a burst of
  * adjacent requests meets in the elevator and merges.
  *
- * Replies are sent by whichever worker thread ends the bio (end_io), under
- * the connection's send lock, header and data in one sendmsg (spec G: one
+ * Replies are queued by whichever thread ends the bio (end_io) and sent
+ * without blocking, header and data in one sendmsg (outq.c; spec G: one
  * writev per reply).  Replies go out in completion order (spec E.4 allows
- * it).  A failed send marks the connection dead and shuts the socket, which
- * ends the reader; conn.c then waits until every slot has come back before
- * it frees the connection.
+ * it).  The reader never sleeps on the socket's read side alone: it polls
+ * for POLLOUT too while replies wait.  A failed send marks the connection
+ * dead and shuts the socket, which ends the reader; conn.c then waits
+ * until every slot has come back before it frees the connection.
  *
  * Protocol rules enforced here (spec E.4-E.6): unknown command -> EINVAL;
  * flags not valid for the command or not advertised -> EINVAL; writes on a
@@ -39,60 +41,89 @@
 #define META_ALLOC_ID 1
 #define MAX_EXTENTS 1024
 
-/* ---- replies -------------------------------------------------------- */
+/* ---- slots and their budget ------------------------------------------ */
 
-/* Send iov whole; caller holds c->send_lock. */
-static void __conn_send(struct blkd_conn *c, struct iovec *iov, int cnt)
+static uint64_t total_bytes(struct blkd_server *srv)
 {
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
-
-	while (!c->dead) {
-		ssize_t r = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			c->dead = true;
-			shutdown(c->fd, SHUT_RDWR);
-			break;
-		}
-		while (mh.msg_iovlen && (size_t)r >= mh.msg_iov->iov_len) {
-			r -= (ssize_t)mh.msg_iov->iov_len;
-			mh.msg_iov++;
-			mh.msg_iovlen--;
-		}
-		if (!mh.msg_iovlen)
-			break;
-		mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + r;
-		mh.msg_iov->iov_len -= (size_t)r;
-	}
+	return __atomic_load_n(&srv->buf_bytes, __ATOMIC_RELAXED);
 }
 
-static void conn_send(struct blkd_conn *c, struct iovec *iov, int cnt)
+/* Free slot s's buffer (c->lock held) and give its bytes back. */
+static void __slot_drop_buf(struct blkd_conn *c, struct blkd_slot *s)
 {
-	pthread_mutex_lock(&c->send_lock);
-	__conn_send(c, iov, cnt);
-	pthread_mutex_unlock(&c->send_lock);
+	c->buf_bytes -= s->cap;
+	__atomic_sub_fetch(&c->srv->buf_bytes, s->cap, __ATOMIC_RELAXED);
+	free(s->bio.buf);
+	s->bio.buf = NULL;
+	s->cap = 0;
 }
 
-/* Give back n slots: a chain linked by next_pending, or one slot (n 1). */
-static void slots_put(struct blkd_conn *c, struct blkd_slot *s, unsigned n)
+/* Free the buffers of this connection's idle slots (c->lock held);
+ * returns the bytes given back. */
+static uint64_t __reclaim_idle(struct blkd_conn *c)
 {
+	uint64_t freed = 0;
+
+	for (struct blkd_slot *s = c->free_slots; s; s = s->next_free)
+		if (s->cap) {
+			freed += s->cap;
+			__slot_drop_buf(c, s);
+		}
+	return freed;
+}
+
+/* Before the reader sleeps with nothing in flight: when the server is near
+ * its limit, an idle connection keeps no buffers others may need. */
+static void trim_idle(struct blkd_conn *c)
+{
+	struct blkd_server *srv = c->srv;
+
+	if (total_bytes(srv) <= srv->max_total_bytes / 2)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (!c->inflight)
+		__reclaim_idle(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Room for grow more bytes of buffers (c->lock held)? */
+static bool __budget_take(struct blkd_conn *c, uint64_t grow)
+{
+	struct blkd_server *srv = c->srv;
+
+	if (c->buf_bytes + grow > srv->max_conn_bytes || total_bytes(srv) + grow > srv->max_total_bytes)
+		return false;
+	c->buf_bytes += grow;
+	__atomic_add_fetch(&srv->buf_bytes, grow, __ATOMIC_RELAXED);
+	return true;
+}
+
+void blkd_slots_put(struct blkd_conn *c, struct blkd_slot *s, unsigned n)
+{
+	struct blkd_server *srv = c->srv;
+
 	pthread_mutex_lock(&c->lock);
 	for (struct blkd_slot *next; s; s = next) {
-		next = n > 1 ? s->next_pending : NULL;
+		next = s->next_pending;
+		s->next_pending = NULL;
+		/* near the server's limit, big buffers are not kept for reuse */
+		if (s->cap > BLKD_BIG_REPLY && total_bytes(srv) > srv->max_total_bytes / 4 * 3)
+			__slot_drop_buf(c, s);
 		s->next_free = c->free_slots;
 		c->free_slots = s;
 	}
 	c->inflight -= n;
 	pthread_cond_broadcast(&c->cond);
+	if (c->reader_waits)
+		blkd_conn_kick(c);
 	pthread_mutex_unlock(&c->lock);
 	/* c may be freed from here on */
 }
 
 static void slot_put(struct blkd_conn *c, struct blkd_slot *s)
 {
-	slots_put(c, s, 1);
+	s->next_pending = NULL;
+	blkd_slots_put(c, s, 1);
 }
 
 /* Build the reply for slot s in s->hdr / s->iov. */
@@ -132,89 +163,24 @@ static void reply_build(struct blkd_conn *c, struct blkd_slot *s, int error)
 	}
 }
 
-#define CORK_MAX 16
-/* A read this big is sent at once, not corked: the client starts taking
- * it while the next one is read (1 MiB reads at depth 4 ran read, read,
- * read, read, then one 4 MiB sendmsg - 0.86x nbdkit), and it shares the
- * batch with a worker like a write (copying it costs the CPU). */
-#define BIG_REPLY (64u << 10)
-
-/* Send every corked reply in one sendmsg (send_lock held) and hand back
- * their chain, *n slots long, for slots_put.  Appending and flushing under
- * one hold of send_lock is what keeps the cork at CORK_MAX: the reader and
- * a helping worker both append. */
-static struct blkd_slot *cork_send_locked(struct blkd_conn *c, unsigned *n)
-{
-	struct iovec iov[2 * CORK_MAX];
-	struct blkd_slot *s = c->pend_head;
-	int niov = 0;
-
-	*n = c->npend;
-	c->pend_head = c->pend_tail = NULL;
-	c->npend = 0;
-	for (struct blkd_slot *p = s; p; p = p->next_pending)
-		for (int i = 0; i < p->niov; i++)
-			iov[niov++] = p->iov[i];
-	if (niov)
-		__conn_send(c, iov, niov);
-	return s;
-}
-
-/* Send every corked reply, then free their slots (one take of c->lock for
- * all of them).  Called by the reader as it uncorks. */
-static void cork_flush(struct blkd_conn *c)
-{
-	struct blkd_slot *s;
-	unsigned n;
-
-	pthread_mutex_lock(&c->send_lock);
-	s = cork_send_locked(c, &n);
-	pthread_mutex_unlock(&c->send_lock);
-	if (s)
-		slots_put(c, s, n);
-}
-
 static void reply(struct blkd_conn *c, struct blkd_slot *s, int error)
 {
 	reply_build(c, s, error);
-	pthread_mutex_lock(&c->send_lock);
-	__conn_send(c, s->iov, s->niov);
-	pthread_mutex_unlock(&c->send_lock);
+	blkd_outq_add(c, s, true);
 }
 
 /*
  * end_io of every bio: runs on a worker thread or on the reader; the queue
  * lock is not held.  While the reader runs a batch (corked), small replies
- * join the cork, a helping worker's too: the reader uncorks before it
- * blocks again, so none waits longer than the batch, and the client is
- * woken once per few replies (random writes: +3-10% IOPS, less CPU).
+ * wait for the cork, a helping worker's too: the reader uncorks before it
+ * blocks again, so none waits longer than the batch (outq.c).
  */
 static void conn_bio_end(struct blkd_bio *bio)
 {
 	struct blkd_slot *s = bio->private;
-	struct blkd_conn *c = s->conn;
-	struct blkd_slot *sent = NULL;
-	unsigned n = 0;
 
-	reply_build(c, s, bio->error);
-	pthread_mutex_lock(&c->send_lock);
-	if (c->corked && s->bio.len < BIG_REPLY) {
-		s->next_pending = NULL;
-		if (c->pend_tail)
-			c->pend_tail->next_pending = s;
-		else
-			c->pend_head = s;
-		c->pend_tail = s;
-		if (++c->npend >= CORK_MAX)
-			sent = cork_send_locked(c, &n);
-		pthread_mutex_unlock(&c->send_lock);
-		if (sent)
-			slots_put(c, sent, n);
-		return;
-	}
-	__conn_send(c, s->iov, s->niov);
-	pthread_mutex_unlock(&c->send_lock);
-	slot_put(c, s);
+	reply_build(s->conn, s, bio->error);
+	blkd_outq_add(s->conn, s, s->bio.len < BLKD_BIG_REPLY);
 }
 
 /* ---- the reader ---------------------------------------------------- */
@@ -230,7 +196,7 @@ struct reader {
 
 static bool bio_is_heavy(const struct blkd_conn *c, const struct blkd_bio *bio)
 {
-	if (bio->len >= BIG_REPLY)
+	if (bio->len >= BLKD_BIG_REPLY)
 		return true;
 	if (bio->op == BLKD_OP_READ)
 		return false;
@@ -281,7 +247,7 @@ static void submit_batch(struct reader *r)
 	pthread_mutex_lock(&c->send_lock);
 	c->corked = false;
 	pthread_mutex_unlock(&c->send_lock);
-	cork_flush(c);
+	blkd_outq_push(c);
 }
 
 /*
@@ -324,8 +290,15 @@ static int fill(struct reader *r, size_t need)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			submit_batch(r);	/* about to block: unplug */
 			n = recv_poll(r);	/* at least one more try */
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, 0);
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int rc;
+
+			trim_idle(r->c);
+			rc = blkd_conn_wait(r->c, true, -1);
+			if (rc)
+				return rc;
+			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -334,6 +307,32 @@ static int fill(struct reader *r, size_t need)
 		if (n == 0)
 			return -ECONNRESET;
 		r->len += (size_t)n;
+	}
+	return 0;
+}
+
+/* Receive len bytes straight into dst, sending waiting replies while the
+ * client is slow: the reader never sleeps on one direction only. */
+static int recv_full(struct blkd_conn *c, char *dst, size_t len)
+{
+	while (len) {
+		ssize_t n = recv(c->fd, dst, len, MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int rc = blkd_conn_wait(c, true, -1);
+
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		dst += n;
+		len -= (size_t)n;
 	}
 	return 0;
 }
@@ -368,7 +367,7 @@ static int read_payload(struct reader *r, void *dst, size_t len)
 		return 0;
 	submit_batch_to_pool(r);
 	if (dst)
-		return blkd_read_full(r->c->fd, (char *)dst + have, len);
+		return recv_full(r->c, (char *)dst + have, len);
 	while (len) {	/* discard */
 		int rc = fill(r, 1);
 		size_t n = r->len - r->pos < len ? r->len - r->pos : len;
@@ -381,36 +380,53 @@ static int read_payload(struct reader *r, void *dst, size_t len)
 	return 0;
 }
 
+/*
+ * A free slot whose buffer holds need bytes.  Buffers are kept for reuse
+ * (the data path does not allocate in steady state), but their capacity is
+ * budgeted per connection and in total (--max-inflight-bytes): a client
+ * over its budget waits here - and so is not read from - until its replies
+ * have left; other clients are not held up.  -ECONNRESET if the
+ * connection died meanwhile.
+ */
 static struct blkd_slot *slot_get(struct reader *r, size_t need)
 {
 	struct blkd_conn *c = r->c;
-	struct blkd_slot *s;
+	size_t cap = (need + 65535) & ~(size_t)65535;
+	struct blkd_slot *s = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	if (!c->free_slots) {
+	for (;;) {
+		s = c->free_slots;
+		if (s && (cap <= s->cap || __budget_take(c, cap)))
+			break;
+		if (s && __reclaim_idle(c))
+			continue;
+		c->reader_waits = true;
 		pthread_mutex_unlock(&c->lock);
 		submit_batch(r);
+		blkd_conn_wait(c, false, 100);	/* timeout: other connections' bytes */
 		pthread_mutex_lock(&c->lock);
-		while (!c->free_slots)
-			pthread_cond_wait(&c->cond, &c->lock);
+		c->reader_waits = false;
 	}
-	s = c->free_slots;
 	c->free_slots = s->next_free;
 	c->inflight++;
-	pthread_mutex_unlock(&c->lock);
-
-	if (need > s->cap || (s->cap > (4u << 20) && need <= (1u << 20))) {
-		size_t cap = (need + 65535) & ~(size_t)65535;
+	if (cap > s->cap || (s->cap > (4u << 20) && need <= (1u << 20))) {
 		void *p = NULL;
 
-		free(s->bio.buf);
-		s->bio.buf = NULL;
-		s->cap = 0;
+		/* cap was taken from the budget above when it is bigger */
+		if (cap > s->cap) {
+			c->buf_bytes -= cap;
+			__atomic_sub_fetch(&c->srv->buf_bytes, cap, __ATOMIC_RELAXED);
+		}
+		__slot_drop_buf(c, s);
 		if (cap && posix_memalign(&p, 4096, cap) == 0) {
 			s->bio.buf = p;
 			s->cap = cap;
+			c->buf_bytes += cap;
+			__atomic_add_fetch(&c->srv->buf_bytes, cap, __ATOMIC_RELAXED);
 		}
 	}
+	pthread_mutex_unlock(&c->lock);
 	return s;
 }
 
@@ -447,40 +463,44 @@ static int extent_add(void *arg, uint64_t len, uint32_t flags)
 	return 0;
 }
 
-static void block_status(struct blkd_conn *c, const struct nbd_request *rq)
+/* An error chunk for a request answered by the reader itself. */
+static void chunk_error(struct blkd_conn *c, struct blkd_slot *s, uint64_t cookie, int err)
+{
+	nbd_chunk_write(s->hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, cookie, 6);
+	nbd_put32(s->hdr + NBD_CHUNK_SIZE, nbd_errno(err));
+	nbd_put16(s->hdr + NBD_CHUNK_SIZE + 4, 0);
+	s->iov[0] = (struct iovec){ s->hdr, NBD_CHUNK_SIZE + 6 };
+	s->niov = 1;
+	blkd_outq_add(c, s, true);
+}
+
+/* BLOCK_STATUS, answered inline from the backend's extents into slot s
+ * (its buffer holds the descriptors). */
+static void block_status(struct blkd_conn *c, struct blkd_slot *s, const struct nbd_request *rq)
 {
 	struct blkd_backend *be = c->exp->be;
-	uint8_t hdr[NBD_CHUNK_SIZE + 6];
 	struct extent_ctx x = { .max = rq->flags & NBD_CMD_FLAG_REQ_ONE ? 1 : MAX_EXTENTS,
-				.left = rq->length };
-	struct iovec iov[2];
+				.left = rq->length, .buf = s->bio.buf };
 	int rc = -EINVAL;
 
 	if (rq->offset <= be->size && rq->length <= be->size - rq->offset && rq->length) {
-		x.buf = malloc(4 + 8 * (size_t)x.max);
 		rc = x.buf ? be->ops->extents(be, rq->offset, rq->length, extent_add, &x) : -ENOMEM;
 		if (rc > 0)
 			rc = 0;
 		if (!rc && !x.n)
 			rc = -EIO;
 	}
-	iov[0].iov_base = hdr;
 	if (rc) {
-		nbd_chunk_write(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, rq->cookie, 6);
-		nbd_put32(hdr + NBD_CHUNK_SIZE, nbd_errno(rc));
-		nbd_put16(hdr + NBD_CHUNK_SIZE + 4, 0);
-		iov[0].iov_len = sizeof(hdr);
-		conn_send(c, iov, 1);
-	} else {
-		nbd_put32(x.buf, META_ALLOC_ID);
-		nbd_chunk_write(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, rq->cookie,
-				4 + 8 * x.n);
-		iov[0].iov_len = NBD_CHUNK_SIZE;
-		iov[1].iov_base = x.buf;
-		iov[1].iov_len = 4 + 8 * (size_t)x.n;
-		conn_send(c, iov, 2);
+		chunk_error(c, s, rq->cookie, rc);
+		return;
 	}
-	free(x.buf);
+	nbd_put32(x.buf, META_ALLOC_ID);
+	nbd_chunk_write(s->hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, rq->cookie,
+			4 + 8 * x.n);
+	s->iov[0] = (struct iovec){ s->hdr, NBD_CHUNK_SIZE };
+	s->iov[1] = (struct iovec){ x.buf, 4 + 8 * (size_t)x.n };
+	s->niov = 2;
+	blkd_outq_add(c, s, true);
 }
 
 /* The range against the export (spec: ENOSPC for a write past the end,
@@ -590,11 +610,11 @@ int blkd_transmission(struct blkd_conn *c)
 			break;
 		}
 		if (rq.type == NBD_CMD_BLOCK_STATUS && c->meta_alloc) {
-			if (rq.flags & ~(NBD_CMD_FLAG_REQ_ONE | NBD_CMD_FLAG_FUA)) {
-				err = -EINVAL;
-				goto bad_inline;
-			}
-			block_status(c, &rq);
+			s = slot_get(&r, 4 + 8 * MAX_EXTENTS);
+			if (rq.flags & ~(NBD_CMD_FLAG_REQ_ONE | NBD_CMD_FLAG_FUA))
+				chunk_error(c, s, rq.cookie, -EINVAL);
+			else
+				block_status(c, s, &rq);
 			continue;
 		}
 		err = request_check(c, &rq);
@@ -619,7 +639,6 @@ int blkd_transmission(struct blkd_conn *c)
 		if (err) {
 			s->bio.len = 0;
 			reply(c, s, err);
-			slot_put(c, s);
 			continue;
 		}
 		s->bio.op = cmd_op[rq.type];
@@ -641,17 +660,6 @@ int blkd_transmission(struct blkd_conn *c)
 		r.heavy += bio_is_heavy(c, &s->bio);
 		if (r.nb == BATCH)
 			submit_batch(&r);
-		continue;
-bad_inline:
-		{
-			uint8_t h[NBD_CHUNK_SIZE + 6];
-			struct iovec iov = { h, sizeof(h) };
-
-			nbd_chunk_write(h, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, rq.cookie, 6);
-			nbd_put32(h + NBD_CHUNK_SIZE, nbd_errno(err));
-			nbd_put16(h + NBD_CHUNK_SIZE + 4, 0);
-			conn_send(c, &iov, 1);
-		}
 	}
 	submit_batch(&r);
 	free(r.buf);

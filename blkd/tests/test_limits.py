@@ -8,8 +8,8 @@ import socket
 import subprocess
 import time
 
-from conftest import BLKD, TOOL_ENV, need, run
-from nbd_raw import raw_connect, recv_exact
+from conftest import BLKD, make_image, need, nbdsh, run
+from nbd_raw import CMD_READ, handshake_go, raw_connect, recv_exact, send_request
 from test_multipath import wait_for
 
 MB = 1 << 20
@@ -59,3 +59,43 @@ def test_accept_at_the_descriptor_limit_backs_off_and_logs_once(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
         errlog.close()
+
+
+def rss_anon_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no RssAnon")
+
+
+def test_unread_32m_reads_stay_within_the_budget_and_others_are_served(blkd, tmp_path):
+    """40 READs of 32 MiB whose replies are never read: the server stops
+    reading that client once its buffers reach the budget, the other
+    client's 4 KiB I/O is served and correct, and the memory comes back
+    when the flooding client goes."""
+    need("nbdsh")
+    img = make_image(tmp_path / "disk.img", 64 * MB)
+    s = blkd(tmp_path, [img], "--no-mmap", "--max-inflight-bytes", "48M,96M")
+    base = rss_anon_mb(s.proc.pid)
+    flood = raw_connect(s.sock)
+    handshake_go(flood)
+    for i in range(40):
+        send_request(flood, CMD_READ, 0, 32 * MB, cookie=i)
+    wait_for(lambda: s.stats()["exports"][0]["stats"]["ops"]["read"] >= 1, what="a flood read")
+    p = nbdsh(s.uri(), "import os\n"
+              "for i in range(64):\n"
+              "    d = os.urandom(4096)\n"
+              "    h.pwrite(d, 40 * 1024 * 1024 + i * 4096)\n"
+              "    assert h.pread(4096, 40 * 1024 * 1024 + i * 4096) == d\n"
+              "h.flush()\nprint('ok')", timeout=120, check=False)
+    assert p.returncode == 0 and "ok" in p.stdout, p.stderr
+    peak = 0
+    for _ in range(20):                 # sample while the flood is pending
+        peak = max(peak, rss_anon_mb(s.proc.pid))
+        time.sleep(0.1)
+    assert peak - base < 96 + 16, (base, peak)
+    reads = s.stats()["exports"][0]["stats"]["ops"]["read"]
+    assert reads < 40 + 64             # the flood was not all read
+    flood.close()
+    wait_for(lambda: rss_anon_mb(s.proc.pid) - base < 16, what="memory given back")
