@@ -70,8 +70,10 @@ size_t blkd_server_stats_json(struct blkd_server *srv, char *buf, size_t len)
 	struct blkd_stats st;
 	size_t n = 0;
 
-	OUT("{\"exports\":[");
 	pthread_mutex_lock(&srv->lock);
+	/* request buffers held by every connection (--max-inflight-bytes) */
+	OUT("{\"connections\":%u,\"buffer_bytes\":%llu,\"exports\":[", srv->nr_conns,
+	    (unsigned long long)__atomic_load_n(&srv->buf_bytes, __ATOMIC_RELAXED));
 	for (unsigned i = 0; i < srv->nr_exports; i++) {
 		struct blkd_export *e = &srv->exports[i];
 		bool first = true;
