@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "nbd-proto.h"
+#include "tls.h"
 #include "ob/opt.h"
 
 enum {
@@ -19,6 +20,7 @@ enum {
 	OPT_MAX_INFLIGHT, OPT_TRACE_TEXT, OPT_TRACE_NAME, OPT_PATH, OPT_SELECTOR, OPT_FAILBACK,
 	OPT_QUEUE_NO_PATH, OPT_QUEUE_MAX, OPT_CHECKER, OPT_IO_TIMEOUT, OPT_NO_MMAP,
 	OPT_POLL, OPT_VERSION, OPT_PROBE_SECTOR, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_BYTES,
+	OPT_TLS, OPT_TLS_CERTS, OPT_TLS_PSK, OPT_TLS_VERIFY,
 };
 
 static const struct ob_opt serve_opts[] = {
@@ -57,6 +59,15 @@ static const struct ob_opt serve_opts[] = {
 	{ "trace", 0, OPT_TRACE, "DIR", "write blktrace files DIR/NAME.blktrace.N (blkparse, btt)", 0 },
 	{ "trace-name", 0, OPT_TRACE_NAME, "NAME", "base name of the blktrace files (default blkd)", 0 },
 	{ "trace-text", 0, OPT_TRACE_TEXT, "FILE", "log every request event (Q M F G I D C R) as text", 0 },
+	{ OB_OPT_HEADING("TLS (NBD_OPT_STARTTLS, GnuTLS):") },
+	{ "tls", 0, OPT_TLS, "off|on|require", "offer TLS (on) or insist on it (require:\n"
+	  "options before STARTTLS are refused); default off", 0 },
+	{ "tls-certificates", 0, OPT_TLS_CERTS, "DIR", "X.509: DIR/server-cert.pem, server-key.pem\n"
+	  "and, to verify clients, ca-cert.pem (as nbdkit, qemu-nbd)", 0 },
+	{ "tls-psk", 0, OPT_TLS_PSK, "FILE", "pre-shared keys, username:hexkey lines (psktool)",
+	  OB_OPT_EXACT },
+	{ "tls-verify-peer", 0, OPT_TLS_VERIFY, NULL, "X.509: require a client certificate signed\n"
+	  "by DIR/ca-cert.pem", 0 },
 	{ OB_OPT_HEADING("Multipath (FILE \"mpath\"):") },
 	{ "path", 0, OPT_PATH, "[G:]URI", "add an NBD path (nbd://, nbd+unix://) in priority group G\n"
 	  "(default 1 = preferred) to the export FILE \"mpath\"", 0 },
@@ -299,6 +310,19 @@ static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *
 		if (uint_opt(arg, 1, 4096, &cfg->max_inflight))
 			return ob_opt_usage(cmd, "--max-inflight: expected 1..4096, got '%s'", arg);
 		break;
+	case OPT_TLS:
+		if (!strcmp(arg, "off"))
+			cfg->tls_mode = BLKD_TLS_OFF;
+		else if (!strcmp(arg, "on"))
+			cfg->tls_mode = BLKD_TLS_ON;
+		else if (!strcmp(arg, "require"))
+			cfg->tls_mode = BLKD_TLS_REQUIRE;
+		else
+			return ob_opt_usage(cmd, "--tls: expected off, on or require, got '%s'", arg);
+		break;
+	case OPT_TLS_CERTS: cfg->tls_dir = arg; break;
+	case OPT_TLS_PSK: cfg->tls_psk = arg; break;
+	case OPT_TLS_VERIFY: cfg->tls_verify_peer = true; break;
 	case OPT_MAX_BYTES:
 		return opt_max_bytes(cmd, cfg, arg);
 	case OPT_POLL:
@@ -363,6 +387,11 @@ static int check_config(struct blkd_config *cfg)
 	if (cfg->nr_names > (unsigned)cfg->nr_files)
 		return ob_opt_usage(&serve_cmd, "%u export names for %d files", cfg->nr_names,
 				    cfg->nr_files);
+	if (cfg->tls_mode != BLKD_TLS_OFF && !cfg->tls_dir == !cfg->tls_psk)
+		return ob_opt_usage(&serve_cmd, "--tls %s needs one of --tls-certificates DIR and "
+				    "--tls-psk FILE", cfg->tls_mode == BLKD_TLS_ON ? "on" : "require");
+	if (cfg->tls_mode == BLKD_TLS_OFF && (cfg->tls_dir || cfg->tls_psk))
+		return ob_opt_usage(&serve_cmd, "TLS credentials given but --tls is off");
 	if (!cfg->unix_path && !cfg->port)
 		return ob_opt_usage(&serve_cmd, "nothing to listen on: give --unix PATH and/or "
 				    "--port PORT");

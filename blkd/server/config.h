@@ -41,6 +41,10 @@ struct blkd_config {
 	uint64_t max_total_bytes;
 	unsigned poll_us;
 	unsigned handshake_ms;
+	int tls_mode;			/* enum blkd_tls_mode */
+	const char *tls_dir;
+	const char *tls_psk;
+	bool tls_verify_peer;
 	const char *control;
 	const char *stats;
 	const char *trace;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "tls.h"
 #include "ob/clock.h"
 
 #define DRAIN_MS 30000
@@ -24,6 +25,7 @@ static void conn_free(struct blkd_conn *c)
 		free(c->slots[i].bio.buf);
 	__atomic_sub_fetch(&c->srv->buf_bytes, c->buf_bytes, __ATOMIC_RELAXED);
 	free(c->slots);
+	blkd_tls_end(c);
 	if (c->wake_fd >= 0)
 		close(c->wake_fd);
 	free(c->meta_export);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "tls.h"
 
 #define CORK_MAX 16
 #define PUSH_IOV (2 * CORK_MAX)
@@ -93,6 +94,28 @@ static void consume(struct blkd_conn *c, size_t took, struct blkd_slot **done,
 	}
 }
 
+/* sendmsg through the TLS session: records of each piece in turn.  After
+ * EAGAIN GnuTLS wants the same bytes again, which the queue's head is. */
+static ssize_t tls_sendv(struct blkd_conn *c, const struct iovec *iov, int n)
+{
+	ssize_t total = 0;
+
+	for (int i = 0; i < n; i++) {
+		size_t off = 0;
+
+		while (off < iov[i].iov_len) {
+			ssize_t r = blkd_tls_send(c, (char *)iov[i].iov_base + off,
+						  iov[i].iov_len - off);
+
+			if (r < 0)
+				return total ? total : -1;
+			off += (size_t)r;
+			total += r;
+		}
+	}
+	return total;
+}
+
 /* Send what the socket takes now (send_lock held); returns the slots whose
  * replies left, *n of them.  After a send error the connection is dead and
  * every queued reply is dropped (its slot comes back all the same). */
@@ -109,7 +132,8 @@ static struct blkd_slot *__outq_push(struct blkd_conn *c, unsigned *n)
 
 		if (!c->dead) {
 			mh.msg_iovlen = (size_t)gather(c, iov);
-			r = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+			r = c->tls ? tls_sendv(c, iov, (int)mh.msg_iovlen)
+				   : sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -169,6 +193,8 @@ int blkd_conn_wait(struct blkd_conn *c, bool want_read, int timeout_ms)
 	struct pollfd p[2];
 	bool pending;
 
+	if (want_read && blkd_tls_pending(c))
+		return 0;		/* decrypted bytes wait: poll would not say */
 	pthread_mutex_lock(&c->send_lock);
 	pending = c->out_head && !c->dead;
 	pthread_mutex_unlock(&c->send_lock);

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "server.h"
+#include "tls.h"
 #include "ob/clock.h"
 
 #define MAX_LISTEN 16
@@ -225,6 +226,7 @@ int blkd_cmd_serve(int argc, char **argv)
 	srv.max_conn_bytes = cfg.max_conn_bytes;
 	srv.max_total_bytes = cfg.max_total_bytes;
 	srv.handshake_ms = cfg.handshake_ms;
+	srv.tls_mode = cfg.tls_mode;
 	srv.verbose = cfg.verbose;
 	rc = 1;
 	if (cfg.trace_text) {
@@ -240,6 +242,14 @@ int blkd_cmd_serve(int argc, char **argv)
 
 		if (blkd_blktrace_open(cfg.trace, cfg.trace_name, &srv.blktrace, &err)) {
 			ob_err_print("blkd", "--trace", &err);
+			goto out;
+		}
+	}
+	if (cfg.tls_mode != BLKD_TLS_OFF) {
+		struct ob_err err = { 0 };
+
+		if (blkd_tls_init(&srv.tls, cfg.tls_dir, cfg.tls_psk, cfg.tls_verify_peer, &err)) {
+			ob_err_print("blkd", "--tls", &err);
 			goto out;
 		}
 	}
@@ -310,6 +320,7 @@ out_listen:
 out_exports:
 	blkd_close_exports(&srv);
 out:
+	blkd_tls_free(srv.tls);
 	if (srv.trace)
 		fclose(srv.trace);
 	if (srv.blktrace && blkd_blktrace_close(srv.blktrace))

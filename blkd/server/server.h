@@ -54,6 +54,8 @@ struct blkd_server {
 	uint64_t buf_bytes;		/* that total now (atomic) */
 	unsigned poll_us;		/* a reader polls this long before it sleeps */
 	unsigned handshake_ms;		/* a handshake must end this soon */
+	int tls_mode;			/* enum blkd_tls_mode (tls.h) */
+	struct blkd_tls *tls;		/* credentials, when TLS is on */
 	bool verbose;
 	pthread_mutex_t lock;
 	pthread_cond_t conns_changed;
@@ -99,6 +101,8 @@ struct blkd_conn {
 	bool meta_alloc;		/* base:allocation selected */
 	char *meta_export;		/* the export it was selected for */
 	uint16_t tflags;
+	struct gnutls_session_int *tls;	/* after STARTTLS (tls.c) */
+	bool tls_nonblock;		/* transmission: the session never blocks */
 	/* slots */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -124,6 +128,11 @@ struct blkd_config;
  * (-ECONNRESET at end of file) */
 int blkd_read_full(int fd, void *buf, size_t len);
 int blkd_write_full(int fd, const void *buf, size_t len);
+/* The same on a connection, through its TLS session once there is one. */
+int blkd_conn_read_full(struct blkd_conn *c, void *buf, size_t len);
+int blkd_conn_write_full(struct blkd_conn *c, const void *buf, size_t len);
+/* One non-blocking receive on the connection: bytes, 0 at EOF, -1 + errno. */
+ssize_t blkd_conn_recv(struct blkd_conn *c, void *buf, size_t len);
 
 /* export.c */
 int blkd_open_exports(struct blkd_server *srv, const struct blkd_config *cfg);

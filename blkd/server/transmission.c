@@ -266,7 +266,7 @@ static ssize_t recv_poll(struct reader *r)
 	ssize_t n;
 
 	do {
-		n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, MSG_DONTWAIT);
+		n = blkd_conn_recv(r->c, r->buf + r->len, RBUF_SIZE - r->len);
 		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 			return n;
 	} while (ob_mono_ns() < end);
@@ -286,7 +286,7 @@ static int fill(struct reader *r, size_t need)
 			r->len -= r->pos;
 			r->pos = 0;
 		}
-		n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, MSG_DONTWAIT);
+		n = blkd_conn_recv(r->c, r->buf + r->len, RBUF_SIZE - r->len);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			submit_batch(r);	/* about to block: unplug */
 			n = recv_poll(r);	/* at least one more try */
@@ -316,7 +316,7 @@ static int fill(struct reader *r, size_t need)
 static int recv_full(struct blkd_conn *c, char *dst, size_t len)
 {
 	while (len) {
-		ssize_t n = recv(c->fd, dst, len, MSG_DONTWAIT);
+		ssize_t n = blkd_conn_recv(c, dst, len);
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			int rc = blkd_conn_wait(c, true, -1);
@@ -581,6 +581,7 @@ int blkd_transmission(struct blkd_conn *c)
 	struct nbd_request rq;
 	int rc;
 
+	c->tls_nonblock = true;		/* from here on nothing waits in TLS */
 	r.buf = malloc(RBUF_SIZE);
 	if (!r.buf)
 		return -ENOMEM;
