@@ -177,13 +177,7 @@ static void check_timers(struct mpath *m)
 			expired = io;
 			continue;
 		}
-		io->bpriv[3] = 0;
-		if (m->held_tail)
-			m->held_tail->bpriv[3] = (uint64_t)(uintptr_t)io;
-		else
-			m->held_head = io;
-		m->held_tail = io;
-		m->nr_held++;
+		__mp_hold(m, io);
 	}
 	pthread_mutex_unlock(&m->lock);
 	while (expired) {

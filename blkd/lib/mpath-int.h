@@ -118,6 +118,7 @@ static inline bool __path_usable(const struct mp_path *p)
 }
 bool __mp_group_usable(struct mpath *m, unsigned g);
 void __mp_path_fail(struct mp_path *p, const char *why, bool teardown);
+void __mp_hold(struct mpath *m, struct blkd_io *io);
 struct blkd_io *__mp_take_held(struct mpath *m);
 void mp_requeue_list(struct blkd_io *io, const char *why);
 void __mp_path_reinstate(struct mp_path *p);

@@ -293,13 +293,7 @@ static enum action __no_path(struct mpath *m, struct blkd_io *io, int *errp)
 		return ACT_END;
 	}
 	io->bpriv[2] = ob_mono_ns();
-	io->bpriv[3] = 0;
-	if (m->held_tail)
-		m->held_tail->bpriv[3] = (uint64_t)(uintptr_t)io;
-	else
-		m->held_head = io;
-	m->held_tail = io;
-	m->nr_held++;
+	__mp_hold(m, io);
 	return ACT_NONE;
 }
 

@@ -56,6 +56,18 @@ void __mp_path_fail(struct mp_path *p, const char *why, bool teardown)
 }
 
 /* Requeue every held request (a path came back).  Returns the list. */
+/* Append io to the requests held while no path is usable (M5). */
+void __mp_hold(struct mpath *m, struct blkd_io *io)
+{
+	io->bpriv[3] = 0;
+	if (m->held_tail)
+		m->held_tail->bpriv[3] = (uint64_t)(uintptr_t)io;
+	else
+		m->held_head = io;
+	m->held_tail = io;
+	m->nr_held++;
+}
+
 struct blkd_io *__mp_take_held(struct mpath *m)
 {
 	struct blkd_io *head = m->held_head;

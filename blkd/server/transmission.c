@@ -273,6 +273,30 @@ static ssize_t recv_poll(struct reader *r)
 	return n;
 }
 
+/* Receive at least one byte into buf, sleeping when there is none - and
+ * sending waiting replies meanwhile: the reader never sleeps on one
+ * direction only.  Bytes, or -errno (-ECONNRESET at end of file). */
+static ssize_t recv_wait(struct blkd_conn *c, void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = blkd_conn_recv(c, buf, len);
+		int rc;
+
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		trim_idle(c);
+		rc = blkd_conn_wait(c, true, -1);
+		if (rc)
+			return rc;
+	}
+}
+
 /* Make at least need bytes available in the receive buffer. */
 static int fill(struct reader *r, size_t need)
 {
@@ -291,46 +315,25 @@ static int fill(struct reader *r, size_t need)
 			submit_batch(r);	/* about to block: unplug */
 			n = recv_poll(r);	/* at least one more try */
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc;
-
-			trim_idle(r->c);
-			rc = blkd_conn_wait(r->c, true, -1);
-			if (rc)
-				return rc;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			n = recv_wait(r->c, r->buf + r->len, RBUF_SIZE - r->len);
+		else if (n <= 0)
+			n = n ? -errno : -ECONNRESET;
 		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ECONNRESET;
+			return (int)n;
 		r->len += (size_t)n;
 	}
 	return 0;
 }
 
-/* Receive len bytes straight into dst, sending waiting replies while the
- * client is slow: the reader never sleeps on one direction only. */
+/* Receive len bytes straight into dst. */
 static int recv_full(struct blkd_conn *c, char *dst, size_t len)
 {
 	while (len) {
-		ssize_t n = blkd_conn_recv(c, dst, len);
+		ssize_t n = recv_wait(c, dst, len);
 
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc = blkd_conn_wait(c, true, -1);
-
-			if (rc)
-				return rc;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ECONNRESET;
+			return (int)n;
 		dst += n;
 		len -= (size_t)n;
 	}
