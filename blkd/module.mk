@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: MIT
 # blkd: libblkd (queue, schedulers, ordered flushes, backends) and the NBD
-# server built on it.  See blkd/include/blkd.h and blkd/server/main.c.
-CFLAGS_blkd := -Iblkd/include -Iblkd/lib -Iblkd/server $(shell $(PKG) --cflags libnbd)
-# mpath.c is a libnbd client (Debian libnbd-dev)
-BLKD_LDLIBS := $(shell $(PKG) --libs libnbd)
+# server built on it.  See blkd/include/blkd.h and the map in blkd/README.md.
+CFLAGS_blkd := -Iblkd/include -Iblkd/lib -Iblkd/server $(shell $(PKG) --cflags libnbd gnutls)
+# mpath.c is a libnbd client (Debian libnbd-dev); server/tls.c uses GnuTLS
+# (libgnutls28-dev)
+BLKD_LDLIBS := $(shell $(PKG) --libs libnbd gnutls)
 
 BLKD_LIB_SRCS := $(wildcard blkd/lib/*.c)
 BLKD_LIB := $(O)/lib/libblkd.a

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "ob/err.h"
+
 struct blkd_queue;
 struct blkd_backend;
 
@@ -171,9 +173,9 @@ struct blkd_file_opts {
 };
 
 /* Open a regular file or block device.  On error *out is untouched and, if
- * errbuf is given, it holds a reason.  */
+ * err is given, it holds a reason (ob/err.h).  */
 int blkd_backend_file_open(const char *path, const struct blkd_file_opts *o,
-			   struct blkd_backend **out, char *errbuf, size_t errlen);
+			   struct blkd_backend **out, struct ob_err *err);
 /* A sparse anonymous-memory disk of size bytes (rounded up to 4 KiB). */
 int blkd_backend_mem_create(uint64_t size, struct blkd_backend **out);
 /* Calls ops->destroy.  NULL is fine.  Cannot fail. */
@@ -226,9 +228,9 @@ void blkd_queue_opts_init(struct blkd_queue_opts *o);
 
 /* Create a queue over be (the queue does not own be).  Fails with -EINVAL
  * for an unknown scheduler or an ordered mode that needs a hook be lacks
- * (reason in errbuf), -ENOMEM, or a pthread error. */
+ * (reason in err), -ENOMEM, or a pthread error. */
 int blkd_queue_create(struct blkd_backend *be, const struct blkd_queue_opts *o,
-		      struct blkd_queue **out, char *errbuf, size_t errlen);
+		      struct blkd_queue **out, struct ob_err *err);
 /* Stop workers after all queued work ended; free.  NULL is fine. */
 void blkd_queue_destroy(struct blkd_queue *q);
 
@@ -292,6 +294,8 @@ struct blkd_stats {
 struct blkd_client {
 	char name[64];
 	struct blkd_stats stats;	/* guarded by the queue lock */
+	int werr;			/* a write of this client failed in the backend
+					   since its last FLUSH; queue lock */
 };
 
 /* Copy the export's (client == NULL) or one client's stats under the queue
@@ -319,9 +323,9 @@ const char *blkd_op_name(enum blkd_op op);
  */
 struct blkd_blktrace;
 /* Create DIR if needed and prepare NAME.blktrace.*; old files of that name
- * are removed.  On error nothing is left open and errbuf says why. */
+ * are removed.  On error nothing is left open and err says why. */
 int blkd_blktrace_open(const char *dir, const char *name, struct blkd_blktrace **out,
-		       char *errbuf, size_t errlen);
+		       struct ob_err *err);
 /* Log one queue event for device dev (kernel dev_t: major << 20 | minor).
  * Thread-safe.  A write error stops the trace (see blkd_blktrace_error). */
 void blkd_blktrace_event(struct blkd_blktrace *bt, uint32_t dev, const struct blkd_trace_rec *r);
@@ -350,6 +354,7 @@ struct blkd_mpath_opts {
 	unsigned queue_max;		/* most requests held with no path */
 	unsigned checker_ms;		/* probe interval for failed paths */
 	unsigned io_timeout_ms;		/* a request older than this fails its path */
+	uint64_t probe_sector;		/* the checker reads this 512-byte sector */
 	bool readonly;
 	void (*log)(void *arg, const char *msg);	/* path events; may be NULL */
 	void *log_arg;
@@ -361,9 +366,9 @@ void blkd_mpath_opts_init(struct blkd_mpath_opts *o);
 /* Connect every path (those that fail start failed and are retried by the
  * checker; at least one must answer, to learn the size) and start the
  * path threads.  -EINVAL (bad selector, sizes differ) or -errno of the
- * connection; errbuf says why. */
+ * connection; err says why. */
 int blkd_mpath_create(const struct blkd_mpath_opts *o, struct blkd_backend **out,
-		      char *errbuf, size_t errlen);
+		      struct ob_err *err);
 /* Is be a multipath device? */
 bool blkd_backend_is_mpath(const struct blkd_backend *be);
 /* Append the paths and groups as JSON ({"active_group":..,"groups":[..],
@@ -371,7 +376,7 @@ bool blkd_backend_is_mpath(const struct blkd_backend *be);
 size_t blkd_mpath_json(struct blkd_backend *be, char *buf, size_t len);
 /* Control messages (dm's names): "fail_path N", "reinstate_path N",
  * "switch_group G", "queue_if_no_path", "fail_if_no_path".  Returns 0,
- * -EINVAL (bad message) or -ENOENT (no such path/group); errbuf says why. */
-int blkd_mpath_message(struct blkd_backend *be, const char *msg, char *errbuf, size_t errlen);
+ * -EINVAL (bad message) or -ENOENT (no such path/group); err says why. */
+int blkd_mpath_message(struct blkd_backend *be, const char *msg, struct ob_err *err);
 
 #endif

@@ -369,7 +369,7 @@ static void map_open(struct file_priv *p, uint64_t size, bool readonly)
 }
 
 int blkd_backend_file_open(const char *path, const struct blkd_file_opts *o,
-			   struct blkd_backend **out, char *errbuf, size_t errlen)
+			   struct blkd_backend **out, struct ob_err *err)
 {
 	struct blkd_file_opts none = { 0 };
 	struct blkd_backend *be;
@@ -387,21 +387,18 @@ int blkd_backend_file_open(const char *path, const struct blkd_file_opts *o,
 		goto err_free;
 	p->fd = open(path, flags);
 	if (p->fd < 0) {
-		rc = -errno;
-		snprintf(errbuf, errlen, "open: %s: %s", path, strerror(errno));
+		rc = ob_err_set(err, -errno, "cannot open");
 		goto err_free;
 	}
 	if (fstat(p->fd, &st)) {
-		rc = -errno;
-		snprintf(errbuf, errlen, "fstat: %s: %s", path, strerror(errno));
+		rc = ob_err_set(err, -errno, "fstat");
 		goto err_close;
 	}
 	if (S_ISBLK(st.st_mode)) {
 		uint64_t sz;
 
 		if (ioctl(p->fd, BLKGETSIZE64, &sz)) {
-			rc = -errno;
-			snprintf(errbuf, errlen, "BLKGETSIZE64: %s: %s", path, strerror(errno));
+			rc = ob_err_set(err, -errno, "BLKGETSIZE64");
 			goto err_close;
 		}
 		be->size = sz;
@@ -410,8 +407,7 @@ int blkd_backend_file_open(const char *path, const struct blkd_file_opts *o,
 		be->size = (uint64_t)st.st_size;
 		p->can_punch = p->can_zero_range = true;
 	} else {
-		rc = -EINVAL;
-		snprintf(errbuf, errlen, "%s: not a regular file or block device", path);
+		rc = ob_err_set(err, -EINVAL, "not a regular file or block device");
 		goto err_close;
 	}
 	be->ops = &file_ops;

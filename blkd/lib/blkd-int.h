@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * blkd-int.h - the one private header of libblkd: the request, the queue,
- * the elevator ops table and the ordered-sequence state, plus the small
- * list helpers every file uses.
+ * blkd-int.h - the private header of libblkd's block layer: the request,
+ * the queue, the elevator ops table (and, at the end, the only calls into
+ * it, where optional hooks are checked) and the ordered-sequence state,
+ * plus the small list helpers every file uses.  The multipath device has
+ * its own, mpath-int.h.
  *
  * Locking: one mutex per queue (q->lock) guards everything in struct
  * blkd_queue below the "guarded by lock" line, every request that is not
@@ -151,7 +153,8 @@ struct blkd_ordered {
 	struct blkd_request *orig;	/* the request that asked */
 	struct blkd_request pre_rq, post_rq;	/* embedded, like 2.6.16 */
 	int err;			/* first error of the sequence */
-	int werr;			/* a write failed since the last flush */
+	int werr;			/* a write of a bio without a client failed
+					   since the last flush (O4) */
 };
 
 /* ---- the queue -------------------------------------------------------- */
@@ -212,13 +215,19 @@ static inline uint64_t blkd_now(struct blkd_queue *q)
 	return q->clock(q->clock_arg);
 }
 
-/* queue.c */
+/* request.c */
 struct blkd_request *__blkd_rq_alloc(struct blkd_queue *q);
 void __blkd_rq_free(struct blkd_queue *q, struct blkd_request *rq);
 void __blkd_rq_init_from_bio(struct blkd_request *rq, struct blkd_bio *bio);
+void blkd_rq_free_all(struct blkd_queue *q);
+/* trace.c: queue events to q->trace (a no-op without a hook) */
 void __blkd_trace(struct blkd_queue *q, enum blkd_trace_event ev,
 		  const struct blkd_request *rq, const struct blkd_bio *bio);
+void __blkd_trace_batch(struct blkd_queue *q, enum blkd_trace_event ev, unsigned n);
 void __blkd_trace_msg(struct blkd_queue *q, const char *msg);
+/* elevator.c */
+const struct blkd_elevator_ops *blkd_elevator_find(const char *name);
+/* queue.c */
 void __blkd_rq_end_bios(struct blkd_queue *q, struct blkd_request *rq, int err);
 void __blkd_bio_end(struct blkd_queue *q, struct blkd_bio *bio, int err);
 
@@ -242,9 +251,55 @@ bool __blkd_ordered_wants(struct blkd_queue *q, const struct blkd_bio *bio);
 bool __blkd_do_ordered(struct blkd_queue *q, struct blkd_request **rqp);
 bool __blkd_ordered_complete(struct blkd_queue *q, struct blkd_request *rq, int err);
 void __blkd_ordered_check_drain(struct blkd_queue *q);
+void __blkd_note_write_error(struct blkd_queue *q, struct blkd_request *rq, int err);
 
 /* stats.c */
 void __blkd_stats_submit(struct blkd_queue *q, const struct blkd_bio *bio);
 void __blkd_stats_end(struct blkd_queue *q, const struct blkd_bio *bio, int err, uint64_t now);
+
+/* ---- calls into the elevator ----------------------------------------------
+ * The only place that knows which hooks are optional: everything else calls
+ * these, never q->elv->... directly.  q->lock held. */
+static inline void elv_add_request(struct blkd_queue *q, struct blkd_request *rq)
+{
+	q->elv->add_request(q, rq);
+}
+
+static inline int elv_dispatch(struct blkd_queue *q, int force)
+{
+	return q->elv->dispatch(q, force);
+}
+
+static inline void elv_merged(struct blkd_queue *q, struct blkd_request *rq, int type)
+{
+	if (q->elv->merged)
+		q->elv->merged(q, rq, type);
+}
+
+static inline void elv_merge_requests(struct blkd_queue *q, struct blkd_request *rq,
+				      struct blkd_request *next)
+{
+	if (q->elv->merge_requests)
+		q->elv->merge_requests(q, rq, next);
+}
+
+static inline bool elv_allow_merge(struct blkd_queue *q, struct blkd_request *rq,
+				   const struct blkd_bio *bio)
+{
+	return !q->elv->allow_merge || q->elv->allow_merge(q, rq, bio);
+}
+
+/* Only requests the current elevator sorted are its to account for. */
+static inline void elv_completed(struct blkd_queue *q, struct blkd_request *rq)
+{
+	if ((rq->flags & RQ_SORTED) && rq->elv_gen == q->elv_gen && q->elv->completed)
+		q->elv->completed(q, rq);
+}
+
+static inline void elv_client_gone(struct blkd_queue *q, struct blkd_client *c)
+{
+	if (q->elv->client_gone)
+		q->elv->client_gone(q, c);
+}
 
 #endif

@@ -74,7 +74,7 @@ void blkd_dispatch_sort(struct blkd_queue *q, struct blkd_request *rq)
 /* Move everything the elevator holds onto the dispatch queue. */
 void __blkd_elv_drain(struct blkd_queue *q)
 {
-	while (q->nr_sorted && q->elv->dispatch(q, 1) > 0)
+	while (q->nr_sorted && elv_dispatch(q, 1) > 0)
 		;
 }
 
@@ -99,7 +99,7 @@ void __blkd_insert(struct blkd_queue *q, struct blkd_request *rq, enum blkd_inse
 		rq->elv_gen = q->elv_gen;
 		rq->t_insert = blkd_now(q);
 		q->nr_sorted++;
-		q->elv->add_request(q, rq);
+		elv_add_request(q, rq);
 		if (!(rq->flags & RQ_NOMERGE)) {
 			__blkd_hash_add(q, rq);
 			q->last_merge = rq;
@@ -148,7 +148,7 @@ struct blkd_request *__blkd_dispatch_fetch(struct blkd_queue *q)
 
 	for (;;) {
 		if (list_empty(&q->dispatch)) {
-			if (!q->nr_sorted || q->elv->dispatch(q, 0) == 0)
+			if (!q->nr_sorted || elv_dispatch(q, 0) == 0)
 				return NULL;
 			continue;
 		}

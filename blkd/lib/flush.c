@@ -115,6 +115,34 @@ static void push_step(struct blkd_queue *q, struct blkd_request *rq, enum blkd_s
 	__blkd_insert(q, rq, BLKD_INSERT_FRONT);
 }
 
+/* Where a lost write of client c is remembered until its next FLUSH: on
+ * the client, or on the queue for bios without one (library users). */
+static int *werr_slot(struct blkd_queue *q, struct blkd_client *c)
+{
+	return c ? &c->werr : &q->ord.werr;
+}
+
+/*
+ * O4, per client: a write, zero or trim that failed in the backend is
+ * reported to the next FLUSH of each client that had a bio in it - never to
+ * another client's flush.  A refusal (EINVAL, EOPNOTSUPP, EPERM, EROFS)
+ * wrote nothing the client could think durable: it is answered on the
+ * request itself and not remembered.
+ */
+void __blkd_note_write_error(struct blkd_queue *q, struct blkd_request *rq, int err)
+{
+	if (!err || err == -EINVAL || err == -EOPNOTSUPP || err == -EPERM || err == -EROFS)
+		return;
+	if (rq->op != BLKD_OP_WRITE && rq->op != BLKD_OP_ZERO && rq->op != BLKD_OP_TRIM)
+		return;
+	if (!rq->bio) {
+		q->ord.werr = err;
+		return;
+	}
+	for (struct blkd_bio *bio = rq->bio; bio; bio = bio->bi_next)
+		*werr_slot(q, bio->client) = err;
+}
+
 /* The sequence ended: report on the request that asked (O3, O4). */
 static void ordered_finish(struct blkd_queue *q)
 {
@@ -122,10 +150,12 @@ static void ordered_finish(struct blkd_queue *q)
 	struct blkd_request *rq = ord->orig;
 	int err = ord->err;
 
-	if (rq->op == BLKD_OP_FLUSH && ord->werr) {
-		if (!err)
+	if (rq->op == BLKD_OP_FLUSH) {
+		int *werr = werr_slot(q, rq->bio ? rq->bio->client : NULL);
+
+		if (*werr && !err)
 			err = -EIO;
-		ord->werr = 0;
+		*werr = 0;
 	}
 	ord->seq = 0;
 	ord->orig = NULL;

@@ -92,7 +92,7 @@ static bool bio_allowed(struct blkd_queue *q, struct blkd_request *rq, const str
 {
 	if (!rq_can_take(q, rq, bio->op, bio->len, 1, bio->client))
 		return false;
-	return !q->elv->allow_merge || q->elv->allow_merge(q, rq, bio);
+	return elv_allow_merge(q, rq, bio);
 }
 
 static bool rqs_allowed(struct blkd_queue *q, struct blkd_request *rq, struct blkd_request *next)
@@ -100,7 +100,7 @@ static bool rqs_allowed(struct blkd_queue *q, struct blkd_request *rq, struct bl
 	if (!rq_can_take(q, rq, next->op, next->len, next->nr_bios, next->client) ||
 	    (next->flags & (RQ_NOMERGE | RQ_STARTED)) || !(next->flags & RQ_HASHED))
 		return false;
-	return !q->elv->allow_merge || q->elv->allow_merge(q, rq, next->bio);
+	return elv_allow_merge(q, rq, next->bio);
 }
 
 static void account_merge(struct blkd_queue *q, struct blkd_client *c)
@@ -121,7 +121,7 @@ static void merge_requests(struct blkd_queue *q, struct blkd_request *rq, struct
 	rq->nr_bios += next->nr_bios;
 	if (next->t_insert < rq->t_insert)
 		rq->t_insert = next->t_insert;
-	q->elv->merge_requests(q, rq, next);
+	elv_merge_requests(q, rq, next);
 	account_merge(q, next->client);
 	q->nr_sorted--;
 	next->bio = next->biotail = NULL;
@@ -141,8 +141,7 @@ static void back_merge(struct blkd_queue *q, struct blkd_request *rq, struct blk
 	rq->nr_bios++;
 	__blkd_hash_add(q, rq);
 	__blkd_trace(q, BLKD_EV_BACKMERGE, NULL, bio);
-	if (q->elv->merged)
-		q->elv->merged(q, rq, ELV_MERGE_BACK);
+	elv_merged(q, rq, ELV_MERGE_BACK);
 	next = hash_find_start(q, rq_end(rq));
 	if (next && next != rq && rqs_allowed(q, rq, next))
 		merge_requests(q, rq, next);
@@ -160,8 +159,7 @@ static void front_merge(struct blkd_queue *q, struct blkd_request *rq, struct bl
 	rq->nr_bios++;
 	__blkd_hash_add(q, rq);
 	__blkd_trace(q, BLKD_EV_FRONTMERGE, NULL, bio);
-	if (q->elv->merged)
-		q->elv->merged(q, rq, ELV_MERGE_FRONT);
+	elv_merged(q, rq, ELV_MERGE_FRONT);
 	prev = hash_find_end(q, rq->off);
 	if (prev && prev != rq && rqs_allowed(q, prev, rq)) {
 		merge_requests(q, prev, rq);

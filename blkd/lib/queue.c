@@ -2,8 +2,8 @@
 /*
  * queue.c - the request queue: one per export, the life of every request.
  *
- * Lifecycle (the blktrace letters of spec D.4 are emitted to the trace
- * hook, ready for issue 8's blktrace writer):
+ * Lifecycle (the blktrace letters of spec D.4 go to the trace hook through
+ * trace.c; requests come from request.c, the elevator from elevator.c):
  *
  *   submit  Q   bio arrives; it is validated, then
  *           M/F merged into a request held by the elevator (merge.c), or
@@ -25,9 +25,10 @@
  * see direct issue below).  With zero threads the caller pumps the
  * queue with blkd_queue_run_once() (unit tests, with a fake clock).
  *
- * Requests come from a free list refilled in chunks of 64, so the data path
- * does not allocate in steady state.  Bio callbacks never run under the
- * lock: ended bios are chained on q->done_head and called after unlock.
+ * Requests come from a free list refilled in chunks of 64 (request.c), so
+ * the data path does not allocate in steady state.  Bio callbacks never run
+ * under the lock: ended bios are chained on q->done_head and called after
+ * unlock.
  *
  * Asynchronous backends (.submit, the NBD upstream and multipath of
  * mpath.c) take the request and return at once; the worker goes on
@@ -50,37 +51,7 @@
 #include "blkd-int.h"
 #include "ob/clock.h"
 
-#define RQ_CHUNK 64
 
-static const char *const op_names[BLKD_OP_NR] = {
-	[BLKD_OP_READ] = "read", [BLKD_OP_WRITE] = "write", [BLKD_OP_FLUSH] = "flush",
-	[BLKD_OP_TRIM] = "trim", [BLKD_OP_ZERO] = "zero", [BLKD_OP_CACHE] = "cache",
-};
-
-const char *blkd_op_name(enum blkd_op op)
-{
-	return (unsigned)op < BLKD_OP_NR ? op_names[op] : "?";
-}
-
-static const struct blkd_elevator_ops *const elevators[] = {
-	&blkd_elv_noop, &blkd_elv_deadline, &blkd_elv_fair,
-};
-static const char *const elevator_names[] = { "noop", "deadline", "fair", NULL };
-
-const char *const *blkd_scheduler_names(void)
-{
-	return elevator_names;
-}
-
-static const struct blkd_elevator_ops *elevator_find(const char *name)
-{
-	for (size_t i = 0; i < sizeof(elevators) / sizeof(elevators[0]); i++)
-		if (!strcmp(elevators[i]->name, name))
-			return elevators[i];
-	if (!strcmp(name, "cfq"))
-		return &blkd_elv_fair;
-	return NULL;
-}
 
 static uint64_t clock_monotonic(void *arg)
 {
@@ -97,111 +68,6 @@ void blkd_queue_opts_init(struct blkd_queue_opts *o)
 	o->threads = 4;
 }
 
-/* ---- request allocation ------------------------------------------------ */
-
-struct rq_chunk {
-	struct list_head node;
-	struct blkd_request rqs[RQ_CHUNK];
-};
-
-struct blkd_request *__blkd_rq_alloc(struct blkd_queue *q)
-{
-	struct blkd_request *rq;
-
-	if (list_empty(&q->free_rqs)) {
-		struct rq_chunk *c = calloc(1, sizeof(*c));
-
-		if (!c)
-			return NULL;
-		list_add(&c->node, &q->chunks);
-		for (int i = 0; i < RQ_CHUNK; i++)
-			list_add_tail(&c->rqs[i].queuelist, &q->free_rqs);
-	}
-	rq = list_first_entry(&q->free_rqs, struct blkd_request, queuelist);
-	list_del_init(&rq->queuelist);
-	memset(rq, 0, RQ_CLEAR_SIZE);
-	rq->q = q;
-	list_init(&rq->queuelist);
-	list_init(&rq->elv_node[0]);
-	list_init(&rq->elv_node[1]);
-	return rq;
-}
-
-void __blkd_rq_free(struct blkd_queue *q, struct blkd_request *rq)
-{
-	if (rq->flags & RQ_PROXY)
-		return;
-	if (q->last_merge == rq)
-		q->last_merge = NULL;
-	list_add(&rq->queuelist, &q->free_rqs);
-}
-
-void __blkd_rq_init_from_bio(struct blkd_request *rq, struct blkd_bio *bio)
-{
-	rq->op = bio->op;
-	rq->off = bio->off;
-	rq->len = bio->len;
-	rq->bio = rq->biotail = bio;
-	bio->bi_next = NULL;
-	rq->nr_bios = 1;
-	rq->client = bio->client;
-}
-
-/* ---- tracing ------------------------------------------------------------ */
-
-static const char *rq_kind(enum blkd_op op, bool fua)
-{
-	static const char *const k[BLKD_OP_NR][2] = {
-		[BLKD_OP_READ] = { "R", "RF" }, [BLKD_OP_WRITE] = { "W", "WF" },
-		[BLKD_OP_FLUSH] = { "FL", "FL" }, [BLKD_OP_TRIM] = { "T", "TF" },
-		[BLKD_OP_ZERO] = { "Z", "ZF" }, [BLKD_OP_CACHE] = { "C", "C" },
-	};
-	return (unsigned)op < BLKD_OP_NR ? k[op][fua] : "?";
-}
-
-void __blkd_trace(struct blkd_queue *q, enum blkd_trace_event ev,
-		  const struct blkd_request *rq, const struct blkd_bio *bio)
-{
-	static const char *const steps[] = { "", "pre", "bar", "post" };
-	struct blkd_trace_rec r = { .ev = ev, .step = "" };
-
-	if (!q->trace)
-		return;
-	if (rq) {
-		r.op = rq->op;
-		r.fua = rq->flags & RQ_FUA;
-		r.step = steps[rq->step];
-		r.off = rq->off;
-		r.len = rq->len;
-		r.error = rq->error;
-		r.nr_bios = rq->nr_bios;
-	} else {
-		r.op = bio->op;
-		r.fua = bio->flags & BLKD_F_FUA;
-		r.off = bio->off;
-		r.len = bio->len;
-		r.nr_bios = 1;
-	}
-	r.kind = rq_kind(r.op, r.fua);
-	q->trace(q->trace_arg, &r);
-}
-
-/* A plug/unplug pair around a batch, or a free-text note. */
-static void __blkd_trace_batch(struct blkd_queue *q, enum blkd_trace_event ev, unsigned n)
-{
-	struct blkd_trace_rec r = { .ev = ev, .step = "", .kind = "-", .count = n };
-
-	if (q->trace)
-		q->trace(q->trace_arg, &r);
-}
-
-void __blkd_trace_msg(struct blkd_queue *q, const char *msg)
-{
-	struct blkd_trace_rec r = { .ev = BLKD_EV_MESSAGE, .step = "", .kind = "-", .msg = msg };
-
-	if (q->trace)
-		q->trace(q->trace_arg, &r);
-}
 
 /* ---- ending bios ---------------------------------------------------------- */
 
@@ -279,6 +145,8 @@ static int bio_check(struct blkd_queue *q, const struct blkd_bio *bio)
 		return -EOPNOTSUPP;
 	if (bio->off > be->size || bio->len > be->size - bio->off)
 		return bio->op == BLKD_OP_WRITE || bio->op == BLKD_OP_ZERO ? -ENOSPC : -EINVAL;
+	if (!bio->len && (bio->op == BLKD_OP_TRIM || bio->op == BLKD_OP_ZERO))
+		return -EINVAL;		/* the backends' fallocate would say so, later */
 	if ((bio->op == BLKD_OP_TRIM && !be->ops->trim) ||
 	    (bio->op == BLKD_OP_ZERO && !be->ops->zero))
 		return -EOPNOTSUPP;
@@ -507,10 +375,8 @@ static void __blkd_rq_end(struct blkd_queue *q, struct blkd_request *rq, int err
 	q->in_flight--;
 	rq->flags &= ~RQ_STARTED;
 	__blkd_trace(q, BLKD_EV_COMPLETE, rq, NULL);
-	if (rq->flags & RQ_SORTED && rq->elv_gen == q->elv_gen && q->elv->completed)
-		q->elv->completed(q, rq);
-	if (err && (rq->op == BLKD_OP_WRITE || rq->op == BLKD_OP_ZERO || rq->op == BLKD_OP_TRIM))
-		q->ord.werr = err;
+	elv_completed(q, rq);
+	__blkd_note_write_error(q, rq, err);
 	if (!__blkd_ordered_complete(q, rq, err)) {
 		__blkd_rq_end_bios(q, rq, err);
 		__blkd_rq_free(q, rq);
@@ -677,7 +543,7 @@ static void *blkd_worker(void *arg)
 /* ---- create / destroy ------------------------------------------------------------ */
 
 int blkd_queue_create(struct blkd_backend *be, const struct blkd_queue_opts *o,
-		      struct blkd_queue **out, char *errbuf, size_t errlen)
+		      struct blkd_queue **out, struct ob_err *err)
 {
 	struct blkd_queue_opts def;
 	struct blkd_queue *q;
@@ -688,23 +554,24 @@ int blkd_queue_create(struct blkd_backend *be, const struct blkd_queue_opts *o,
 		blkd_queue_opts_init(&def);
 		o = &def;
 	}
-	const struct blkd_elevator_ops *elv = elevator_find(o->scheduler ? o->scheduler : "deadline");
+	const struct blkd_elevator_ops *elv = blkd_elevator_find(o->scheduler ? o->scheduler : "deadline");
 	if (!elv) {
-		snprintf(errbuf, errlen, "unknown scheduler '%s' (expected noop, deadline or fair)",
-			 o->scheduler);
-		return -EINVAL;
+		return ob_err_set(err, -EINVAL, "unknown scheduler '%s' (expected noop, deadline "
+				  "or fair)", o->scheduler);
 	}
 	int mode = o->ordered < 0 ? be->ordered : o->ordered;
 	if ((mode & (BLKD_ORDERED_PREFLUSH | BLKD_ORDERED_POSTFLUSH)) && !be->ops->flush &&
 	    !be->ops->submit) {
-		snprintf(errbuf, errlen, "ordered mode %s needs a flush the %s backend lacks",
-			 blkd_ordered_name(mode), be->ops->name);
-		return -EINVAL;
+		return ob_err_set(err, -EINVAL, "ordered mode %s needs a flush the %s backend lacks",
+				  blkd_ordered_name(mode), be->ops->name);
 	}
+	if ((mode & BLKD_ORDERED_BY_TAG) && be->ops->submit)
+		return ob_err_set(err, -EINVAL, "ordered mode %s needs requests issued in order, "
+				  "which the %s backend does not keep (drain modes only)",
+				  blkd_ordered_name(mode), be->ops->name);
 	if ((mode & BLKD_ORDERED_FUA) && !(be->caps & BLKD_CAP_FUA)) {
-		snprintf(errbuf, errlen, "ordered mode %s needs native FUA the %s backend lacks",
-			 blkd_ordered_name(mode), be->ops->name);
-		return -EINVAL;
+		return ob_err_set(err, -EINVAL, "ordered mode %s needs native FUA the %s backend "
+				  "lacks", blkd_ordered_name(mode), be->ops->name);
 	}
 	q = calloc(1, sizeof(*q));
 	if (!q)
@@ -740,7 +607,7 @@ int blkd_queue_create(struct blkd_backend *be, const struct blkd_queue_opts *o,
 		for (unsigned i = 0; i < q->nr_threads; i++) {
 			rc = -pthread_create(&q->threads[i], NULL, blkd_worker, q);
 			if (rc) {
-				snprintf(errbuf, errlen, "cannot start worker thread: %s", strerror(-rc));
+				ob_err_set(err, rc, "cannot start worker thread");
 				q->nr_threads = i;
 				goto err_threads;
 			}
@@ -789,12 +656,7 @@ void blkd_queue_destroy(struct blkd_queue *q)
 	__blkd_run_done(q);
 	q->elv->exit(q);
 	pthread_mutex_unlock(&q->lock);
-	while (!list_empty(&q->chunks)) {
-		struct rq_chunk *c = list_entry(q->chunks.next, struct rq_chunk, node);
-
-		list_del_init(&c->node);
-		free(c);
-	}
+	blkd_rq_free_all(q);
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->work);
 	pthread_cond_destroy(&q->idle);
@@ -805,7 +667,7 @@ void blkd_queue_destroy(struct blkd_queue *q)
 
 int blkd_queue_set_scheduler(struct blkd_queue *q, const char *name)
 {
-	const struct blkd_elevator_ops *elv = elevator_find(name);
+	const struct blkd_elevator_ops *elv = blkd_elevator_find(name);
 	const struct blkd_elevator_ops *old;
 	int rc;
 
@@ -858,8 +720,7 @@ void blkd_queue_stats(struct blkd_queue *q, const struct blkd_client *c, struct 
 void blkd_queue_client_gone(struct blkd_queue *q, struct blkd_client *c)
 {
 	pthread_mutex_lock(&q->lock);
-	if (q->elv->client_gone)
-		q->elv->client_gone(q, c);
+	elv_client_gone(q, c);
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -28,6 +28,9 @@
  * with a timestamp note (wall clock at time 0); a thread's first record in
  * a file is preceded by a process note carrying its name.
  *
+ * The end of the file turns the queue's events into trace records for
+ * the hook a queue was given (__blkd_trace and friends, q->lock held).
+ *
  * Cost: one clock read, a 48-byte copy into a 64 KiB per-thread buffer, a
  * write(2) per 64 KiB; no lock on the way (bench/blkd-multipath measures).
  */
@@ -284,16 +287,14 @@ void blkd_blktrace_event(struct blkd_blktrace *bt, uint32_t dev, const struct bl
 }
 
 int blkd_blktrace_open(const char *dir, const char *name, struct blkd_blktrace **out,
-		       char *errbuf, size_t errlen)
+		       struct ob_err *err)
 {
 	struct blkd_blktrace *bt;
 	char path[4096];
 	int rc;
 
 	if (mkdir(dir, 0755) && errno != EEXIST) {
-		rc = -errno;
-		snprintf(errbuf, errlen, "%s: cannot create: %s", dir, strerror(-rc));
-		return rc;
+		return ob_err_set(err, -errno, "%s: cannot create", dir);
 	}
 	bt = calloc(1, sizeof(*bt));
 	if (!bt)
@@ -311,7 +312,7 @@ int blkd_blktrace_open(const char *dir, const char *name, struct blkd_blktrace *
 	}
 	rc = -pthread_key_create(&bt->key, thread_gone);
 	if (rc) {
-		snprintf(errbuf, errlen, "pthread_key_create: %s", strerror(-rc));
+		ob_err_set(err, rc, "pthread_key_create");
 		goto err_free;
 	}
 	pthread_mutex_init(&bt->lock, NULL);
@@ -357,3 +358,60 @@ int blkd_blktrace_close(struct blkd_blktrace *bt)
 	free(bt);
 	return err;
 }
+
+/* ---- queue events to the trace hook ------------------------------------- */
+
+static const char *rq_kind(enum blkd_op op, bool fua)
+{
+	static const char *const k[BLKD_OP_NR][2] = {
+		[BLKD_OP_READ] = { "R", "RF" }, [BLKD_OP_WRITE] = { "W", "WF" },
+		[BLKD_OP_FLUSH] = { "FL", "FL" }, [BLKD_OP_TRIM] = { "T", "TF" },
+		[BLKD_OP_ZERO] = { "Z", "ZF" }, [BLKD_OP_CACHE] = { "C", "C" },
+	};
+	return (unsigned)op < BLKD_OP_NR ? k[op][fua] : "?";
+}
+
+void __blkd_trace(struct blkd_queue *q, enum blkd_trace_event ev,
+		  const struct blkd_request *rq, const struct blkd_bio *bio)
+{
+	static const char *const steps[] = { "", "pre", "bar", "post" };
+	struct blkd_trace_rec r = { .ev = ev, .step = "" };
+
+	if (!q->trace)
+		return;
+	if (rq) {
+		r.op = rq->op;
+		r.fua = rq->flags & RQ_FUA;
+		r.step = steps[rq->step];
+		r.off = rq->off;
+		r.len = rq->len;
+		r.error = rq->error;
+		r.nr_bios = rq->nr_bios;
+	} else {
+		r.op = bio->op;
+		r.fua = bio->flags & BLKD_F_FUA;
+		r.off = bio->off;
+		r.len = bio->len;
+		r.nr_bios = 1;
+	}
+	r.kind = rq_kind(r.op, r.fua);
+	q->trace(q->trace_arg, &r);
+}
+
+/* A plug/unplug pair around a batch, or a free-text note. */
+void __blkd_trace_batch(struct blkd_queue *q, enum blkd_trace_event ev, unsigned n)
+{
+	struct blkd_trace_rec r = { .ev = ev, .step = "", .kind = "-", .count = n };
+
+	if (q->trace)
+		q->trace(q->trace_arg, &r);
+}
+
+void __blkd_trace_msg(struct blkd_queue *q, const char *msg)
+{
+	struct blkd_trace_rec r = { .ev = BLKD_EV_MESSAGE, .step = "", .kind = "-", .msg = msg };
+
+	if (q->trace)
+		q->trace(q->trace_arg, &r);
+}
+

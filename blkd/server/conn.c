@@ -1,742 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * conn.c - one NBD client connection: its thread, its transmission phase,
- * its replies.
- *
- * Each connection runs on its own thread: handshake (nbd-handshake.c),
- * then a reader loop.  The reader parses requests out of a 256 KiB receive
- * buffer, turns each into a bio in one of the connection's request slots
- * (max_inflight, 128 by default; buffers grow on demand and are reused, so
- * the data path does not allocate in steady state) and hands them to the
- * export's queue in batches: it submits whenever it would otherwise block
- * on the socket or the batch is full - the userspace form of plugging, so
- * a burst of adjacent requests meets in the elevator and merges.
- *
- * Replies are sent by whichever worker thread ends the bio (end_io), under
- * the connection's send lock, header and data in one sendmsg (spec G: one
- * writev per reply).  Replies go out in completion order (spec E.4 allows
- * it).  A failed send marks the connection dead and shuts the socket, which
- * ends the reader; the reader then waits until every slot has come back
- * before it frees the connection.
- *
- * Protocol rules enforced here (spec E.4-E.6): unknown command -> EINVAL;
- * flags not valid for the command or not advertised -> EINVAL; writes on a
- * read-only export -> EPERM; misaligned requests under O_DIRECT -> EINVAL.
- * A bad request magic, or a WRITE payload over 32 MiB (which cannot be
- * skipped safely), closes this connection with a log line and touches
- * nothing else.  BLOCK_STATUS is answered inline from the backend's extents.
+ * conn.c - the life of one NBD client connection: accepted socket, its
+ * thread, handshake (nbd-handshake.c), transmission (transmission.c), and
+ * the wait for its last request before it is freed.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "server.h"
+#include "tls.h"
 #include "ob/clock.h"
 
-#define RBUF_SIZE (256u << 10)
-#define BATCH 64
-#define META_ALLOC_ID 1
-#define MAX_EXTENTS 1024
-
-void blkd_log(const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n] = '\n';
-	fprintf(stderr, "blkd: %.*s", n + 1, line);
-}
-
-int blkd_read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t r = recv(fd, p, len, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -ECONNRESET;
-		p += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
-int blkd_write_full(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		p += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
-struct blkd_export *blkd_export_find(struct blkd_server *srv, const char *name)
-{
-	for (unsigned i = 0; i < srv->nr_exports; i++)
-		if (!strcmp(srv->exports[i].name, name))
-			return &srv->exports[i];
-	return NULL;
-}
-
-uint16_t blkd_export_tflags(const struct blkd_export *e, bool structured)
-{
-	unsigned caps = e->be->caps;
-	uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_CACHE;
-
-	/* One queue and one backend per export serve every connection, and a
-	 * flush drains that queue and syncs that backend: multi-conn holds. */
-	f |= NBD_FLAG_CAN_MULTI_CONN;
-	if (blkd_queue_ordered(e->q) != BLKD_ORDERED_NONE)
-		f |= NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA;
-	if (e->readonly) {
-		f |= NBD_FLAG_READ_ONLY;
-	} else {
-		if (caps & BLKD_CAP_TRIM)
-			f |= NBD_FLAG_SEND_TRIM;
-		if (caps & BLKD_CAP_ZERO)
-			f |= NBD_FLAG_SEND_WRITE_ZEROES;
-		if ((caps & BLKD_CAP_ZERO) && (caps & BLKD_CAP_FAST_ZERO))
-			f |= NBD_FLAG_SEND_FAST_ZERO;
-	}
-	if (structured)
-		f |= NBD_FLAG_SEND_DF;
-	return f;
-}
-
-/* ---- replies -------------------------------------------------------- */
-
-/* Send iov whole; caller holds c->send_lock. */
-static void __conn_send(struct blkd_conn *c, struct iovec *iov, int cnt)
-{
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
-
-	while (!c->dead) {
-		ssize_t r = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			c->dead = true;
-			shutdown(c->fd, SHUT_RDWR);
-			break;
-		}
-		while (mh.msg_iovlen && (size_t)r >= mh.msg_iov->iov_len) {
-			r -= (ssize_t)mh.msg_iov->iov_len;
-			mh.msg_iov++;
-			mh.msg_iovlen--;
-		}
-		if (!mh.msg_iovlen)
-			break;
-		mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + r;
-		mh.msg_iov->iov_len -= (size_t)r;
-	}
-}
-
-static void conn_send(struct blkd_conn *c, struct iovec *iov, int cnt)
-{
-	pthread_mutex_lock(&c->send_lock);
-	__conn_send(c, iov, cnt);
-	pthread_mutex_unlock(&c->send_lock);
-}
-
-/* Give back n slots: a chain linked by next_pending, or one slot (n 1). */
-static void slots_put(struct blkd_conn *c, struct blkd_slot *s, unsigned n)
-{
-	pthread_mutex_lock(&c->lock);
-	for (struct blkd_slot *next; s; s = next) {
-		next = n > 1 ? s->next_pending : NULL;
-		s->next_free = c->free_slots;
-		c->free_slots = s;
-	}
-	c->inflight -= n;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	/* c may be freed from here on */
-}
-
-static void slot_put(struct blkd_conn *c, struct blkd_slot *s)
-{
-	slots_put(c, s, 1);
-}
-
-/* Build the reply for slot s in s->hdr / s->iov. */
-static void reply_build(struct blkd_conn *c, struct blkd_slot *s, int error)
-{
-	uint8_t *hdr = s->hdr;
-	uint32_t err = nbd_errno(error);
-
-	s->iov[0].iov_base = hdr;
-	s->niov = 1;
-	if (s->type == NBD_CMD_READ && c->structured) {
-		if (err) {
-			nbd_chunk_write(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, s->cookie, 6);
-			nbd_put32(hdr + NBD_CHUNK_SIZE, err);
-			nbd_put16(hdr + NBD_CHUNK_SIZE + 4, 0);
-			s->iov[0].iov_len = NBD_CHUNK_SIZE + 6;
-		} else if (s->bio.len == 0) {
-			nbd_chunk_write(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, s->cookie, 0);
-			s->iov[0].iov_len = NBD_CHUNK_SIZE;
-		} else {
-			nbd_chunk_write(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, s->cookie,
-					8 + s->bio.len);
-			nbd_put64(hdr + NBD_CHUNK_SIZE, s->bio.off);
-			s->iov[0].iov_len = NBD_CHUNK_SIZE + 8;
-			s->iov[1].iov_base = s->bio.buf;
-			s->iov[1].iov_len = s->bio.len;
-			s->niov = 2;
-		}
-	} else {
-		nbd_simple_reply_write(hdr, err, s->cookie);
-		s->iov[0].iov_len = NBD_SIMPLE_REPLY_SIZE;
-		if (s->type == NBD_CMD_READ && !err && s->bio.len) {
-			s->iov[1].iov_base = s->bio.buf;
-			s->iov[1].iov_len = s->bio.len;
-			s->niov = 2;
-		}
-	}
-}
-
-#define CORK_MAX 16
-/* A read this big is sent at once, not corked: the client starts taking
- * it while the next one is read (1 MiB reads at depth 4 ran read, read,
- * read, read, then one 4 MiB sendmsg - 0.86x nbdkit), and it shares the
- * batch with a worker like a write (copying it costs the CPU). */
-#define BIG_REPLY (64u << 10)
-
-/* Send every corked reply in one sendmsg (send_lock held) and hand back
- * their chain, *n slots long, for slots_put.  Appending and flushing under
- * one hold of send_lock is what keeps the cork at CORK_MAX: the reader and
- * a helping worker both append. */
-static struct blkd_slot *cork_send_locked(struct blkd_conn *c, unsigned *n)
-{
-	struct iovec iov[2 * CORK_MAX];
-	struct blkd_slot *s = c->pend_head;
-	int niov = 0;
-
-	*n = c->npend;
-	c->pend_head = c->pend_tail = NULL;
-	c->npend = 0;
-	for (struct blkd_slot *p = s; p; p = p->next_pending)
-		for (int i = 0; i < p->niov; i++)
-			iov[niov++] = p->iov[i];
-	if (niov)
-		__conn_send(c, iov, niov);
-	return s;
-}
-
-/* Send every corked reply, then free their slots (one take of c->lock for
- * all of them).  Called by the reader as it uncorks. */
-static void cork_flush(struct blkd_conn *c)
-{
-	struct blkd_slot *s;
-	unsigned n;
-
-	pthread_mutex_lock(&c->send_lock);
-	s = cork_send_locked(c, &n);
-	pthread_mutex_unlock(&c->send_lock);
-	if (s)
-		slots_put(c, s, n);
-}
-
-static void reply(struct blkd_conn *c, struct blkd_slot *s, int error)
-{
-	reply_build(c, s, error);
-	pthread_mutex_lock(&c->send_lock);
-	__conn_send(c, s->iov, s->niov);
-	pthread_mutex_unlock(&c->send_lock);
-}
-
-/*
- * end_io of every bio: runs on a worker thread or on the reader; the queue
- * lock is not held.  While the reader runs a batch (corked), small replies
- * join the cork, a helping worker's too: the reader uncorks before it
- * blocks again, so none waits longer than the batch, and the client is
- * woken once per few replies (random writes: +3-10% IOPS, less CPU).
- */
-static void conn_bio_end(struct blkd_bio *bio)
-{
-	struct blkd_slot *s = bio->private;
-	struct blkd_conn *c = s->conn;
-	struct blkd_slot *sent = NULL;
-	unsigned n = 0;
-
-	reply_build(c, s, bio->error);
-	pthread_mutex_lock(&c->send_lock);
-	if (c->corked && s->bio.len < BIG_REPLY) {
-		s->next_pending = NULL;
-		if (c->pend_tail)
-			c->pend_tail->next_pending = s;
-		else
-			c->pend_head = s;
-		c->pend_tail = s;
-		if (++c->npend >= CORK_MAX)
-			sent = cork_send_locked(c, &n);
-		pthread_mutex_unlock(&c->send_lock);
-		if (sent)
-			slots_put(c, sent, n);
-		return;
-	}
-	__conn_send(c, s->iov, s->niov);
-	pthread_mutex_unlock(&c->send_lock);
-	slot_put(c, s);
-}
-
-/* ---- the reader ---------------------------------------------------- */
-
-struct reader {
-	struct blkd_conn *c;
-	uint8_t *buf;
-	size_t pos, len;
-	struct blkd_bio *batch[BATCH];
-	unsigned nb;
-	unsigned heavy;		/* bios in the batch that write or read big */
-};
-
-static bool bio_is_heavy(const struct blkd_conn *c, const struct blkd_bio *bio)
-{
-	if (bio->len >= BIG_REPLY)
-		return true;
-	if (bio->op == BLKD_OP_READ)
-		return false;
-	/* A small write into a mapping is a memcpy: sharing it would cost
-	 * more than it saves (random writes +10%, -15% server CPU). */
-	return !(bio->op == BLKD_OP_WRITE && (c->exp->be->caps & BLKD_CAP_MEMCOPY));
-}
-
-/*
- * Unplug.  The reader runs the batch itself, corked, so its replies leave
- * in a few sendmsg calls (fewer wake-ups for the client) and a page-cache
- * read costs no thread handoff.  A batch with writes that are system calls
- * (no mapping, or big) also wakes one worker to share it: a buffered 4 KiB
- * pwrite spends most of its time in the kernel (ext4_block_write_begin was
- * 67% of the server's profile), so two threads on two cores pay - 0.58x
- * nbdkit's random-write IOPS inline alone, ~1.1x handing every write to
- * the pool (a futex wake and a context switch per request, 18% idle), more
- * with the reader and one worker.
- *
- * submit_batch_to_pool is for when the reader is about to be busy itself
- * (a big WRITE payload to take in): the batch then goes to the workers,
- * so writing the last payload overlaps with receiving the next.
- */
-static void submit_batch_to_pool(struct reader *r)
-{
-	if (!r->nb)
-		return;
-	blkd_queue_submit(r->c->exp->q, r->batch, r->nb);
-	r->nb = 0;
-	r->heavy = 0;
-}
-
-static void submit_batch(struct reader *r)
-{
-	struct blkd_conn *c = r->c;
-
-	if (!r->nb)
-		return;
-	pthread_mutex_lock(&c->send_lock);
-	c->corked = true;
-	pthread_mutex_unlock(&c->send_lock);
-	if (r->heavy)
-		blkd_queue_submit_shared(c->exp->q, r->batch, r->nb);
-	else
-		blkd_queue_submit_direct(c->exp->q, r->batch, r->nb);
-	r->nb = 0;
-	r->heavy = 0;
-	pthread_mutex_lock(&c->send_lock);
-	c->corked = false;
-	pthread_mutex_unlock(&c->send_lock);
-	cork_flush(c);
-}
-
-/*
- * Before the reader sleeps on an empty socket, it polls it for a while
- * (--poll, 50 us by default; QEMU's iothreads poll up to 32 us the same
- * way).  A sleep and a wake-up cost both sides tens of microseconds on a
- * VM: at queue depth 1 a 4 KiB read took 52 us with sleeping and 25 us
- * with polling, for the same server CPU per request; at depth 16 the
- * client saves the wake-ups (+5% IOPS).  A quiet client costs one poll
- * window after its last request, nothing more.  With --poll 0 it is one
- * more try: requests may have come in while the batch ran.
- */
-static ssize_t recv_poll(struct reader *r)
-{
-	uint64_t end = ob_mono_ns() + (uint64_t)r->c->srv->poll_us * 1000;
-	ssize_t n;
-
-	do {
-		n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, MSG_DONTWAIT);
-		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-			return n;
-	} while (ob_mono_ns() < end);
-	return n;
-}
-
-/* Make at least need bytes available in the receive buffer. */
-static int fill(struct reader *r, size_t need)
-{
-	while (r->len - r->pos < need) {
-		ssize_t n;
-
-		if (r->pos && r->pos == r->len)
-			r->pos = r->len = 0;
-		if (RBUF_SIZE - r->len < need) {
-			memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-			r->len -= r->pos;
-			r->pos = 0;
-		}
-		n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			submit_batch(r);	/* about to block: unplug */
-			n = recv_poll(r);	/* at least one more try */
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				n = recv(r->c->fd, r->buf + r->len, RBUF_SIZE - r->len, 0);
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ECONNRESET;
-		r->len += (size_t)n;
-	}
-	return 0;
-}
-
-/* Copy a payload of len bytes into dst: buffered part, then straight in. */
-static int read_payload(struct reader *r, void *dst, size_t len)
-{
-	size_t have;
-
-	/* Small payloads go through the buffer, so a payload split across
-	 * socket reads does not unplug the batch (fill only unplugs when it
-	 * would block). */
-	if (len <= RBUF_SIZE / 2) {
-		int rc = fill(r, len);
-
-		if (rc)
-			return rc;
-		if (dst)
-			memcpy(dst, r->buf + r->pos, len);
-		r->pos += len;
-		return 0;
-	}
-	have = r->len - r->pos;
-
-	if (have > len)
-		have = len;
-	if (dst)
-		memcpy(dst, r->buf + r->pos, have);
-	r->pos += have;
-	len -= have;
-	if (!len)
-		return 0;
-	submit_batch_to_pool(r);
-	if (dst)
-		return blkd_read_full(r->c->fd, (char *)dst + have, len);
-	while (len) {	/* discard */
-		int rc = fill(r, 1);
-		size_t n = r->len - r->pos < len ? r->len - r->pos : len;
-
-		if (rc)
-			return rc;
-		r->pos += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static struct blkd_slot *slot_get(struct reader *r, size_t need)
-{
-	struct blkd_conn *c = r->c;
-	struct blkd_slot *s;
-
-	pthread_mutex_lock(&c->lock);
-	if (!c->free_slots) {
-		pthread_mutex_unlock(&c->lock);
-		submit_batch(r);
-		pthread_mutex_lock(&c->lock);
-		while (!c->free_slots)
-			pthread_cond_wait(&c->cond, &c->lock);
-	}
-	s = c->free_slots;
-	c->free_slots = s->next_free;
-	c->inflight++;
-	pthread_mutex_unlock(&c->lock);
-
-	if (need > s->cap || (s->cap > (4u << 20) && need <= (1u << 20))) {
-		size_t cap = (need + 65535) & ~(size_t)65535;
-		void *p = NULL;
-
-		free(s->bio.buf);
-		s->bio.buf = NULL;
-		s->cap = 0;
-		if (cap && posix_memalign(&p, 4096, cap) == 0) {
-			s->bio.buf = p;
-			s->cap = cap;
-		}
-	}
-	return s;
-}
-
-struct extent_ctx {
-	uint8_t *buf;
-	unsigned n, max;
-	uint64_t left;
-};
-
-static int extent_add(void *arg, uint64_t len, uint32_t flags)
-{
-	struct extent_ctx *x = arg;
-
-	if (x->n >= x->max || !x->left)
-		return 1;
-	if (len > x->left)
-		len = x->left;
-	if (len > 0xfffff000u)
-		len = 0xfffff000u;
-	if (x->n && nbd_get32(x->buf + 4 + 8 * (x->n - 1) + 4) == flags) {
-		uint8_t *p = x->buf + 4 + 8 * (x->n - 1);
-		uint64_t sum = (uint64_t)nbd_get32(p) + len;
-
-		if (sum <= 0xfffff000u) {
-			nbd_put32(p, (uint32_t)sum);
-			x->left -= len;
-			return 0;
-		}
-	}
-	nbd_put32(x->buf + 4 + 8 * x->n, (uint32_t)len);
-	nbd_put32(x->buf + 4 + 8 * x->n + 4, flags);
-	x->n++;
-	x->left -= len;
-	return 0;
-}
-
-static void block_status(struct blkd_conn *c, const struct nbd_request *rq)
-{
-	struct blkd_backend *be = c->exp->be;
-	uint8_t hdr[NBD_CHUNK_SIZE + 6];
-	struct extent_ctx x = { .max = rq->flags & NBD_CMD_FLAG_REQ_ONE ? 1 : MAX_EXTENTS,
-				.left = rq->length };
-	struct iovec iov[2];
-	int rc = -EINVAL;
-
-	if (rq->offset <= be->size && rq->length <= be->size - rq->offset && rq->length) {
-		x.buf = malloc(4 + 8 * (size_t)x.max);
-		rc = x.buf ? be->ops->extents(be, rq->offset, rq->length, extent_add, &x) : -ENOMEM;
-		if (rc > 0)
-			rc = 0;
-		if (!rc && !x.n)
-			rc = -EIO;
-	}
-	iov[0].iov_base = hdr;
-	if (rc) {
-		nbd_chunk_write(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, rq->cookie, 6);
-		nbd_put32(hdr + NBD_CHUNK_SIZE, nbd_errno(rc));
-		nbd_put16(hdr + NBD_CHUNK_SIZE + 4, 0);
-		iov[0].iov_len = sizeof(hdr);
-		conn_send(c, iov, 1);
-	} else {
-		nbd_put32(x.buf, META_ALLOC_ID);
-		nbd_chunk_write(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, rq->cookie,
-				4 + 8 * x.n);
-		iov[0].iov_len = NBD_CHUNK_SIZE;
-		iov[1].iov_base = x.buf;
-		iov[1].iov_len = 4 + 8 * (size_t)x.n;
-		conn_send(c, iov, 2);
-	}
-	free(x.buf);
-}
-
-/* Protocol-level checks: 0 or the -errno to answer with. */
-static int request_check(struct blkd_conn *c, const struct nbd_request *rq)
-{
-	uint16_t tf = c->tflags, allowed = 0;
-	struct blkd_export *e = c->exp;
-	bool is_write = false;
-
-	switch (rq->type) {
-	case NBD_CMD_READ:
-		allowed = NBD_CMD_FLAG_DF;
-		break;
-	case NBD_CMD_WRITE:
-		is_write = true;
-		break;
-	case NBD_CMD_FLUSH:
-		if (!(tf & NBD_FLAG_SEND_FLUSH))
-			return -EINVAL;
-		break;
-	case NBD_CMD_TRIM:
-		is_write = true;
-		if (!(tf & NBD_FLAG_SEND_TRIM) && !e->readonly)
-			return -EINVAL;
-		break;
-	case NBD_CMD_WRITE_ZEROES:
-		is_write = true;
-		allowed = NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
-		if (!(tf & NBD_FLAG_SEND_WRITE_ZEROES) && !e->readonly)
-			return -EINVAL;
-		if ((rq->flags & NBD_CMD_FLAG_FAST_ZERO) && !(tf & NBD_FLAG_SEND_FAST_ZERO))
-			return -EINVAL;
-		break;
-	case NBD_CMD_CACHE:
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (tf & NBD_FLAG_SEND_FUA)
-		allowed |= NBD_CMD_FLAG_FUA;
-	if (rq->flags & ~allowed)
-		return -EINVAL;
-	if (is_write && e->readonly)
-		return -EPERM;
-	if (e->min_block > 1 && rq->type != NBD_CMD_FLUSH &&
-	    ((rq->offset | rq->length) & (e->min_block - 1)))
-		return -EINVAL;
-	return 0;
-}
-
-static const enum blkd_op cmd_op[] = {
-	[NBD_CMD_READ] = BLKD_OP_READ, [NBD_CMD_WRITE] = BLKD_OP_WRITE,
-	[NBD_CMD_FLUSH] = BLKD_OP_FLUSH, [NBD_CMD_TRIM] = BLKD_OP_TRIM,
-	[NBD_CMD_CACHE] = BLKD_OP_CACHE, [NBD_CMD_WRITE_ZEROES] = BLKD_OP_ZERO,
-};
-
-static int transmission(struct blkd_conn *c)
-{
-	struct reader r = { .c = c };
-	struct nbd_request rq;
-	int rc;
-
-	r.buf = malloc(RBUF_SIZE);
-	if (!r.buf)
-		return -ENOMEM;
-	for (;;) {
-		struct blkd_slot *s;
-		int err;
-
-		rc = fill(&r, NBD_REQUEST_SIZE);
-		if (rc)
-			break;
-		nbd_request_parse(r.buf + r.pos, &rq);
-		r.pos += NBD_REQUEST_SIZE;
-		if (rq.magic != NBD_REQUEST_MAGIC) {
-			blkd_log("conn %lu: bad request magic (expected %08x, got %08x), hanging up",
-				 c->id, NBD_REQUEST_MAGIC, rq.magic);
-			rc = -EPROTO;
-			break;
-		}
-		if (rq.type == NBD_CMD_DISC) {
-			rc = 0;
-			break;
-		}
-		if (rq.type == NBD_CMD_WRITE && rq.length > NBD_MAX_PAYLOAD) {
-			blkd_log("conn %lu: WRITE payload too large (%u > %u), hanging up",
-				 c->id, rq.length, NBD_MAX_PAYLOAD);
-			rc = -EPROTO;
-			break;
-		}
-		if (rq.type == NBD_CMD_BLOCK_STATUS && c->meta_alloc) {
-			if (rq.flags & ~(NBD_CMD_FLAG_REQ_ONE | NBD_CMD_FLAG_FUA)) {
-				err = -EINVAL;
-				goto bad_inline;
-			}
-			block_status(c, &rq);
-			continue;
-		}
-		err = request_check(c, &rq);
-		if (!err && rq.type == NBD_CMD_READ && rq.length > NBD_MAX_PAYLOAD)
-			err = -EINVAL;
-		s = slot_get(&r, rq.type == NBD_CMD_READ || rq.type == NBD_CMD_WRITE ?
-				 rq.length : 0);
-		s->cookie = rq.cookie;
-		s->type = rq.type;
-		s->nbd_flags = rq.flags;
-		if (rq.type == NBD_CMD_WRITE) {
-			rc = read_payload(&r, s->cap >= rq.length ? s->bio.buf : NULL, rq.length);
-			if (rc) {
-				slot_put(c, s);
-				break;
-			}
-			if (s->cap < rq.length && !err)
-				err = -ENOMEM;
-		} else if (rq.type == NBD_CMD_READ && s->cap < rq.length && !err) {
-			err = -ENOMEM;
-		}
-		if (err) {
-			s->bio.len = 0;
-			reply(c, s, err);
-			slot_put(c, s);
-			continue;
-		}
-		s->bio.op = cmd_op[rq.type];
-		s->bio.flags = 0;
-		if ((rq.flags & NBD_CMD_FLAG_FUA) && rq.type != NBD_CMD_READ &&
-		    rq.type != NBD_CMD_CACHE)
-			s->bio.flags |= BLKD_F_FUA;
-		if (rq.flags & NBD_CMD_FLAG_NO_HOLE)
-			s->bio.flags |= BLKD_F_NOHOLE;
-		if (rq.flags & NBD_CMD_FLAG_FAST_ZERO)
-			s->bio.flags |= BLKD_F_FASTZERO;
-		s->bio.off = rq.offset;
-		s->bio.len = rq.type == NBD_CMD_FLUSH ? 0 : rq.length;
-		s->bio.error = 0;
-		s->bio.client = &c->client;
-		s->bio.end_io = conn_bio_end;
-		s->bio.private = s;
-		r.batch[r.nb++] = &s->bio;
-		r.heavy += bio_is_heavy(c, &s->bio);
-		if (r.nb == BATCH)
-			submit_batch(&r);
-		continue;
-bad_inline:
-		{
-			uint8_t h[NBD_CHUNK_SIZE + 6];
-			struct iovec iov = { h, sizeof(h) };
-
-			nbd_chunk_write(h, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, rq.cookie, 6);
-			nbd_put32(h + NBD_CHUNK_SIZE, nbd_errno(err));
-			nbd_put16(h + NBD_CHUNK_SIZE + 4, 0);
-			conn_send(c, &iov, 1);
-		}
-	}
-	submit_batch(&r);
-	free(r.buf);
-	return rc == -ECONNRESET ? 0 : rc;
-}
-
-/* ---- lifetime ------------------------------------------------------- */
+#define DRAIN_MS 30000
 
 static void conn_free(struct blkd_conn *c)
 {
 	for (unsigned i = 0; c->slots && i < c->srv->max_inflight; i++)
 		free(c->slots[i].bio.buf);
+	__atomic_sub_fetch(&c->srv->buf_bytes, c->buf_bytes, __ATOMIC_RELAXED);
 	free(c->slots);
+	blkd_tls_end(c);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
 	free(c->meta_export);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
@@ -746,6 +37,44 @@ static void conn_free(struct blkd_conn *c)
 	free(c);
 }
 
+/* Bound every blocking send and receive of the handshake (0: no bound), so
+ * a client that connects and says nothing lets go of its thread. */
+static void set_timeouts(int fd, unsigned ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* The client left or said DISC: wait until every request has come back,
+ * sending the replies it may still read.  One that reads nothing for
+ * DRAIN_MS loses them (the connection is declared dead, which drops them). */
+static void conn_drain(struct blkd_conn *c)
+{
+	uint64_t give_up = ob_mono_ns() + DRAIN_MS * 1000000ull;
+
+	for (;;) {
+		bool waits = blkd_outq_push(c);
+
+		pthread_mutex_lock(&c->lock);
+		if (!c->inflight) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		c->reader_waits = true;
+		pthread_mutex_unlock(&c->lock);
+		if (waits && ob_mono_ns() > give_up) {
+			pthread_mutex_lock(&c->send_lock);
+			c->dead = true;
+			shutdown(c->fd, SHUT_RDWR);
+			pthread_mutex_unlock(&c->send_lock);
+			continue;
+		}
+		blkd_conn_wait(c, false, 1000);
+	}
+}
+
 static void *conn_main(void *arg)
 {
 	struct blkd_conn *c = arg;
@@ -753,7 +82,14 @@ static void *conn_main(void *arg)
 	int rc;
 
 	pthread_setname_np(pthread_self(), "blkd-conn");	/* blktrace process notes */
+	set_timeouts(c->fd, srv->handshake_ms);
 	rc = blkd_handshake(c);
+	set_timeouts(c->fd, 0);
+	if (rc == -EAGAIN || rc == -EWOULDBLOCK) {
+		blkd_log("conn %lu: %s: handshake timed out after %u ms", c->id, c->peer,
+			 srv->handshake_ms);
+		goto out;
+	}
 	if (rc) {
 		if (srv->verbose || (rc != -ECONNRESET && rc != -ECONNABORTED))
 			blkd_log("conn %lu: %s: handshake ended: %s", c->id, c->peer, strerror(-rc));
@@ -763,13 +99,10 @@ static void *conn_main(void *arg)
 	snprintf(c->client.name, sizeof(c->client.name), "%lu:%.40s", c->id, c->peer);
 	if (srv->verbose)
 		blkd_log("conn %lu: %s: serving export '%s'", c->id, c->peer, c->exp->name);
-	rc = transmission(c);
+	rc = blkd_transmission(c);
 	if (rc && rc != -ECONNRESET)
 		blkd_log("conn %lu: %s: connection closed: %s", c->id, c->peer, strerror(-rc));
-	pthread_mutex_lock(&c->lock);
-	while (c->inflight)
-		pthread_cond_wait(&c->cond, &c->lock);
-	pthread_mutex_unlock(&c->lock);
+	conn_drain(c);
 	blkd_queue_client_gone(c->exp->q, &c->client);
 	if (srv->verbose)
 		blkd_log("conn %lu: %s: closed", c->id, c->peer);
@@ -806,8 +139,9 @@ void blkd_conn_start(struct blkd_server *srv, int fd, const char *peer)
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	c->slots = calloc(srv->max_inflight, sizeof(*c->slots));
-	if (!c->slots) {
+	if (!c->slots || c->wake_fd < 0) {
 		conn_free(c);
 		return;
 	}

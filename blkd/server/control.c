@@ -70,8 +70,10 @@ size_t blkd_server_stats_json(struct blkd_server *srv, char *buf, size_t len)
 	struct blkd_stats st;
 	size_t n = 0;
 
-	OUT("{\"exports\":[");
 	pthread_mutex_lock(&srv->lock);
+	/* request buffers held by every connection (--max-inflight-bytes) */
+	OUT("{\"connections\":%u,\"buffer_bytes\":%llu,\"exports\":[", srv->nr_conns,
+	    (unsigned long long)__atomic_load_n(&srv->buf_bytes, __ATOMIC_RELAXED));
 	for (unsigned i = 0; i < srv->nr_exports; i++) {
 		struct blkd_export *e = &srv->exports[i];
 		bool first = true;
@@ -158,7 +160,8 @@ static struct blkd_export *find_mpath(struct blkd_server *srv, const char *exp, 
 static int path_command(struct blkd_server *srv, int argc, char **argv, char *out, size_t outlen)
 {
 	struct blkd_export *e = find_mpath(srv, argv[1], out, outlen);
-	char msg[96], err[256];
+	struct ob_err err = { 0 };
+	char msg[96];
 	size_t n;
 	int rc;
 
@@ -170,9 +173,9 @@ static int path_command(struct blkd_server *srv, int argc, char **argv, char *ou
 		return 0;
 	}
 	snprintf(msg, sizeof(msg), "%s%s%s", argv[0], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
-	rc = blkd_mpath_message(e->be, msg, err, sizeof(err));
+	rc = blkd_mpath_message(e->be, msg, &err);
 	if (rc) {
-		snprintf(out, outlen, "error: %s\n", err);
+		snprintf(out, outlen, "error: %s\n", err.msg);
 		return rc;
 	}
 	blkd_log("export '%s': %s", e->name, msg);

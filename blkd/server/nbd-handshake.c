@@ -2,12 +2,13 @@
 /*
  * nbd-handshake.c - fixed-newstyle negotiation (spec E.1, E.2), run on the
  * connection's own thread with blocking I/O, so a slow or hostile client
- * only ever holds up itself.
+ * only ever holds up itself, and for --handshake-timeout at most (conn.c).
  *
  * Supported: EXPORT_NAME, ABORT, LIST, INFO, GO, STRUCTURED_REPLY,
  * LIST_META_CONTEXT and SET_META_CONTEXT (base:allocation, when the
- * backend knows its holes).  STARTTLS, EXTENDED_HEADERS (spec E.7) and
- * anything unknown get ERR_UNSUP and negotiation goes on.  Unknown client
+ * backend knows its holes), STARTTLS with --tls (tls.c; under --tls require
+ * every option before it but ABORT gets ERR_TLS_REQD).  EXTENDED_HEADERS
+ * (spec E.7) and anything unknown get ERR_UNSUP and negotiation goes on.  Unknown client
  * flags, option data over NBD_MAX_OPTION_LEN, a bad magic or an unknown
  * EXPORT_NAME hang up, with a log line naming what was wrong.
  * INFO answers exactly as a following GO would (true size included).
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "server.h"
+#include "tls.h"
 
 #define META_ALLOC_ID 1
 #define META_ALLOC_NAME "base:allocation"
@@ -28,9 +30,9 @@ static int opt_reply(struct blkd_conn *c, uint32_t opt, uint32_t type, const voi
 	int rc;
 
 	nbd_opt_reply_write(hdr, opt, type, len);
-	rc = blkd_write_full(c->fd, hdr, sizeof(hdr));
+	rc = blkd_conn_write_full(c, hdr, sizeof(hdr));
 	if (!rc && len)
-		rc = blkd_write_full(c->fd, data, len);
+		rc = blkd_conn_write_full(c, data, len);
 	return rc;
 }
 
@@ -234,11 +236,48 @@ static int do_export_name(struct blkd_conn *c, const uint8_t *d, uint32_t len)
 	c->meta_alloc = false;
 	nbd_put64(b, e->be->size);
 	nbd_put16(b + 8, blkd_export_tflags(e, c->structured));
-	rc = blkd_write_full(c->fd, b, c->no_zeroes ? 10 : sizeof(b));
+	rc = blkd_conn_write_full(c, b, c->no_zeroes ? 10 : sizeof(b));
 	if (rc)
 		return rc;
 	c->exp = e;
 	return 1;
+}
+
+/* NBD_OPT_STARTTLS: ACK, then the TLS handshake on the same socket.  What
+ * was negotiated in the clear is forgotten (spec). */
+static int do_starttls(struct blkd_conn *c, uint32_t len)
+{
+	int rc;
+
+	if (c->srv->tls_mode == BLKD_TLS_OFF)
+		return opt_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_UNSUP, "TLS is not configured");
+	if (len)
+		return opt_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "takes no data");
+	if (c->tls)
+		return opt_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "TLS already on");
+	rc = opt_reply(c, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
+	if (rc)
+		return rc;
+	c->structured = false;
+	c->meta_alloc = false;
+	free(c->meta_export);
+	c->meta_export = NULL;
+	return blkd_tls_start(c);
+}
+
+/* --tls require: before STARTTLS only STARTTLS and ABORT are answered;
+ * EXPORT_NAME, which has no error reply, hangs up.  1 = go on. */
+static int tls_gate(struct blkd_conn *c, uint32_t opt)
+{
+	if (c->srv->tls_mode != BLKD_TLS_REQUIRE || c->tls || opt == NBD_OPT_STARTTLS ||
+	    opt == NBD_OPT_ABORT)
+		return 1;
+	if (opt == NBD_OPT_EXPORT_NAME) {
+		blkd_log("conn %lu: %s: EXPORT_NAME without TLS, which is required; hanging up",
+			 c->id, c->peer);
+		return -EACCES;
+	}
+	return opt_error(c, opt, NBD_REP_ERR_TLS_REQD, "TLS is required (NBD_OPT_STARTTLS)");
 }
 
 int blkd_handshake(struct blkd_conn *c)
@@ -250,9 +289,9 @@ int blkd_handshake(struct blkd_conn *c)
 	nbd_put64(b, NBD_MAGIC);
 	nbd_put64(b + 8, NBD_IHAVEOPT);
 	nbd_put16(b + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-	rc = blkd_write_full(c->fd, b, 18);
+	rc = blkd_conn_write_full(c, b, 18);
 	if (!rc)
-		rc = blkd_read_full(c->fd, b, 4);
+		rc = blkd_conn_read_full(c, b, 4);
 	if (rc)
 		return rc;
 	cflags = nbd_get32(b);
@@ -264,7 +303,7 @@ int blkd_handshake(struct blkd_conn *c)
 	for (;;) {
 		uint32_t opt, len;
 
-		rc = blkd_read_full(c->fd, hdr, sizeof(hdr));
+		rc = blkd_conn_read_full(c, hdr, sizeof(hdr));
 		if (rc)
 			break;
 		if (nbd_get64(hdr) != NBD_IHAVEOPT) {
@@ -287,10 +326,18 @@ int blkd_handshake(struct blkd_conn *c)
 		rc = -ENOMEM;
 		if (!data)
 			break;
-		rc = blkd_read_full(c->fd, data, len);
+		rc = blkd_conn_read_full(c, data, len);
 		if (rc)
 			break;
+		rc = tls_gate(c, opt);
+		if (rc < 0)
+			break;
+		if (rc == 0)
+			continue;
 		switch (opt) {
+		case NBD_OPT_STARTTLS:
+			rc = do_starttls(c, len);
+			break;
 		case NBD_OPT_EXPORT_NAME:
 			rc = do_export_name(c, data, len);
 			break;

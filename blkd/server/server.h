@@ -3,6 +3,14 @@
  * server.h - the private header of the NBD server: exports, connections
  * and the server that owns them.
  *
+ * Calls run one way, down this list:
+ *   main.c                   picks the command
+ *   serve.c, ctl-client.c    the commands
+ *   config.c, listen.c       the command line; listening and accepting
+ *   conn.c                   a connection's thread and lifetime
+ *   nbd-handshake.c, transmission.c, control.c   the two NBD phases; control
+ *   export.c, sockio.c, log.c, nbd-proto.c       leaves
+ *
  * Lock order: srv->lock (the connection list) before conn->lock (a
  * connection's slots) before conn->send_lock (its socket's write side);
  * queue locks are never held while any of these is taken (bio end_io runs
@@ -15,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "blkd.h"
@@ -40,7 +49,13 @@ struct blkd_server {
 	struct blkd_export *exports;
 	unsigned nr_exports;
 	unsigned max_inflight;		/* requests per connection */
+	uint64_t max_conn_bytes;	/* slot buffer capacity per connection */
+	uint64_t max_total_bytes;	/* ... and of every connection together */
+	uint64_t buf_bytes;		/* that total now (atomic) */
 	unsigned poll_us;		/* a reader polls this long before it sleeps */
+	unsigned handshake_ms;		/* a handshake must end this soon */
+	int tls_mode;			/* enum blkd_tls_mode (tls.h) */
+	struct blkd_tls *tls;		/* credentials, when TLS is on */
 	bool verbose;
 	pthread_mutex_t lock;
 	pthread_cond_t conns_changed;
@@ -63,11 +78,13 @@ struct blkd_slot {
 	uint16_t nbd_flags;
 	size_t cap;			/* allocated size of bio.buf */
 	struct blkd_slot *next_free;
-	/* the reply, built by conn.c; kept here while corked */
+	/* the reply, built by transmission.c; kept here until it has left
+	 * (outq.c) */
 	uint8_t hdr[32];
 	struct iovec iov[2];
 	int niov;
-	struct blkd_slot *next_pending;
+	size_t sent;			/* bytes of it already sent */
+	struct blkd_slot *next_pending;	/* the output queue, then a done chain */
 };
 
 struct blkd_conn {
@@ -84,6 +101,8 @@ struct blkd_conn {
 	bool meta_alloc;		/* base:allocation selected */
 	char *meta_export;		/* the export it was selected for */
 	uint16_t tflags;
+	struct gnutls_session_int *tls;	/* after STARTTLS (tls.c) */
+	bool tls_nonblock;		/* transmission: the session never blocks */
 	/* slots */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -92,25 +111,76 @@ struct blkd_conn {
 	unsigned inflight;		/* under lock */
 	pthread_mutex_t send_lock;
 	bool dead;			/* a send failed; under send_lock */
-	/* corking (under send_lock): while the reader runs a batch, small
-	 * replies are collected and sent a few per sendmsg (conn.c) */
-	bool corked;
-	struct blkd_slot *pend_head, *pend_tail;
-	unsigned npend;
+	/* the output queue (outq.c), under send_lock */
+	bool corked;			/* the reader runs a batch */
+	struct blkd_slot *out_head, *out_tail;
+	unsigned nout_unpushed;		/* appended while corked, not tried yet */
+	int wake_fd;			/* eventfd: wakes the reader's poll */
+	bool reader_waits;		/* for a slot or budget; under lock */
+	uint64_t buf_bytes;		/* capacity of the slots' buffers; under lock */
 };
 
 void blkd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* conn.c */
+struct blkd_config;
+
+/* sockio.c: whole buffers on a blocking socket; 0 or -errno
+ * (-ECONNRESET at end of file) */
 int blkd_read_full(int fd, void *buf, size_t len);
 int blkd_write_full(int fd, const void *buf, size_t len);
-void blkd_conn_start(struct blkd_server *srv, int fd, const char *peer);
+/* The same on a connection, through its TLS session once there is one. */
+int blkd_conn_read_full(struct blkd_conn *c, void *buf, size_t len);
+int blkd_conn_write_full(struct blkd_conn *c, const void *buf, size_t len);
+/* One non-blocking receive on the connection: bytes, 0 at EOF, -1 + errno. */
+ssize_t blkd_conn_recv(struct blkd_conn *c, void *buf, size_t len);
+
+/* export.c */
+int blkd_open_exports(struct blkd_server *srv, const struct blkd_config *cfg);
+void blkd_close_exports(struct blkd_server *srv);
 /* Transmission flags for an export as this connection negotiated it. */
 uint16_t blkd_export_tflags(const struct blkd_export *exp, bool structured);
 struct blkd_export *blkd_export_find(struct blkd_server *srv, const char *name);
 
+/* listen.c: a listening fd / the number of TCP fds, or -errno (printed).
+ * A Unix socket a live server listens on is refused (-EADDRINUSE); own
+ * identifies the file we made, which blkd_unlink_own removes only if it
+ * is still ours. */
+struct blkd_unix_owner {
+	dev_t dev;
+	ino_t ino;
+};
+int blkd_listen_unix(const char *path, struct blkd_unix_owner *own);
+void blkd_unlink_own(const char *path, const struct blkd_unix_owner *own);
+/* The port a TCP listener got (for -p 0), or 0. */
+unsigned blkd_listen_port(int fd);
+int blkd_listen_tcp(const char *ip, const char *port, int *fds, int max);
+/* Accept one client: 0, or -errno of accept4 (EMFILE at the fd limit). */
+int blkd_accept(struct blkd_server *srv, int lfd);
+
+/* conn.c: take over fd; the connection runs on its own thread */
+void blkd_conn_start(struct blkd_server *srv, int fd, const char *peer);
+
+/* transmission.c: the transmission phase, after the handshake; 0 when
+ * the client left cleanly, else -errno */
+int blkd_transmission(struct blkd_conn *c);
+/* Give back n slots chained by next_pending (their replies have left). */
+void blkd_slots_put(struct blkd_conn *c, struct blkd_slot *s, unsigned n);
+
+/* outq.c: replies on their way out; nothing here blocks on the socket */
+#define BLKD_BIG_REPLY (64u << 10)	/* pushed at once, never corked */
+void blkd_outq_add(struct blkd_conn *c, struct blkd_slot *s, bool corkable);
+bool blkd_outq_push(struct blkd_conn *c);	/* true: bytes still wait */
+void blkd_conn_kick(struct blkd_conn *c);
+/* Sleep until readable (want_read), a kick, or timeout_ms (-1: none);
+ * sends waiting replies when the socket takes them.  0 or -errno. */
+int blkd_conn_wait(struct blkd_conn *c, bool want_read, int timeout_ms);
+
 /* nbd-handshake.c: 0 = transmission starts on c->exp; <0 = hang up. */
 int blkd_handshake(struct blkd_conn *c);
+
+/* serve.c, ctl-client.c: the commands */
+int blkd_cmd_serve(int argc, char **argv);
+int blkd_cmd_ctl(int argc, char **argv);
 
 /* control.c */
 int blkd_control_handle(struct blkd_server *srv, int fd);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared fixtures for the blkd pytest suites.
 
 Every test starts its own blkd on a private Unix socket (or a free

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """blkd --trace DIR: blktrace files read by the real blkparse, btt and
 blkrawverify (Debian package blktrace; issue 8, spec D).
 

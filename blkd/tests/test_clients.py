@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """blkd served to real NBD clients: nbdinfo, qemu-io, nbdcopy, nbdsh, fio.
 
 Each test checks what the client observes (sizes, flags, data read back,

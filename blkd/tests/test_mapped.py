@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The file backend's shared mapping: pages blkd has read or written before
 are copied through a MAP_SHARED mapping, and a SIGBUS from that mapping
 (file cut short under the server, filesystem full) must end as the same

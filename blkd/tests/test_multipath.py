@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """blkd as a multipath device over real nbdkit servers (issue 8, spec C).
 
 Every path is its own nbdkit on a private Unix socket serving the same

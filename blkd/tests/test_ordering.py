@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Ordering and durability as the backend sees it.
 
 The --trace log records every request the queue issues to the backend

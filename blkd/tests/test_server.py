@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The server around the block layer: hostile protocol input, the command
 line, daemon mode and pid file, the control socket (stats, scheduler
 switching at run time), and a real ext4 through nbdfuse + loop."""
@@ -13,51 +14,9 @@ import time
 import pytest
 
 from conftest import BLKD, TOOL_ENV, make_image, need, nbdsh, run
+from nbd_raw import IHAVEOPT, closed, handshake_go, raw_connect, recv_exact
 
 MB = 1 << 20
-NBDMAGIC = 0x4e42444d41474943
-IHAVEOPT = 0x49484156454F5054
-
-
-def raw_connect(sock):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(sock)
-    return s
-
-
-def recv_exact(s, n):
-    b = b""
-    while len(b) < n:
-        c = s.recv(n - len(b))
-        if not c:
-            raise EOFError
-        b += c
-    return b
-
-
-def handshake_go(s, name=b""):
-    magic, opt, flags = struct.unpack(">QQH", recv_exact(s, 18))
-    assert magic == NBDMAGIC and opt == IHAVEOPT and flags & 1
-    s.sendall(struct.pack(">I", 3))                 # fixed newstyle, no zeroes
-    data = struct.pack(">I", len(name)) + name + struct.pack(">H", 0)
-    s.sendall(struct.pack(">QII", IHAVEOPT, 7, len(data)) + data)
-    while True:
-        _, opt, rtype, ln = struct.unpack(">QIII", recv_exact(s, 20))
-        recv_exact(s, ln)
-        if rtype == 1:
-            return
-        assert rtype == 3, hex(rtype)
-
-
-def closed(s):
-    try:
-        while True:
-            if not s.recv(4096):
-                return True
-    except (ConnectionResetError, socket.timeout):
-        return False
-
 
 def test_hostile_input_closes_only_that_connection(blkd, tmp_path):
     s = blkd(tmp_path, ["memory:8M"])
@@ -131,7 +90,7 @@ def test_cli_usage_errors_name_the_problem(tmp_path):
     if not os.access(BLKD, os.X_OK):
         pytest.skip("blkd not built")
     cases = [
-        (["serve", "--bogus", "x"], "unknown option '--bogus'"),
+        (["serve", "--bogus", "x"], "option '--bogus'"),
         (["serve", "-U", str(tmp_path / "s")], "no FILE to serve"),
         (["serve", "memory:1M"], "nothing to listen on"),
         (["serve", "-s", "cfq2", "-U", "s", "memory:1M"], "unknown scheduler 'cfq2'"),

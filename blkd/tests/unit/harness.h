@@ -129,7 +129,7 @@ static inline struct blkd_queue *queue_new(struct rec *r, const char *sched, int
 {
 	struct blkd_queue_opts o;
 	struct blkd_queue *q = NULL;
-	char err[256] = "";
+	struct ob_err err = { 0 };
 
 	blkd_queue_opts_init(&o);
 	o.scheduler = sched;
@@ -137,7 +137,7 @@ static inline struct blkd_queue *queue_new(struct rec *r, const char *sched, int
 	o.max_merge = max_merge;
 	o.threads = 0;
 	o.clock = fake_clock;
-	assert_int_equal(blkd_queue_create(&r->be, &o, &q, err, sizeof(err)), 0);
+	assert_int_equal(blkd_queue_create(&r->be, &o, &q, &err), 0);
 	return q;
 }
 

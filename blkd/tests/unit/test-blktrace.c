@@ -27,7 +27,8 @@ struct rec {			/* spec D.1, 48 bytes */
 
 static void test_records_round_trip(void **state)
 {
-	char dir[] = "/tmp/blkd-bt-XXXXXX", path[64], err[128];
+	char dir[] = "/tmp/blkd-bt-XXXXXX", path[64];
+	struct ob_err err = { 0 };
 	struct blkd_blktrace *bt;
 	struct blkd_trace_rec q = { .ev = BLKD_EV_QUEUE, .op = BLKD_OP_WRITE, .off = 4096,
 				    .len = 8192, .step = "", .kind = "W" };
@@ -40,7 +41,7 @@ static void test_records_round_trip(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(blkd_blktrace_open(dir, "t", &bt, err, sizeof(err)), 0);
+	assert_int_equal(blkd_blktrace_open(dir, "t", &bt, &err), 0);
 	c.ev = BLKD_EV_COMPLETE;
 	c.error = -EIO;
 	c.fua = true;

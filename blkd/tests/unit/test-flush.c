@@ -214,6 +214,45 @@ static void test_failed_write_fails_next_flush(void **state)
 	blkd_queue_destroy(q);
 }
 
+/* O4 per client: a lost write is reported to the FLUSH of the client that
+ * wrote, not to another's; a refusal (EINVAL) is no lost write at all. */
+static void test_write_error_goes_to_the_writers_flush(void **state)
+{
+	struct blkd_client a = { .name = "a" }, b = { .name = "b" };
+	struct tbio w, fb, fa, fa2;
+	struct rec rec;
+	struct blkd_queue *q;
+
+	(void)state;
+	rec_init(&rec, BLKD_ORDERED_DRAIN_FUA);
+	q = queue_new(&rec, "noop", -1, 0);
+	rec.fail_write = -EINVAL;
+	tbio_init(&w, BLKD_OP_WRITE, 0, 0, 4096, &b);
+	submit1(q, &w);
+	run_all(q);
+	assert_int_equal(w.error, -EINVAL);
+	rec.fail_write = -EIO;
+	tbio_init(&w, BLKD_OP_WRITE, 0, 0, 4096, &a);
+	submit1(q, &w);
+	run_all(q);
+	assert_int_equal(w.error, -EIO);
+	tbio_init(&fb, BLKD_OP_FLUSH, 0, 0, 0, &b);
+	submit1(q, &fb);
+	run_all(q);
+	assert_int_equal(fb.error, 0);
+	tbio_init(&fa, BLKD_OP_FLUSH, 0, 0, 0, &a);
+	submit1(q, &fa);
+	run_all(q);
+	assert_int_equal(fa.error, -EIO);
+	tbio_init(&fa2, BLKD_OP_FLUSH, 0, 0, 0, &a);
+	submit1(q, &fa2);
+	run_all(q);
+	assert_int_equal(fa2.error, 0);
+	blkd_queue_client_gone(q, &a);
+	blkd_queue_client_gone(q, &b);
+	blkd_queue_destroy(q);
+}
+
 /* O1 and the BACK insertion: writes queued before a flush reach the backend
  * before its pre-flush even when the elevator would sort them after later
  * writes; writes queued after it wait in drain modes. */
@@ -260,7 +299,7 @@ static void test_mode_needing_missing_hook_is_refused(void **state)
 	struct rec rec;
 	struct blkd_queue_opts o;
 	struct blkd_queue *q = NULL;
-	char err[256] = "";
+	struct ob_err err = { 0 };
 
 	(void)state;
 	rec_init(&rec, BLKD_ORDERED_DRAIN_FLUSH);
@@ -268,9 +307,9 @@ static void test_mode_needing_missing_hook_is_refused(void **state)
 	blkd_queue_opts_init(&o);
 	o.threads = 0;
 	o.ordered = BLKD_ORDERED_DRAIN_FUA;
-	assert_int_equal(blkd_queue_create(&rec.be, &o, &q, err, sizeof(err)), -EINVAL);
+	assert_int_equal(blkd_queue_create(&rec.be, &o, &q, &err), -EINVAL);
 	assert_null(q);
-	assert_non_null(strstr(err, "drain-fua"));
+	assert_non_null(strstr(err.msg, "drain-fua"));
 }
 
 int main(void)
@@ -282,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_preflush_error_reported_on_barrier),
 		cmocka_unit_test(test_postflush_error_fails_fua_write),
 		cmocka_unit_test(test_failed_write_fails_next_flush),
+		cmocka_unit_test(test_write_error_goes_to_the_writers_flush),
 		cmocka_unit_test(test_flush_covers_everything_queued_before),
 		cmocka_unit_test(test_ordered_names_round_trip),
 		cmocka_unit_test(test_mode_needing_missing_hook_is_refused),

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tls.c - NBD_OPT_STARTTLS with GnuTLS: the server's credentials and one
+ * session per connection that asked for it.
+ *
+ * Credentials, as nbdkit and qemu-nbd take them: an X.509 directory with
+ * server-cert.pem and server-key.pem (and ca-cert.pem, needed to verify
+ * client certificates with --tls-verify-peer), or a PSK file of
+ * "username:hexkey" lines as psktool writes them.  Only file names are on
+ * the command line; keys stay in GnuTLS's memory, and the process is made
+ * undumpable once they are loaded.
+ *
+ * The session's transport is the connection's socket, read and written
+ * blocking during the handshake (bounded by --handshake-timeout, conn.c)
+ * and with MSG_DONTWAIT in the transmission phase (c->tls_nonblock), so
+ * the reader and outq.c keep their never-block rules.
+ */
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include "server.h"
+#include "tls.h"
+
+struct blkd_tls {
+	gnutls_certificate_credentials_t x509;
+	gnutls_psk_server_credentials_t psk;
+	bool verify_peer;
+};
+
+int blkd_tls_init(struct blkd_tls **out, const char *dir, const char *psk_file,
+		  bool verify_peer, struct ob_err *err)
+{
+	struct blkd_tls *t = calloc(1, sizeof(*t));
+	char cert[4096], key[4096], ca[4096];
+	int rc;
+
+	if (!t)
+		return ob_err_set(err, -ENOMEM, "out of memory");
+	t->verify_peer = verify_peer;
+	if (psk_file) {
+		if (gnutls_psk_allocate_server_credentials(&t->psk) ||
+		    gnutls_psk_set_server_credentials_file(t->psk, psk_file)) {
+			rc = ob_err_set(err, -EINVAL, "%s: cannot read the PSK file", psk_file);
+			goto fail;
+		}
+	} else {
+		snprintf(cert, sizeof(cert), "%s/server-cert.pem", dir);
+		snprintf(key, sizeof(key), "%s/server-key.pem", dir);
+		snprintf(ca, sizeof(ca), "%s/ca-cert.pem", dir);
+		if (gnutls_certificate_allocate_credentials(&t->x509)) {
+			rc = ob_err_set(err, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		rc = gnutls_certificate_set_x509_key_file(t->x509, cert, key, GNUTLS_X509_FMT_PEM);
+		if (rc < 0) {
+			rc = ob_err_set(err, -EINVAL, "%s, %s: %s", cert, key, gnutls_strerror(rc));
+			goto fail;
+		}
+		rc = gnutls_certificate_set_x509_trust_file(t->x509, ca, GNUTLS_X509_FMT_PEM);
+		if (rc < 0 && verify_peer) {
+			rc = ob_err_set(err, -EINVAL, "%s: %s (needed by --tls-verify-peer)", ca,
+					gnutls_strerror(rc));
+			goto fail;
+		}
+	}
+	prctl(PR_SET_DUMPABLE, 0);	/* no core file carries the keys */
+	*out = t;
+	return 0;
+fail:
+	blkd_tls_free(t);
+	return rc;
+}
+
+void blkd_tls_free(struct blkd_tls *t)
+{
+	if (!t)
+		return;
+	if (t->x509)
+		gnutls_certificate_free_credentials(t->x509);
+	if (t->psk)
+		gnutls_psk_free_server_credentials(t->psk);
+	free(t);
+}
+
+static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
+{
+	struct blkd_conn *c = p;
+	ssize_t n = recv(c->fd, buf, len, c->tls_nonblock ? MSG_DONTWAIT : 0);
+
+	if (n < 0)
+		gnutls_transport_set_errno(c->tls, errno);
+	return n;
+}
+
+static ssize_t tls_push(gnutls_transport_ptr_t p, const void *buf, size_t len)
+{
+	struct blkd_conn *c = p;
+	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | (c->tls_nonblock ? MSG_DONTWAIT : 0));
+
+	if (n < 0)
+		gnutls_transport_set_errno(c->tls, errno);
+	return n;
+}
+
+/* A GnuTLS error as -errno, for the callers of recv/send. */
+static int tls_errno(ssize_t rc)
+{
+	switch (rc) {
+	case GNUTLS_E_AGAIN: return -EAGAIN;
+	case GNUTLS_E_INTERRUPTED: return -EINTR;
+	case GNUTLS_E_PREMATURE_TERMINATION: return -ECONNRESET;
+	default: return -EIO;
+	}
+}
+
+int blkd_tls_start(struct blkd_conn *c)
+{
+	struct blkd_tls *t = c->srv->tls;
+	gnutls_session_t s;
+	int rc;
+
+	if (gnutls_init(&s, GNUTLS_SERVER))
+		return -ENOMEM;
+	c->tls = s;
+	if (t->psk) {
+		rc = gnutls_priority_set_direct(s, "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK", NULL);
+		if (!rc)
+			rc = gnutls_credentials_set(s, GNUTLS_CRD_PSK, t->psk);
+	} else {
+		rc = gnutls_set_default_priority(s);
+		if (!rc)
+			rc = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->x509);
+		if (t->verify_peer)
+			gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+	}
+	if (rc)
+		goto fail;
+	gnutls_transport_set_ptr(s, c);
+	gnutls_transport_set_pull_function(s, tls_pull);
+	gnutls_transport_set_push_function(s, tls_push);
+	/* the socket blocks here, up to --handshake-timeout: AGAIN is that
+	 * timeout, not a reason to try again */
+	do
+		rc = gnutls_handshake(s);
+	while (rc == GNUTLS_E_INTERRUPTED);
+	if (rc < 0)
+		goto fail;
+	if (t->verify_peer && !t->psk) {
+		unsigned status = 0;
+
+		if (gnutls_certificate_verify_peers3(s, NULL, &status) || status) {
+			blkd_log("conn %lu: %s: client certificate not trusted", c->id, c->peer);
+			return -EACCES;
+		}
+	}
+	return 0;
+fail:
+	blkd_log("conn %lu: %s: TLS handshake failed: %s", c->id, c->peer, gnutls_strerror(rc));
+	return rc == GNUTLS_E_AGAIN ? -EAGAIN : -EACCES;
+}
+
+void blkd_tls_end(struct blkd_conn *c)
+{
+	if (!c->tls)
+		return;
+	gnutls_deinit(c->tls);
+	c->tls = NULL;
+}
+
+ssize_t blkd_tls_recv(struct blkd_conn *c, void *buf, size_t len)
+{
+	ssize_t n = gnutls_record_recv(c->tls, buf, len);
+
+	if (n >= 0)
+		return n;
+	errno = -tls_errno(n);
+	return -1;
+}
+
+ssize_t blkd_tls_send(struct blkd_conn *c, const void *buf, size_t len)
+{
+	ssize_t n = gnutls_record_send(c->tls, buf, len);
+
+	if (n >= 0)
+		return n;
+	errno = -tls_errno(n);
+	return -1;
+}
+
+bool blkd_tls_pending(struct blkd_conn *c)
+{
+	return c->tls && gnutls_record_check_pending(c->tls) > 0;
+}

@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: MIT
+"""TLS as the NBD ecosystem does it (issue 22 item 1): NBD_OPT_STARTTLS
+with X.509 certificates or PSK, --tls on|require, checked with nbdinfo,
+nbdcopy and qemu-io.  Certificates and keys are made here with certtool
+and psktool (gnutls-bin)."""
+import os
+import struct
+import subprocess
+
+import pytest
+
+from conftest import make_image, need, run
+from nbd_raw import IHAVEOPT, raw_connect, recv_exact
+
+MB = 1 << 20
+CA = "cn = blkd test CA\nca\ncert_signing_key\nexpiration_days = 2\n"
+SERVER = ("organization = blkd test\ncn = localhost\ndns_name = localhost\n"
+          "ip_address = 127.0.0.1\ntls_www_server\nencryption_key\nsigning_key\n"
+          "expiration_days = 2\n")
+CLIENT = ("organization = blkd test\ncn = client\ntls_www_client\nencryption_key\n"
+          "signing_key\nexpiration_days = 2\n")
+
+
+def certtool(*args):
+    run(["certtool"] + list(args))
+
+
+def make_x509(tmp):
+    """tmp/srv: ca-cert, server-cert, server-key; tmp/cli: ca-cert,
+    client-cert, client-key (the layout nbdkit, qemu and libnbd read)."""
+    need("certtool")
+    srv, cli = tmp / "srv", tmp / "cli"
+    srv.mkdir()
+    cli.mkdir()
+    for name, text in (("ca", CA), ("server", SERVER), ("client", CLIENT)):
+        (tmp / f"{name}.info").write_text(text)
+    certtool("--generate-privkey", "--outfile", str(tmp / "ca-key.pem"))
+    certtool("--generate-self-signed", "--load-privkey", str(tmp / "ca-key.pem"),
+             "--template", str(tmp / "ca.info"), "--outfile", str(srv / "ca-cert.pem"))
+    (cli / "ca-cert.pem").write_bytes((srv / "ca-cert.pem").read_bytes())
+    for who, d in (("server", srv), ("client", cli)):
+        certtool("--generate-privkey", "--outfile", str(d / f"{who}-key.pem"))
+        certtool("--generate-certificate", "--load-ca-certificate", str(srv / "ca-cert.pem"),
+                 "--load-ca-privkey", str(tmp / "ca-key.pem"),
+                 "--load-privkey", str(d / f"{who}-key.pem"),
+                 "--template", str(tmp / f"{who}.info"), "--outfile", str(d / f"{who}-cert.pem"))
+    return srv, cli
+
+
+def make_psk(path, user="alice"):
+    need("psktool")
+    run(["psktool", "-u", user, "-p", str(path)])
+    return str(path)
+
+
+def x509_uri(s, cli):
+    return f"nbds+unix:///?socket={s.sock}&tls-certificates={cli}"
+
+
+def psk_uri(s, keys, user="alice"):
+    return f"nbds+unix://{user}@/?socket={s.sock}&tls-psk-file={keys}"
+
+
+def round_trip(tmp, uri):
+    need("nbdcopy")
+    src = tmp / "data.bin"
+    src.write_bytes(os.urandom(2 * MB))
+    run(["nbdcopy", str(src), uri])
+    run(["nbdcopy", uri, str(tmp / "back.bin")])
+    assert (tmp / "back.bin").read_bytes()[:2 * MB] == src.read_bytes()
+
+
+def test_x509_with_nbdinfo_and_nbdcopy_and_plain_clients_refused(blkd, tmp_path):
+    need("nbdinfo")
+    srv, cli = make_x509(tmp_path)
+    s = blkd(tmp_path, ["memory:4M"], "--tls", "require", "--tls-certificates", str(srv))
+    assert int(run(["nbdinfo", "--size", x509_uri(s, cli)]).stdout) == 4 * MB
+    round_trip(tmp_path, x509_uri(s, cli))
+    p = run(["nbdinfo", "--size", s.uri()], check=False)
+    assert p.returncode != 0 and "TLS" in p.stderr, p.stderr
+    assert s.proc.poll() is None
+
+
+def test_tls_on_serves_plain_and_tls_clients(blkd, tmp_path):
+    need("nbdinfo")
+    srv, cli = make_x509(tmp_path)
+    s = blkd(tmp_path, ["memory:4M"], "--tls", "on", "--tls-certificates", str(srv))
+    assert int(run(["nbdinfo", "--size", x509_uri(s, cli)]).stdout) == 4 * MB
+    assert int(run(["nbdinfo", "--size", s.uri()]).stdout) == 4 * MB
+
+
+def test_client_certificate_verification(blkd, tmp_path):
+    need("nbdinfo")
+    srv, cli = make_x509(tmp_path)
+    s = blkd(tmp_path, ["memory:4M"], "--tls", "require", "--tls-certificates", str(srv),
+             "--tls-verify-peer")
+    assert int(run(["nbdinfo", "--size", x509_uri(s, cli)]).stdout) == 4 * MB
+    anon = tmp_path / "anon"            # trusts the server, has no certificate
+    anon.mkdir()
+    (anon / "ca-cert.pem").write_bytes((cli / "ca-cert.pem").read_bytes())
+    p = run(["nbdinfo", "--size", x509_uri(s, anon)], check=False)
+    assert p.returncode != 0
+
+
+def test_psk_with_nbdcopy_and_qemu_io_and_a_wrong_key_refused(blkd, tmp_path):
+    need("nbdinfo", "qemu-io")
+    keys = make_psk(tmp_path / "keys.psk")
+    s = blkd(tmp_path, ["memory:4M"], "--tls", "require", "--tls-psk", keys)
+    round_trip(tmp_path, psk_uri(s, keys))
+    qdir = tmp_path / "qemu"            # qemu reads DIR/keys.psk
+    qdir.mkdir()
+    (qdir / "keys.psk").write_bytes(open(keys, "rb").read())
+    byte = (tmp_path / "data.bin").read_bytes()[:1]
+    p = run(["qemu-io", "--object",
+             f"tls-creds-psk,id=tls0,endpoint=client,dir={qdir},username=alice",
+             "--image-opts", f"driver=nbd,path={s.sock},tls-creds=tls0",
+             "-c", f"read -P {byte[0]} 0 1"])
+    assert "read 1/1 bytes" in p.stdout, p.stdout
+    bad = make_psk(tmp_path / "bad.psk")
+    p = run(["nbdinfo", "--size", psk_uri(s, bad)], check=False)
+    assert p.returncode != 0
+    assert "TLS handshake failed" in s.log()
+    # the key never reaches the log
+    assert open(keys).read().split(":")[1].strip() not in s.log()
+
+
+def test_qemu_io_with_x509(blkd, tmp_path):
+    need("qemu-io")
+    srv, cli = make_x509(tmp_path)
+    img = make_image(tmp_path / "disk.img", MB, pattern=b"\x5a")
+    s = blkd(tmp_path, [img], "--tls", "require", "--tls-certificates", str(srv))
+    p = run(["qemu-io", "--object", f"tls-creds-x509,id=tls0,endpoint=client,dir={cli}",
+             "--image-opts", f"driver=nbd,path={s.sock},tls-creds=tls0,tls-hostname=localhost",
+             "-c", "read -P 0x5a 0 64k"])
+    assert "read 65536/65536 bytes" in p.stdout, p.stdout
+
+
+def test_a_client_silent_after_starttls_is_dropped(blkd, tmp_path):
+    keys = make_psk(tmp_path / "keys.psk")
+    s = blkd(tmp_path, ["memory:1M"], "--tls", "require", "--tls-psk", keys,
+             "--handshake-timeout", "300ms")
+    c = raw_connect(s.sock)
+    c.settimeout(30)
+    recv_exact(c, 18)
+    c.sendall(struct.pack(">I", 3) + struct.pack(">QII", IHAVEOPT, 5, 0))    # STARTTLS
+    _, opt, rtype, ln = struct.unpack(">QIII", recv_exact(c, 20))
+    assert (opt, rtype, ln) == (5, 1, 0)                                       # ACK
+    assert c.recv(4096) == b""          # no ClientHello: the server hangs up
+
+
+def test_tls_options_are_checked(tmp_path):
+    from test_cli_refusals import serve
+    p = serve(["--tls", "on", "-U", str(tmp_path / "s"), "memory:1M"])
+    assert p.returncode == 2 and "--tls-certificates" in p.stderr
+    p = serve(["--tls", "maybe", "-U", str(tmp_path / "s"), "memory:1M"])
+    assert p.returncode == 2 and "--tls" in p.stderr
+    p = serve(["--tls", "on", "--tls-psk", str(tmp_path / "none.psk"), "-U",
+               str(tmp_path / "s"), "memory:1M"])
+    assert p.returncode == 1 and "none.psk" in p.stderr
