@@ -87,6 +87,21 @@ int mmp_store_snapshot(const void *mem, size_t len, struct mmp_store **out,
  * first write; absent files read as zeros.  dir is created when missing. */
 int mmp_store_sparse(const char *dir, uint64_t file_size, bool writable,
 		     struct mmp_store **out, struct ob_err *err);
+/* An NBD export (libnbd): uri is nbd://HOST[:PORT][/EXPORT],
+ * nbd+unix:///EXPORT?socket=PATH or nbds:// (TLS), as in nbd_connect_uri(3).
+ * The store keeps a pool of connections (libnbd serialises the commands of
+ * one handle) and waits at most timeout_ms for any reply; a connection that
+ * fails or times out is dropped, and the fills it would serve raise SIGBUS.
+ * writable follows the export's read-only flag; pages past the export's end
+ * read as zeros; sync flushes every connection.  o may be NULL. */
+struct mmp_nbd_opts {
+	unsigned connections;	/* 0: 4 */
+	unsigned timeout_ms;	/* 0: 30000 */
+};
+int mmp_store_nbd(const char *uri, const struct mmp_nbd_opts *o, struct mmp_store **out,
+		  struct ob_err *err);
+/* The export's size in bytes (0 when st is not an NBD store). */
+uint64_t mmp_store_nbd_size(const struct mmp_store *st);
 void mmp_store_destroy(struct mmp_store *st);
 
 /* ---- configuration --------------------------------------------------- */
