@@ -137,3 +137,28 @@ def test_read_only_export_refuses_writable_map(mp_nbd, tmp_path):
         stop_server(p)
     assert r.returncode == 1
     assert "read-only" in r.stderr or "writ" in r.stderr, r.stderr
+
+
+def test_tool_bench_over_nbd(mp_nbd, tmp_path):
+    """mmpager bench URI: every workload through the NBD store; sort's
+    write-back lands in the file blkd serves."""
+    import struct
+    from conftest import MMPAGER
+    data, sock = tmp_path / "export", tmp_path / "sock"
+    data.write_bytes(random.Random(5).randbytes(2 << 20))
+    srv = start_server("blkd", sock, data)
+    try:
+        r = run([str(MMPAGER), "bench", f"nbd+unix:///?socket={sock}", "--buffer", "512K",
+                 "--ops", "1000", "--threads", "2"], timeout=300)
+        bad = run([str(MMPAGER), "bench", f"nbd+unix:///?socket={sock}", "--engine", "mmap"])
+    finally:
+        stop_server(srv)
+    assert r.returncode == 0, r.stderr
+    lines = [dict(kv.split("=", 1) for kv in l.split()) for l in r.stdout.splitlines()]
+    assert [l.get("workload") for l in lines[:4]] == ["randread", "seqscan", "randwrite", "sort"]
+    assert int(lines[4]["evictions"]) > 0
+    words = struct.unpack("<%dQ" % ((2 << 20) // 8), data.read_bytes())
+    assert list(words) == sorted(words)
+    assert bad.returncode == 1 and "needs a file" in bad.stderr
+    r = run([str(MMPAGER), "bench", f"nbd+unix:///?socket={sock}"])
+    assert r.returncode == 1 and "nbd store" in r.stderr
