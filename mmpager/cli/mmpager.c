@@ -5,6 +5,7 @@
  *                 [--fillers N] [--evictors N] [--ptl split|global]
  *                 [--threads N] [--ops N] [--engine mmpager|mmap]
  *   mmpager stat PID
+ *   mmpager serve --snapshot FILE --socket PATH [...]   (serve.c)
  *
  * bench runs the workloads of bench/workloads.c on FILE through libmmpager
  * (or plain mmap, for reference), or on an NBD export named by URI
@@ -29,6 +30,7 @@
 #include "ob/opt.h"
 #include "mmpager.h"
 #include "../bench/workloads.h"
+#include "serve.h"
 
 #define PROG "mmpager"
 
@@ -338,13 +340,16 @@ int main(int argc, char **argv)
 		return cmd_bench(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "stat"))
 		return cmd_stat(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "serve"))
+		return cmd_serve(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		printf("usage: " PROG " bench FILE|URI [OPTION]...\n"
 		       "       " PROG " stat PID\n"
+		       "       " PROG " serve --snapshot FILE --socket PATH [OPTION]...\n"
 		       "Demand paging in userspace (libmmpager); see mmpager(1) and "
 		       "'" PROG " bench --help'.\n");
 		return 0;
 	}
-	fprintf(stderr, "usage: " PROG " bench FILE|URI [OPTION]... | " PROG " stat PID\n");
+	fprintf(stderr, "usage: " PROG " bench FILE|URI [OPTION]... | " PROG " stat PID | " PROG " serve ...\n");
 	return 2;
 }

@@ -229,6 +229,45 @@ void mmp_stat_path(int pid, char *buf, size_t len);
 /* Print st as "name value" lines, one per counter. */
 void mmp_stats_format(const struct mmp_stats *st, char *buf, size_t len);
 
+/* ---- lazy restore into another process -------------------------------- */
+
+/* One region of a process that handed its userfaultfd over (the layout
+ * Firecracker sends its page-fault handler): page_size bytes per page, 4096
+ * or 2 MiB; the region's contents are size bytes at offset in the snapshot. */
+struct mmp_restore_region {
+	uint64_t base;		/* base_host_virt_addr, in the other process */
+	uint64_t size;
+	uint64_t offset;
+	uint64_t page_size;
+};
+
+struct mmp_restore;
+struct mmp_restore_stats {
+	uint64_t faults;	/* fault events read */
+	uint64_t fault_pages;	/* pages copied in for a fault */
+	uint64_t prefetched;	/* pages copied in by the prefetcher */
+	uint64_t zeroed;	/* given-back pages answered with zeros */
+	uint64_t errors;	/* pages not served (each logged) */
+	int64_t all_in_ns;	/* from start until the prefetcher had copied
+				 * every page in; -1 before (or without it) */
+};
+
+/* Serve the snapshot's snap_len bytes at snap (not copied: it must outlive
+ * the serving) to the process whose regions regs are registered (missing
+ * mode) with uffd, on a fault thread and, with prefetch, a thread that
+ * copies every page in, in order.  uffd stays the caller's. */
+int mmp_restore_start(int uffd, const void *snap, size_t snap_len,
+		      const struct mmp_restore_region *regs, unsigned nregs, bool prefetch,
+		      struct mmp_restore **out, struct ob_err *err);
+/* Wait until the process has gone: exit_fd (a pidfd of it, or -1) turns
+ * readable, or a copy finds its memory gone.  (Its uffd never reads as
+ * closed: the handler holds it open.)  -ETIMEDOUT after timeout_ms (-1:
+ * no limit). */
+int mmp_restore_wait(struct mmp_restore *rs, int exit_fd, int64_t timeout_ms);
+void mmp_restore_stats(struct mmp_restore *rs, struct mmp_restore_stats *st);
+/* Stop serving and free. */
+void mmp_restore_free(struct mmp_restore *rs);
+
 /* ---- environment ------------------------------------------------------ */
 
 /* The kernel's userfaultfd features (UFFDIO_API), or -errno. */
