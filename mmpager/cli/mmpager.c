@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* mmpager.c - the mmpager command.
  *
- *   mmpager bench FILE [--workload W]... [--page-size N] [--buffer SIZE]
+ *   mmpager bench FILE|URI [--workload W]... [--page-size N] [--buffer SIZE]
  *                 [--fillers N] [--evictors N] [--ptl split|global]
  *                 [--threads N] [--ops N] [--engine mmpager|mmap]
  *   mmpager stat PID
+ *   mmpager serve --snapshot FILE --socket PATH [...]   (serve.c)
  *
  * bench runs the workloads of bench/workloads.c on FILE through libmmpager
- * (or plain mmap, for reference) and prints one key=value line per
+ * (or plain mmap, for reference), or on an NBD export named by URI
+ * (nbd://, nbd+unix://, nbds://) through the NBD store, and prints one key=value line per
  * workload, with the pager's lock counters.  stat prints the statistics a
  * running pager publishes (MMPAGER_PUBLISH=1).  Exit status: 0, 1 on a
  * failure (named on stderr), 2 on a usage error.
@@ -28,6 +30,7 @@
 #include "ob/opt.h"
 #include "mmpager.h"
 #include "../bench/workloads.h"
+#include "serve.h"
 
 #define PROG "mmpager"
 
@@ -57,8 +60,9 @@ static const struct ob_opt *const no_tables[] = { no_opts, NULL };
 
 static const struct ob_cmd bench_cmd = {
 	.prog = PROG " bench",
-	.synopsis = PROG " bench FILE [OPTION]...",
-	.about = "Run the benchmark workloads on FILE (it is modified by randwrite and "
+	.synopsis = PROG " bench FILE|URI [OPTION]...",
+	.about = "Run the benchmark workloads on FILE, or on the NBD export URI "
+		 "(nbd://, nbd+unix:///?socket=PATH, nbds://; it is modified by randwrite and "
 		 "sort) and print one line per workload with throughput, peak RSS and "
 		 "the pager's lock counters.  Defaults come from UMap's variables.",
 	.tables = bench_tables,
@@ -140,13 +144,21 @@ static int bench_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const c
 
 /* ---- the two engines --------------------------------------------------- */
 
+struct bench_ctx {
+	struct mmp_pager *pager;
+	const char *uri;	/* an NBD export instead of the file */
+};
+
 static void *mp_map(void *ctx, int fd, size_t len)
 {
+	struct bench_ctx *bc = ctx;
 	struct mmp_map_args a = { .len = len, .prot = PROT_READ | PROT_WRITE };
 	struct ob_err err = { 0 };
 	void *out;
+	int rc = bc->uri ? mmp_store_nbd(bc->uri, NULL, &a.store, &err)
+			 : mmp_store_file(fd, &a.store, &err);
 
-	if (mmp_store_file(fd, &a.store, &err) < 0 || mmp_map(ctx, &a, &out, &err) < 0) {
+	if (rc < 0 || mmp_map(bc->pager, &a, &out, &err) < 0) {
 		mmp_store_destroy(a.store);
 		ob_err_print(PROG, "bench", &err);
 		return NULL;
@@ -158,7 +170,7 @@ static int mp_flush(void *ctx, void *addr, size_t len)
 {
 	struct ob_err err = { 0 };
 
-	if (mmp_flush(ctx, &err) < 0) {
+	if (mmp_flush(((struct bench_ctx *)ctx)->pager, &err) < 0) {
 		ob_err_print(PROG, "bench", &err);
 		return -1;
 	}
@@ -169,7 +181,7 @@ static int mp_unmap(void *ctx, void *addr, size_t len)
 {
 	struct ob_err err = { 0 };
 
-	if (mmp_unmap(ctx, addr, len, &err) < 0) {
+	if (mmp_unmap(((struct bench_ctx *)ctx)->pager, addr, len, &err) < 0) {
 		ob_err_print(PROG, "bench", &err);
 		return -1;
 	}
@@ -181,43 +193,74 @@ static void log_stderr(const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
+/* The size of FILE (opened into *fd) or of the export at URI (*fd = -1). */
+static int bench_target(const char *target, int *fd, uint64_t *size)
+{
+	struct ob_err err = { 0 };
+	struct mmp_store *st;
+	struct stat sb;
+
+	*fd = -1;
+	if (strstr(target, "://")) {
+		if (mmp_store_nbd(target, NULL, &st, &err) < 0) {
+			ob_err_print(PROG, "bench", &err);
+			return -1;
+		}
+		*size = mmp_store_nbd_size(st);
+		mmp_store_destroy(st);
+	} else {
+		*fd = open(target, O_RDWR | O_CLOEXEC);
+		if (*fd < 0 || fstat(*fd, &sb) < 0) {
+			fprintf(stderr, PROG ": %s: cannot open: %s\n", target, strerror(errno));
+			return -1;
+		}
+		*size = (uint64_t)sb.st_size;
+	}
+	if (*size < 4096) {
+		fprintf(stderr, PROG ": %s: smaller than 4 KiB\n", target);
+		return -1;
+	}
+	return 0;
+}
+
 static int run_bench(const char *file, struct bench_args *a)
 {
 	static const char *const all[] = { "randread", "seqscan", "randwrite", "sort" };
-	struct wl_mapper mp = { "mmpager", mp_map, mp_flush, mp_unmap, NULL };
+	struct bench_ctx bc = { NULL, strstr(file, "://") ? file : NULL };
+	struct wl_mapper mp = { "mmpager", mp_map, mp_flush, mp_unmap, &bc };
 	struct mmp_pager *pager = NULL;
 	struct ob_err err = { 0 };
-	struct stat sb;
+	uint64_t size;
 	int fd, rc = 0;
 
-	fd = open(file, O_RDWR | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		fprintf(stderr, PROG ": %s: cannot open: %s\n", file, strerror(errno));
+	if (bench_target(file, &fd, &size) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return 1;
 	}
-	if (sb.st_size < 4096) {
-		fprintf(stderr, PROG ": %s: smaller than 4 KiB\n", file);
-		close(fd);
+	if (bc.uri && a->use_mmap) {
+		fprintf(stderr, PROG ": %s: --engine mmap needs a file\n", file);
 		return 1;
 	}
 	if (a->buffer)
 		a->cfg.buf_pages = (a->buffer + a->cfg.page_size - 1) / a->cfg.page_size;
 	if (!a->use_mmap && mmp_pager_new(&a->cfg, &pager, &err) < 0) {
 		ob_err_print(PROG, "bench", &err);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return 1;
 	}
-	mp.ctx = pager;
+	bc.pager = pager;
 	if (!a->nworkloads)
 		for (a->nworkloads = 0; a->nworkloads < 4; a->nworkloads++)
 			a->workloads[a->nworkloads] = all[a->nworkloads];
 	for (unsigned i = 0; i < a->nworkloads && rc == 0; i++) {
 		struct wl_params p = { a->workloads[i], a->threads,
-				       a->ops ? a->ops : (uint64_t)sb.st_size / 4096, 1 };
+				       a->ops ? a->ops : size / 4096, 1 };
 		struct wl_result r;
 		char why[256];
 
-		if (wl_run(a->use_mmap ? &wl_mmap_mapper : &mp, fd, (size_t)sb.st_size, &p, &r, why,
+		if (wl_run(a->use_mmap ? &wl_mmap_mapper : &mp, fd, (size_t)size, &p, &r, why,
 			   sizeof(why))) {
 			fprintf(stderr, PROG ": %s: %s\n", file, why);
 			rc = 1;
@@ -237,7 +280,8 @@ static int run_bench(const char *file, struct bench_args *a)
 		       st.writebacks, st.peak_resident_bytes);
 		mmp_pager_free(pager);
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 
@@ -296,13 +340,16 @@ int main(int argc, char **argv)
 		return cmd_bench(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "stat"))
 		return cmd_stat(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "serve"))
+		return cmd_serve(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: " PROG " bench FILE [OPTION]...\n"
+		printf("usage: " PROG " bench FILE|URI [OPTION]...\n"
 		       "       " PROG " stat PID\n"
+		       "       " PROG " serve --snapshot FILE --socket PATH [OPTION]...\n"
 		       "Demand paging in userspace (libmmpager); see mmpager(1) and "
 		       "'" PROG " bench --help'.\n");
 		return 0;
 	}
-	fprintf(stderr, "usage: " PROG " bench FILE [OPTION]... | " PROG " stat PID\n");
+	fprintf(stderr, "usage: " PROG " bench FILE|URI [OPTION]... | " PROG " stat PID | " PROG " serve ...\n");
 	return 2;
 }

@@ -87,6 +87,21 @@ int mmp_store_snapshot(const void *mem, size_t len, struct mmp_store **out,
  * first write; absent files read as zeros.  dir is created when missing. */
 int mmp_store_sparse(const char *dir, uint64_t file_size, bool writable,
 		     struct mmp_store **out, struct ob_err *err);
+/* An NBD export (libnbd): uri is nbd://HOST[:PORT][/EXPORT],
+ * nbd+unix:///EXPORT?socket=PATH or nbds:// (TLS), as in nbd_connect_uri(3).
+ * The store keeps a pool of connections (libnbd serialises the commands of
+ * one handle) and waits at most timeout_ms for any reply; a connection that
+ * fails or times out is dropped, and the fills it would serve raise SIGBUS.
+ * writable follows the export's read-only flag; pages past the export's end
+ * read as zeros; sync flushes every connection.  o may be NULL. */
+struct mmp_nbd_opts {
+	unsigned connections;	/* 0: 4 */
+	unsigned timeout_ms;	/* 0: 30000 */
+};
+int mmp_store_nbd(const char *uri, const struct mmp_nbd_opts *o, struct mmp_store **out,
+		  struct ob_err *err);
+/* The export's size in bytes (0 when st is not an NBD store). */
+uint64_t mmp_store_nbd_size(const struct mmp_store *st);
 void mmp_store_destroy(struct mmp_store *st);
 
 /* ---- configuration --------------------------------------------------- */
@@ -213,6 +228,45 @@ void mmp_pager_unpublish(struct mmp_pager *p);
 void mmp_stat_path(int pid, char *buf, size_t len);
 /* Print st as "name value" lines, one per counter. */
 void mmp_stats_format(const struct mmp_stats *st, char *buf, size_t len);
+
+/* ---- lazy restore into another process -------------------------------- */
+
+/* One region of a process that handed its userfaultfd over (the layout
+ * Firecracker sends its page-fault handler): page_size bytes per page, 4096
+ * or 2 MiB; the region's contents are size bytes at offset in the snapshot. */
+struct mmp_restore_region {
+	uint64_t base;		/* base_host_virt_addr, in the other process */
+	uint64_t size;
+	uint64_t offset;
+	uint64_t page_size;
+};
+
+struct mmp_restore;
+struct mmp_restore_stats {
+	uint64_t faults;	/* fault events read */
+	uint64_t fault_pages;	/* pages copied in for a fault */
+	uint64_t prefetched;	/* pages copied in by the prefetcher */
+	uint64_t zeroed;	/* given-back pages answered with zeros */
+	uint64_t errors;	/* pages not served (each logged) */
+	int64_t all_in_ns;	/* from start until the prefetcher had copied
+				 * every page in; -1 before (or without it) */
+};
+
+/* Serve the snapshot's snap_len bytes at snap (not copied: it must outlive
+ * the serving) to the process whose regions regs are registered (missing
+ * mode) with uffd, on a fault thread and, with prefetch, a thread that
+ * copies every page in, in order.  uffd stays the caller's. */
+int mmp_restore_start(int uffd, const void *snap, size_t snap_len,
+		      const struct mmp_restore_region *regs, unsigned nregs, bool prefetch,
+		      struct mmp_restore **out, struct ob_err *err);
+/* Wait until the process has gone: exit_fd (a pidfd of it, or -1) turns
+ * readable, or a copy finds its memory gone.  (Its uffd never reads as
+ * closed: the handler holds it open.)  -ETIMEDOUT after timeout_ms (-1:
+ * no limit). */
+int mmp_restore_wait(struct mmp_restore *rs, int exit_fd, int64_t timeout_ms);
+void mmp_restore_stats(struct mmp_restore *rs, struct mmp_restore_stats *st);
+/* Stop serving and free. */
+void mmp_restore_free(struct mmp_restore *rs);
 
 /* ---- environment ------------------------------------------------------ */
 
