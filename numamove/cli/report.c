@@ -131,12 +131,14 @@ void nm_report_json(FILE *f, const struct nm_cli *c, const struct nm_report *rep
 	fprintf(f, "},\"shared_pages\":%llu", (unsigned long long)rep->shared_pages);
 	fprintf(f, ",\"bytes_moved\":%llu,\"bytes_left\":%llu,\"bytes_ignored\":%llu,"
 		"\"bytes_gone\":%llu,\"bogus_status\":%llu,\"passes\":%u,\"calls\":%u,"
-		"\"longest_call_us\":%llu,\"elapsed_s\":%.6f,\"vmstat_success\":%llu,"
+		"\"longest_call_us\":%llu,\"scan_us\":%llu,\"move_us\":%llu,\"verify_us\":%llu,"
+		"\"elapsed_s\":%.6f,\"vmstat_success\":%llu,"
 		"\"vmstat_fail\":%llu,\"residue\":[",
 		(unsigned long long)rep->bytes_moved, (unsigned long long)rep->bytes_left,
 		(unsigned long long)rep->bytes_ignored, (unsigned long long)rep->bytes_gone,
 		(unsigned long long)rep->bogus_status, rep->passes, rep->calls,
-		(unsigned long long)rep->longest_call_us, rep->elapsed_s,
+		(unsigned long long)rep->longest_call_us, (unsigned long long)rep->scan_us,
+		(unsigned long long)rep->move_us, (unsigned long long)rep->verify_us, rep->elapsed_s,
 		(unsigned long long)rep->vm_success, (unsigned long long)rep->vm_fail);
 	for (size_t i = 0; i < rep->nr_res; i++) {
 		const struct nm_residue *r = &rep->res[i];

@@ -323,6 +323,9 @@ struct nm_report {
 	unsigned int passes, calls;
 	unsigned int batch_last;
 	uint64_t longest_call_us;
+	/* Where the time went (issue 21): the scan (M1: maps, numa_maps,
+	 * pagemap, the query), the passes (M3-M5) and the verification (M6). */
+	uint64_t scan_us, move_us, verify_us;
 	double elapsed_s;
 	uint64_t started_us;		/* CLOCK_MONOTONIC at the scan */
 	uint64_t vm_success, vm_fail;	/* /proc/vmstat deltas (sub-pages); after a

@@ -367,6 +367,7 @@ int nm_move(const struct nm_host *h, const struct nm_sys *sys, pid_t pid,
 	rc = nm_proc_scan_pages(&rep->proc, h, sys, err);
 	if (rc)
 		goto out;
+	rep->scan_us = nm_now_us() - t0;
 	plan(&rep->proc, map, o, rep);			/* M2 */
 	if (o->flags & NM_F_DRY_RUN)
 		goto out;
@@ -381,15 +382,19 @@ out:
 int nm_move_planned(const struct nm_host *h, const struct nm_sys *sys,
 		    const struct nm_move_opts *o, struct nm_report *rep, struct ob_err *err)
 {
-	uint64_t vs0 = rep->vm_success, vf0 = rep->vm_fail, vs1, vf1;
+	uint64_t vs0 = rep->vm_success, vf0 = rep->vm_fail, vs1, vf1, t = nm_now_us();
 	int rc;
 
 	if (!sys)
 		sys = &nm_sys_default;
 	rep->vm_success = rep->vm_fail = 0;
 	rc = nm_move_pages(&rep->proc, sys, o, rep, err);	/* M3-M5 */
-	if (!rc)
+	rep->move_us = nm_now_us() - t;
+	if (!rc) {
+		t = nm_now_us();
 		rc = nm_verify(h, sys, o, rep, err);		/* M6 */
+		rep->verify_us = nm_now_us() - t;
+	}
 	if (!rc && !nm_host_vmstat_migrate(h, &vs1, &vf1)) {
 		rep->vm_success = vs1 - vs0;
 		rep->vm_fail = vf1 - vf0;

@@ -110,6 +110,10 @@ def test_64mib_moves_to_node1_and_every_page_is_there(basic):
     assert d["bytes_moved"] >= 64 * MIB
     nodes, line = anon_region(basic.maps("plain-0to1"), 16384)
     assert nodes == {1: 16384}, line
+    # The phases are disjoint parts of the run: they cannot add up to more.
+    phases = d["scan_us"] + d["move_us"] + d["verify_us"]
+    assert d["scan_us"] > 0 and d["move_us"] > 0 and d["verify_us"] > 0
+    assert phases <= d["elapsed_s"] * 1e6 + 1
 
 
 def test_64mib_moves_back_to_node0(basic):
@@ -133,6 +137,7 @@ def test_dry_run_plans_without_moving(basic):
     assert d["dry_run"] is True
     assert d["bytes_candidate"] >= 64 * MIB and d["plan"] == {"1": d["bytes_candidate"]}
     assert {c["name"] for c in d["checks"]} >= {"access", "cpuset", "free-memory"}
+    assert d["scan_us"] > 0 and d["move_us"] == 0 and d["verify_us"] == 0
     nodes, _ = anon_region(basic.maps("plain-dry"), 16384)
     assert nodes == {0: 16384}
 
