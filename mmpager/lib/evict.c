@@ -182,7 +182,8 @@ int mp_writeback_page(struct mp_region *r, uint64_t idx)
 			return 0;
 		}
 		/* FILLING, BUSY, or EVICTING: an eviction writes the page
-		 * back itself, but a flush returns only once it has. */
+		 * back itself, but a flush returns only once it has; a fill
+		 * for a write ends DIRTY, and is written back here then. */
 		mp_tp_wait(tp);
 	}
 	mp_pte_set(tp, e, MP_BUSY);
@@ -256,8 +257,11 @@ int mp_evict_page(struct mp_region *r, uint64_t idx, bool wait)
 	return rc;
 }
 
-/* Indices of the pages of one table page that are dirty or on their way
- * to the store (under its lock): a flush must also wait for those. */
+/* Indices of the pages of one table page that are dirty, on their way to
+ * the store, or being filled (under its lock): a flush must also wait for
+ * those.  A FILLING page may already hold a write: UFFDIO_COPY wakes the
+ * faulting thread before the filler takes this lock again to mark the page
+ * DIRTY, so that thread can write and call a flush in between. */
 static unsigned dirty_in(struct mp_tpage *tp, uint64_t first, uint64_t npages,
 			 uint64_t *out)
 {
@@ -265,8 +269,7 @@ static unsigned dirty_in(struct mp_tpage *tp, uint64_t first, uint64_t npages,
 
 	mp_tp_lock(tp);
 	for (uint64_t i = 0; i < MP_PT_ENTRIES && first + i < npages; i++)
-		if (tp->pte[i].state == MP_DIRTY || tp->pte[i].state == MP_EVICTING ||
-		    tp->pte[i].state == MP_BUSY)
+		if (tp->pte[i].state != MP_EMPTY && tp->pte[i].state != MP_CLEAN)
 			out[n++] = first + i;
 	mp_tp_unlock(tp);
 	return n;
