@@ -207,7 +207,7 @@ int mp_evict_page(struct mp_region *r, uint64_t idx, bool wait)
 	char *addr = r->base + idx * r->psize;
 	size_t len = mp_page_len(r, idx);
 	struct mp_pte *e;
-	bool dirty;
+	bool dirty, written = false;
 	int rc = 0;
 
 	if (!tp)
@@ -235,19 +235,23 @@ int mp_evict_page(struct mp_region *r, uint64_t idx, bool wait)
 	mp_pte_set(tp, e, MP_EVICTING);
 	mp_tp_unlock(tp);
 
-	if (dirty)
+	if (dirty) {
 		rc = write_page(r, idx);
+		written = rc == 0;
+	}
 	if (rc == 0 && madvise(addr, len, MADV_DONTNEED) < 0)
 		rc = -errno;
 
 	mp_tp_lock(tp);
-	if (rc == 0) {
+	if (written)
+		e->flags |= MP_F_WRITTEN;
+	/* Written back and write-protected, the page is CLEAN even when the
+	 * drop failed: left DIRTY, its next write would fault for ever (a
+	 * write-protect fault on a DIRTY page only wakes the thread). */
+	if (rc == 0)
 		mp_pte_set(tp, e, MP_EMPTY);
-		if (dirty)
-			e->flags |= MP_F_WRITTEN;
-	} else {
-		mp_pte_set(tp, e, dirty ? MP_DIRTY : MP_CLEAN);
-	}
+	else
+		mp_pte_set(tp, e, dirty && !written ? MP_DIRTY : MP_CLEAN);
 	mp_tp_wake(tp);
 	mp_tp_unlock(tp);
 	if (rc == 0) {

@@ -370,6 +370,52 @@ static void test_flush_after_write_fault(void **state)
 	close(fd);
 }
 
+/* An eviction whose drop fails (MADV_DONTNEED refuses a locked range with
+ * EINVAL) after the page was written back leaves it write-protected: it
+ * must then be CLEAN, so the next write's write-protect fault lifts the
+ * protection.  Left DIRTY, that write would fault for ever. */
+static void test_failed_drop_leaves_page_clean(void **state)
+{
+	struct mmp_pager *p = mt_pager(4096, 64, 1, 1, MMP_PTL_SPLIT);
+	struct mmp_map_args a = { .len = 4 * 4096, .prot = PROT_READ | PROT_WRITE };
+	struct mp_region *r;
+	struct mp_tpage *tp;
+	uint64_t *m, v;
+	void *addr;
+	int fd;
+
+	if (!p)
+		return;
+	fd = mt_file(a.len, 0, NULL);
+	assert_int_equal(mmp_store_file(fd, &a.store, NULL), 0);
+	assert_int_equal(mmp_map(p, &a, &addr, NULL), 0);
+	m = addr;
+	if (mlock2(addr, a.len, MLOCK_ONFAULT) < 0) {
+		mmp_unmap(p, addr, a.len, NULL);
+		mmp_pager_free(p);
+		close(fd);
+		skip();
+	}
+	m[0] = 1;				/* DIRTY */
+	assert_int_not_equal(mmp_evict(p, addr, 4096, NULL), 0);
+	assert_int_equal(pread(fd, &v, 8, 0), 8);
+	assert_int_equal(v, 1);			/* written back before the drop */
+	r = mp_region_get(p, addr);
+	tp = mp_ptab_peek(&r->pt, 0);
+	mp_tp_lock(tp);
+	assert_int_equal(mp_pte_of(tp, 0)->state, MP_CLEAN);
+	mp_tp_unlock(tp);
+	mp_region_put(r);
+	m[0] = 2;				/* a write-protect fault, then DIRTY */
+	assert_int_equal(mmp_flush(p, NULL), 0);
+	assert_int_equal(pread(fd, &v, 8, 0), 8);
+	assert_int_equal(v, 2);
+	munlock(addr, a.len);
+	assert_int_equal(mmp_unmap(p, addr, a.len, NULL), 0);
+	mmp_pager_free(p);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_fault_evict_unmap_split),
 		cmocka_unit_test(test_fault_evict_unmap_global),
 		cmocka_unit_test(test_flush_after_write_fault),
+		cmocka_unit_test(test_failed_drop_leaves_page_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
