@@ -297,6 +297,18 @@ static void test_fault_evict_unmap_global(void **state)
 
 /* ---- a flush right after a write fault -------------------------------- */
 
+/* A writable region of len bytes over a fresh zero file (in *fd). */
+static uint64_t *map_zero_file(struct mmp_pager *p, size_t len, int *fd)
+{
+	struct mmp_map_args a = { .len = len, .prot = PROT_READ | PROT_WRITE };
+	void *addr;
+
+	*fd = mt_file(len, 0, NULL);
+	assert_int_equal(mmp_store_file(*fd, &a.store, NULL), 0);
+	assert_int_equal(mmp_map(p, &a, &addr, NULL), 0);
+	return addr;
+}
+
 struct holder {
 	struct mp_tpage *tp;
 	_Atomic bool done;
@@ -327,22 +339,17 @@ static void test_flush_after_write_fault(void **state)
 {
 	enum { NPG = 8, ROUNDS = 3000 };
 	struct mmp_pager *p = mt_pager(4096, 64, 2, 1, MMP_PTL_SPLIT);
-	struct mmp_map_args a = { .len = NPG * 4096, .prot = PROT_READ | PROT_WRITE };
 	struct holder h = { 0 };
 	struct mp_region *r;
 	pthread_t tid;
 	uint64_t *m, v;
-	void *addr;
 	int fd;
 
 	if (!p)
 		return;
-	fd = mt_file(a.len, 0, NULL);
-	assert_int_equal(mmp_store_file(fd, &a.store, NULL), 0);
-	assert_int_equal(mmp_map(p, &a, &addr, NULL), 0);
-	m = addr;
+	m = map_zero_file(p, NPG * 4096, &fd);
 	m[0] = 0;	/* the table page exists from here on */
-	r = mp_region_get(p, addr);
+	r = mp_region_get(p, m);
 	assert_non_null(r);
 	h.tp = mp_ptab_peek(&r->pt, 0);
 	pthread_create(&tid, NULL, holder_main, &h);
@@ -365,7 +372,7 @@ static void test_flush_after_write_fault(void **state)
 	atomic_store(&h.done, true);
 	pthread_join(tid, NULL);
 	mp_region_put(r);
-	assert_int_equal(mmp_unmap(p, addr, a.len, NULL), 0);
+	assert_int_equal(mmp_unmap(p, m, NPG * 4096, NULL), 0);
 	mmp_pager_free(p);
 	close(fd);
 }
@@ -376,31 +383,27 @@ static void test_flush_after_write_fault(void **state)
  * protection.  Left DIRTY, that write would fault for ever. */
 static void test_failed_drop_leaves_page_clean(void **state)
 {
+	enum { LEN = 4 * 4096 };
 	struct mmp_pager *p = mt_pager(4096, 64, 1, 1, MMP_PTL_SPLIT);
-	struct mmp_map_args a = { .len = 4 * 4096, .prot = PROT_READ | PROT_WRITE };
 	struct mp_region *r;
 	struct mp_tpage *tp;
 	uint64_t *m, v;
-	void *addr;
 	int fd;
 
 	if (!p)
 		return;
-	fd = mt_file(a.len, 0, NULL);
-	assert_int_equal(mmp_store_file(fd, &a.store, NULL), 0);
-	assert_int_equal(mmp_map(p, &a, &addr, NULL), 0);
-	m = addr;
-	if (mlock2(addr, a.len, MLOCK_ONFAULT) < 0) {
-		mmp_unmap(p, addr, a.len, NULL);
+	m = map_zero_file(p, LEN, &fd);
+	if (mlock2(m, LEN, MLOCK_ONFAULT) < 0) {
+		mmp_unmap(p, m, LEN, NULL);
 		mmp_pager_free(p);
 		close(fd);
 		skip();
 	}
 	m[0] = 1;				/* DIRTY */
-	assert_int_not_equal(mmp_evict(p, addr, 4096, NULL), 0);
+	assert_int_not_equal(mmp_evict(p, m, 4096, NULL), 0);
 	assert_int_equal(pread(fd, &v, 8, 0), 8);
 	assert_int_equal(v, 1);			/* written back before the drop */
-	r = mp_region_get(p, addr);
+	r = mp_region_get(p, m);
 	tp = mp_ptab_peek(&r->pt, 0);
 	mp_tp_lock(tp);
 	assert_int_equal(mp_pte_of(tp, 0)->state, MP_CLEAN);
@@ -410,8 +413,8 @@ static void test_failed_drop_leaves_page_clean(void **state)
 	assert_int_equal(mmp_flush(p, NULL), 0);
 	assert_int_equal(pread(fd, &v, 8, 0), 8);
 	assert_int_equal(v, 2);
-	munlock(addr, a.len);
-	assert_int_equal(mmp_unmap(p, addr, a.len, NULL), 0);
+	munlock(m, LEN);
+	assert_int_equal(mmp_unmap(p, m, LEN, NULL), 0);
 	mmp_pager_free(p);
 	close(fd);
 }
