@@ -182,7 +182,8 @@ int mp_writeback_page(struct mp_region *r, uint64_t idx)
 			return 0;
 		}
 		/* FILLING, BUSY, or EVICTING: an eviction writes the page
-		 * back itself, but a flush returns only once it has. */
+		 * back itself, but a flush returns only once it has; a fill
+		 * for a write ends DIRTY, and is written back here then. */
 		mp_tp_wait(tp);
 	}
 	mp_pte_set(tp, e, MP_BUSY);
@@ -206,7 +207,7 @@ int mp_evict_page(struct mp_region *r, uint64_t idx, bool wait)
 	char *addr = r->base + idx * r->psize;
 	size_t len = mp_page_len(r, idx);
 	struct mp_pte *e;
-	bool dirty;
+	bool dirty, written = false;
 	int rc = 0;
 
 	if (!tp)
@@ -234,19 +235,23 @@ int mp_evict_page(struct mp_region *r, uint64_t idx, bool wait)
 	mp_pte_set(tp, e, MP_EVICTING);
 	mp_tp_unlock(tp);
 
-	if (dirty)
+	if (dirty) {
 		rc = write_page(r, idx);
+		written = rc == 0;
+	}
 	if (rc == 0 && madvise(addr, len, MADV_DONTNEED) < 0)
 		rc = -errno;
 
 	mp_tp_lock(tp);
-	if (rc == 0) {
+	if (written)
+		e->flags |= MP_F_WRITTEN;
+	/* Written back and write-protected, the page is CLEAN even when the
+	 * drop failed: left DIRTY, its next write would fault for ever (a
+	 * write-protect fault on a DIRTY page only wakes the thread). */
+	if (rc == 0)
 		mp_pte_set(tp, e, MP_EMPTY);
-		if (dirty)
-			e->flags |= MP_F_WRITTEN;
-	} else {
-		mp_pte_set(tp, e, dirty ? MP_DIRTY : MP_CLEAN);
-	}
+	else
+		mp_pte_set(tp, e, dirty && !written ? MP_DIRTY : MP_CLEAN);
 	mp_tp_wake(tp);
 	mp_tp_unlock(tp);
 	if (rc == 0) {
@@ -256,8 +261,11 @@ int mp_evict_page(struct mp_region *r, uint64_t idx, bool wait)
 	return rc;
 }
 
-/* Indices of the pages of one table page that are dirty or on their way
- * to the store (under its lock): a flush must also wait for those. */
+/* Indices of the pages of one table page that are dirty, on their way to
+ * the store, or being filled (under its lock): a flush must also wait for
+ * those.  A FILLING page may already hold a write: UFFDIO_COPY wakes the
+ * faulting thread before the filler takes this lock again to mark the page
+ * DIRTY, so that thread can write and call a flush in between. */
 static unsigned dirty_in(struct mp_tpage *tp, uint64_t first, uint64_t npages,
 			 uint64_t *out)
 {
@@ -265,8 +273,7 @@ static unsigned dirty_in(struct mp_tpage *tp, uint64_t first, uint64_t npages,
 
 	mp_tp_lock(tp);
 	for (uint64_t i = 0; i < MP_PT_ENTRIES && first + i < npages; i++)
-		if (tp->pte[i].state == MP_DIRTY || tp->pte[i].state == MP_EVICTING ||
-		    tp->pte[i].state == MP_BUSY)
+		if (tp->pte[i].state != MP_EMPTY && tp->pte[i].state != MP_CLEAN)
 			out[n++] = first + i;
 	mp_tp_unlock(tp);
 	return n;

@@ -21,7 +21,9 @@
  * waits on tp->cond and looks again.  That is how a fault on a page being
  * evicted is served: it waits until the write-back and MADV_DONTNEED are
  * done, then fills the page from the store, which now holds what was
- * written.
+ * written.  A flush waits for FILLING pages too: UFFDIO_COPY wakes the
+ * faulting thread before the filler marks the page DIRTY, so a write may
+ * already be in a page that is still FILLING.
  */
 #ifndef MP_INT_H
 #define MP_INT_H

@@ -38,4 +38,4 @@ def test_ptab_under_tsan(tmp_path):
     out = r.stdout + r.stderr
     assert "WARNING: ThreadSanitizer" not in out, out[-4000:]
     assert r.returncode == 0, out[-2000:]
-    assert "[  PASSED  ] 5 test(s)" in out
+    assert "[  PASSED  ] 7 test(s)" in out

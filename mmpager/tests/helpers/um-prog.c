@@ -84,7 +84,29 @@ struct rw_job {
 	long ops;
 	uint64_t seed;
 	int bad;
+	size_t bad_word;	/* the first bad read: where, what, when */
+	uint64_t bad_want, bad_got;
+	long bad_op;
 };
+
+/* Name the first word where got and want differ, with the pager page it
+ * is in, so that a failure says which page lost what. */
+static int die_at(const char *what, const uint64_t *got, const uint64_t *want,
+		  size_t words)
+{
+	size_t w = 0, psize = (size_t)umapcfg_get_umap_page_size();
+	size_t ndiff = 0;
+
+	while (w < words && got[w] == want[w])
+		w++;
+	for (size_t i = w; i < words; i++)
+		ndiff += got[i] != want[i];
+	fprintf(stderr, "um-prog: %s: first at byte offset %zu (page %zu of %zu bytes, word "
+		"%zu in it): expected %#018llx, got %#018llx; %zu words differ\n", what,
+		w * 8, w * 8 / psize, psize, w % (psize / 8), (unsigned long long)want[w],
+		(unsigned long long)got[w], ndiff);
+	return 1;
+}
 
 static void *rw_thread(void *arg)
 {
@@ -100,13 +122,18 @@ static void *rw_thread(void *arg)
 			j->region[w] = v;
 			j->model[w] = v;
 		} else if (j->region[w] != j->model[w]) {
-			j->bad++;
+			if (!j->bad++) {
+				j->bad_word = w;
+				j->bad_want = j->model[w];
+				j->bad_got = j->region[w];
+				j->bad_op = i;
+			}
 		}
 	}
 	return NULL;
 }
 
-static int check_file(int fd, const uint64_t *model, size_t size)
+static int check_file(int fd, const uint64_t *model, size_t size, const char *what)
 {
 	uint64_t *buf = malloc(size);
 	int rc = 0;
@@ -114,7 +141,7 @@ static int check_file(int fd, const uint64_t *model, size_t size)
 	if (!buf || pread(fd, buf, size, 0) != (ssize_t)size)
 		rc = die("cannot read the file back");
 	else if (memcmp(buf, model, size))
-		rc = die("file content differs from what was written");
+		rc = die_at(what, buf, model, size / 8);
 	free(buf);
 	return rc;
 }
@@ -138,25 +165,37 @@ static int cmd_rw(const char *path, long ops, uint64_t seed, int nthreads)
 	if (region == UMAP_FAILED)
 		return die("umap failed");
 	for (int t = 0; t < nthreads; t++) {
-		jobs[t] = (struct rw_job){ region, model, words / nthreads * t,
-					   words / nthreads, ops / nthreads, seed + t + 1, 0 };
+		jobs[t] = (struct rw_job){ .region = region, .model = model,
+					   .first = words / nthreads * t,
+					   .count = words / nthreads, .ops = ops / nthreads,
+					   .seed = seed + t + 1 };
 		pthread_create(&tid[t], NULL, rw_thread, &jobs[t]);
 	}
 	for (int t = 0; t < nthreads; t++) {
 		pthread_join(tid[t], NULL);
-		if (jobs[t].bad)
-			rc = die("a read returned something else than the last write");
+		if (jobs[t].bad) {
+			fprintf(stderr, "um-prog: thread %d: %d reads returned something else "
+				"than the last write; the first, at op %ld: byte offset %zu "
+				"(page %zu): expected %#018llx, got %#018llx\n", t, jobs[t].bad,
+				jobs[t].bad_op, jobs[t].bad_word * 8, jobs[t].bad_word * 8 /
+				(size_t)umapcfg_get_umap_page_size(),
+				(unsigned long long)jobs[t].bad_want,
+				(unsigned long long)jobs[t].bad_got);
+			rc = 1;
+		}
 	}
 	if (!rc && memcmp(region, model, (size_t)size))
-		rc = die("region content differs from the model");
+		rc = die_at("region content differs from the model", region, model, words);
 	if (!rc && umap_flush() != 0)
 		rc = die("umap_flush failed");
 	if (!rc)
-		rc = check_file(fd, model, (size_t)size);
+		rc = check_file(fd, model, (size_t)size,
+				"after umap_flush, the file differs from what was written");
 	if (uunmap(region, (size_t)size) != 0)
 		rc = die("uunmap failed");
 	if (!rc)
-		rc = check_file(fd, model, (size_t)size);
+		rc = check_file(fd, model, (size_t)size,
+				"after uunmap, the file differs from what was written");
 	free(model);
 	close(fd);
 	if (!rc)

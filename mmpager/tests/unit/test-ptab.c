@@ -295,6 +295,130 @@ static void test_fault_evict_unmap_global(void **state)
 	run_world(MMP_PTL_GLOBAL);
 }
 
+/* ---- a flush right after a write fault -------------------------------- */
+
+/* A writable region of len bytes over a fresh zero file (in *fd). */
+static uint64_t *map_zero_file(struct mmp_pager *p, size_t len, int *fd)
+{
+	struct mmp_map_args a = { .len = len, .prot = PROT_READ | PROT_WRITE };
+	void *addr;
+
+	*fd = mt_file(len, 0, NULL);
+	assert_int_equal(mmp_store_file(*fd, &a.store, NULL), 0);
+	assert_int_equal(mmp_map(p, &a, &addr, NULL), 0);
+	return addr;
+}
+
+struct holder {
+	struct mp_tpage *tp;
+	_Atomic bool done;
+};
+
+/* Takes and gives back the table page's lock without pause: the filler's
+ * last step after UFFDIO_COPY (setting the page DIRTY) and a flush's scan
+ * then queue on the lock in either order, which without this is a window
+ * of a few instructions that only a preempted filler opens. */
+static void *holder_main(void *arg)
+{
+	struct holder *h = arg;
+
+	while (!atomic_load(&h->done)) {
+		mp_tp_lock(h->tp);
+		for (volatile int spin = 0; spin < 200; spin++)
+			;
+		mp_tp_unlock(h->tp);
+	}
+	return NULL;
+}
+
+/* A write that faulted the page in has returned, so a flush started after
+ * it must put it in the store, even when the filler has not yet marked the
+ * page DIRTY (it woke the writer with UFFDIO_COPY first).  The page is
+ * evicted before every write, so every write is a missing fault. */
+static void test_flush_after_write_fault(void **state)
+{
+	enum { NPG = 8, ROUNDS = 3000 };
+	struct mmp_pager *p = mt_pager(4096, 64, 2, 1, MMP_PTL_SPLIT);
+	struct holder h = { 0 };
+	struct mp_region *r;
+	pthread_t tid;
+	uint64_t *m, v;
+	int fd;
+
+	if (!p)
+		return;
+	m = map_zero_file(p, NPG * 4096, &fd);
+	m[0] = 0;	/* the table page exists from here on */
+	r = mp_region_get(p, m);
+	assert_non_null(r);
+	h.tp = mp_ptab_peek(&r->pt, 0);
+	pthread_create(&tid, NULL, holder_main, &h);
+	for (uint64_t i = 1; i <= ROUNDS; i++) {
+		uint64_t pg = i % NPG;
+
+		assert_int_equal(mmp_evict(p, m + pg * 512, 4096, NULL), 0);
+		m[pg * 512] = i;
+		assert_int_equal(mmp_flush(p, NULL), 0);
+		assert_int_equal(pread(fd, &v, 8, (off_t)(pg * 4096)), 8);
+		if (v != i) {
+			struct mp_pte *e = mp_pte_of(h.tp, pg);
+
+			fail_msg("round %llu: page %llu holds %llu, the store %llu after the "
+				 "flush (page state %u now)", (unsigned long long)i,
+				 (unsigned long long)pg, (unsigned long long)m[pg * 512],
+				 (unsigned long long)v, e->state);
+		}
+	}
+	atomic_store(&h.done, true);
+	pthread_join(tid, NULL);
+	mp_region_put(r);
+	assert_int_equal(mmp_unmap(p, m, NPG * 4096, NULL), 0);
+	mmp_pager_free(p);
+	close(fd);
+}
+
+/* An eviction whose drop fails (MADV_DONTNEED refuses a locked range with
+ * EINVAL) after the page was written back leaves it write-protected: it
+ * must then be CLEAN, so the next write's write-protect fault lifts the
+ * protection.  Left DIRTY, that write would fault for ever. */
+static void test_failed_drop_leaves_page_clean(void **state)
+{
+	enum { LEN = 4 * 4096 };
+	struct mmp_pager *p = mt_pager(4096, 64, 1, 1, MMP_PTL_SPLIT);
+	struct mp_region *r;
+	struct mp_tpage *tp;
+	uint64_t *m, v;
+	int fd;
+
+	if (!p)
+		return;
+	m = map_zero_file(p, LEN, &fd);
+	if (mlock2(m, LEN, MLOCK_ONFAULT) < 0) {
+		mmp_unmap(p, m, LEN, NULL);
+		mmp_pager_free(p);
+		close(fd);
+		skip();
+	}
+	m[0] = 1;				/* DIRTY */
+	assert_int_not_equal(mmp_evict(p, m, 4096, NULL), 0);
+	assert_int_equal(pread(fd, &v, 8, 0), 8);
+	assert_int_equal(v, 1);			/* written back before the drop */
+	r = mp_region_get(p, m);
+	tp = mp_ptab_peek(&r->pt, 0);
+	mp_tp_lock(tp);
+	assert_int_equal(mp_pte_of(tp, 0)->state, MP_CLEAN);
+	mp_tp_unlock(tp);
+	mp_region_put(r);
+	m[0] = 2;				/* a write-protect fault, then DIRTY */
+	assert_int_equal(mmp_flush(p, NULL), 0);
+	assert_int_equal(pread(fd, &v, 8, 0), 8);
+	assert_int_equal(v, 2);
+	munlock(m, LEN);
+	assert_int_equal(mmp_unmap(p, m, LEN, NULL), 0);
+	mmp_pager_free(p);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +427,8 @@ int main(void)
 		cmocka_unit_test(test_split_vs_global_counts),
 		cmocka_unit_test(test_fault_evict_unmap_split),
 		cmocka_unit_test(test_fault_evict_unmap_global),
+		cmocka_unit_test(test_flush_after_write_fault),
+		cmocka_unit_test(test_failed_drop_leaves_page_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
