@@ -39,15 +39,17 @@ static void job_fail(struct crypt_job *job, const char *path, struct ob_err *err
 	job->failures++;
 }
 
-/* Create "<dir>/.<base>.ecfs-XXXXXX" beside final; returns the fd. */
+/* Create "<dir>/.ecfs-XXXXXX" beside final; returns the fd.  The temporary
+ * name must not grow with the final one: a final name may be as long as
+ * the file system takes (255 bytes, or an encrypted name of a 143-byte
+ * plaintext name). */
 static int temp_beside(const char *final, char *tmp, size_t len, mode_t mode)
 {
 	const char *slash = strrchr(final, '/');
 	int dlen = slash ? (int)(slash - final + 1) : 0;
 	int fd;
 
-	if (snprintf(tmp, len, "%.*s.%s.ecfs-XXXXXX", dlen, final,
-		     slash ? slash + 1 : final) >= (int)len) {
+	if (snprintf(tmp, len, "%.*s.ecfs-XXXXXX", dlen, final) >= (int)len) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

@@ -10,6 +10,9 @@
  *           want sig Y"
  *   C2  filename encryption is on, encrypted names exist, none decrypts
  *       -> "filename key sig X does not decrypt any name; names want sig Y"
+ *       or, when they decrypt only with another key length (blowfish,
+ *       cast6, twofish and aes take several; the packet does not say),
+ *       -> "mount with ecryptfs_key_bytes=N"
  *   C3  filename encryption is off but names are encrypted: the mount
  *       would show them encrypted and mix plaintext names in -> refuse and
  *       say which option turns it on.
@@ -34,6 +37,8 @@ struct probe {
 	unsigned files, files_ok;	/* eCryptfs files; those our keys open */
 	unsigned names, names_ok;	/* encrypted names; those we decrypt */
 	unsigned names_other_cipher;	/* our FNEK's sig, but they do not decrypt */
+	unsigned names_other_size;	/* ... decrypt, with another key length */
+	size_t other_size;		/* the first such length */
 	uint8_t file_sigs[PROBE_SIGS][ECFS_SIG_BYTES];
 	int nfile_sigs;
 	uint8_t name_sigs[PROBE_SIGS][ECFS_SIG_BYTES];
@@ -96,10 +101,16 @@ static void probe_name(struct probe *p, const char *name)
 	/* Only names of the key we write with count: a tree whose names use
 	 * another key would end up with names of two keys mixed. */
 	if (p->fs->fnek && !memcmp(sig, ecfs_fnek_sig(p->fs->fnek), ECFS_SIG_BYTES)) {
-		if (ecfs_name_decrypt(&p->fs->fnek, 1, name, plain, sizeof(plain), NULL) >= 0)
-			p->names_ok++;
-		else
+		size_t kb = 0;
+
+		if (ecfs_name_decrypt_sized(&p->fs->fnek, 1, name, plain, sizeof(plain),
+					    &kb, NULL) < 0) {
 			p->names_other_cipher++;
+		} else if (kb == ecfs_fnek_key_bytes(p->fs->fnek)) {
+			p->names_ok++;
+		} else if (!p->names_other_size++) {
+			p->other_size = kb;
+		}
 	}
 }
 
@@ -192,6 +203,14 @@ int ef_probe_keys(struct ef_fs *fs, int root_fd)
 			return -1;
 		}
 		ecfs_sig_to_hex(ecfs_fnek_sig(fs->fnek), mine);
+		if (p.names_other_size) {
+			/* The kernel would show these names as garbage. */
+			cli_msg("%s: names were encrypted with %zu-byte filename keys, not %zu; "
+				"mount with ecryptfs_key_bytes=%zu (or ecryptfs_fn_key_bytes=%zu "
+				"if file contents use another size)", fs->o->lower, p.other_size,
+				ecfs_fnek_key_bytes(fs->fnek), p.other_size, p.other_size);
+			return -1;
+		}
 		if (p.names_other_cipher) {
 			cli_msg("%s: names use filename key sig %s with another name cipher or key "
 				"size; set ecryptfs_fn_cipher= and ecryptfs_fn_key_bytes= (by default "

@@ -287,10 +287,21 @@ ssize_t ecfs_name_encrypt(const struct ecfs_fnek *fn, const char *name,
 /* Decrypt a lower name with whichever of fneks[0..n) matches its signature.
  * Returns the plaintext length (out NUL-terminated).  -EINVAL: not an
  * encrypted name or malformed (callers hide such names, as the kernel does);
- * -ENOKEY: well-formed but no FNEK with its signature. */
+ * -ENOKEY: well-formed but no FNEK with its signature; -EBADMSG: that FNEK
+ * does not decrypt it with the packet's cipher at any key size (a wrong
+ * passphrase behind the same signature, or damage).  The FNEK's key length
+ * is tried first, then every other one the cipher takes: the packet does
+ * not carry it. */
 ssize_t ecfs_name_decrypt(struct ecfs_fnek *const *fneks, size_t n,
 			  const char *lower, char *out, size_t outlen,
 			  struct ob_err *err);
+/* The same, and *key_bytes = the filename key length that decrypted it
+ * (differs from ecfs_fnek_key_bytes() when the tree was written with
+ * another ecryptfs_fn_key_bytes). */
+ssize_t ecfs_name_decrypt_sized(struct ecfs_fnek *const *fneks, size_t n,
+				const char *lower, char *out, size_t outlen,
+				size_t *key_bytes, struct ob_err *err);
+size_t ecfs_fnek_key_bytes(const struct ecfs_fnek *fn);
 
 /* Symlink targets use the same packet and encoding as names, but may hold
  * '/' and be longer (up to ECFS_TARGET_MAX bytes of plaintext). */
