@@ -463,7 +463,9 @@ static int get_passphrase(struct recover *r, struct found *f, struct keys *k,
 		*fnek_sep = !rc;
 		return rc;
 	}
-	if (f->lay == LAY_SYNO) {
+	/* An explicit --key-file wins whatever the directory looks like (a
+	 * share copied under another name is not "@Name@" any more). */
+	if (f->lay == LAY_SYNO || r->keyfile) {
 		const char *kf = r->keyfile ? r->keyfile : (f->keyfile[0] && !have_mount ?
 							    f->keyfile : NULL);
 

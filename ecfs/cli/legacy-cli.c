@@ -122,6 +122,11 @@ int lc_unwrap_file(const char *path, const struct secret_source *src,
 		return rc;
 	if (ecfs_syno_key_probe(file, len))
 		return ecfs_syno_key_unwrap(file, len, pass, err);
+	/* A version-2 file carries a random salt, which hides the fixed
+	 * signature the probe looks for: try DSM's wrapping passphrase before
+	 * asking for one (one key derivation; no other file unwraps with it). */
+	if (ecfs_syno_key_unwrap(file, len, pass, NULL) == 0)
+		return 0;
 	rc = lc_v1_salt(ko, salt, err);
 	if (rc)
 		return rc;
