@@ -31,6 +31,7 @@ struct crypt_job {
 	bool xattr;				/* encrypt: metadata in xattr */
 	unsigned failures;
 	uint8_t *buf;				/* IO_CHUNK bytes */
+	struct ecfs_crypt_helper *helper;	/* a second core for big chunks, or NULL */
 };
 
 static void job_fail(struct crypt_job *job, const char *path, struct ob_err *err)
@@ -101,6 +102,7 @@ static int decrypt_to_fd(struct crypt_job *job, const char *path, int out,
 	struct ecfs_keys all = cli_keys_all(&job->keys);
 
 	rc = ecfs_file_open_ex(&f, fd, ECFS_OPEN_XATTR_OK, &all, err);
+	f.helper = job->helper;
 	if (rc == -ENODATA && empty_lower(fd)) {
 		rc = 0;		/* a create cut short before its header: empty */
 		goto out;
@@ -198,6 +200,7 @@ static int encrypt_file_to(struct crypt_job *job, const char *src, const char *d
 				 job->xattr, job->keys.write_fnek != NULL, err);
 	if (rc)
 		goto close_out;
+	f.helper = job->helper;
 	for (;;) {
 		ssize_t n = read(in, job->buf, IO_CHUNK);
 
@@ -484,6 +487,11 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 		cli_error(NULL, &err);
 		goto out_buf;
 	}
+	{
+		struct ob_err herr = {0};	/* without a helper: one core, same bytes */
+
+		(void)ecfs_crypt_helper_new(&job.helper, &herr);
+	}
 	if (S_ISDIR(st.st_mode)) {
 		if (prepare_out_dir(out, st.st_mode, &err)) {
 			cli_error(out, &err);
@@ -503,6 +511,7 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 	if (rc && !S_ISDIR(st.st_mode))
 		cli_error(src, &err);
 out_keys:
+	ecfs_crypt_helper_free(job.helper);
 	cli_keys_free(&job.keys);
 out_buf:
 	free(job.buf);

@@ -142,6 +142,7 @@ struct ef_fs {
 	bool use_syslog;
 	double timeout;
 	bool is_root;			/* chown new objects to the caller */
+	struct ecfs_crypt_helper *crypt;	/* every open file's (fek.c), or NULL */
 
 	struct ef_inode root;
 

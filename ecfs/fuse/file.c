@@ -114,9 +114,13 @@ static int ef_new_header(struct ef_fs *fs, struct ecfs_file *f, int fd, const ch
 	const struct ecfs_cipher_info *ci = fs->cipher;
 	size_t kb = fs->key_bytes;
 
+	int rc;
+
 	if (name)
 		ecfs_policy_match(fs->ck.policy, name, &ci, &kb);
-	return ecfs_file_create_ex(f, fd, ci, kb, &keys, xattr, fs->fnek != NULL, err);
+	rc = ecfs_file_create_ex(f, fd, ci, kb, &keys, xattr, fs->fnek != NULL, err);
+	f->helper = fs->crypt;
+	return rc;
 }
 
 /* Fill d for ino (m held): metadata, FEK, kind, size.  Returns 0 or errno. */
@@ -133,6 +137,7 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 	struct ecfs_keys keys = cli_keys_all(&fs->ck);
 
 	rc = ecfs_file_open_ex(&d->f, d->f.fd, ECFS_OPEN_XATTR_OK, &keys, &err);
+	d->f.helper = fs->crypt;
 	if (rc == 0) {
 		ino->kind = EF_ENC;
 		ino->size = d->f.hdr.size;

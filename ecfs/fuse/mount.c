@@ -416,6 +416,7 @@ int cmd_mount(int argc, char **argv)
 {
 	struct mount_ctx c = { .root_fd = -1, .notify_fd = -1 };
 	const struct ecfs_cipher_info *fn_ci = NULL;
+	struct ob_err err = {0};
 	size_t fn_kb = 0;
 	int rc;
 
@@ -440,7 +441,12 @@ int cmd_mount(int argc, char **argv)
 		goto out_table;
 	raise_nofile();
 	umask(0);		/* the kernel applied the caller's umask already */
+	if (ecfs_crypt_helper_new(&c.fs.crypt, &err)) {
+		cli_error(NULL, &err);
+		goto out_table;
+	}
 	rc = run_session(&c);
+	ecfs_crypt_helper_free(c.fs.crypt);
 out_table:
 	ef_table_destroy(&c.fs);
 	close(c.fs.root.fd);

@@ -262,6 +262,19 @@ int ecfs_fek_crypt_extents(const struct ecfs_fek *fek, bool encrypt,
 			   uint64_t first, const uint8_t *in, uint8_t *out,
 			   size_t count);
 
+/* A second thread for long runs of extents (fek.c says why), created and
+ * owned by the caller: a mount makes one and frees it at unmount.  *out is
+ * NULL (and 0 returned) with a single CPU online: there is nothing to spare.
+ * One helper serves any number of threads; free it after the last user. */
+struct ecfs_crypt_helper;
+int ecfs_crypt_helper_new(struct ecfs_crypt_helper **out, struct ob_err *err);
+void ecfs_crypt_helper_free(struct ecfs_crypt_helper *h);	/* may be NULL */
+/* ecfs_fek_crypt_extents, giving half of a long run to h when it is free;
+ * h may be NULL. */
+int ecfs_fek_crypt_extents_with(struct ecfs_crypt_helper *h, const struct ecfs_fek *fek,
+				bool encrypt, uint64_t first, const uint8_t *in,
+				uint8_t *out, size_t count);
+
 /* ------------------------------------------------------------------ name */
 
 /* A filename key (FNEK): the token, the name cipher and its key length. */
@@ -332,6 +345,7 @@ struct ecfs_file {
 	struct ecfs_header hdr;	/* hdr.size is the current plaintext size */
 	struct ecfs_fek *fek;
 	bool syno_size_copy;	/* a Synology size copy in user.ecryptfs to keep right */
+	struct ecfs_crypt_helper *helper;	/* the caller's, or NULL; set after open */
 };
 
 enum ecfs_open_flags {

@@ -164,6 +164,24 @@ int ecfs_metadata_read(int fd, unsigned flags, struct ecfs_header *h,
 	return ob_err_set(err, -ENODATA, "no eCryptfs metadata (not an eCryptfs file)");
 }
 
+int ecfs_file_open_ex(struct ecfs_file *f, int fd, unsigned flags,
+		      const struct ecfs_keys *keys, struct ob_err *err)
+{
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	rc = ecfs_metadata_read(fd, flags, &f->hdr, err);
+	if (rc)
+		return rc;
+	if (!f->hdr.in_xattr) {
+		uint64_t copy;
+
+		f->syno_size_copy = ecfs_syno_size_read(fd, &copy) == 1;
+	}
+	return ecfs_fek_unwrap_any(&f->hdr, keys, &f->fek, NULL, err);
+}
+
 int ecfs_file_open(struct ecfs_file *f, int fd, unsigned flags,
 		   const struct ecfs_keyset *ks, struct ob_err *err)
 {
@@ -208,6 +226,29 @@ int ecfs_md_write(int fd, const struct ecfs_header *h, bool whole, bool sync,
 	rc = 0;
 out:
 	free(buf);
+	return rc;
+}
+
+int ecfs_file_create_ex(struct ecfs_file *f, int fd,
+			const struct ecfs_cipher_info *ci, size_t key_bytes,
+			const struct ecfs_keys *keys, bool in_xattr, bool fnek,
+			struct ob_err *err)
+{
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	rc = ecfs_header_init(&f->hdr, in_xattr, fnek, err);
+	if (rc)
+		return rc;
+	rc = ecfs_fek_create_ex(ci, key_bytes, keys, &f->hdr, &f->fek, err);
+	if (rc)
+		return rc;
+	rc = ecfs_md_write(fd, &f->hdr, true, false, err);
+	if (rc) {
+		ecfs_fek_free(f->fek);
+		f->fek = NULL;
+	}
 	return rc;
 }
 
@@ -284,7 +325,7 @@ static int extents_read(struct ecfs_file *f, uint64_t first, size_t count,
 		return ob_err_set(err, -EIO, "lower file ends inside extent %llu (size field says %llu bytes)",
 				  (unsigned long long)(first + (size_t)n / ECFS_EXTENT_SIZE),
 				  (unsigned long long)f->hdr.size);
-	rc = ecfs_fek_crypt_extents(f->fek, false, first, buf, buf, count);
+	rc = ecfs_fek_crypt_extents_with(f->helper, f->fek, false, first, buf, buf, count);
 	if (rc)
 		return ob_err_set(err, rc, "decrypting extent %llu", (unsigned long long)first);
 	return 0;
@@ -392,7 +433,7 @@ static int range_write(struct ecfs_file *f, const uint8_t *src, size_t len,
 			memcpy(buf + skip, src + done, take);
 		else
 			memset(buf + skip, 0, take);
-		rc = ecfs_fek_crypt_extents(f->fek, true, first, buf, buf, count);
+		rc = ecfs_fek_crypt_extents_with(f->helper, f->fek, true, first, buf, buf, count);
 		if (rc)
 			return ob_err_set(err, rc, "encrypting extent %llu", (unsigned long long)first);
 		rc = pwrite_full(f->fd, buf, count * ECFS_EXTENT_SIZE, extent_lower_off(f, first));

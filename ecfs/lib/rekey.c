@@ -47,47 +47,6 @@ int ecfs_metadata_write(int fd, const struct ecfs_header *h, struct ob_err *err)
 	return ecfs_md_write(fd, h, false, true, err);
 }
 
-int ecfs_file_open_ex(struct ecfs_file *f, int fd, unsigned flags,
-		      const struct ecfs_keys *keys, struct ob_err *err)
-{
-	int rc;
-
-	memset(f, 0, sizeof(*f));
-	f->fd = fd;
-	rc = ecfs_metadata_read(fd, flags, &f->hdr, err);
-	if (rc)
-		return rc;
-	if (!f->hdr.in_xattr) {
-		uint64_t copy;
-
-		f->syno_size_copy = ecfs_syno_size_read(fd, &copy) == 1;
-	}
-	return ecfs_fek_unwrap_any(&f->hdr, keys, &f->fek, NULL, err);
-}
-
-int ecfs_file_create_ex(struct ecfs_file *f, int fd,
-			const struct ecfs_cipher_info *ci, size_t key_bytes,
-			const struct ecfs_keys *keys, bool in_xattr, bool fnek,
-			struct ob_err *err)
-{
-	int rc;
-
-	memset(f, 0, sizeof(*f));
-	f->fd = fd;
-	rc = ecfs_header_init(&f->hdr, in_xattr, fnek, err);
-	if (rc)
-		return rc;
-	rc = ecfs_fek_create_ex(ci, key_bytes, keys, &f->hdr, &f->fek, err);
-	if (rc)
-		return rc;
-	rc = ecfs_md_write(fd, &f->hdr, true, false, err);
-	if (rc) {
-		ecfs_fek_free(f->fek);
-		f->fek = NULL;
-	}
-	return rc;
-}
-
 static bool sig_listed(const uint8_t (*list)[ECFS_SIG_BYTES], size_t n,
 		       const uint8_t *sig)
 {
