@@ -63,6 +63,7 @@ struct recover {
 	struct key_opts ko;		/* --passphrase-file/--extpass = mount passphrase */
 	struct secret_source login;	/* --login-password-file/--login-extpass */
 	const char *mnt, *wrapped, *sigfile, *keyfile, *root;
+	char root_buf[PATH_MAX];	/* a disk root found by disk_link() */
 	bool rw, yes, check_only;
 	char errobj[PATH_MAX];		/* the file an error is about */
 	struct found found[MAX_FOUND];
@@ -144,6 +145,43 @@ static bool syno_name(const char *name)
 	return n > 2 && name[0] == '@' && name[n - 1] == '@';
 }
 
+/* The directory an absolute symlink at p names on the disk it came from.
+ * ecryptfs-setup-private makes ~/.Private and ~/.ecryptfs absolute links
+ * into /home/.ecryptfs/USER, which dangle (or, worse, name this machine's
+ * files) once the old disk is mounted elsewhere.  Try the target under the
+ * disk root found so far, then under each ancestor of p, deepest first,
+ * and as it stands last; the first ancestor that works becomes the disk
+ * root.  0 with out set; -1 when p is no such link or nothing is there. */
+static int disk_link(struct recover *r, const char *p, char *out)
+{
+	char target[PATH_MAX], anc[PATH_MAX], up[PATH_MAX];
+	ssize_t n = readlink(p, target, sizeof(target) - 1);
+
+	if (n <= 0 || target[0] != '/')
+		return -1;
+	target[n] = '\0';
+	if (r->root) {
+		pathf(out, "%s%s", r->root, target);
+		if (is_dir(out))
+			return 0;
+	}
+	parent_of(anc, p);
+	while (anc[0] == '/' && anc[1]) {
+		pathf(out, "%s%s", anc, target);
+		if (is_dir(out)) {
+			if (!r->root) {
+				snprintf(r->root_buf, sizeof(r->root_buf), "%s", anc);
+				r->root = r->root_buf;
+			}
+			return 0;
+		}
+		parent_of(up, anc);
+		memcpy(anc, up, sizeof(anc));
+	}
+	snprintf(out, PATH_MAX, "%s", target);
+	return is_dir(out) ? 0 : -1;
+}
+
 /* Config beside a .Private: ../.ecryptfs, or, through an absolute symlink
  * from the original system, the same path under the disk root. */
 static void find_conf(struct recover *r, struct found *f)
@@ -180,11 +218,24 @@ static void find_conf(struct recover *r, struct found *f)
 	}
 }
 
+/* The same directory reached twice (through ~/.Private and directly). */
+static bool already_found(const struct recover *r, const char *lower)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	if (!realpath(lower, a))
+		return false;
+	for (int i = 0; i < r->nfound; i++)
+		if (realpath(r->found[i].lower, b) && !strcmp(a, b))
+			return true;
+	return false;
+}
+
 static void add_found(struct recover *r, const char *lower, enum layout lay)
 {
 	struct found *f;
 
-	if (r->nfound == MAX_FOUND)
+	if (r->nfound == MAX_FOUND || already_found(r, lower))
 		return;
 	f = &r->found[r->nfound++];
 	memset(f, 0, sizeof(*f));
@@ -250,7 +301,16 @@ static void search(struct recover *r, const char *dir, int depth)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", strcmp(dir, "/") ? dir : "", e->d_name);
-		if (lstat(p, &st) || !S_ISDIR(st.st_mode))
+		if (lstat(p, &st))
+			continue;
+		if (S_ISLNK(st.st_mode) && !strcmp(e->d_name, ".Private")) {
+			char real[PATH_MAX];
+
+			if (!disk_link(r, p, real))
+				add_found(r, real, LAY_UBUNTU);
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode))
 			continue;
 		if (!strcmp(e->d_name, ".Private")) {
 			add_found(r, p, LAY_UBUNTU);
@@ -269,7 +329,7 @@ static void search(struct recover *r, const char *dir, int depth)
 
 static void discover(struct recover *r, const char *path)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], real[PATH_MAX];
 
 	join(p, path, ".ecryptfs");
 	if (is_file(p)) {
@@ -286,6 +346,10 @@ static void discover(struct recover *r, const char *path)
 		return;
 	}
 	join(p, path, ".Private");
+	if (!disk_link(r, p, real)) {		/* an Ubuntu home: a link */
+		add_found(r, real, LAY_UBUNTU);
+		return;
+	}
 	if (is_dir(p)) {
 		add_found(r, p, LAY_UBUNTU);
 		return;
@@ -721,6 +785,23 @@ static int do_mount(struct recover *r, struct found *f, struct keys *k, bool fne
 	return EXIT_OK;
 }
 
+/* After a secret that does not unwrap: the key the files want, so that an
+ * older password can be told from a wrong file. */
+static void say_wanted_sig(struct found *f)
+{
+	struct sample s = {0};
+	char a[ECFS_SIG_HEX];
+	int dfd = open(f->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return;
+	sample_dir(&s, dfd, 0);
+	if (s.nfile_sigs)
+		cli_msg("%s: the files want key sig %s%s (the mount passphrase that gives it)",
+			f->lower, hexs(s.file_sigs[0], a),
+			s.nfile_sigs > 1 ? " or another of theirs" : "");
+}
+
 static int recover_one(struct recover *r, struct found *f)
 {
 	struct ob_err err = {0};
@@ -744,6 +825,8 @@ static int recover_one(struct recover *r, struct found *f)
 	rc = get_passphrase(r, f, k, &fnek_sep, &err);
 	if (rc) {
 		cli_error(r->errobj[0] ? r->errobj : NULL, &err);
+		if (rc == -EKEYREJECTED)
+			say_wanted_sig(f);
 		ob_secure_free(k);
 		return EXIT_FAIL;
 	}
@@ -807,6 +890,7 @@ int cmd_recover(int argc, char **argv)
 	};
 	struct recover *r = calloc(1, sizeof(*r));
 	const char *path = "/";
+	char linked[PATH_MAX];
 	int c, rc = EXIT_FAIL, tried = 0;
 
 	if (!r)
@@ -840,6 +924,8 @@ int cmd_recover(int argc, char **argv)
 		goto usage;
 	if (optind < argc)
 		path = argv[optind];
+	if (path[0] == '/' && !disk_link(r, path, linked))
+		path = linked;		/* ~/.Private itself, a link into the old disk */
 	if (!is_dir(path)) {
 		cli_msg("%s: not a directory (give a .Private directory, a home, or a disk's root)",
 			path);

@@ -8,6 +8,7 @@ test_kernel_oracle.py and test_offline_ciphers.py), so these run without
 ../shared.
 """
 import os
+import re
 import subprocess
 
 from conftest import run_ecfs
@@ -65,3 +66,53 @@ def test_recover_uses_an_explicit_key_file_on_a_renamed_share(tmp_path, mounts):
         assert p.returncode == 0, p.stderr.decode()
         assert mounted_at(p.stdout) == mnt
         assert tree(mnt) == tree(str(plain))
+
+
+MOUNT_PASS = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+LOGIN = "alice login pw"
+
+
+def ubuntu_disk(tmp_path):
+    """An old disk as ecryptfs-setup-private leaves it: the data and keys
+    in /home/.ecryptfs/alice, and ~/.Private, ~/.ecryptfs absolute links
+    to them (dangling here)."""
+    disk = tmp_path / "old"
+    real = disk / "home" / ".ecryptfs" / "alice"
+    home = disk / "home" / "alice"
+    os.makedirs(real / ".ecryptfs")
+    os.makedirs(home)
+    plain = tmp_path / "plain"
+    make_plain(str(plain))
+    mp = write_secret(tmp_path / "mp", MOUNT_PASS)
+    run_ecfs("encrypt", "--passphrase-file", mp, "--fnek", str(plain), "-o", str(real / ".Private"))
+    login = write_secret(tmp_path / "login", LOGIN)
+    run_ecfs("wrap-passphrase", "--passphrase-file", mp, "--login-password-file", login,
+             str(real / ".ecryptfs" / "wrapped-passphrase"))
+    os.symlink("/home/.ecryptfs/alice/.Private", home / ".Private")
+    os.symlink("/home/.ecryptfs/alice/.ecryptfs", home / ".ecryptfs")
+    return disk, home, plain, login, real
+
+
+def test_recover_ubuntu_home_with_absolute_links(tmp_path, mounts):  # noqa: F811
+    disk, home, plain, login, _ = ubuntu_disk(tmp_path)
+    for n, arg in enumerate((home, home / ".Private")):
+        mnt = mounts.add(tmp_path / ("mnt%d" % n))
+        p = run_ecfs("recover", "--login-password-file", login, "--mountpoint", mnt, str(arg),
+                     stdin=subprocess.DEVNULL, check=False)
+        assert p.returncode == 0, p.stderr.decode()
+        assert mounted_at(p.stdout) == mnt
+        assert tree(mnt) == tree(str(plain))
+
+
+def test_recover_ubuntu_home_wrong_login_names_the_signature(tmp_path, mounts):  # noqa: F811
+    disk, home, plain, login, real = ubuntu_disk(tmp_path)
+    info = run_ecfs("info", str(real / ".Private" / os.listdir(real / ".Private")[0]),
+                    check=False).stdout.decode()
+    wrong = write_secret(tmp_path / "wrong", "not alice's password")
+    p = run_ecfs("recover", "--login-password-file", wrong, "--mountpoint",
+                 mounts.add(tmp_path / "mnt"), str(home), stdin=subprocess.DEVNULL, check=False)
+    assert p.returncode == 1
+    err = p.stderr.decode()
+    assert "wrong login password" in err
+    want = re.search(r"key signature ([0-9a-f]{16})", info).group(1)
+    assert "files want key sig " + want in err
