@@ -24,6 +24,14 @@
 
 #define IO_CHUNK (1u << 20)
 
+/* A source inode with more than one link and where its first copy went:
+ * the later names become hard links to it, as `cp -a` keeps them. */
+struct link_seen {
+	dev_t dev;
+	ino_t ino;
+	char *dest;
+};
+
 struct crypt_job {
 	struct cli_keys keys;
 	const struct ecfs_cipher_info *cipher;	/* encrypt: content cipher */
@@ -32,6 +40,8 @@ struct crypt_job {
 	unsigned failures;
 	uint8_t *buf;				/* IO_CHUNK bytes */
 	struct ecfs_crypt_helper *helper;	/* a second core for big chunks, or NULL */
+	struct link_seen *links;		/* multiply-linked inodes copied */
+	size_t nlinks, links_cap;
 };
 
 static void job_fail(struct crypt_job *job, const char *path, struct ob_err *err)
@@ -248,6 +258,60 @@ static int lower_name(struct crypt_job *job, const char *name, char *out,
 	return n < 0 ? (int)n : 0;
 }
 
+static const char *link_find(const struct crypt_job *job, const struct stat *st)
+{
+	for (size_t i = 0; i < job->nlinks; i++)
+		if (job->links[i].dev == st->st_dev && job->links[i].ino == st->st_ino)
+			return job->links[i].dest;
+	return NULL;
+}
+
+/* Remember dest as the copy of st; on no memory the next name is simply
+ * copied again (a separate file, as before). */
+static void link_add(struct crypt_job *job, const struct stat *st, const char *dest)
+{
+	struct link_seen *l;
+
+	if (job->nlinks == job->links_cap) {
+		size_t cap = job->links_cap ? 2 * job->links_cap : 16;
+
+		l = realloc(job->links, cap * sizeof(*l));
+		if (!l)
+			return;
+		job->links = l;
+		job->links_cap = cap;
+	}
+	l = &job->links[job->nlinks];
+	l->dest = strdup(dest);
+	if (!l->dest)
+		return;
+	l->dev = st->st_dev;
+	l->ino = st->st_ino;
+	job->nlinks++;
+}
+
+static void links_free(struct crypt_job *job)
+{
+	for (size_t i = 0; i < job->nlinks; i++)
+		free(job->links[i].dest);
+	free(job->links);
+}
+
+/* FIFOs, sockets and device nodes: the kernel keeps them in the lower tree
+ * as they are (only the name is encrypted), so both directions recreate
+ * them with mknod, as `cp -a` does; device nodes need root. */
+static int copy_special(const char *dest, const struct stat *st, struct ob_err *err)
+{
+	if (mknod(dest, st->st_mode, st->st_rdev)) {
+		if (errno == EPERM && (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)))
+			return ob_err_set(err, -EPERM, "mknod %s: device nodes need root", dest);
+		return ob_err_set(err, -errno, "mknod %s", dest);
+	}
+	if (chmod(dest, st->st_mode & 07777))	/* the umask applied to mknod */
+		return ob_err_set(err, -errno, "chmod %s", dest);
+	return 0;
+}
+
 /* One direction of a tree copy: how names, symlink targets and regular
  * files are turned from the source form into the destination form. */
 struct tree_ops {
@@ -282,6 +346,17 @@ static void crypt_entry(struct crypt_job *job, const struct tree_ops *ops,
 		ob_err_set(&err, -ENAMETOOLONG, "output path too long");
 		return job_fail(job, src, &err);
 	}
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+		const char *first = link_find(job, &st);
+
+		if (first) {
+			if (link(first, dest)) {
+				ob_err_set(&err, -errno, "link %s to %s", dest, first);
+				return job_fail(job, src, &err);
+			}
+			return;
+		}
+	}
 	if (S_ISDIR(st.st_mode)) {
 		if (mkdir(dest, st.st_mode & 07777) && errno != EEXIST) {
 			ob_err_set(&err, -errno, "mkdir %s", dest);
@@ -307,9 +382,12 @@ static void crypt_entry(struct crypt_job *job, const struct tree_ops *ops,
 		if (rc)
 			return job_fail(job, src, &err);
 	} else {
-		ob_err_set(&err, -EOPNOTSUPP, "skipping a special file");
-		return job_fail(job, src, &err);
+		rc = copy_special(dest, &st, &err);
+		if (rc)
+			return job_fail(job, src, &err);
 	}
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
+		link_add(job, &st, dest);
 }
 
 static void crypt_tree(struct crypt_job *job, const struct tree_ops *ops,
@@ -511,6 +589,7 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 	if (rc && !S_ISDIR(st.st_mode))
 		cli_error(src, &err);
 out_keys:
+	links_free(&job);
 	ecfs_crypt_helper_free(job.helper);
 	cli_keys_free(&job.keys);
 out_buf:
