@@ -753,7 +753,7 @@ static int do_mount(struct recover *r, struct found *f, struct keys *k, bool fne
 	} else {
 		const char *tmp = getenv("TMPDIR");
 
-		snprintf(mnt, sizeof(mnt), "%s/ecfs-recover.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		snprintf(mnt, sizeof(mnt), "%s/" LC_RECOVER_DIR "XXXXXX", tmp && *tmp ? tmp : "/tmp");
 		if (!mkdtemp(mnt)) {
 			cli_msg("%s: cannot create a mount point: %s (give one with --mountpoint)",
 				mnt, strerror(errno));

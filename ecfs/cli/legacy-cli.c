@@ -162,7 +162,7 @@ static int secret_pipe(const char *s, int *rfd)
 int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 		   const char *fnek_pass, const char *const *args)
 {
-	char fdarg[2][32];
+	char fdarg[2][32], self[PATH_MAX];
 	const char *argv[48];
 	int rfd[2] = { -1, -1 }, n = 0, st;
 	pid_t pid;
@@ -191,10 +191,17 @@ int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 	argv[n++] = lower;
 	argv[n++] = mnt;
 	argv[n] = NULL;
+	/* Exec the binary by its real path: through /proc/self/exe the
+	 * daemon would be called "exe" in ps and top. */
+	n = (int)readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		snprintf(self, sizeof(self), "/proc/self/exe");
+	else
+		self[n] = '\0';
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		execv("/proc/self/exe", (char *const *)argv);
+		execv(self, (char *const *)argv);
 		_exit(127);
 	}
 	if (rfd[0] >= 0)
@@ -240,4 +247,16 @@ int lc_private_paths(const char *home, const char *alias, struct lc_private *p,
 		snprintf(p->mnt, PATH_MAX, "%.3000s/%.255s", home, alias);
 	}
 	return 0;
+}
+
+/* The mount point recover made (ecfs-recover.XXXXXX, mkdtemp) goes once
+ * it is unmounted; rmdir leaves it alone if anything is in it. */
+void lc_remove_recover_dir(const char *mnt)
+{
+	const char *base = strrchr(mnt, '/');
+
+	base = base ? base + 1 : mnt;
+	if (!strncmp(base, LC_RECOVER_DIR, strlen(LC_RECOVER_DIR)) &&
+	    strlen(base) == strlen(LC_RECOVER_DIR) + 6)
+		(void)rmdir(mnt);
 }

@@ -43,6 +43,11 @@ int lc_unwrap_file(const char *path, const struct secret_source *src,
 int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 		   const char *fnek_pass, const char *const *args);
 
+/* recover's temporary mount points: LC_RECOVER_DIR "XXXXXX" in $TMPDIR;
+ * "ecfs umount" removes one (if empty) after unmounting it. */
+#define LC_RECOVER_DIR		"ecfs-recover."
+void lc_remove_recover_dir(const char *mnt);
+
 /* ~/.ecryptfs/<alias>.sig and .mnt, as mount.ecryptfs_private reads them:
  * fills the paths for HOME (or --home) and alias (default "Private"). */
 struct lc_private {

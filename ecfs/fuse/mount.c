@@ -27,6 +27,7 @@
  */
 #include "ecfs-fuse.h"
 #include "../cli/cli-opts.h"
+#include "../cli/legacy-cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -502,12 +503,15 @@ int cmd_umount(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return EXIT_OK;
+		goto unmounted;
 	/* No fusermount3 (or it refused): root can unmount directly. */
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 127 && geteuid() == 0) {
 		if (umount2(mnt, lazy ? MNT_DETACH : 0) == 0)
-			return EXIT_OK;
+			goto unmounted;
 		cli_msg("umount: %s: %s", mnt, strerror(errno));
 	}
 	return EXIT_FAIL;
+unmounted:
+	lc_remove_recover_dir(mnt);
+	return EXIT_OK;
 }

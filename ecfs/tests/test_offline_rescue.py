@@ -116,3 +116,34 @@ def test_recover_ubuntu_home_wrong_login_names_the_signature(tmp_path, mounts): 
     assert "wrong login password" in err
     want = re.search(r"key signature ([0-9a-f]{16})", info).group(1)
     assert "files want key sig " + want in err
+
+
+def daemon_comm(mnt):
+    """comm of the process whose command line ends with mnt."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().split(b"\0")
+            with open("/proc/%s/comm" % pid) as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if len(args) > 1 and args[-2] == mnt.encode():
+            return comm
+    return None
+
+
+def test_recover_temp_mount_point_named_daemon_and_removed(tmp_path, mounts):  # noqa: F811
+    """The daemon is "ecfs" in ps (not "exe"), and `ecfs umount` removes
+    the ecfs-recover.XXXXXX directory recover made."""
+    disk, home, plain, login, _ = ubuntu_disk(tmp_path)
+    tmpdir = tmp_path / "tmp"
+    os.makedirs(tmpdir)
+    p = run_ecfs("recover", "--login-password-file", login, str(home),
+                 stdin=subprocess.DEVNULL, env=dict(os.environ, TMPDIR=str(tmpdir)))
+    mnt = mounts.add(mounted_at(p.stdout))
+    assert os.path.dirname(mnt) == str(tmpdir)
+    assert os.path.basename(mnt).startswith("ecfs-recover.")
+    assert daemon_comm(mnt) == "ecfs"
+    run_ecfs("umount", mnt)
+    assert not os.path.exists(mnt)
