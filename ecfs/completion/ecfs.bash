@@ -60,14 +60,33 @@ _ecfs()
             return ;;
     esac
 
-    case $cmd in
+    # escrow and keyfile take a subcommand first.
+    local sub=
+    if [[ $cmd == escrow || $cmd == keyfile ]]; then
+        for ((i++; i < COMP_CWORD; i++)); do
+            if [[ ${COMP_WORDS[i]} != -* ]]; then
+                sub=${COMP_WORDS[i]}
+                break
+            fi
+        done
+        if [[ -z $sub ]]; then
+            [[ $cmd == escrow ]] && COMPREPLY=($(compgen -W "setup recover --help" -- "$cur"))
+            [[ $cmd == keyfile ]] && COMPREPLY=($(compgen -W "create wrap unwrap id --help" -- "$cur"))
+            return
+        fi
+    fi
+
+    case $cmd${sub:+ $sub} in
+        "escrow setup")   opts="--escrow-key --keys-dir --help" ;;
+        "escrow recover") opts="--rsa-key --rsa-passphrase-file --rsa-passphrase-extpass --help" ;;
+        "keyfile create") opts="--gpg-recipient --tpm --pcrs --help" ;;
+        "keyfile wrap")   opts="--gpg-recipient --tpm --pcrs --help" ;;
+        "keyfile unwrap") opts="--gpg-key --tpm-key --tpm-tcti --key-file --help" ;;
+        "keyfile id")     opts="--help $_ecfs_key_opts" ;;
         mount)      opts="-f --foreground -d --debug -o --help $_ecfs_key_opts" ;;
         umount)     opts="-z --lazy --help" ;;
         rekey)      opts="--add-key-file --add-passphrase-file --add-gpg-key --add-tpm-key
                         --add-rsa --remove -n --dry-run -p --progress --help $_ecfs_key_opts" ;;
-        escrow)     opts="setup recover --escrow-key --keys-dir --rsa-key --rsa-passphrase-file --help" ;;
-        keyfile)    opts="create wrap unwrap id --gpg-recipient --tpm --pcrs --gpg-key --tpm-key
-                        --key-file --help $_ecfs_key_opts" ;;
         info)       opts="--check --help $_ecfs_key_opts" ;;
         decrypt)    opts="-o --help $_ecfs_key_opts" ;;
         encrypt)    opts="-o --cipher --key-bytes --xattr --help $_ecfs_key_opts" ;;
@@ -83,7 +102,7 @@ _ecfs()
                         --login-extpass --wrapping-salt --help" ;;
         rewrap-passphrase) opts="--login-password-file --login-extpass --new-login-password-file
                         --new-login-extpass --wrapping-salt --salt --ecryptfsrc --help" ;;
-        fsck)       opts="--json --repair -y --yes --nokey --help $_ecfs_key_opts" ;;
+        fsck)       opts="--json --repair -y --yes --nokey --add-escrow --help $_ecfs_key_opts" ;;
         setup-private) opts="--login-password-file --login-extpass --passphrase-file --no-fnek
                         --noautomount --noautoumount --home --help" ;;
         mount-private) opts="--login-password-file --login-extpass --passphrase-file
