@@ -253,7 +253,9 @@ static void check_file(struct fsck *f, int dfd, const char *name, const char *lp
 		goto out;
 	}
 	if (f->keys_loaded) {
-		rc = ecfs_fek_unwrap(h, f->ck.keys, &fek, NULL, &err);
+		struct ecfs_keys all = cli_keys_all(&f->ck);	/* private keys too */
+
+		rc = ecfs_fek_unwrap_any(h, &all, &fek, NULL, &err);
 		if (rc == -ENOKEY) {
 			ecfs_sig_to_hex(h->packets[0].sig, hex);
 			problem(f, K_NO_KEY, lpath, upath, "no matching key: the file needs sig %s%s "
@@ -490,7 +492,10 @@ int cmd_fsck(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	ko.lower = f.root;	/* its key dir: the escrow key */
-	if (!nokey && (ko.src.file || ko.src.extpass || ko.nkey_sigs || lc_have_tty())) {
+	/* Any key option the mount takes makes fsck check with keys; only
+	 * with none at all (and no terminal to ask on) is it structure only. */
+	if (!nokey && (ko.src.file || ko.src.extpass || ko.nkey_sigs || ko.nextra ||
+		       ko.nrsa || key_opts_ext_count(&ko) || lc_have_tty())) {
 		if (cli_keys_load(&ko, NULL, 0, &f.ck, &err)) {
 			cli_error(NULL, &err);
 			close(dfd);

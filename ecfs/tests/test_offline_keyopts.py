@@ -1,0 +1,51 @@
+"""Every key option the mount takes works in the offline commands (issue
+20 item 5).  fsck used to load keys only for a passphrase source, so with
+--key-file or --rsa-key alone it reported "no key: structure only" and a
+clean tree even when the key opened nothing; and it unwrapped with
+passphrase keys only, so a tree written for an RSA key looked damaged.
+"""
+import subprocess
+
+import pytest
+
+from conftest import run_ecfs
+
+
+def rsa_key(path):
+    subprocess.run(["openssl", "genrsa", "-out", str(path), "2048"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return str(path)
+
+
+def key_file(path):
+    run_ecfs("keyfile", "create", str(path))
+    return str(path)
+
+
+@pytest.fixture
+def plain(tmp_path):
+    d = tmp_path / "plain"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.txt").write_text("alpha\n")
+    (d / "sub" / "b.bin").write_bytes(bytes(range(256)) * 20)
+    return d
+
+
+@pytest.mark.parametrize("kind", ["key-file", "rsa-key"])
+def test_fsck_decrypt_ls_with_key_option_alone(kind, plain, tmp_path):
+    make = key_file if kind == "key-file" else rsa_key
+    good, other = make(tmp_path / "good"), make(tmp_path / "other")
+    lower = tmp_path / "lower"
+    run_ecfs("encrypt", "--" + kind, good, str(plain), "-o", str(lower))
+    p = run_ecfs("fsck", "--" + kind, good, str(lower), stdin=subprocess.DEVNULL, check=False)
+    out = (p.stdout + p.stderr).decode()
+    assert p.returncode == 0, out
+    assert "structure only" not in out and "no problems" in out
+    p = run_ecfs("fsck", "--" + kind, other, str(lower), stdin=subprocess.DEVNULL, check=False)
+    out = (p.stdout + p.stderr).decode()
+    assert p.returncode == 1 and "no_key 2" in out, out
+    run_ecfs("decrypt", "--" + kind, good, str(lower), "-o", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "sub" / "b.bin").read_bytes() == bytes(range(256)) * 20
+    p = run_ecfs("ls", "-R", "--" + kind, good, str(lower))
+    assert sorted(line.split("\t")[2] for line in p.stdout.decode().splitlines()) == \
+        ["a.txt", "sub", "sub/b.bin"]
