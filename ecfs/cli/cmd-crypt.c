@@ -205,9 +205,14 @@ static int encrypt_file_to(struct crypt_job *job, const char *src, const char *d
 		goto close_in;
 	}
 	struct ecfs_keys all = cli_keys_all(&job->keys);
+	const struct ecfs_cipher_info *ci = job->cipher;
+	size_t kb = job->key_bytes;
+	const char *base = strrchr(src, '/');
 
-	rc = ecfs_file_create_ex(&f, out, job->cipher, job->key_bytes, &all,
-				 job->xattr, job->keys.write_fnek != NULL, err);
+	/* The policy picks by the plaintext base name, as the mount does. */
+	ecfs_policy_match(job->keys.policy, base ? base + 1 : src, &ci, &kb);
+	rc = ecfs_file_create_ex(&f, out, ci, kb, &all, job->xattr,
+				 job->keys.write_fnek != NULL, err);
 	if (rc)
 		goto close_out;
 	f.helper = job->helper;

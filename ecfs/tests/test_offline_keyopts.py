@@ -49,3 +49,19 @@ def test_fsck_decrypt_ls_with_key_option_alone(kind, plain, tmp_path):
     p = run_ecfs("ls", "-R", "--" + kind, good, str(lower))
     assert sorted(line.split("\t")[2] for line in p.stdout.decode().splitlines()) == \
         ["a.txt", "sub", "sub/b.bin"]
+
+
+def test_encrypt_applies_the_policy(plain, tmp_path, passfile):
+    """encrypt --policy used to be accepted and ignored (issue 20 item 8)."""
+    (plain / "Passwords.kdbx").write_text("secrets\n")
+    pol = tmp_path / "policy"
+    pol.write_text("# pattern cipher key bytes\n*.kdbx aes 32\n* blowfish 56\n")
+    lower, back = tmp_path / "lower", tmp_path / "back"
+    run_ecfs("encrypt", "--passphrase-file", passfile, "--policy", str(pol), str(plain),
+             "-o", str(lower))
+    info = run_ecfs("info", str(lower / "Passwords.kdbx")).stdout.decode()
+    assert "cipher aes (code 0x09, 32-byte key)" in info
+    info = run_ecfs("info", str(lower / "sub" / "b.bin")).stdout.decode()
+    assert "cipher blowfish (code 0x04, 56-byte key)" in info
+    run_ecfs("decrypt", "--passphrase-file", passfile, str(lower), "-o", str(back))
+    assert (back / "Passwords.kdbx").read_text() == "secrets\n"
