@@ -165,6 +165,14 @@ static int recover_one(const char *path, const struct stat *st, int type, struct
 	return 0;
 }
 
+static bool any_private(const struct cli_keys *ck)
+{
+	for (size_t i = 0; i < ck->npub; i++)
+		if (ecfs_pubkey_has_private(ck->pub[i]))
+			return true;
+	return false;
+}
+
 static int recover(struct key_opts *ko, const char *lower, const char *outdir)
 {
 	struct cli_keys ck;
@@ -174,6 +182,12 @@ static int recover(struct key_opts *ko, const char *lower, const char *outdir)
 	ko->no_keys_dir = true;
 	if (cli_keys_load(ko, NULL, 0, &ck, &err)) {
 		cli_error(NULL, &err);
+		return EXIT_FAIL;
+	}
+	if (!ecfs_keyset_count(ck.keys) && !any_private(&ck)) {
+		cli_msg("escrow recover: %s is a public key; recovering needs the escrow PRIVATE "
+			"key (the one kept offline)", ko->nrsa ? ko->rsa_keys[0] : "the key given");
+		cli_keys_free(&ck);
 		return EXIT_FAIL;
 	}
 	if (mkdir(outdir, 0700) && errno != EEXIST) {

@@ -135,6 +135,7 @@ struct ef_fs {
 	struct ecfs_keyset *wrap_keys;	/* == ck.keys unless ecryptfs_sig= chose */
 	bool wrap_keys_owned;
 	struct ecfs_fnek *fnek;		/* names are encrypted with it; NULL = off */
+	bool write_only;		/* public keys only: old files give EACCES */
 	const struct ecfs_cipher_info *cipher;
 	size_t key_bytes;
 	int new_files;			/* enum ef_new_files */

@@ -14,7 +14,9 @@
  *   none, ecryptfs_passthrough              -> plaintext, as it is
  *   none, 0 bytes, not xattr mode, writable -> gets a fresh header
  *   none otherwise, damaged, wrong key      -> EIO (ENOKEY for a key we do
- *                                              not have), one log line
+ *                                              not have, EACCES on a mount
+ *                                              with public keys only), one
+ *                                              log line
  * Encrypted view (ecryptfs_encrypted_view) shows lower bytes; a file whose
  * metadata is in the xattr gets the 8192-byte header the kernel would
  * synthesise in front of its extents (§6).
@@ -165,7 +167,7 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 	}
 	if (rc == -ENOKEY) {
 		ef_log_once(fs, ino, "%s", err.msg);
-		return ENOKEY;
+		return fs->write_only ? EACCES : ENOKEY;
 	}
 	ino->kind = EF_BAD;
 	ef_log_once(fs, ino, "%s", err.msg);

@@ -172,6 +172,18 @@ static const char *fnek_hint(struct ef_fs *fs, const uint8_t *sig, const uint8_t
 	return "the passphrase of that filename key (wrong passphrase?)";
 }
 
+/* Public keys alone write new files (Tag 1 packets) but open none: such a
+ * mount is write-only for content, and old files give EACCES. */
+static bool can_open_files(const struct ef_fs *fs)
+{
+	if (ecfs_keyset_count(fs->ck.keys))
+		return true;
+	for (size_t i = 0; i < fs->ck.npub; i++)
+		if (ecfs_pubkey_has_private(fs->ck.pub[i]))
+			return true;
+	return false;
+}
+
 int ef_probe_keys(struct ef_fs *fs, int root_fd)
 {
 	struct probe p = { .fs = fs };
@@ -179,12 +191,13 @@ int ef_probe_keys(struct ef_fs *fs, int root_fd)
 	char want_s[128], have_s[256];
 	int nhave = 0;
 
+	fs->write_only = !can_open_files(fs);
 	if (fs->o->nokey || fs->view)
 		return 0;
 	probe_dir(&p, root_fd, 0);
 	for (size_t i = 0; i < ecfs_keyset_count(fs->ck.keys) && nhave < EF_MAX_SIGS; i++)
 		memcpy(have[nhave++], ecfs_keyset_get(fs->ck.keys, i)->sig, ECFS_SIG_BYTES);
-	if (p.files && !p.files_ok) {				/* C1 */
+	if (p.files && !p.files_ok && !fs->write_only) {	/* C1 */
 		sigs_str(have, nhave, have_s, sizeof(have_s));
 		sigs_str(p.file_sigs, p.nfile_sigs, want_s, sizeof(want_s));
 		cli_msg("%s: wrong passphrase? key sig%s %s do%s not open any of its %u eCryptfs "

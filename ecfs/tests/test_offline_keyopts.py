@@ -4,11 +4,13 @@
 clean tree even when the key opened nothing; and it unwrapped with
 passphrase keys only, so a tree written for an RSA key looked damaged.
 """
+import os
 import subprocess
 
 import pytest
 
 from conftest import run_ecfs
+from fuse_helpers import mounter  # noqa: F401 (fixture)
 
 
 def rsa_key(path):
@@ -65,3 +67,33 @@ def test_encrypt_applies_the_policy(plain, tmp_path, passfile):
     assert "cipher blowfish (code 0x04, 56-byte key)" in info
     run_ecfs("decrypt", "--passphrase-file", passfile, str(lower), "-o", str(back))
     assert (back / "Passwords.kdbx").read_text() == "secrets\n"
+
+
+def test_public_key_only_mount_writes_and_refuses_old_files(tmp_path, mounter):  # noqa: F811
+    """Issue 20 item 7: `mount --rsa-key PUB.pem` was refused once the
+    directory held a file.  It mounts; new files get the RSA packet (the
+    private key decrypts them); old files give EACCES; escrow recover with
+    the public key says the private key is needed."""
+    priv = rsa_key(tmp_path / "priv.pem")
+    pub = str(tmp_path / "pub.pem")
+    subprocess.run(["openssl", "rsa", "-in", priv, "-pubout", "-out", pub], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lower = tmp_path / "lower"
+    lower.mkdir()
+    m = mounter(lower=str(lower), passfile=False, args=["--rsa-key", pub])
+    with open(os.path.join(m.mnt, "first"), "w") as f:
+        f.write("one\n")
+    problems = m.stop()
+    assert not problems
+    m = mounter(lower=str(lower), passfile=False, args=["--rsa-key", pub])
+    with open(os.path.join(m.mnt, "second"), "w") as f:
+        f.write("two\n")
+    with pytest.raises(PermissionError):
+        open(os.path.join(m.mnt, "first")).read()
+    assert not m.stop()
+    back = tmp_path / "back"
+    run_ecfs("decrypt", "--rsa-key", priv, str(lower), "-o", str(back))
+    assert (back / "first").read_text() == "one\n" and (back / "second").read_text() == "two\n"
+    p = run_ecfs("escrow", "recover", "--rsa-key", pub, str(lower), str(tmp_path / "esc"),
+                 check=False)
+    assert p.returncode == 1 and b"PRIVATE key" in p.stderr
