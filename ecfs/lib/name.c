@@ -457,8 +457,8 @@ static bool tag70_try(const struct ecfs_fnek *fn, const struct tag70 *t,
 /* Decrypt t->ct into plain with the packet's cipher.  The key length is
  * not in the packet for most ciphers (§7.2 "Decrypt": the kernel takes the
  * mount's fn_key_bytes), so try the FNEK's, then the one that worked last
- * for this cipher, then the cipher's default, then every size it takes,
- * largest first; accept only a decryption that validates.  *used gets the
+ * for this cipher, then the code's default, then every size the cipher
+ * takes, largest first; accept only a decryption that validates.  *used gets the
  * key length that worked. */
 static int tag70_decrypt(struct ecfs_fnek *fn, const struct tag70 *t,
 			 uint8_t *plain, size_t *used, struct ob_err *err)
@@ -477,12 +477,14 @@ static int tag70_decrypt(struct ecfs_fnek *fn, const struct tag70 *t,
 	first[1] = atomic_load_explicit(&fn->learned[t->code % CIPHER_CODES],
 					memory_order_relaxed);
 	first[2] = ci->key_default;
-	for (size_t i = 0; i < 3 + (size_t)ci->key_max; i++) {
-		size_t kb = i < 3 ? first[i] : ci->key_max - (i - 3);
+	for (size_t i = 0; i < 3 + ECFS_KEK_BYTES; i++) {
+		size_t kb = i < 3 ? first[i] : ECFS_KEK_BYTES - (i - 3);
+		bool tried = (i >= 1 && kb == first[0]) || (i >= 2 && kb == first[1]) ||
+			     (i >= 3 && kb == first[2]);
 
-		if (kb < ci->key_min || kb > ci->key_max ||
-		    (kb - ci->key_min) % ci->key_step ||
-		    (i >= 3 && (kb == first[0] || kb == first[1] || kb == first[2])))
+		/* By name: "aes" has one code per size, and the mount's size
+		 * wins over the code's, as in the kernel. */
+		if (tried || !kb || !ecfs_cipher_by_name(ci->name, kb))
 			continue;
 		if (tag70_try(fn, t, ci, kb, plain)) {
 			atomic_store_explicit(&fn->learned[t->code % CIPHER_CODES],
