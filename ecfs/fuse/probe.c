@@ -191,7 +191,7 @@ int ef_probe_keys(struct ef_fs *fs, int root_fd)
 	char want_s[128], have_s[256];
 	int nhave = 0;
 
-	fs->write_only = !can_open_files(fs);
+	fs->write_only = fs->ck.npub && !can_open_files(fs);
 	if (fs->o->nokey || fs->view)
 		return 0;
 	probe_dir(&p, root_fd, 0);
