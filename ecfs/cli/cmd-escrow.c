@@ -167,7 +167,7 @@ static int recover_one(const char *path, const struct stat *st, int type, struct
 
 static int recover(struct key_opts *ko, const char *lower, const char *outdir)
 {
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	struct ob_err err = { 0 };
 
 	/* Usually --rsa-key alone; any key option works (tests use that). */
@@ -178,17 +178,17 @@ static int recover(struct key_opts *ko, const char *lower, const char *outdir)
 	}
 	if (mkdir(outdir, 0700) && errno != EEXIST) {
 		cli_msg("%s: %s", outdir, strerror(errno));
-		cli_keys_free(&ck);
+		ecfs_keychain_free(&ck);
 		return EXIT_FAIL;
 	}
-	rec.keys = cli_keys_all(&ck);
+	rec.keys = ecfs_keychain_keys(&ck);
 	rec.root = lower;
 	rec.out = outdir;
 	if (nftw(lower, recover_one, 32, FTW_PHYS))
 		cli_msg("%s: %s", lower, strerror(errno));
 	printf("escrow recover: %lu file%s recovered, %lu failed, %lu not eCryptfs\n",
 	       rec.ok, rec.ok == 1 ? "" : "s", rec.failed, rec.skipped);
-	cli_keys_free(&ck);
+	ecfs_keychain_free(&ck);
 	return rec.failed ? EXIT_FAIL : EXIT_OK;
 }
 
