@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "ecfs.h"
+#include "ecfs-keychain.h"
 
 #define ECFS_PROG "ecfs"
 
@@ -27,6 +28,7 @@ enum {
 struct secret_source {
 	const char *file;	/* --passphrase-file (or "-" = stdin) */
 	const char *extpass;	/* --extpass: a command printing it */
+	const char *mem;	/* a secret already in memory (recover, mount-private) */
 };
 
 /* A secret in locked memory, NUL-terminated. */
@@ -53,6 +55,7 @@ struct key_opts {
 	bool fnek;			/* --fnek: names, ecryptfs-utils FNEK */
 	bool fnek_same;			/* --fnek-same-key: FNEK = content key */
 	const char *fnek_file;		/* --fnek-passphrase-file (crouton) */
+	const char *fnek_mem;		/* ... or that passphrase, in memory */
 	uint8_t key_sigs[8][ECFS_SIG_BYTES];	/* --key-sig: keyring tokens */
 	int nkey_sigs;
 
@@ -77,31 +80,6 @@ struct key_opts {
 	const char *lower;		/* the lower dir, set by the subcommand */
 };
 
-/* Keys made from key_opts: content keys (first = the main passphrase) and
- * the filename-key candidates (both salts when reading). */
-struct cli_keys {
-	struct ecfs_keyset *keys;
-	struct ecfs_fnek *fneks[8];
-	size_t nfneks;
-	struct ecfs_fnek *write_fnek;	/* the FNEK for new names, or NULL */
-
-	/* keys beyond passphrases (keyopts-pk.c) */
-	struct ecfs_pubkey *pub[10];	/* --rsa-key and the escrow key: all wrap
-					 * new files, those with a private half
-					 * open them */
-	size_t npub;
-	bool has_escrow;		/* pub[npub - 1] is the escrow key */
-	struct ecfs_policy *policy;	/* --policy or the key dir's */
-};
-
-/* The passphrase keys of ck (ck->keys) and its RSA keys as one set. */
-static inline struct ecfs_keys cli_keys_all(const struct cli_keys *ck)
-{
-	struct ecfs_keys k = { .pass = ck->keys, .pub = ck->pub, .npub = ck->npub };
-
-	return k;
-}
-
 /* getopt_long entries for the key options, and their handler: returns 1
  * when opt was a key option, 0 when not, -1 on a bad value. */
 #define KEY_OPT_BASE 1000
@@ -110,16 +88,15 @@ extern const size_t key_long_opts_count;
 int key_opts_handle(struct key_opts *ko, int opt, const char *arg);
 extern const char key_opts_help[];
 
-/* Read the secret(s) and derive every key; fn_cipher/fn_key_bytes set the
- * filename cipher (NULL/0 = aes-16).  Prints nothing; err says why. */
+/* Read the secret(s) and hand them to a new key chain (libecfs turns them
+ * into keys); fn_cipher/fn_key_bytes set the filename cipher (NULL/0 =
+ * aes-16).  Prints nothing; err says why.  Free kc with ecfs_keychain_free. */
 int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_cipher,
-		  size_t fn_key_bytes, struct cli_keys *ck, struct ob_err *err);
-void cli_keys_free(struct cli_keys *ck);
+		  size_t fn_key_bytes, struct ecfs_keychain *kc, struct ob_err *err);
 
-/* keyring.c: tokens of --key-sig from the kernel keyring into ck->keys,
- * each also a filename-key candidate; tmp is scratch locked memory. */
-int keyring_keys_load(const struct key_opts *ko, struct cli_keys *ck,
-		      const struct ecfs_cipher_info *fn_cipher, size_t fn_key_bytes,
+/* keyring.c: tokens of --key-sig from the kernel keyring into kc; tmp is
+ * scratch locked memory. */
+int keyring_keys_load(const struct key_opts *ko, struct ecfs_keychain *kc,
 		      struct ecfs_key *tmp, struct ob_err *err);
 /* Read the token with description hex(sig) of type "user" from the
  * keyrings this process can search (request_key), into key. */
@@ -130,14 +107,13 @@ int keyring_read_key(const uint8_t sig[ECFS_SIG_BYTES], struct ecfs_key *key,
  * key_opts_handle.  ext_count/ext_secret: the key-file-layer keys (key
  * files, --key-extpass, GPG- and TPM-wrapped key files) in order, each a
  * passphrase-equivalent secret.  load_pk: RSA keys, the escrow key and the
- * policy into ck.  keys_dir: the lower dir's key dir into buf (0), or
+ * policy into kc.  keys_dir: the lower dir's key dir into buf (0), or
  * -ENOENT when there is none to use. */
 int key_opts_handle_pk(struct key_opts *ko, int opt, const char *arg);
 int key_opts_ext_count(const struct key_opts *ko);
 int key_opts_ext_secret(const struct key_opts *ko, int i, struct secret *s,
 			struct ob_err *err);
-int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_err *err);
-void cli_keys_free_pk(struct cli_keys *ck);
+int cli_keys_load_pk(const struct key_opts *ko, struct ecfs_keychain *kc, struct ob_err *err);
 int cli_keys_dir(const struct key_opts *ko, char *buf, size_t len);
 #define KEY_OPT_PK_BASE 1100
 

@@ -33,7 +33,7 @@ struct link_seen {
 };
 
 struct crypt_job {
-	struct cli_keys keys;
+	struct ecfs_keychain keys;
 	const struct ecfs_cipher_info *cipher;	/* encrypt: content cipher */
 	size_t key_bytes;
 	bool xattr;				/* encrypt: metadata in xattr */
@@ -109,7 +109,7 @@ static int decrypt_to_fd(struct crypt_job *job, const char *path, int out,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ob_err_set(err, -errno, "open");
-	struct ecfs_keys all = cli_keys_all(&job->keys);
+	struct ecfs_keys all = ecfs_keychain_keys(&job->keys);
 
 	rc = ecfs_file_open_ex(&f, fd, ECFS_OPEN_XATTR_OK, &all, err);
 	f.helper = job->helper;
@@ -204,7 +204,7 @@ static int encrypt_file_to(struct crypt_job *job, const char *src, const char *d
 		rc = ob_err_set(err, -errno, "creating the output file beside %s", dest);
 		goto close_in;
 	}
-	struct ecfs_keys all = cli_keys_all(&job->keys);
+	struct ecfs_keys all = ecfs_keychain_keys(&job->keys);
 	const struct ecfs_cipher_info *ci = job->cipher;
 	size_t kb = job->key_bytes;
 	const char *base = strrchr(src, '/');
@@ -596,7 +596,7 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 out_keys:
 	links_free(&job);
 	ecfs_crypt_helper_free(job.helper);
-	cli_keys_free(&job.keys);
+	ecfs_keychain_free(&job.keys);
 out_buf:
 	free(job.buf);
 	return rc;

@@ -165,7 +165,7 @@ static int recover_one(const char *path, const struct stat *st, int type, struct
 	return 0;
 }
 
-static bool any_private(const struct cli_keys *ck)
+static bool any_private(const struct ecfs_keychain *ck)
 {
 	for (size_t i = 0; i < ck->npub; i++)
 		if (ecfs_pubkey_has_private(ck->pub[i]))
@@ -175,7 +175,7 @@ static bool any_private(const struct cli_keys *ck)
 
 static int recover(struct key_opts *ko, const char *lower, const char *outdir)
 {
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	struct ob_err err = { 0 };
 
 	/* Usually --rsa-key alone; any key option works (tests use that). */
@@ -187,22 +187,22 @@ static int recover(struct key_opts *ko, const char *lower, const char *outdir)
 	if (!ecfs_keyset_count(ck.keys) && !any_private(&ck)) {
 		cli_msg("escrow recover: %s is a public key; recovering needs the escrow PRIVATE "
 			"key (the one kept offline)", ko->nrsa ? ko->rsa_keys[0] : "the key given");
-		cli_keys_free(&ck);
+		ecfs_keychain_free(&ck);
 		return EXIT_FAIL;
 	}
 	if (mkdir(outdir, 0700) && errno != EEXIST) {
 		cli_msg("%s: %s", outdir, strerror(errno));
-		cli_keys_free(&ck);
+		ecfs_keychain_free(&ck);
 		return EXIT_FAIL;
 	}
-	rec.keys = cli_keys_all(&ck);
+	rec.keys = ecfs_keychain_keys(&ck);
 	rec.root = lower;
 	rec.out = outdir;
 	if (nftw(lower, recover_one, 32, FTW_PHYS))
 		cli_msg("%s: %s", lower, strerror(errno));
 	printf("escrow recover: %lu file%s recovered, %lu failed, %lu not eCryptfs\n",
 	       rec.ok, rec.ok == 1 ? "" : "s", rec.failed, rec.skipped);
-	cli_keys_free(&ck);
+	ecfs_keychain_free(&ck);
 	return rec.failed ? EXIT_FAIL : EXIT_OK;
 }
 

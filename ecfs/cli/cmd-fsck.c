@@ -56,7 +56,7 @@ struct fsck {
 	const char *root;
 	bool json, repair, yes, keys_loaded, progress;
 	bool add_escrow;		/* --add-escrow (keys beyond passphrases) */
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	struct problem *p;
 	size_t np, cap;
 	unsigned counts[K_COUNT];
@@ -194,7 +194,7 @@ static void check_escrow(struct fsck *f, int dfd, const char *name,
 			 const struct ecfs_header *h, const char *lpath, const char *upath)
 {
 	const struct ecfs_pubkey *esc = f->ck.pub[f->ck.npub - 1];
-	struct ecfs_keys open = cli_keys_all(&f->ck), add = { .pub = &f->ck.pub[f->ck.npub - 1], .npub = 1 };
+	struct ecfs_keys open = ecfs_keychain_keys(&f->ck), add = { .pub = &f->ck.pub[f->ck.npub - 1], .npub = 1 };
 	struct ecfs_rekey rk = { .open_keys = &open, .add = &add };
 	struct ob_err err = {0};
 	char hex[ECFS_SIG_HEX];
@@ -253,7 +253,7 @@ static void check_file(struct fsck *f, int dfd, const char *name, const char *lp
 		goto out;
 	}
 	if (f->keys_loaded) {
-		struct ecfs_keys all = cli_keys_all(&f->ck);	/* private keys too */
+		struct ecfs_keys all = ecfs_keychain_keys(&f->ck);	/* private keys too */
 
 		rc = ecfs_fek_unwrap_any(h, &all, &fek, NULL, &err);
 		if (rc == -ENOKEY) {
@@ -520,6 +520,6 @@ int cmd_fsck(int argc, char **argv)
 	}
 	free(f.p);
 	if (f.keys_loaded)
-		cli_keys_free(&f.ck);
+		ecfs_keychain_free(&f.ck);
 	return rc;
 }

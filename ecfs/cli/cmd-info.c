@@ -45,7 +45,7 @@ static void print_packet(unsigned i, const struct ecfs_packet *pk)
 	       i + 1, sig, ci ? ci->name : "unknown", pk->cipher_code, kb, salt);
 }
 
-static int info_one(const char *path, const struct cli_keys *ck)
+static int info_one(const char *path, const struct ecfs_keychain *ck)
 {
 	struct ecfs_header h;
 	struct ob_err err = {0};
@@ -84,7 +84,7 @@ static int info_one(const char *path, const struct cli_keys *ck)
 		struct ecfs_fek *fek = NULL;
 		int which = -1;
 
-		struct ecfs_keys keys = cli_keys_all(ck);	/* + RSA private keys */
+		struct ecfs_keys keys = ecfs_keychain_keys(ck);	/* + RSA private keys */
 
 		rc = ecfs_fek_unwrap_any(&h, &keys, &fek, &which, &err);
 		if (rc) {
@@ -110,7 +110,7 @@ int cmd_info(int argc, char **argv)
 	};
 	struct option opts[OPT_TABLE_MAX];
 	struct key_opts ko = {0};
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	bool check = false;
 	int c, status = EXIT_OK;
 
@@ -157,6 +157,6 @@ int cmd_info(int argc, char **argv)
 			status = EXIT_FAIL;
 	}
 	if (check)
-		cli_keys_free(&ck);
+		ecfs_keychain_free(&ck);
 	return status;
 }

@@ -90,7 +90,7 @@ static int store(const struct key_opts *ko, bool tpm, uint32_t pcrs, const char 
 
 static int print_ids(struct key_opts *ko)
 {
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	struct ob_err err = { 0 };
 	char hex[ECFS_SIG_HEX];
 
@@ -108,7 +108,7 @@ static int print_ids(struct key_opts *ko)
 		printf("rsa key %s (%zu bits, %s)\n", hex, ecfs_pubkey_bytes(ck.pub[i]) * 8,
 		       ecfs_pubkey_has_private(ck.pub[i]) ? "private" : "public");
 	}
-	cli_keys_free(&ck);
+	ecfs_keychain_free(&ck);
 	return EXIT_OK;
 }
 

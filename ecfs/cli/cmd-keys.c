@@ -56,7 +56,7 @@ int cmd_sig(int argc, char **argv)
 	};
 	struct key_opts ko = {0};
 	struct ob_err err = {0};
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	char hex[ECFS_SIG_HEX];
 	int i = parse_simple(argc, argv, &ko, own,
 			     "usage: ecfs sig [KEY OPTIONS]\n\n"
@@ -76,7 +76,7 @@ int cmd_sig(int argc, char **argv)
 		ecfs_sig_to_hex(ecfs_fnek_sig(ck.write_fnek), hex);
 		printf("%s\n", hex);
 	}
-	cli_keys_free(&ck);
+	ecfs_keychain_free(&ck);
 	return EXIT_OK;
 }
 

@@ -21,7 +21,7 @@ static char type_char(mode_t m)
 	return S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : S_ISREG(m) ? 'f' : '?';
 }
 
-static void ls_dir(const struct cli_keys *ck, const char *dir, const char *prefix,
+static void ls_dir(const struct ecfs_keychain *ck, const char *dir, const char *prefix,
 		   bool recursive, unsigned *failures)
 {
 	struct dirent **ents;
@@ -92,7 +92,7 @@ int cmd_ls(int argc, char **argv)
 	struct option opts[OPT_TABLE_MAX];
 	struct key_opts ko = {0};
 	struct ob_err err = {0};
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	bool recursive = false;
 	unsigned failures = 0;
 	int c;
@@ -127,6 +127,6 @@ int cmd_ls(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	ls_dir(&ck, argv[optind], "", recursive, &failures);
-	cli_keys_free(&ck);
+	ecfs_keychain_free(&ck);
 	return failures ? EXIT_FAIL : EXIT_OK;
 }

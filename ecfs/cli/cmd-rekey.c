@@ -110,7 +110,7 @@ int cmd_rekey(int argc, char **argv)
 	};
 	struct option opts[OPT_TABLE_MAX];
 	struct key_opts ko = { 0 }, ka = { 0 };
-	struct cli_keys ck = { 0 }, ca = { 0 };
+	struct ecfs_keychain ck = { 0 }, ca = { 0 };
 	uint8_t remove[16][ECFS_SIG_BYTES];
 	struct rekey_job j = { 0 };
 	struct ob_err err = { 0 };
@@ -183,12 +183,12 @@ int cmd_rekey(int argc, char **argv)
 		ka.no_keys_dir = true;
 		if (cli_keys_load(&ka, NULL, 0, &ca, &err)) {
 			cli_error("--add", &err);
-			cli_keys_free(&ck);
+			ecfs_keychain_free(&ck);
 			return EXIT_FAIL;
 		}
 	}
-	j.open = cli_keys_all(&ck);
-	j.add = cli_keys_all(&ca);
+	j.open = ecfs_keychain_keys(&ck);
+	j.add = ecfs_keychain_keys(&ca);
 	j.rk.open_keys = &j.open;
 	j.rk.add = &j.add;
 	j.rk.remove = (const uint8_t (*)[ECFS_SIG_BYTES])remove;
@@ -208,7 +208,7 @@ int cmd_rekey(int argc, char **argv)
 	       j.same, j.plain, j.failed);
 	if (j.failed)
 		status = EXIT_FAIL;
-	cli_keys_free(&ca);
-	cli_keys_free(&ck);
+	ecfs_keychain_free(&ca);
+	ecfs_keychain_free(&ck);
 	return status;
 }

@@ -238,22 +238,7 @@ static int load_rsa(const struct key_opts *ko, const char *path, struct secret *
 	return ecfs_pubkey_load(path, pass->buf, pass->len, false, out, err);
 }
 
-static int add_pub(struct cli_keys *ck, struct ecfs_pubkey *pk, struct ob_err *err)
-{
-	for (size_t i = 0; i < ck->npub; i++)
-		if (!memcmp(ecfs_pubkey_id(ck->pub[i]), ecfs_pubkey_id(pk), ECFS_SIG_BYTES)) {
-			ecfs_pubkey_free(pk);	/* the same key twice */
-			return 0;
-		}
-	if (ck->npub == sizeof(ck->pub) / sizeof(ck->pub[0])) {
-		ecfs_pubkey_free(pk);
-		return ob_err_set(err, -ENOSPC, "too many RSA keys");
-	}
-	ck->pub[ck->npub++] = pk;
-	return 0;
-}
-
-int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_err *err)
+int cli_keys_load_pk(const struct key_opts *ko, struct ecfs_keychain *kc, struct ob_err *err)
 {
 	struct secret pass = { 0 };
 	char dir[PATH_MAX], path[PATH_MAX + 32];
@@ -265,7 +250,7 @@ int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_e
 	for (int i = 0; i < ko->nrsa && !rc; i++) {
 		rc = load_rsa(ko, ko->rsa_keys[i], &pass, &pk, err);
 		if (!rc)
-			rc = add_pub(ck, pk, err);
+			rc = ecfs_keychain_add_pubkey(kc, pk, false, err);
 	}
 	secret_free(&pass);
 	if (rc)
@@ -276,13 +261,9 @@ int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_e
 			escrow = path;
 	}
 	if (escrow) {
-		rc = ecfs_pubkey_load(escrow, NULL, 0, false, &pk, err);
+		rc = ecfs_keychain_load_escrow(kc, escrow, err);
 		if (rc)
 			return rc;
-		rc = add_pub(ck, pk, err);
-		if (rc)
-			return rc;
-		ck->has_escrow = true;
 	}
 	if (!policy && have_dir) {
 		snprintf(path, sizeof(path), "%s/policy", dir);
@@ -290,15 +271,6 @@ int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_e
 			policy = path;
 	}
 	if (policy)
-		rc = ecfs_policy_load(policy, &ck->policy, err);
+		rc = ecfs_keychain_load_policy(kc, policy, err);
 	return rc;
-}
-
-void cli_keys_free_pk(struct cli_keys *ck)
-{
-	for (size_t i = 0; i < ck->npub; i++)
-		ecfs_pubkey_free(ck->pub[i]);
-	ck->npub = 0;
-	ecfs_policy_free(ck->policy);
-	ck->policy = NULL;
 }

@@ -1,13 +1,12 @@
-/* keyopts.c - the key options every keyed subcommand takes, and key loading.
+/* keyopts.c - the key options every keyed subcommand takes, and gathering
+ * the secrets they name.
  *
  * One table of options (--passphrase-file, --extpass, --salt, --ecryptfsrc,
  * --extra-passphrase-file, --fnek, --fnek-same-key) is spliced into each
  * subcommand's getopt_long table, so they behave the same everywhere.
- *
- * Reading names needs the right filename key, and users rarely know which
- * salt made theirs (spec §1): ecryptfs-utils' FNEK uses the ASCII bytes
- * "99887766", mount.ecryptfs by hand uses the content key itself.  We make
- * both candidates and let each name's signature pick.
+ * The secrets are read here, in the order the options define; what they
+ * become (content keys, both filename-key candidates) is libecfs's
+ * business (lib/keychain.c).
  */
 #include "cli.h"
 
@@ -145,34 +144,20 @@ static int content_salt(const struct key_opts *ko, uint8_t salt[ECFS_SALT_BYTES]
 			struct ob_err *err)
 {
 	char path[4096];
-	const char *home;
-	int rc;
+	const char *home = getenv("HOME");
 
-	if (ko->salt_hex) {
-		/* A salt is 8 bytes, the same shape as a signature. */
-		if (ecfs_sig_from_hex(ko->salt_hex, salt))
-			return ob_err_set(err, -EINVAL, "--salt must be 16 hex digits");
-		return 0;
-	}
-	if (ko->rc_path) {
-		rc = ecfs_rc_salt(ko->rc_path, salt, err);
-		return rc < 0 ? rc : 0;
-	}
-	home = getenv("HOME");
-	if (!home) {
-		memcpy(salt, ecfs_default_salt, ECFS_SALT_BYTES);
-		return 0;
-	}
+	if (ko->salt_hex || ko->rc_path || !home)
+		return ecfs_keychain_salt(ko->salt_hex, ko->rc_path, salt, err);
 	snprintf(path, sizeof(path), "%s/.ecryptfsrc", home);
-	rc = ecfs_rc_salt(path, salt, err);
-	return rc < 0 ? rc : 0;
+	return ecfs_keychain_salt(NULL, path, salt, err);
 }
 
-/* src NULL: the key-file-layer key number ext (keyopts-pk.c). */
-static int derive_from(const struct secret_source *src, const char *prompt,
-		       const uint8_t salt[ECFS_SALT_BYTES], struct ecfs_key *key,
-		       struct ecfs_key *fnek_key, struct ob_err *err,
-		       const struct key_opts *ko, int ext)
+/* Read one secret and give it to the chain.  src NULL: the key-file-layer
+ * key number ext (keyopts-pk.c). */
+static int add_secret(struct ecfs_keychain *kc, const struct secret_source *src,
+		      const char *prompt, const uint8_t salt[ECFS_SALT_BYTES],
+		      unsigned flags, const struct key_opts *ko, int ext,
+		      struct ob_err *err)
 {
 	struct secret s;
 	int rc;
@@ -180,79 +165,33 @@ static int derive_from(const struct secret_source *src, const char *prompt,
 	rc = src ? secret_read(src, prompt, &s, err) : key_opts_ext_secret(ko, ext, &s, err);
 	if (rc)
 		return rc;
-	rc = ecfs_key_derive(key, s.buf, s.len, salt, err);
-	if (!rc && fnek_key)
-		rc = ecfs_key_derive(fnek_key, s.buf, s.len, ecfs_fnek_salt, err);
+	rc = ecfs_keychain_add_passphrase(kc, s.buf, s.len, salt, flags, err);
 	secret_free(&s);
 	return rc;
 }
 
-static int add_fnek(struct cli_keys *ck, const struct ecfs_key *tok,
-		    const struct ecfs_cipher_info *ci, size_t kb,
-		    struct ecfs_fnek **made, struct ob_err *err)
-{
-	int rc;
-
-	if (ck->nfneks == sizeof(ck->fneks) / sizeof(ck->fneks[0]))
-		return ob_err_set(err, -ENOSPC, "too many filename keys");
-	rc = ecfs_fnek_new(tok, ci, kb, &ck->fneks[ck->nfneks], err);
-	if (rc)
-		return rc;
-	if (made)
-		*made = ck->fneks[ck->nfneks];
-	ck->nfneks++;
-	return 0;
-}
-
-static int add_fnek_candidates(struct cli_keys *ck, const struct ecfs_key tok[2],
-			       const struct ecfs_cipher_info *fn_cipher, size_t fn_key_bytes,
-			       const struct key_opts *ko, struct ob_err *err)
-{
-	static const size_t aes_sizes[] = { 16, 24, 32 };
-	const struct ecfs_cipher_info *want = fn_cipher ? fn_cipher :
-		ecfs_cipher_by_name("aes", fn_key_bytes);
-	size_t want_kb = fn_key_bytes ? fn_key_bytes : (want ? want->key_default : 16);
-	int rc = 0;
-
-	if (!want)
-		return ob_err_set(err, -EINVAL, "no AES name cipher with a %zu-byte key", fn_key_bytes);
-	for (int t = 0; t < 2 && !rc; t++) {
-		/* tok[1] has ecryptfs-utils' FNEK salt, tok[0] is the content key. */
-		const struct ecfs_key *key = &tok[t == 0 ? 1 : 0];
-		bool writer = t == 0 ? ko->fnek : ko->fnek_same;
-		struct ecfs_fnek **made = writer ? &ck->write_fnek : NULL;
-
-		rc = add_fnek(ck, key, want, want_kb, made, err);
-		for (size_t i = 0; i < 3 && !rc; i++) {
-			const struct ecfs_cipher_info *aes = ecfs_cipher_by_name("aes", aes_sizes[i]);
-
-			if (aes != want || aes_sizes[i] != want_kb)
-				rc = add_fnek(ck, key, aes, aes_sizes[i], NULL, err);
-		}
-	}
-	return rc;
-}
-
 int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_cipher,
-		  size_t fn_key_bytes, struct cli_keys *ck, struct ob_err *err)
+		  size_t fn_key_bytes, struct ecfs_keychain *kc, struct ob_err *err)
 {
 	uint8_t salt[ECFS_SALT_BYTES];
-	struct ecfs_key *k;
+	struct ecfs_key *tmp;
+	unsigned names = ECFS_KC_NAMES | (ko->fnek ? ECFS_KC_WRITE_FNEK : 0) |
+			 (ko->fnek_same ? ECFS_KC_WRITE_SAME : 0);
 	int rc, ext0 = 0;
-	bool no_pass = !ko->src.file && !ko->src.extpass;
+	bool no_pass = !ko->src.file && !ko->src.extpass && !ko->src.mem;
+	bool fnek_sep = ko->fnek_file || ko->fnek_mem;
 
-	memset(ck, 0, sizeof(*ck));
-	ck->keys = ecfs_keyset_new();
-	k = ob_secure_alloc(4 * sizeof(*k));
-	if (!ck->keys || !k) {
+	rc = ecfs_keychain_init(kc, fn_cipher, fn_key_bytes, err);
+	tmp = ob_secure_alloc(sizeof(*tmp));
+	if (!rc && !tmp)
 		rc = ob_err_set(err, -ENOMEM, "allocating locked memory");
+	if (rc)
 		goto fail;
-	}
 	rc = content_salt(ko, salt, err);
 	if (rc)
 		goto fail;
 	/* Keys from the kernel keyring; with no passphrase source, only them. */
-	rc = keyring_keys_load(ko, ck, fn_cipher, fn_key_bytes, &k[2], err);
+	rc = keyring_keys_load(ko, kc, tmp, err);
 	if (rc)
 		goto fail;
 	if (ko->nkey_sigs && no_pass)
@@ -263,60 +202,40 @@ int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_c
 		goto extra;
 	if (no_pass && key_opts_ext_count(ko))
 		ext0 = 1;
-	rc = derive_from(ext0 ? NULL : &ko->src, "Passphrase: ", salt, &k[0], &k[1], err, ko, 0);
+	rc = add_secret(kc, ext0 ? NULL : &ko->src, "Passphrase: ", salt,
+			ECFS_KC_CONTENT | (fnek_sep ? 0 : names), ko, 0, err);
 	if (rc)
 		goto fail;
-	rc = ecfs_keyset_add(ck->keys, &k[0]);
-	if (rc)
-		goto fail;
-	if (ko->fnek_file) {
-		struct secret_source fsrc = { .file = ko->fnek_file };
+	if (fnek_sep) {
+		struct secret_source fsrc = { .file = ko->fnek_file, .mem = ko->fnek_mem };
 
-		rc = derive_from(&fsrc, "Filename passphrase: ", salt, &k[0], &k[1], err, ko, 0);
+		rc = add_secret(kc, &fsrc, "Filename passphrase: ", salt, names, ko, 0, err);
 		if (rc)
 			goto fail;
 	}
-	/* Name-key candidates: both salts, every AES size (the name's cipher
-	 * code tells them apart), plus the requested name cipher. */
-	rc = add_fnek_candidates(ck, k, fn_cipher, fn_key_bytes, ko, err);
-	if (rc)
-		goto fail;
 extra:
 	for (int i = 0; i < ko->nextra; i++) {
 		struct secret_source src = { .file = ko->extra_files[i] };
 
-		rc = derive_from(&src, "Extra passphrase: ", salt, &k[0], NULL, err, ko, 0);
-		if (!rc)
-			rc = ecfs_keyset_add(ck->keys, &k[0]);
+		rc = add_secret(kc, &src, "Extra passphrase: ", salt, ECFS_KC_CONTENT, ko, 0, err);
 		if (rc)
 			goto fail;
 	}
 	/* keys beyond passphrases */
 	for (int i = ext0; i < key_opts_ext_count(ko); i++) {
-		rc = derive_from(NULL, NULL, salt, &k[0], NULL, err, ko, i);
-		if (!rc)
-			rc = ecfs_keyset_add(ck->keys, &k[0]);
+		rc = add_secret(kc, NULL, NULL, salt, ECFS_KC_CONTENT, ko, i, err);
 		if (rc)
 			goto fail;
 	}
-	rc = cli_keys_load_pk(ko, ck, err);
+	rc = cli_keys_load_pk(ko, kc, err);
 	if (rc)
 		goto fail;
-	ob_secure_free(k);
+	ob_secure_free(tmp);
 	return 0;
 fail:
-	ob_secure_free(k);
-	cli_keys_free(ck);
+	ob_secure_free(tmp);
+	ecfs_keychain_free(kc);
 	return rc;
-}
-
-void cli_keys_free(struct cli_keys *ck)
-{
-	for (size_t i = 0; i < ck->nfneks; i++)
-		ecfs_fnek_free(ck->fneks[i]);
-	cli_keys_free_pk(ck);
-	ecfs_keyset_free(ck->keys);
-	memset(ck, 0, sizeof(*ck));
 }
 
 void cli_wrapped_path(const char *arg, char *out, size_t len)

@@ -136,7 +136,7 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 		ef_probe_locked(fs, ino, d->f.fd);
 		return ino->kind == EF_ENC && ino->view_xattr ? view_header(d, ino) : 0;
 	}
-	struct ecfs_keys keys = cli_keys_all(&fs->ck);
+	struct ecfs_keys keys = ecfs_keychain_keys(&fs->ck);
 
 	rc = ecfs_file_open_ex(&d->f, d->f.fd, ECFS_OPEN_XATTR_OK, &keys, &err);
 	d->f.helper = fs->crypt;

@@ -76,7 +76,7 @@ static void probe_file(struct probe *p, int dfd, const char *name)
 	p->files++;
 	for (unsigned i = 0; i < h->npackets; i++)
 		sig_add(p->file_sigs, &p->nfile_sigs, h->packets[i].sig);
-	struct ecfs_keys keys = cli_keys_all(&p->fs->ck);
+	struct ecfs_keys keys = ecfs_keychain_keys(&p->fs->ck);
 
 	if ((p->fs->ck.keys || p->fs->ck.npub) && !ecfs_fek_unwrap_any(h, &keys, &fek, NULL, NULL)) {
 		p->files_ok++;
@@ -200,7 +200,7 @@ int ef_probe_keys(struct ef_fs *fs, int root_fd)
 	if (p.files && !p.files_ok && !fs->write_only) {	/* C1 */
 		sigs_str(have, nhave, have_s, sizeof(have_s));
 		sigs_str(p.file_sigs, p.nfile_sigs, want_s, sizeof(want_s));
-		cli_msg("%s: wrong passphrase? key sig%s %s do%s not open any of its %u eCryptfs "
+		ef_msg("%s: wrong passphrase? key sig%s %s do%s not open any of its %u eCryptfs "
 			"file%s; files want sig %s", fs->o->lower, nhave > 1 ? "s" : "", have_s,
 			nhave > 1 ? "" : "es", p.files, p.files == 1 ? "" : "s", want_s);
 		return -1;
@@ -210,7 +210,7 @@ int ef_probe_keys(struct ef_fs *fs, int root_fd)
 
 		ecfs_sig_to_hex(p.name_sigs[0], hex);
 		if (!fs->fnek) {
-			cli_msg("%s: names are encrypted (filename key sig %s) but filename "
+			ef_msg("%s: names are encrypted (filename key sig %s) but filename "
 				"encryption is off; mount with %s", fs->o->lower, hex,
 				fnek_hint(fs, p.name_sigs[0], have[0]));
 			return -1;
@@ -218,19 +218,19 @@ int ef_probe_keys(struct ef_fs *fs, int root_fd)
 		ecfs_sig_to_hex(ecfs_fnek_sig(fs->fnek), mine);
 		if (p.names_other_size) {
 			/* The kernel would show these names as garbage. */
-			cli_msg("%s: names were encrypted with %zu-byte filename keys, not %zu; "
+			ef_msg("%s: names were encrypted with %zu-byte filename keys, not %zu; "
 				"mount with ecryptfs_key_bytes=%zu (or ecryptfs_fn_key_bytes=%zu "
 				"if file contents use another size)", fs->o->lower, p.other_size,
 				ecfs_fnek_key_bytes(fs->fnek), p.other_size, p.other_size);
 			return -1;
 		}
 		if (p.names_other_cipher) {
-			cli_msg("%s: names use filename key sig %s with another name cipher or key "
+			ef_msg("%s: names use filename key sig %s with another name cipher or key "
 				"size; set ecryptfs_fn_cipher= and ecryptfs_fn_key_bytes= (by default "
 				"those of ecryptfs_cipher/ecryptfs_key_bytes)", fs->o->lower, mine);
 			return -1;
 		}
-		cli_msg("%s: filename key sig %s does not match the names here (they want sig "
+		ef_msg("%s: filename key sig %s does not match the names here (they want sig "
 			"%s); mount with %s", fs->o->lower, mine, hex,
 			fnek_hint(fs, p.name_sigs[0], have[0]));
 		return -1;

@@ -118,8 +118,8 @@ def test_recover_ubuntu_home_wrong_login_names_the_signature(tmp_path, mounts): 
     assert "files want key sig " + want in err
 
 
-def daemon_comm(mnt):
-    """comm of the process whose command line ends with mnt."""
+def daemon_comm(arg):
+    """comm of the running process with arg on its command line."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open("/proc/%s/cmdline" % pid, "rb") as f:
@@ -128,7 +128,7 @@ def daemon_comm(mnt):
                 comm = f.read().strip()
         except OSError:
             continue
-        if len(args) > 1 and args[-2] == mnt.encode():
+        if arg.encode() in args:
             return comm
     return None
 
@@ -144,6 +144,6 @@ def test_recover_temp_mount_point_named_daemon_and_removed(tmp_path, mounts):  #
     mnt = mounts.add(mounted_at(p.stdout))
     assert os.path.dirname(mnt) == str(tmpdir)
     assert os.path.basename(mnt).startswith("ecfs-recover.")
-    assert daemon_comm(mnt) == "ecfs"
+    assert daemon_comm(str(home)) == "ecfs"
     run_ecfs("umount", mnt)
     assert not os.path.exists(mnt)
