@@ -476,11 +476,9 @@ static const char crypt_help_decrypt[] =
 	"tree (to the new or empty directory OUT, with plaintext names).  Names are\n"
 	"decrypted with whichever filename key matches their signature.\n\n";
 static const char crypt_help_encrypt[] =
-	"usage: ecfs encrypt [KEY OPTIONS] [--cipher NAME] [--key-bytes N] [--xattr] PLAIN -o LOWER\n\n"
+	"usage: ecfs encrypt [KEY OPTIONS] [CIPHER OPTIONS] [--xattr] PLAIN -o LOWER\n\n"
 	"Encrypt a plaintext file into the lower file LOWER, or a directory tree into\n"
 	"the new or empty directory LOWER, exactly as the kernel's eCryptfs writes them.\n"
-	"  --cipher NAME   aes (default), blowfish, des3_ede, cast5, cast6, twofish\n"
-	"  --key-bytes N   key size (default: aes 16, blowfish 16, des3_ede 24, ...)\n"
 	"  --xattr         keep the metadata in the user.ecryptfs xattr\n"
 	"With --fnek or --fnek-same-key, names and symlink targets are encrypted too.\n\n";
 
@@ -488,8 +486,6 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 {
 	static const struct option own[] = {
 		{ "output", required_argument, NULL, 'o' },
-		{ "cipher", required_argument, NULL, 'C' },
-		{ "key-bytes", required_argument, NULL, 'K' },
 		{ "xattr", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -498,14 +494,19 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 	struct crypt_job job = {0};
 	struct key_opts ko = {0};
 	struct ob_err err = {0};
-	const char *out = NULL, *cipher_name = "aes", *src;
+	struct cipher_opts co = {0};
+	struct cipher_choice cc;
+	const char *out = NULL, *src;
 	struct stat st;
 	int c, rc = EXIT_FAIL;
 
 	opt_table(opts, own, 1);
+	opt_table_add(opts, cipher_long_opts);
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		int k = key_opts_handle(&ko, c, optarg);
 
+		if (!k)
+			k = cipher_opts_handle(&co, c, optarg);
 		if (k > 0)
 			continue;
 		if (k < 0)
@@ -514,24 +515,12 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 		case 'o':
 			out = optarg;
 			break;
-		case 'C':
-			cipher_name = optarg;
-			break;
-		case 'K': {
-			char *end;
-
-			job.key_bytes = strtoul(optarg, &end, 10);
-			if (*end || job.key_bytes == 0 || job.key_bytes > ECFS_MAX_KEY_BYTES) {
-				cli_msg("--key-bytes: '%s' is not a key size", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		}
 		case 'X':
 			job.xattr = true;
 			break;
 		case 'h':
-			printf("%s%s", encrypt ? crypt_help_encrypt : crypt_help_decrypt, key_opts_help);
+			printf("%s%s\n%s", encrypt ? crypt_help_encrypt : crypt_help_decrypt,
+			       cipher_opts_help, key_opts_help);
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;
@@ -544,13 +533,10 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 		return EXIT_USAGE;
 	}
 	src = argv[optind];
-	job.cipher = ecfs_cipher_by_name(cipher_name, job.key_bytes);
-	if (!job.cipher) {
-		cli_msg("unknown cipher '%s' with a %zu-byte key", cipher_name, job.key_bytes);
+	if (cipher_opts_resolve(&co, &cc))
 		return EXIT_USAGE;
-	}
-	if (!job.key_bytes)
-		job.key_bytes = job.cipher->key_default;
+	job.cipher = cc.cipher;
+	job.key_bytes = cc.key_bytes;
 	if (stat(src, &st)) {
 		ob_err_set(&err, -errno, "stat");
 		cli_error(src, &err);
@@ -565,8 +551,8 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 		cli_msg("out of memory");
 		return EXIT_FAIL;
 	}
-	/* Names use the content cipher and key size, as the kernel's defaults. */
-	if (cli_keys_load(&ko, job.cipher, job.key_bytes, &job.keys, &err)) {
+	/* Names: --fn-cipher/--fn-key-bytes, by default the content's. */
+	if (cli_keys_load(&ko, cc.fn_cipher, cc.fn_key_bytes, &job.keys, &err)) {
 		cli_error(NULL, &err);
 		goto out_buf;
 	}

@@ -455,12 +455,18 @@ int cmd_fsck(int argc, char **argv)
 	struct fsck f = {0};
 	struct ob_err err = {0};
 	bool nokey = false;
+	struct cipher_opts co = {0};
+	struct cipher_choice cc;
 	int c, dfd, rc;
 
 	opt_table(opts, own, 1);
+	opt_table_add(opts, cipher_long_opts);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hy", opts, NULL)) != -1) {
 		int k = key_opts_handle(&ko, c, optarg);
+
+		if (!k)
+			k = cipher_opts_handle(&co, c, optarg);
 
 		if (k > 0)
 			continue;
@@ -473,7 +479,7 @@ int cmd_fsck(int argc, char **argv)
 		case O_ADD_ESCROW: f.add_escrow = true; break;
 		case 'y': f.yes = true; break;
 		case 'h':
-			printf("%s%s", fsck_help, key_opts_help);
+			printf("%s%s\n%s", fsck_help, cipher_opts_help, key_opts_help);
 			return EXIT_OK;
 		default:
 			cli_msg("fsck: bad command line (see 'ecfs fsck --help')");
@@ -484,6 +490,8 @@ int cmd_fsck(int argc, char **argv)
 		cli_msg("fsck: expected LOWERDIR (see 'ecfs fsck --help')");
 		return EXIT_USAGE;
 	}
+	if (cipher_opts_resolve(&co, &cc))
+		return EXIT_USAGE;
 	f.root = argv[optind];
 	dfd = open(f.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
@@ -496,7 +504,7 @@ int cmd_fsck(int argc, char **argv)
 	 * with none at all (and no terminal to ask on) is it structure only. */
 	if (!nokey && (ko.src.file || ko.src.extpass || ko.nkey_sigs || ko.nextra ||
 		       ko.nrsa || key_opts_ext_count(&ko) || lc_have_tty())) {
-		if (cli_keys_load(&ko, NULL, 0, &f.ck, &err)) {
+		if (cli_keys_load(&ko, cc.fn_cipher, cc.fn_key_bytes, &f.ck, &err)) {
 			cli_error(NULL, &err);
 			close(dfd);
 			return EXIT_FAIL;

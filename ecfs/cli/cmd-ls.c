@@ -94,12 +94,18 @@ int cmd_ls(int argc, char **argv)
 	struct ob_err err = {0};
 	struct ecfs_keychain ck;
 	bool recursive = false;
+	struct cipher_opts co = {0};
+	struct cipher_choice cc;
 	unsigned failures = 0;
 	int c;
 
 	opt_table(opts, own, 1);
+	opt_table_add(opts, cipher_long_opts);
 	while ((c = getopt_long(argc, argv, "Rh", opts, NULL)) != -1) {
 		int k = key_opts_handle(&ko, c, optarg);
+
+		if (!k)
+			k = cipher_opts_handle(&co, c, optarg);
 
 		if (k > 0)
 			continue;
@@ -110,9 +116,10 @@ int cmd_ls(int argc, char **argv)
 			recursive = true;
 			break;
 		case 'h':
-			printf("usage: ecfs ls [-R] [KEY OPTIONS] LOWERDIR\n\n"
+			printf("usage: ecfs ls [-R] [KEY OPTIONS] [CIPHER OPTIONS] LOWERDIR\n\n"
 			       "List a lower directory: type, plaintext size, plaintext name and lower\n"
-			       "name, tab-separated.  -R descends into directories.\n\n%s", key_opts_help);
+			       "name, tab-separated.  -R descends into directories.\n\n%s\n%s",
+			       cipher_opts_help, key_opts_help);
 			return EXIT_OK;
 		default:
 			return EXIT_USAGE;
@@ -122,7 +129,9 @@ int cmd_ls(int argc, char **argv)
 		cli_msg("ls: expected one lower directory (see 'ecfs ls --help')");
 		return EXIT_USAGE;
 	}
-	if (cli_keys_load(&ko, NULL, 0, &ck, &err)) {
+	if (cipher_opts_resolve(&co, &cc))
+		return EXIT_USAGE;
+	if (cli_keys_load(&ko, cc.fn_cipher, cc.fn_key_bytes, &ck, &err)) {
 		cli_error(NULL, &err);
 		return EXIT_FAIL;
 	}

@@ -1,6 +1,8 @@
 # bash completion for ecfs(1).  Install as
 # /usr/share/bash-completion/completions/ecfs (or source it).
 
+_ecfs_cipher_opts="--cipher --key-bytes --fn-cipher --fn-key-bytes"
+
 _ecfs_key_opts="--passphrase-file --extpass --salt --ecryptfsrc --extra-passphrase-file
     --fnek --fnek-same-key --fnek-passphrase-file --key-sig --key-file --key-extpass
     --gpg-key --tpm-key --tpm-tcti --rsa-key --rsa-passphrase-file --rsa-passphrase-extpass
@@ -43,8 +45,8 @@ _ecfs()
         --extpass|--login-extpass|--new-login-extpass|--key-extpass|--rsa-passphrase-extpass)
             COMPREPLY=($(compgen -c -- "$cur"))
             return ;;
-        --salt|--wrapping-salt|--key-sig|--cipher|--key-bytes)
-            [[ $prev == --cipher ]] &&
+        --salt|--wrapping-salt|--key-sig|--cipher|--key-bytes|--fn-cipher|--fn-key-bytes)
+            [[ $prev == --cipher || $prev == --fn-cipher ]] &&
                 COMPREPLY=($(compgen -W "aes blowfish des3_ede cast5 cast6 twofish" -- "$cur"))
             [[ $prev == --key-sig ]] && command -v keyctl >/dev/null &&
                 COMPREPLY=($(compgen -W "$(keyctl list @u 2>/dev/null |
@@ -88,9 +90,9 @@ _ecfs()
         rekey)      opts="--add-key-file --add-passphrase-file --add-gpg-key --add-tpm-key
                         --add-rsa --remove -n --dry-run -p --progress --help $_ecfs_key_opts" ;;
         info)       opts="--check --help $_ecfs_key_opts" ;;
-        decrypt)    opts="-o --help $_ecfs_key_opts" ;;
-        encrypt)    opts="-o --cipher --key-bytes --xattr --help $_ecfs_key_opts" ;;
-        ls)         opts="-R --help $_ecfs_key_opts" ;;
+        decrypt)    opts="-o --help $_ecfs_cipher_opts $_ecfs_key_opts" ;;
+        encrypt)    opts="-o --xattr --help $_ecfs_cipher_opts $_ecfs_key_opts" ;;
+        ls)         opts="-R --help $_ecfs_cipher_opts $_ecfs_key_opts" ;;
         sig|add-passphrase) opts="--help $_ecfs_key_opts" ;;
         unwrap)     opts="--help $_ecfs_key_opts" ;;
         wrap)       opts="--mount-passphrase-file --help $_ecfs_key_opts" ;;
@@ -102,7 +104,8 @@ _ecfs()
                         --login-extpass --wrapping-salt --help" ;;
         rewrap-passphrase) opts="--login-password-file --login-extpass --new-login-password-file
                         --new-login-extpass --wrapping-salt --salt --ecryptfsrc --help" ;;
-        fsck)       opts="--json --repair -y --yes --nokey --add-escrow --help $_ecfs_key_opts" ;;
+        fsck)       opts="--json --repair -y --yes --nokey --add-escrow --help $_ecfs_cipher_opts
+                        $_ecfs_key_opts" ;;
         setup-private) opts="--login-password-file --login-extpass --passphrase-file --no-fnek
                         --noautomount --noautoumount --home --help" ;;
         mount-private) opts="--login-password-file --login-extpass --passphrase-file

@@ -139,3 +139,49 @@ def test_wrong_name_key_is_an_error(tmp_path, passfile):
 
 if __name__ == "__main__":
     subprocess.run(["python3", "-m", "pytest", "-q", __file__])
+
+
+B64 = "-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def tag70_cipher_code(lower_name):
+    """The cipher code byte of an encrypted name's Tag 70 packet (spec
+    §7.2: tag, 1-byte length, 8-byte signature, code)."""
+    bits = "".join(format(B64.index(c), "06b")
+                   for c in lower_name[len("ECRYPTFS_FNEK_ENCRYPTED."):])
+    return int(bits[80:88], 2)
+
+
+def test_fn_cipher_options_in_every_offline_command(tmp_path, passfile):
+    """--fn-cipher/--fn-key-bytes: names in blowfish-56, content in aes-256
+    (the kernel's ecryptfs_fn_cipher/ecryptfs_fn_key_bytes).  encrypt
+    writes them; decrypt, ls and fsck read them with the options and, the
+    packet naming the cipher, without."""
+    plain, lower = tmp_path / "plain", tmp_path / "lower"
+    km.make_plain(str(plain))
+    opts = ["--cipher", "aes", "--key-bytes", "32", "--fn-cipher", "blowfish",
+            "--fn-key-bytes", "56"]
+    run_ecfs("encrypt", "--passphrase-file", passfile, "--fnek", *opts, str(plain),
+             "-o", str(lower))
+    for n in os.listdir(lower):
+        assert tag70_cipher_code(n) == 0x04         # blowfish
+        if os.path.isfile(lower / n):
+            info = run_ecfs("info", str(lower / n)).stdout.decode()
+            assert "cipher aes (code 0x09, 32-byte key)" in info
+    for extra in (opts, []):
+        out = tmp_path / ("out%d" % len(extra))
+        p = run_ecfs("decrypt", "--passphrase-file", passfile, "--fnek", *extra, str(lower),
+                     "-o", str(out), check=False)
+        assert p.returncode == 0, p.stderr.decode()
+        compare_trees(str(plain), str(out))
+        p = run_ecfs("fsck", "--passphrase-file", passfile, "--fnek", *extra, str(lower),
+                     check=False)
+        assert p.returncode == 0, (p.stdout + p.stderr).decode()
+    p = run_ecfs("ls", "--cipher", "rot13", str(lower), check=False)
+    assert p.returncode == 2 and b"unknown cipher 'rot13'" in p.stderr
+    if km.have_tool():
+        p = km.kernel("read", str(lower), "--passphrase-file", passfile, "--fnek",
+                      "--cipher", "aes", "--key-bytes", "32", "--mount-options",
+                      "ecryptfs_fn_cipher=blowfish,ecryptfs_fn_key_bytes=56",
+                      "--expect", str(plain), "--strict")
+        assert p.returncode == 0, p.stdout.decode(errors="replace")[-3000:]

@@ -44,3 +44,9 @@ def test_man_page_has_add_escrow_and_policy_syntax():
     p = subprocess.run(["man", "--warnings", "-l", MAN], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, env=dict(os.environ, MANWIDTH="80"), timeout=60)
     assert p.returncode == 0 and not p.stderr.strip(), p.stderr.decode()
+
+
+@pytest.mark.parametrize("cmd", ["decrypt", "encrypt", "ls", "fsck"])
+def test_completion_offers_cipher_options(cmd):
+    assert {"--cipher", "--key-bytes", "--fn-cipher", "--fn-key-bytes"} <= complete(cmd, "--")
+    assert "blowfish" in complete(cmd, "--fn-cipher", "")
