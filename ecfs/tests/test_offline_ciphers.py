@@ -24,6 +24,8 @@ needs_kernel = pytest.mark.skipif(not km.have_tool(),
                                   reason="needs ../shared/tools/kernel-ecryptfs")
 
 MODE_ARGS = {"none": [], "fnek": ["--fnek"], "same": ["--fnek-same-key"]}
+DEFAULT_KEY_BYTES = {"aes": 16, "blowfish": 16, "des3_ede": 24, "cast5": 16, "cast6": 16,
+                     "twofish": 16}
 
 
 def case_id(c):
@@ -69,6 +71,13 @@ def test_kernel_tree_offline_and_mount(cipher, kb, mode, tmp_path, mounter):  # 
     plain, lower, pf = km.kernel_tree(cipher, kb, mode)
     check_offline(plain, lower, pf, mode, tmp_path)
     check_mount(mounter, plain, lower, pf, cipher, kb, mode)
+    if mode != "none" and kb != DEFAULT_KEY_BYTES[cipher]:
+        # Without ecryptfs_key_bytes the kernel would list garbage names;
+        # the mount refuses and names the option.
+        with pytest.raises(MountFailed) as e:
+            mounter(lower=lower, passfile=pf, args=MODE_ARGS[mode],
+                    opts=["ro", "ecryptfs_cipher=" + cipher])
+        assert "ecryptfs_key_bytes=%d" % kb in e.value.err
 
 
 @pytest.mark.parametrize("cipher,kb", km.CIPHER_SIZES, ids=["%s-%d" % c for c in km.CIPHER_SIZES])
