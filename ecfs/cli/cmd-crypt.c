@@ -11,7 +11,6 @@
  * tree keeps going past a bad entry, reports each one, and exits 1.
  */
 #include "cli.h"
-#include "cli-opts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -399,66 +398,74 @@ static const char crypt_help_encrypt[] =
 	"  --xattr         keep the metadata in the user.ecryptfs xattr\n"
 	"With --fnek or --fnek-same-key, names and symlink targets are encrypted too.\n\n";
 
+static const struct ob_opt crypt_opts[] = {
+	{ "output", 'o', 'o', "OUT", NULL, 0 },
+	{ "cipher", 0, 'C', "NAME", NULL, 0 },
+	{ "key-bytes", 0, 'K', "N", NULL, 0 },
+	{ "xattr", 0, 'X', NULL, NULL, 0 },
+	{ OB_OPT_END },
+};
+
+struct crypt_args {
+	struct crypt_job *job;
+	const char *out, *cipher_name;
+};
+
+static int crypt_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		     void *ctx)
+{
+	struct crypt_args *a = ctx;
+	uint64_t kb;
+
+	switch (opt->key) {
+	case 'o':
+		a->out = arg;
+		return 0;
+	case 'C':
+		a->cipher_name = arg;
+		return 0;
+	case 'K':
+		if (ob_parse_uint(arg, 1, ECFS_MAX_KEY_BYTES, &kb)) {
+			cli_msg("--key-bytes: '%s' is not a key size", arg);
+			return EXIT_USAGE;
+		}
+		a->job->key_bytes = (size_t)kb;
+		return 0;
+	case 'X':
+		a->job->xattr = true;
+		return 0;
+	}
+	return EXIT_USAGE;
+}
+
 static int crypt_main(int argc, char **argv, bool encrypt)
 {
-	static const struct option own[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "cipher", required_argument, NULL, 'C' },
-		{ "key-bytes", required_argument, NULL, 'K' },
-		{ "xattr", no_argument, NULL, 'X' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct option opts[OPT_TABLE_MAX];
 	struct crypt_job job = {0};
 	struct key_opts ko = {0};
 	struct ob_err err = {0};
-	const char *out = NULL, *cipher_name = "aes", *src;
+	struct crypt_args a = { .job = &job, .cipher_name = "aes" };
+	const struct cli_cmd cmd = {
+		.prog = encrypt ? "ecfs encrypt" : "ecfs decrypt",
+		.help = encrypt ? crypt_help_encrypt : crypt_help_decrypt,
+		.own = crypt_opts, .ko = &ko, .fn = crypt_opt, .ctx = &a,
+	};
+	const char *out, *cipher_name, *src;
 	struct stat st;
-	int c, rc = EXIT_FAIL;
+	int first, rc = EXIT_FAIL;
 
-	opt_table(opts, own, 1);
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		int k = key_opts_handle(&ko, c, optarg);
-
-		if (k > 0)
-			continue;
-		if (k < 0)
-			return EXIT_USAGE;
-		switch (c) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'C':
-			cipher_name = optarg;
-			break;
-		case 'K': {
-			char *end;
-
-			job.key_bytes = strtoul(optarg, &end, 10);
-			if (*end || job.key_bytes == 0 || job.key_bytes > ECFS_MAX_KEY_BYTES) {
-				cli_msg("--key-bytes: '%s' is not a key size", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		}
-		case 'X':
-			job.xattr = true;
-			break;
-		case 'h':
-			printf("%s%s", encrypt ? crypt_help_encrypt : crypt_help_decrypt, key_opts_help);
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1 || (encrypt && !out)) {
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	rc = EXIT_FAIL;
+	out = a.out;
+	cipher_name = a.cipher_name;
+	if (first != argc - 1 || (encrypt && !out)) {
 		cli_msg("%s: expected one input%s (see 'ecfs %s --help')",
 			encrypt ? "encrypt" : "decrypt", encrypt ? " and -o LOWER" : "",
 			encrypt ? "encrypt" : "decrypt");
 		return EXIT_USAGE;
 	}
-	src = argv[optind];
+	src = argv[first];
 	job.cipher = ecfs_cipher_by_name(cipher_name, job.key_bytes);
 	if (!job.cipher) {
 		cli_msg("unknown cipher '%s' with a %zu-byte key", cipher_name, job.key_bytes);
