@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.h - what the ecfs subcommands share: key input, key options, output.
  *
  * Secrets (passphrases, login passwords) come from a no-echo prompt on the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-add-passphrase.c - "ecfs add-passphrase", as ecryptfs-add-passphrase:
  * derive the key of a passphrase and put its auth token (740 bytes, spec
  * §1) into the user keyring, type "user", description = the signature, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-crypt.c - "ecfs decrypt" and "ecfs encrypt": files and whole trees, offline.
  *
  * decrypt LOWER [-o OUT]   a lower file to OUT (or stdout), or a lower tree

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-escrow.c - "ecfs escrow setup|recover": key escrow for a lower directory.
  *
  * setup puts an escrow PUBLIC key into the lower directory's key dir

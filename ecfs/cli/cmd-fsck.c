@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-fsck.c - "ecfs fsck LOWERDIR": every file and name that will not
  * decrypt, and why.
  *

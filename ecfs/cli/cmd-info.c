@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-info.c - "ecfs info FILE...": what a lower file's header says.
  *
  * Needs no key: the header is plaintext.  With key options it also says

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-keyfile.c - "ecfs keyfile": make, wrap, unwrap and identify key files.
  *
  * A key file is a random passphrase-equivalent key (lib/gpg.c explains

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-keys.c - "ecfs sig", "ecfs unwrap", "ecfs wrap": passphrases and their files.
  *
  * sig prints what ecryptfs-add-passphrase would print: the content key's

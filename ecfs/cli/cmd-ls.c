@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-ls.c - "ecfs ls LOWERDIR": plaintext names beside encrypted ones.
  *
  * One line per entry: type, plaintext size (from the header, no key needed

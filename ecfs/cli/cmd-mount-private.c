@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-mount-private.c - "ecfs mount-private", as ecryptfs-mount-private:
  * mount ~/.Private at the path in ~/.ecryptfs/Private.mnt with the keys
  * named in ~/.ecryptfs/Private.sig.  Keys already in the kernel keyring

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-recover.c - "ecfs recover": ecryptfs-recover-private without the kernel.
  *
  * Finds the lower directory and the key material kept beside it, checks
@@ -20,6 +21,10 @@
  *      ecryptfs-utils, and the content key as mount.ecryptfs) against the
  *      Tag 70 signatures of sampled names, then Private.sig line 2.  A wrong
  *      line 2 is reported and the matching candidate is used.
+ *
+ * Divisions of this file: discovery (finding layouts under PATH), sampling
+ * (files and names to check keys against), keys (K1-K3), mount (through
+ * cli_mount_argv, as "ecfs mount"), main (the command line).
  */
 #include "cli.h"
 #include "legacy-cli.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-rekey.c - "ecfs rekey": add or remove keys in every header of a tree.
  *
  * No data is re-encrypted: each file keeps its FEK and gets a new packet

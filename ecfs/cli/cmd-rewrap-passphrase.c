@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-rewrap-passphrase.c - "ecfs rewrap-passphrase", as
  * ecryptfs-rewrap-passphrase: after a login password change made outside
  * pam_ecryptfs, unwrap with the old password and wrap again with the new

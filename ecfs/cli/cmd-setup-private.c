@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-setup-private.c - "ecfs setup-private", as ecryptfs-setup-private:
  * an encrypted ~/Private backed by ~/.Private, with the same files in
  * ~/.ecryptfs (spec §10.1), so that ecryptfs-utils, pam_ecryptfs and the

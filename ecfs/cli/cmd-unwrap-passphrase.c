@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-unwrap-passphrase.c - "ecfs unwrap-passphrase", as
  * ecryptfs-unwrap-passphrase: print the mount passphrase kept in a
  * wrapped-passphrase file (v1 or v2, spec §10.2), or the share password in

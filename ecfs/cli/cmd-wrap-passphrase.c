@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-wrap-passphrase.c - "ecfs wrap-passphrase", as
  * ecryptfs-wrap-passphrase: wrap a mount passphrase with the login password
  * into a version-2 file (spec §10.2): ':' 0x02, a random salt, the wrapping

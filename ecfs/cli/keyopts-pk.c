@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* keyopts-pk.c - key options beyond passphrases, and the lower dir's key dir.
  *
  * Two kinds of keys join the passphrases of keyopts.c:

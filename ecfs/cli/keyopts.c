@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* keyopts.c - the key options every keyed subcommand takes, and gathering
  * the secrets they name.
  *

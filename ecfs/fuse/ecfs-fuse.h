@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ecfs-fuse.h - the one private header of the FUSE mount: every struct, lock
  * and helper that the files of ecfs/fuse share (fs.c, inode.c, dir.c,
  * file.c, xattr.c, probe.c, readahead.c, mount.c, and the transport:
