@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-crypt.c - "ecfs decrypt" and "ecfs encrypt": files and whole trees, offline.
  *
  * decrypt LOWER [-o OUT]   a lower file to OUT (or stdout), or a lower tree
@@ -11,7 +12,6 @@
  * tree keeps going past a bad entry, reports each one, and exits 1.
  */
 #include "cli.h"
-#include "cli-opts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -471,68 +471,73 @@ static int prepare_out_dir(const char *dest, mode_t mode, struct ob_err *err)
 }
 
 static const char crypt_help_decrypt[] =
-	"usage: ecfs decrypt [KEY OPTIONS] LOWER [-o OUT]\n\n"
+	"usage: ecfs decrypt [CIPHER OPTIONS] [KEY OPTIONS] LOWER [-o OUT]\n\n"
 	"Decrypt a lower file (to OUT, or to standard output) or a lower directory\n"
 	"tree (to the new or empty directory OUT, with plaintext names).  Names are\n"
 	"decrypted with whichever filename key matches their signature.\n\n";
 static const char crypt_help_encrypt[] =
-	"usage: ecfs encrypt [KEY OPTIONS] [CIPHER OPTIONS] [--xattr] PLAIN -o LOWER\n\n"
+	"usage: ecfs encrypt [CIPHER OPTIONS] [KEY OPTIONS] [--xattr] PLAIN -o LOWER\n\n"
 	"Encrypt a plaintext file into the lower file LOWER, or a directory tree into\n"
 	"the new or empty directory LOWER, exactly as the kernel's eCryptfs writes them.\n"
 	"  --xattr         keep the metadata in the user.ecryptfs xattr\n"
 	"With --fnek or --fnek-same-key, names and symlink targets are encrypted too.\n\n";
 
+static const struct ob_opt crypt_opts[] = {
+	{ "output", 'o', 'o', "OUT", NULL, 0 },
+	{ "xattr", 0, 'X', NULL, NULL, 0 },
+	{ OB_OPT_END },
+};
+
+struct crypt_args {
+	struct crypt_job *job;
+	const char *out;
+};
+
+static int crypt_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		     void *ctx)
+{
+	struct crypt_args *a = ctx;
+
+	switch (opt->key) {
+	case 'o':
+		a->out = arg;
+		return 0;
+	case 'X':
+		a->job->xattr = true;
+		return 0;
+	}
+	return EXIT_USAGE;
+}
+
 static int crypt_main(int argc, char **argv, bool encrypt)
 {
-	static const struct option own[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "xattr", no_argument, NULL, 'X' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct option opts[OPT_TABLE_MAX];
 	struct crypt_job job = {0};
 	struct key_opts ko = {0};
 	struct ob_err err = {0};
 	struct cipher_opts co = {0};
 	struct cipher_choice cc;
-	const char *out = NULL, *src;
+	struct crypt_args a = { .job = &job };
+	const struct cli_cmd cmd = {
+		.prog = encrypt ? "ecfs encrypt" : "ecfs decrypt",
+		.help = encrypt ? crypt_help_encrypt : crypt_help_decrypt,
+		.own = crypt_opts, .ko = &ko, .co = &co, .fn = crypt_opt, .ctx = &a,
+	};
+	const char *out, *src;
 	struct stat st;
-	int c, rc = EXIT_FAIL;
+	int first, rc = EXIT_FAIL;
 
-	opt_table(opts, own, 1);
-	opt_table_add(opts, cipher_long_opts);
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		int k = key_opts_handle(&ko, c, optarg);
-
-		if (!k)
-			k = cipher_opts_handle(&co, c, optarg);
-		if (k > 0)
-			continue;
-		if (k < 0)
-			return EXIT_USAGE;
-		switch (c) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'X':
-			job.xattr = true;
-			break;
-		case 'h':
-			printf("%s%s\n%s", encrypt ? crypt_help_encrypt : crypt_help_decrypt,
-			       cipher_opts_help, key_opts_help);
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1 || (encrypt && !out)) {
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	rc = EXIT_FAIL;
+	out = a.out;
+	if (first != argc - 1 || (encrypt && !out)) {
 		cli_msg("%s: expected one input%s (see 'ecfs %s --help')",
 			encrypt ? "encrypt" : "decrypt", encrypt ? " and -o LOWER" : "",
 			encrypt ? "encrypt" : "decrypt");
 		return EXIT_USAGE;
 	}
-	src = argv[optind];
+	src = argv[first];
 	if (cipher_opts_resolve(&co, &cc))
 		return EXIT_USAGE;
 	job.cipher = cc.cipher;

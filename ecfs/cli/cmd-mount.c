@@ -5,7 +5,7 @@
  *
  * Order of work, so that every failure is reported on the terminal with an
  * exit status, never later as EIO:
- *   1. parse argv and -o (opts.c); resolve the cipher and name cipher;
+ *   1. parse argv and -o (mount-opts.c); resolve the cipher and name cipher;
  *   2. without -f: fork; the parent waits on a pipe and exits 0 once the
  *      child says "mounted", or with the child's status.  The child keeps
  *      the terminal until then (passphrase prompt, error messages).  We
@@ -28,7 +28,6 @@
  * argv shapes and ignores the helper flags -n, -v, -s and -t TYPE.
  */
 #include "cmd-mount.h"
-#include "cli-opts.h"
 #include "legacy-cli.h"
 
 #include <errno.h>
@@ -127,55 +126,57 @@ static void background_detach(void *arg)
 
 /* ------------------------------------------------------------- setup */
 
+/* The mount(8) helper flags -n, -v, -s and -t TYPE are taken and ignored.
+ * Operands may come first: mount.fuse3 puts -o after the paths. */
+static const struct ob_opt mount_argv_opts[] = {
+	{ "foreground", 'f', 'f', NULL, NULL, 0 },
+	{ "debug", 'd', 'd', NULL, NULL, 0 },
+	{ "options", 'o', 'o', "OPTIONS", NULL, 0 },
+	{ "mount-n", 'n', 'n', NULL, NULL, OB_OPT_HIDDEN },
+	{ "mount-v", 'v', 'v', NULL, NULL, OB_OPT_HIDDEN },
+	{ "mount-s", 's', 's', NULL, NULL, OB_OPT_HIDDEN },
+	{ "mount-t", 't', 't', "TYPE", NULL, OB_OPT_HIDDEN },
+	{ OB_OPT_END },
+};
+
+static int mount_argv_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+			  void *ctx)
+{
+	struct mount_args *a = ctx;
+
+	switch (opt->key) {
+	case 'f':
+		a->o.foreground = true;
+		break;
+	case 'd':
+		a->o.foreground = a->o.debug = true;
+		break;
+	case 'o':
+		if (mount_opts_parse(a, arg))
+			return EXIT_USAGE;
+		break;
+	}
+	return 0;
+}
+
+/* -1 to go on, else the exit status. */
 static int parse_argv(struct mount_args *a, int argc, char **argv)
 {
-	static const struct option own[] = {
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const struct cli_cmd cmd = {
+		.prog = "ecfs mount", .help = mount_help, .own = mount_argv_opts, .ko = &a->ko,
+		.fn = mount_argv_opt, .ctx = a, .more_help = mount_opts_print_help,
 	};
-	struct option opts[OPT_TABLE_MAX];
-	int ch;
+	int first, status;
 
-	opt_table(opts, own, 1);
-	optind = 1;
-	/* '+' would stop at LOWER; mount.fuse3 puts -o after the paths. */
-	while ((ch = getopt_long(argc, argv, "fdho:nvst:", opts, NULL)) != -1) {
-		int k = key_opts_handle(&a->ko, ch, optarg);
-
-		if (k > 0)
-			continue;
-		if (k < 0)
-			return EXIT_USAGE;
-		switch (ch) {
-		case 'f':
-			a->o.foreground = true;
-			break;
-		case 'd':
-			a->o.foreground = a->o.debug = true;
-			break;
-		case 'o':
-			if (mount_opts_parse(a, optarg))
-				return EXIT_USAGE;
-			break;
-		case 'n': case 'v': case 's': case 't':
-			break;		/* mount(8) helper flags */
-		case 'h':
-			fputs(mount_help, stdout);
-			mount_opts_print_help(stdout);
-			printf("\n%s", key_opts_help);
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 2) {
+	first = cli_parse(&cmd, argc, argv, &status);
+	if (first < 0)
+		return status;
+	if (argc - first != 2) {
 		cli_msg("mount: expected LOWER and MOUNTPOINT (see 'ecfs mount --help')");
 		return EXIT_USAGE;
 	}
-	a->o.lower = argv[optind];
-	a->o.mnt = argv[optind + 1];
+	a->o.lower = argv[first];
+	a->o.mnt = argv[first + 1];
 	return -1;	/* go on */
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-recover.c - "ecfs recover": ecryptfs-recover-private without the kernel.
  *
  * Finds the lower directory and the key material kept beside it, checks
@@ -20,9 +21,12 @@
  *      ecryptfs-utils, and the content key as mount.ecryptfs) against the
  *      Tag 70 signatures of sampled names, then Private.sig line 2.  A wrong
  *      line 2 is reported and the matching candidate is used.
+ *
+ * Divisions of this file: discovery (finding layouts under PATH), sampling
+ * (files and names to check keys against), keys (K1-K3), mount (through
+ * cli_mount_argv, as "ecfs mount"), main (the command line).
  */
 #include "cli.h"
-#include "cli-opts.h"
 #include "legacy-cli.h"
 
 #include <dirent.h>
@@ -868,62 +872,68 @@ static const char recover_help[] =
 	"  -h, --help               this help\n\n"
 	"Without a passphrase option it asks on the terminal.\n";
 
+enum { O_LOGIN = 1, O_LOGIN_EXT, O_WRAPPED, O_SIGF, O_KEYF, O_MNT, O_RW, O_CHECK, O_YES };
+
+static const struct ob_opt recover_opts[] = {
+	{ "login-password-file", 0, O_LOGIN, "F", NULL, OB_OPT_EXACT },
+	{ "login-extpass", 0, O_LOGIN_EXT, "CMD", NULL, OB_OPT_EXACT },
+	{ "wrapped-passphrase", 0, O_WRAPPED, "F", NULL, 0 },
+	{ "sig-file", 0, O_SIGF, "F", NULL, 0 },
+	{ "key-file", 0, O_KEYF, "F", NULL, OB_OPT_EXACT },
+	{ "mountpoint", 0, O_MNT, "DIR", NULL, 0 },
+	{ "rw", 0, O_RW, NULL, NULL, 0 },
+	{ "check", 0, O_CHECK, NULL, NULL, 0 },
+	{ "yes", 'y', O_YES, NULL, NULL, 0 },
+	{ "passphrase-file", 0, KO_PASSFILE, "F", NULL, OB_OPT_EXACT },
+	{ "extpass", 0, KO_EXTPASS, "CMD", NULL, OB_OPT_EXACT },
+	{ "salt", 0, KO_SALT, "HEX", NULL, 0 },
+	{ "ecryptfsrc", 0, KO_RC, "F", NULL, 0 },
+	{ OB_OPT_END },
+};
+
+static int recover_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		       void *ctx)
+{
+	struct recover *r = ctx;
+
+	switch (opt->key) {
+	case O_LOGIN: r->login.file = arg; break;
+	case O_LOGIN_EXT: r->login.extpass = arg; break;
+	case O_WRAPPED: r->wrapped = arg; break;
+	case O_SIGF: r->sigfile = arg; break;
+	case O_KEYF: r->keyfile = arg; break;
+	case O_MNT: r->mnt = arg; break;
+	case O_RW: r->rw = true; break;
+	case O_CHECK: r->check_only = true; break;
+	case O_YES: r->yes = true; break;
+	default: return key_opts_handle(&r->ko, opt->key, arg);
+	}
+	return 0;
+}
+
 int cmd_recover(int argc, char **argv)
 {
-	enum { O_LOGIN = 1, O_LOGIN_EXT, O_WRAPPED, O_SIGF, O_KEYF, O_MNT, O_RW, O_CHECK };
-	static const struct option opts[] = {
-		{ "login-password-file", required_argument, NULL, O_LOGIN },
-		{ "login-extpass", required_argument, NULL, O_LOGIN_EXT },
-		{ "wrapped-passphrase", required_argument, NULL, O_WRAPPED },
-		{ "sig-file", required_argument, NULL, O_SIGF },
-		{ "key-file", required_argument, NULL, O_KEYF },
-		{ "mountpoint", required_argument, NULL, O_MNT },
-		{ "rw", no_argument, NULL, O_RW },
-		{ "check", no_argument, NULL, O_CHECK },
-		{ "yes", no_argument, NULL, 'y' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "passphrase-file", required_argument, NULL, KEY_OPT_BASE },
-		{ "extpass", required_argument, NULL, KEY_OPT_BASE + 1 },
-		{ "salt", required_argument, NULL, KEY_OPT_BASE + 2 },
-		{ "ecryptfsrc", required_argument, NULL, KEY_OPT_BASE + 3 },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct recover *r = calloc(1, sizeof(*r));
+	const struct cli_cmd cmd = {
+		.prog = "ecfs recover", .help = recover_help, .own = recover_opts,
+		.fn = recover_opt, .ctx = r,
+	};
 	const char *path = "/";
 	char linked[PATH_MAX];
-	int c, rc = EXIT_FAIL, tried = 0;
+	int first, rc = EXIT_FAIL, tried = 0;
 
 	if (!r)
 		return EXIT_FAIL;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hy", opts, NULL)) != -1) {
-		if (c >= KEY_OPT_BASE) {
-			if (key_opts_handle(&r->ko, c, optarg) < 0)
-				goto usage;
-			continue;
-		}
-		switch (c) {
-		case O_LOGIN: r->login.file = optarg; break;
-		case O_LOGIN_EXT: r->login.extpass = optarg; break;
-		case O_WRAPPED: r->wrapped = optarg; break;
-		case O_SIGF: r->sigfile = optarg; break;
-		case O_KEYF: r->keyfile = optarg; break;
-		case O_MNT: r->mnt = optarg; break;
-		case O_RW: r->rw = true; break;
-		case O_CHECK: r->check_only = true; break;
-		case 'y': r->yes = true; break;
-		case 'h':
-			fputs(recover_help, stdout);
-			free(r);
-			return EXIT_OK;
-		default:
-			goto usage;
-		}
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0) {
+		free(r);
+		return rc;
 	}
-	if (argc - optind > 1)
+	rc = EXIT_FAIL;
+	if (argc - first > 1)
 		goto usage;
-	if (optind < argc)
-		path = argv[optind];
+	if (first < argc)
+		path = argv[first];
 	if (path[0] == '/' && !disk_link(r, path, linked))
 		path = linked;		/* ~/.Private itself, a link into the old disk */
 	if (!is_dir(path)) {

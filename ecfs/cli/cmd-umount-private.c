@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-umount-private.c - "ecfs umount-private", as ecryptfs-umount-private:
  * unmount the directory named in ~/.ecryptfs/Private.mnt.
  */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* ecfs.c - the ecfs command: one table of subcommands, each in its own file.
  *
  * Offline subcommands work on lower files directly (no mount, no kernel);

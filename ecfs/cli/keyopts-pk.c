@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* keyopts-pk.c - key options beyond passphrases, and the lower dir's key dir.
  *
  * Two kinds of keys join the passphrases of keyopts.c:
@@ -33,71 +34,55 @@
 
 #define WRAPPED_MAX	(64 * 1024)
 
-enum {
-	OPT_KEY_FILE = KEY_OPT_PK_BASE,
-	OPT_KEY_EXTPASS,
-	OPT_GPG_KEY,
-	OPT_TPM_KEY,
-	OPT_TPM_TCTI,
-	OPT_RSA_KEY,
-	OPT_RSA_PASSFILE,
-	OPT_RSA_EXTPASS,
-	OPT_ESCROW_KEY,
-	OPT_GPG_RECIPIENT,
-	OPT_POLICY,
-	OPT_KEYS_DIR,
-	OPT_NO_KEYS_DIR,
-};
-
 static int push(const char **list, int *n, const char *arg, const char *what)
 {
 	if (*n == 8) {
 		cli_msg("too many %s options (at most 8)", what);
-		return -1;
+		return EXIT_USAGE;
 	}
 	list[(*n)++] = arg;
-	return 1;
+	return 0;
 }
 
-int key_opts_handle_pk(struct key_opts *ko, int opt, const char *arg)
+int key_opts_handle_pk(struct key_opts *ko, int key, const char *arg)
 {
-	switch (opt) {
-	case OPT_KEY_FILE:
+	switch (key) {
+	case KO_KEY_FILE:
 		return push(ko->key_files, &ko->nkey_files, arg, "--key-file");
-	case OPT_KEY_EXTPASS:
+	case KO_KEY_EXTPASS:
 		ko->key_extpass = arg;
-		return 1;
-	case OPT_GPG_KEY:
+		return 0;
+	case KO_GPG_KEY:
 		return push(ko->gpg_keys, &ko->ngpg_keys, arg, "--gpg-key");
-	case OPT_TPM_KEY:
+	case KO_TPM_KEY:
 		return push(ko->tpm_keys, &ko->ntpm_keys, arg, "--tpm-key");
-	case OPT_TPM_TCTI:
+	case KO_TPM_TCTI:
 		ko->tcti = arg;
-		return 1;
-	case OPT_RSA_KEY:
+		return 0;
+	case KO_RSA_KEY:
 		return push(ko->rsa_keys, &ko->nrsa, arg, "--rsa-key");
-	case OPT_RSA_PASSFILE:
+	case KO_RSA_PASSFILE:
 		ko->rsa_pass.file = arg;
-		return 1;
-	case OPT_RSA_EXTPASS:
+		return 0;
+	case KO_RSA_EXTPASS:
 		ko->rsa_pass.extpass = arg;
-		return 1;
-	case OPT_ESCROW_KEY:
+		return 0;
+	case KO_ESCROW_KEY:
 		ko->escrow_key = arg;
-		return 1;
-	case OPT_GPG_RECIPIENT:
+		return 0;
+	case KO_GPG_RECIPIENT:
 		return push(ko->gpg_recipients, &ko->ngpg_recipients, arg, "--gpg-recipient");
-	case OPT_POLICY:
+	case KO_POLICY:
 		ko->policy = arg;
-		return 1;
-	case OPT_KEYS_DIR:
+		return 0;
+	case KO_KEYS_DIR:
 		ko->keys_dir = arg;
-		return 1;
-	case OPT_NO_KEYS_DIR:
+		return 0;
+	case KO_NO_KEYS_DIR:
 		ko->no_keys_dir = true;
-		return 1;
+		return 0;
 	}
-	return 0;
+	return EXIT_USAGE;
 }
 
 int key_opts_ext_count(const struct key_opts *ko)

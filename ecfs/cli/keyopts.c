@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: MIT
 /* keyopts.c - the key options every keyed subcommand takes, and gathering
  * the secrets they name.
  *
- * One table of options (--passphrase-file, --extpass, --salt, --ecryptfsrc,
- * --extra-passphrase-file, --fnek, --fnek-same-key) is spliced into each
- * subcommand's getopt_long table, so they behave the same everywhere.
+ * One ob/opt.h table of options (--passphrase-file, --extpass, --salt,
+ * --ecryptfsrc, --extra-passphrase-file, --fnek, --fnek-same-key and the
+ * keys beyond passphrases) follows each keyed subcommand's own table
+ * (cli_parse), so they parse and print the same everywhere.
  * The secrets are read here, in the order the options define; what they
  * become (content keys, both filename-key candidates) is libecfs's
  * business (lib/keychain.c).
@@ -11,133 +13,184 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ob/secmem.h"
 
-enum {
-	OPT_PASSFILE = KEY_OPT_BASE,
-	OPT_EXTPASS,
-	OPT_SALT,
-	OPT_RC,
-	OPT_EXTRA,
-	OPT_FNEK,
-	OPT_FNEK_SAME,
-	OPT_FNEK_PASSFILE,	/* legacy: crouton's separate filename passphrase */
-	OPT_KEY_SIG,		/* legacy: a token already in the kernel keyring */
+/* Secret-carrying options are OB_OPT_EXACT: never guessed from a prefix. */
+const struct ob_opt key_opt_table[] = {
+	{ OB_OPT_HEADING("Key options:") },
+	{ "passphrase-file", 0, KO_PASSFILE, "F", "read the passphrase from F ('-' = stdin)",
+	  OB_OPT_EXACT },
+	{ "extpass", 0, KO_EXTPASS, "CMD",
+	  "run CMD (via /bin/sh) and read the passphrase from its output\n"
+	  "(default: prompt on the terminal without echo)", OB_OPT_EXACT },
+	{ "salt", 0, KO_SALT, "HEX",
+	  "16 hex digits: the key salt (default: salt= from\n"
+	  "~/.ecryptfsrc, else 0011223344556677)", 0 },
+	{ "ecryptfsrc", 0, KO_RC, "FILE", "read salt= from FILE instead of ~/.ecryptfsrc", 0 },
+	{ "extra-passphrase-file", 0, KO_EXTRA, "F",
+	  "one more key (repeatable): new files get one key\n"
+	  "packet per key, and any key opens a file", OB_OPT_EXACT },
+	{ "fnek", 0, KO_FNEK, NULL,
+	  "encrypt new names with the filename key of\n"
+	  "ecryptfs-add-passphrase --fnek (ecryptfs-setup-private)", 0 },
+	{ "fnek-same-key", 0, KO_FNEK_SAME, NULL,
+	  "encrypt new names with the content key (mount.ecryptfs)", 0 },
+	{ "fnek-passphrase-file", 0, KO_FNEK_PASSFILE, "F",
+	  "the filename key comes from this passphrase, not the\n"
+	  "main one (crouton: two passphrases)", OB_OPT_EXACT },
+	{ "key-sig", 0, KO_KEY_SIG, "SIG",
+	  "use the key already in the kernel keyring under SIG\n"
+	  "(ecfs add-passphrase, ecryptfs-add-passphrase); repeatable;\n"
+	  "without a passphrase source no passphrase is asked for", 0 },
+	{ OB_OPT_HEADING("Keys beyond passphrases (each repeatable; any one opens a file, new files get\n"
+			 "one key packet per key; with only these, no passphrase is asked for):") },
+	{ "key-file", 0, KO_KEY_FILE, "F",
+	  "a key file (ecfs keyfile create): a random key used as\n"
+	  "a passphrase, so the kernel reads files with it too", OB_OPT_EXACT },
+	{ "key-extpass", 0, KO_KEY_EXTPASS, "CMD",
+	  "run CMD for a key file's content (e.g. a password store)", OB_OPT_EXACT },
+	{ "gpg-key", 0, KO_GPG_KEY, "F", "a key file wrapped to GnuPG keys (opened via gpg-agent)",
+	  OB_OPT_EXACT },
+	{ "tpm-key", 0, KO_TPM_KEY, "F", "a key file sealed by this machine's TPM 2.0", OB_OPT_EXACT },
+	{ "tpm-tcti", 0, KO_TPM_TCTI, "CONF",
+	  "TPM access, e.g. swtpm:host=127.0.0.1,port=2321\n"
+	  "(default: the tss2 default, /dev/tpmrm0)", 0 },
+	{ "rsa-key", 0, KO_RSA_KEY, "PEM",
+	  "an RSA key (Tag 1 packets, ecryptfs-utils' openssl module):\n"
+	  "a public key wraps new files, a private key also opens", OB_OPT_EXACT },
+	{ "rsa-passphrase-file", 0, KO_RSA_PASSFILE, "F", "the private key's passphrase from F",
+	  OB_OPT_EXACT },
+	{ "rsa-passphrase-extpass", 0, KO_RSA_EXTPASS, "CMD",
+	  "... or from CMD's output (default: prompt)", OB_OPT_EXACT },
+	{ "escrow-key", 0, KO_ESCROW_KEY, "PEM",
+	  "escrow public key added to every new file (default:\n"
+	  "escrow.pem in the key dir)", 0 },
+	{ "gpg-recipient", 0, KO_GPG_RECIPIENT, "ID", "a GnuPG key to wrap to (ecfs keyfile)", 0 },
+	{ "policy", 0, KO_POLICY, "F", "per-file cipher policy (default: policy in the key dir)", 0 },
+	{ "keys-dir", 0, KO_KEYS_DIR, "D",
+	  "the lower dir's key dir (default: .ecfs-NAME beside\n"
+	  "LOWER, i.e. LOWER/../.ecfs-NAME); --no-keys-dir: none", 0 },
+	{ "no-keys-dir", 0, KO_NO_KEYS_DIR, NULL, NULL, 0 },
+	{ OB_OPT_END },
 };
 
-const struct option key_long_opts[] = {
-	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },
-	{ "extpass", required_argument, NULL, OPT_EXTPASS },
-	{ "salt", required_argument, NULL, OPT_SALT },
-	{ "ecryptfsrc", required_argument, NULL, OPT_RC },
-	{ "extra-passphrase-file", required_argument, NULL, OPT_EXTRA },
-	{ "fnek", no_argument, NULL, OPT_FNEK },
-	{ "fnek-same-key", no_argument, NULL, OPT_FNEK_SAME },
-	{ "fnek-passphrase-file", required_argument, NULL, OPT_FNEK_PASSFILE },
-	{ "key-sig", required_argument, NULL, OPT_KEY_SIG },
-	/* ---- keys beyond passphrases: handled in keyopts-pk.c ---- */
-	{ "key-file", required_argument, NULL, KEY_OPT_PK_BASE + 0 },
-	{ "key-extpass", required_argument, NULL, KEY_OPT_PK_BASE + 1 },
-	{ "gpg-key", required_argument, NULL, KEY_OPT_PK_BASE + 2 },
-	{ "tpm-key", required_argument, NULL, KEY_OPT_PK_BASE + 3 },
-	{ "tpm-tcti", required_argument, NULL, KEY_OPT_PK_BASE + 4 },
-	{ "rsa-key", required_argument, NULL, KEY_OPT_PK_BASE + 5 },
-	{ "rsa-passphrase-file", required_argument, NULL, KEY_OPT_PK_BASE + 6 },
-	{ "rsa-passphrase-extpass", required_argument, NULL, KEY_OPT_PK_BASE + 7 },
-	{ "escrow-key", required_argument, NULL, KEY_OPT_PK_BASE + 8 },
-	{ "gpg-recipient", required_argument, NULL, KEY_OPT_PK_BASE + 9 },
-	{ "policy", required_argument, NULL, KEY_OPT_PK_BASE + 10 },
-	{ "keys-dir", required_argument, NULL, KEY_OPT_PK_BASE + 11 },
-	{ "no-keys-dir", no_argument, NULL, KEY_OPT_PK_BASE + 12 },
-};
-const size_t key_long_opts_count = sizeof(key_long_opts) / sizeof(key_long_opts[0]);
-
-const char key_opts_help[] =
-	"Key options:\n"
-	"  --passphrase-file F      read the passphrase from F ('-' = stdin)\n"
-	"  --extpass CMD            run CMD (via /bin/sh) and read the passphrase from its output\n"
-	"                           (default: prompt on the terminal without echo)\n"
-	"  --salt HEX               16 hex digits: the key salt (default: salt= from\n"
-	"                           ~/.ecryptfsrc, else 0011223344556677)\n"
-	"  --ecryptfsrc FILE        read salt= from FILE instead of ~/.ecryptfsrc\n"
-	"  --extra-passphrase-file F  one more key (repeatable): new files get one key\n"
-	"                           packet per key, and any key opens a file\n"
-	"  --fnek                   encrypt new names with the filename key of\n"
-	"                           ecryptfs-add-passphrase --fnek (ecryptfs-setup-private)\n"
-	"  --fnek-same-key          encrypt new names with the content key (mount.ecryptfs)\n"
-	"  --fnek-passphrase-file F the filename key comes from this passphrase, not the\n"
-	"                           main one (crouton: two passphrases)\n"
-	"  --key-sig SIG            use the key already in the kernel keyring under SIG\n"
-	"                           (ecfs add-passphrase, ecryptfs-add-passphrase); repeatable;\n"
-	"                           without a passphrase source no passphrase is asked for\n"
-	"Keys beyond passphrases (each repeatable; any one opens a file, new files get\n"
-	"one key packet per key; with only these, no passphrase is asked for):\n"
-	"  --key-file F             a key file (ecfs keyfile create): a random key used as\n"
-	"                           a passphrase, so the kernel reads files with it too\n"
-	"  --key-extpass CMD        run CMD for a key file's content (e.g. a password store)\n"
-	"  --gpg-key F              a key file wrapped to GnuPG keys (opened via gpg-agent)\n"
-	"  --tpm-key F              a key file sealed by this machine's TPM 2.0\n"
-	"  --tpm-tcti CONF          TPM access, e.g. swtpm:host=127.0.0.1,port=2321\n"
-	"                           (default: the tss2 default, /dev/tpmrm0)\n"
-	"  --rsa-key PEM            an RSA key (Tag 1 packets, ecryptfs-utils' openssl module):\n"
-	"                           a public key wraps new files, a private key also opens\n"
-	"  --rsa-passphrase-file F  the private key's passphrase from F\n"
-	"  --rsa-passphrase-extpass CMD  ... or from CMD's output (default: prompt)\n"
-	"  --escrow-key PEM         escrow public key added to every new file (default:\n"
-	"                           escrow.pem in the key dir)\n"
-	"  --policy F               per-file cipher policy (default: policy in the key dir)\n"
-	"  --keys-dir D             the lower dir's key dir (default: .ecfs-NAME beside\n"
-	"                           LOWER, i.e. LOWER/../.ecfs-NAME); --no-keys-dir: none\n";
-
-int key_opts_handle(struct key_opts *ko, int opt, const char *arg)
+int key_opts_handle(struct key_opts *ko, int key, const char *arg)
 {
-	switch (opt) {
-	case OPT_PASSFILE:
+	switch (key) {
+	case KO_PASSFILE:
 		ko->src.file = arg;
-		return 1;
-	case OPT_EXTPASS:
+		return 0;
+	case KO_EXTPASS:
 		ko->src.extpass = arg;
-		return 1;
-	case OPT_SALT:
+		return 0;
+	case KO_SALT:
 		ko->salt_hex = arg;
-		return 1;
-	case OPT_RC:
+		return 0;
+	case KO_RC:
 		ko->rc_path = arg;
-		return 1;
-	case OPT_EXTRA:
+		return 0;
+	case KO_EXTRA:
 		if (ko->nextra == (int)(sizeof(ko->extra_files) / sizeof(ko->extra_files[0]))) {
 			cli_msg("too many --extra-passphrase-file options");
-			return -1;
+			return EXIT_USAGE;
 		}
 		ko->extra_files[ko->nextra++] = arg;
-		return 1;
-	case OPT_FNEK:
+		return 0;
+	case KO_FNEK:
 		ko->fnek = true;
-		return 1;
-	case OPT_FNEK_SAME:
+		return 0;
+	case KO_FNEK_SAME:
 		ko->fnek_same = true;
-		return 1;
-	case OPT_FNEK_PASSFILE:
+		return 0;
+	case KO_FNEK_PASSFILE:
 		ko->fnek_file = arg;
-		return 1;
-	case OPT_KEY_SIG:
+		return 0;
+	case KO_KEY_SIG:
 		if (ko->nkey_sigs == (int)(sizeof(ko->key_sigs) / sizeof(ko->key_sigs[0]))) {
 			cli_msg("too many --key-sig options");
-			return -1;
+			return EXIT_USAGE;
 		}
 		if (ecfs_sig_from_hex(arg, ko->key_sigs[ko->nkey_sigs])) {
 			cli_msg("--key-sig %s: a key signature is 16 hex digits", arg);
-			return -1;
+			return EXIT_USAGE;
 		}
 		ko->nkey_sigs++;
-		return 1;
+		return 0;
 	}
-	return key_opts_handle_pk(ko, opt, arg);
+	return key_opts_handle_pk(ko, key, arg);
+}
+
+/* ---- one subcommand's command line ---- */
+
+enum { CLI_HELP = 0x2000 };
+
+static const struct ob_opt help_table[] = {
+	{ "help", 'h', CLI_HELP, NULL, "this help", 0 },
+	{ OB_OPT_END },
+};
+
+static int cli_dispatch(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+			void *ctx)
+{
+	const struct cli_cmd *c = ctx;
+
+	if (opt->key == CLI_HELP) {
+		fputs(c->help, stdout);
+		if (c->more_help)
+			c->more_help(stdout);
+		if (c->co) {
+			fputc('\n', stdout);
+			ob_opt_print_table(cipher_opt_table, stdout);
+		}
+		if (c->ko) {
+			fputc('\n', stdout);
+			ob_opt_print_table(key_opt_table, stdout);
+		}
+		return -1;	/* done: exit 0 */
+	}
+	if (c->ko && opt->key >= KO_PASSFILE && opt->key < KO_END)
+		return key_opts_handle(c->ko, opt->key, arg);
+	if (c->co && opt->key >= CO_CIPHER && opt->key < CO_END)
+		return cipher_opts_handle(c->co, opt->key, arg);
+	return c->fn(cmd, opt, arg, c->ctx);
+}
+
+int cli_opt_flag(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		 void *ctx)
+{
+	*(bool *)ctx = true;
+	return 0;
+}
+
+int cli_parse(const struct cli_cmd *c, int argc, char **argv, int *status)
+{
+	const struct ob_opt *tables[5];
+	struct ob_cmd cmd = {
+		.prog = c->prog,
+		.synopsis = c->prog,
+		.tables = tables,
+		.operands_max = -1,
+		.usage_status = EXIT_USAGE,
+		.flags = c->flags,
+	};
+	int n = 0, first;
+
+	if (c->own)
+		tables[n++] = c->own;
+	if (c->co)
+		tables[n++] = cipher_opt_table;
+	if (c->ko)
+		tables[n++] = key_opt_table;
+	tables[n++] = help_table;
+	tables[n] = NULL;
+	first = ob_opt_parse(&cmd, argc, argv, cli_dispatch, (void *)c, status);
+	if (first < 0 && *status == -1)
+		*status = EXIT_OK;	/* --help */
+	return first;
 }
 
 static int content_salt(const struct key_opts *ko, uint8_t salt[ECFS_SALT_BYTES],

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* keyring.c - eCryptfs passphrase tokens in the kernel keyring.
  *
  * ecryptfs-add-passphrase stores a 740-byte struct ecryptfs_auth_tok as a

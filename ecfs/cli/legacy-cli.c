@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* legacy-cli.c - helpers shared by the legacy subcommands (legacy-cli.h).
  *
  * lc_spawn_mount(): recover and mount-private know the mount passphrase

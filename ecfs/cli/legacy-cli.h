@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* legacy-cli.h - what the legacy subcommands (recover, fsck, the
  * *-passphrase and *-private commands) share: small files, atomic writes,
  * yes/no questions, and starting "ecfs mount" with a secret on a pipe.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* secret.c - reading passphrases without ever putting them on a command line.
  *
  * Three sources, in order: a file (or stdin for "-"), the standard output of

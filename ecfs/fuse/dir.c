@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* dir.c - directory entries: readdir(plus), mkdir, mknod, symlink, link,
  * unlink, rmdir, rename, readlink.
  *

@@ -1,10 +1,15 @@
+/* SPDX-License-Identifier: MIT */
 /* ecfs-fuse.h - the one private header of the FUSE mount: every struct, lock
- * and helper that fs.c, inode.c, dir.c, file.c, xattr.c, probe.c and
- * mount.c share.
+ * and helper that the files of ecfs/fuse share (fs.c, inode.c, dir.c,
+ * file.c, xattr.c, probe.c, readahead.c, mount.c, and the transport:
+ * wire.c, ring.c, idlepoll.c).  What the front end may use is in
+ * ecfs-mount.h; nothing here comes from ecfs/cli.
  *
  * Shape (passthrough_ll.c style, libfuse low-level API):
- *   - struct ef_fs is the whole mount: options, keys, the inode table.  It is
- *     the session's userdata; nothing is global.
+ *   - struct ef_fs is the whole mount: options, keys (the key chain it
+ *     took), the inode table, the transport (struct ef_wire).  It is the
+ *     session's userdata; nothing is global but the state of the request a
+ *     thread serves.
  *   - struct ef_inode is one lower object, keyed by lower (st_dev, st_ino)
  *     and holding an O_PATH fd to it.  The FUSE node id is the pointer.
  *     Its life is the kernel's lookup count (nlookup): lookup, create,

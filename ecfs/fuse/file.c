@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* file.c - regular files: open/create, read/write, truncate, fsync, fallocate.
  *
  * The first open of an inode opens one lower data fd (read-write when we

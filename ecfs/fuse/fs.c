@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fs.c - the filesystem as libfuse sees it: connection setup, statfs,
  * logging, and the ops table (at the bottom).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* idlepoll.c - keep the CPUs awake for a moment after a request that
  * changes the tree, while requests come through io_uring.
  *

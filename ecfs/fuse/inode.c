@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* inode.c - the inode table, lookup/forget, names, getattr/setattr.
  *
  * Every lower object the kernel knows about is one struct ef_inode, found

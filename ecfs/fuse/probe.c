@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* probe.c - the mount-time key check: a wrong passphrase fails the mount
  * with a clear message instead of EIO on every file later.
  *

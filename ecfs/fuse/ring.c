@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* ring.c - FUSE over io_uring: requests reach the daemon through per-CPU
  * queues of ring entries instead of read() and writev() on /dev/fuse.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* wire.c - a thin hook on the /dev/fuse transport, for four things libfuse
  * 3.14 (Debian 12) does not do; libfuse 3.17.1 does the first two, 3.18 the
  * last.

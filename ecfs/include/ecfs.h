@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ecfs.h - libecfs: the eCryptfs on-disk format, byte-compatible with Linux.
  *
  * The one public header of libecfs.  Front ends (the ecfs tool, the FUSE

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cipher.c - the kernel's eCryptfs ciphers behind one thread-safe API.
  *
  * Job: map the cipher codes of a Tag 3 packet (spec §3.6) to ciphers, expand

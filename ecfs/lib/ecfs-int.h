@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ecfs-int.h - the one private header of libecfs: shared internals.
  *
  * Byte-order helpers, the FEK object (shared by fek.c and file.c), hashing

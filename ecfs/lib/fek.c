@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fek.c - the per-file encryption key: unwrap, create, IVs, extent crypto.
  *
  * Every lower file has its own random FEK, stored once per authorised key

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* file.c - plaintext I/O on one lower file, laid out exactly as the kernel does.
  *
  * Invariants kept for every file this code touches (spec §5.4):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* name.c - encrypted file names: FNEKs, Tag 70 packets, eCryptfs base64.
  *
  * With filename encryption on, every lower directory entry (and every

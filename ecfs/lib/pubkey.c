@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* pubkey.c - RSA public keys as Tag 1 packets, compatible with ecryptfs-utils.
  *
  * The kernel cannot use a public key itself: for a Tag 1 packet it asks the

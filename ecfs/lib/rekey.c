@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* rekey.c - add or remove key packets in a lower file's header, in place.
  *
  * Re-keying never touches data: the FEK stays, only the list of packets

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test-name.c - encrypted file names: spec vectors, lengths, every cipher,
  * error cases, garbage input, and names written by the real kernel.
  *
@@ -5,6 +6,9 @@
  * the §7.4 length table, and the corpus cases b-aes256-fnek and
  * e-private-wrapped (kernel 6.1 in QEMU), found through $OB_ROOT or the
  * current directory and skipped when absent.
+ *
+ * Divisions of this file: helpers, base64, spec §14.3 vectors, lengths
+ * (§7.4), ciphers, errors (and garbage input), corpus.
  */
 #include <dirent.h>
 #include <errno.h>

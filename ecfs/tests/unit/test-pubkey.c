@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test-pubkey.c - Tag 1 (RSA) packets, key ids, mixed key sets, policy and
  * in-place re-keying (lib/pubkey.c, policy.c, rekey.c).
  *
