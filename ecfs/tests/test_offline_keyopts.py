@@ -97,3 +97,27 @@ def test_public_key_only_mount_writes_and_refuses_old_files(tmp_path, mounter): 
     p = run_ecfs("escrow", "recover", "--rsa-key", pub, str(lower), str(tmp_path / "esc"),
                  check=False)
     assert p.returncode == 1 and b"PRIVATE key" in p.stderr
+
+
+SECRET = "hunter2-SECRET-value"
+
+
+@pytest.mark.parametrize("argv", [
+    ["decrypt", "--passphrase", SECRET, "L"],
+    ["encrypt", "--passphrase", SECRET, "P", "-o", "L"],
+    ["ls", "--passphrase", SECRET, "L"],
+    ["fsck", "--passphrase", SECRET, "L"],
+    ["rekey", "--passphrase", SECRET, "--remove", "0011223344556677", "L"],
+    ["mount", "--passphrase", SECRET, "L", "M"],
+    ["recover", "--passphrase", SECRET, "L"],
+    ["recover", "--login-password", SECRET, "L"],
+    ["unwrap-passphrase", "--login-password", SECRET, "F"],
+    ["decrypt", "--rsa-passphrase", SECRET, "L"],
+    ["decrypt", "--key", SECRET, "L"],
+])
+def test_secret_options_are_never_abbreviated_nor_echoed(argv):
+    """Issue 20 item 9: '--passphrase SECRET' was taken for
+    --passphrase-file and the error echoed the secret."""
+    p = run_ecfs(*argv, check=False, stdin=subprocess.DEVNULL)
+    assert p.returncode == 2, (p.stdout + p.stderr).decode()
+    assert SECRET.encode() not in p.stdout + p.stderr
