@@ -113,9 +113,12 @@ struct cli_cmd {
 	void (*more_help)(FILE *out);	/* after help, before the key options */
 };
 int cli_parse(const struct cli_cmd *c, int argc, char **argv, int *status);
-/* An fn for a command whose one own option is a flag: ctx is its bool. */
+/* fns for a command with one own option: a flag (ctx is its bool) or one
+ * taking a value (ctx is its const char *). */
 int cli_opt_flag(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
 		 void *ctx);
+int cli_opt_value(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		  void *ctx);
 
 /* --cipher, --key-bytes, --fn-cipher, --fn-key-bytes (cipher-opts.c): the
  * mount's ecryptfs_cipher and friends for the offline commands. */

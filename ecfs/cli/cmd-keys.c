@@ -26,13 +26,6 @@ static const struct ob_opt wrap_opts[] = {
 	{ OB_OPT_END },
 };
 
-static int take_value(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
-		      void *ctx)
-{
-	*(const char **)ctx = arg;
-	return 0;
-}
-
 /* The index of the first operand, or -1 with *status to exit with. */
 static int parse_simple(int argc, char **argv, struct key_opts *ko, const char *prog,
 			const struct ob_opt *own, const char *help, const char **extra_arg,
@@ -40,7 +33,7 @@ static int parse_simple(int argc, char **argv, struct key_opts *ko, const char *
 {
 	const struct cli_cmd c = {
 		.prog = prog, .help = help, .own = own, .ko = ko,
-		.fn = take_value, .ctx = extra_arg,
+		.fn = cli_opt_value, .ctx = extra_arg,
 	};
 
 	return cli_parse(&c, argc, argv, status);

@@ -305,32 +305,37 @@ int cmd_mount(int argc, char **argv)
 
 /* ------------------------------------------------------------ umount */
 
+static const struct ob_opt umount_opts[] = {
+	{ "lazy", 'z', 'z', NULL, NULL, 0 },
+	{ OB_OPT_END },
+};
+
 int cmd_umount(int argc, char **argv)
 {
 	bool lazy = false;
-	const char *mnt = NULL;
+	const struct cli_cmd cmd = {
+		.prog = "ecfs umount",
+		.help = "usage: ecfs umount [-z|--lazy] MOUNTPOINT\n\n"
+			"Unmount an ecfs mount (fusermount3 -u); the daemon then exits.\n"
+			"  -z, --lazy   detach now even if the mount is busy\n",
+		.own = umount_opts, .fn = cli_opt_flag, .ctx = &lazy,
+	};
+	const char *mnt;
 	pid_t pid;
-	int st;
+	int first, st;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-z") || !strcmp(argv[i], "--lazy")) {
-			lazy = true;
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: ecfs umount [-z|--lazy] MOUNTPOINT\n\n"
-			       "Unmount an ecfs mount (fusermount3 -u); the daemon then exits.\n"
-			       "  -z, --lazy   detach now even if the mount is busy\n");
-			return EXIT_OK;
-		} else if (!mnt && argv[i][0] != '-') {
-			mnt = argv[i];
-		} else {
-			cli_msg("umount: unexpected '%s' (see 'ecfs umount --help')", argv[i]);
-			return EXIT_USAGE;
-		}
+	first = cli_parse(&cmd, argc, argv, &st);
+	if (first < 0)
+		return st;
+	if (argc - first > 1) {
+		cli_msg("umount: unexpected '%s' (see 'ecfs umount --help')", argv[first + 1]);
+		return EXIT_USAGE;
 	}
-	if (!mnt) {
+	if (argc - first < 1) {
 		cli_msg("umount: expected MOUNTPOINT");
 		return EXIT_USAGE;
 	}
+	mnt = argv[first];
 	pid = fork();
 	if (pid == 0) {
 		execlp("fusermount3", "fusermount3", lazy ? "-uz" : "-u", "--", mnt, (char *)NULL);

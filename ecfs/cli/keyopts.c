@@ -166,6 +166,13 @@ int cli_opt_flag(const struct ob_cmd *cmd, const struct ob_opt *opt, const char 
 	return 0;
 }
 
+int cli_opt_value(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		  void *ctx)
+{
+	*(const char **)ctx = arg;
+	return 0;
+}
+
 int cli_parse(const struct cli_cmd *c, int argc, char **argv, int *status)
 {
 	const struct ob_opt *tables[5];
