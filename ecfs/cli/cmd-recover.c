@@ -79,9 +79,11 @@ struct sample {
 	uint8_t file_sigs[8][ECFS_SIG_BYTES];
 	int nfile_sigs;
 	uint8_t file_cipher;		/* Tag 3 cipher code of the first file */
+	uint16_t file_ekey_len;		/* ... and its wrapped key's length */
 	uint8_t name_sigs[8][ECFS_SIG_BYTES];
 	int nname_sigs;
 	uint8_t name_cipher;		/* Tag 70 cipher code of the first name */
+	char name[ECFS_LOWER_NAME_MAX];	/* the first name, to find its key size */
 	unsigned files, names, visited;
 };
 
@@ -414,6 +416,7 @@ static void sample_dir(struct sample *s, int dfd, int depth)
 				int c = name_cipher(e->d_name);
 
 				s->name_cipher = c < 0 ? 0 : (uint8_t)c;
+				snprintf(s->name, sizeof(s->name), "%s", e->d_name);
 			}
 			add_sig(s->name_sigs, &s->nname_sigs, sig);
 			s->names++;
@@ -435,8 +438,10 @@ static void sample_dir(struct sample *s, int dfd, int depth)
 			if (h && !ecfs_metadata_read(fd, ECFS_OPEN_XATTR_OK, h, NULL)) {
 				for (unsigned i = 0; i < h->npackets; i++)
 					if (h->packets[i].tag == ECFS_PKT_TAG3) {
-						if (!s->nfile_sigs)
+						if (!s->nfile_sigs) {
 							s->file_cipher = h->packets[i].cipher_code;
+							s->file_ekey_len = h->packets[i].ekey_len;
+						}
 						add_sig(s->file_sigs, &s->nfile_sigs, h->packets[i].sig);
 					}
 				s->files++;
@@ -587,6 +592,25 @@ struct plan {
 	char salt_hex[ECFS_SIG_HEX];
 };
 
+/* The key size names were written with: blowfish, cast6 and twofish take
+ * several, and Tag 70 does not say which (the decoder tries them all and
+ * reports the one that validates).  guess when the name does not decode. */
+static size_t name_key_bytes(const struct ecfs_key *key, const struct ecfs_cipher_info *ci,
+			     size_t guess, const char *name)
+{
+	char plain[ECFS_LOWER_NAME_MAX];
+	struct ecfs_fnek *fn = NULL;
+	size_t used = guess;
+
+	if (!name[0] || ecfs_fnek_new(key, ci, 0, &fn, NULL))
+		return guess;
+	if (ecfs_name_decrypt_sized(&fn, 1, name, plain, sizeof(plain), &used, NULL) < 0)
+		used = guess;
+	ecfs_fnek_free(fn);
+	ob_wipe(plain, sizeof(plain));
+	return used;
+}
+
 /* K2 and K3.  0 with a plan, or -EKEYREJECTED after printing why. */
 static int check_keys(struct recover *r, struct found *f, struct keys *k, bool fnek_sep,
 		      struct plan *pl)
@@ -597,7 +621,7 @@ static int check_keys(struct recover *r, struct found *f, struct keys *k, bool f
 	struct sample s = {0};
 	const char *fp = fnek_sep ? k->fpass : k->pass;
 	int npsig = 0, dfd;
-	const struct ecfs_key *cands[2];
+	const struct ecfs_key *cands[2], *name_key = NULL;
 	const char *cand_how[2];
 
 	if (lc_v1_salt(&r->ko, salt, &err)) {
@@ -680,6 +704,7 @@ static int check_keys(struct recover *r, struct found *f, struct keys *k, bool f
 	if (s.nname_sigs) {
 		for (int i = 0; i < 2 && !pl->fnek; i++)
 			if (sig_in(s.name_sigs, s.nname_sigs, cands[i]->sig)) {
+				name_key = cands[i];
 				pl->fnek = true;
 				memcpy(pl->fnek_sig, cands[i]->sig, ECFS_SIG_BYTES);
 				if (npsig == 2 && memcmp(psig[1], cands[i]->sig, ECFS_SIG_BYTES))
@@ -722,10 +747,14 @@ static int check_keys(struct recover *r, struct found *f, struct keys *k, bool f
 		if (ci && !strcmp(ci->name, "aes"))
 			pl->key_bytes = s.file_cipher == ECFS_CIPHER_AES_256 ? 32 :
 					s.file_cipher == ECFS_CIPHER_AES_192 ? 24 : 16;
+		else if (ci && ecfs_cipher_by_name(ci->name, s.file_ekey_len))
+			pl->key_bytes = s.file_ekey_len;	/* the FEK, unpadded */
 		pl->fn_key_bytes = pl->key_bytes;
 		if (fci && !strcmp(fci->name, "aes"))
 			pl->fn_key_bytes = s.name_cipher == ECFS_CIPHER_AES_256 ? 32 :
 					   s.name_cipher == ECFS_CIPHER_AES_192 ? 24 : 16;
+		else if (fci && name_key)
+			pl->fn_key_bytes = name_key_bytes(name_key, fci, pl->fn_key_bytes, s.name);
 	}
 	printf("Key check passed for %s: content key %s (%u file%s checked)",
 	       f->lower, hexs(pl->content_sig, a), s.files, s.files == 1 ? "" : "s");

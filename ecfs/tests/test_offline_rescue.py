@@ -11,7 +11,10 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from conftest import run_ecfs
+import kernel_matrix as km
 from legacy_helpers import (SYNO_PASS, mounted_at, mounts, tree,  # noqa: F401
                             write_secret)
 
@@ -147,3 +150,26 @@ def test_recover_temp_mount_point_named_daemon_and_removed(tmp_path, mounts):  #
     assert daemon_comm(str(home)) == "ecfs"
     run_ecfs("umount", mnt)
     assert not os.path.exists(mnt)
+
+
+@pytest.mark.parametrize("cipher,kb,mode", [("blowfish", 56, "fnek"), ("twofish", 32, "same"),
+                                            ("des3_ede", 24, "fnek")])
+def test_recover_finds_the_key_size_of_files_and_names(cipher, kb, mode, tmp_path, mounts):  # noqa: F811
+    """recover mounted non-AES trees with the cipher's default key size, so
+    blowfish-56 or twofish-32 names did not decode; it now takes the size
+    from the files' key packets and the names' validated decoding.  On the
+    kernel's own tree when the matrix cache has it, else on ecfs's."""
+    plain, lower, pf = (None, None, None)
+    case = os.path.join(km.CACHE, "%s-%d-%s" % (cipher, kb, mode))
+    if os.path.exists(os.path.join(case, "done")):
+        plain, lower, pf = km.kernel_tree(cipher, kb, mode)
+    else:
+        plain, lower = str(tmp_path / "plain"), str(tmp_path / "lower")
+        km.make_plain(plain)
+        pf = write_secret(tmp_path / "pw", km.PASSPHRASE)
+        run_ecfs("encrypt", *km.key_args(pf, cipher, kb, mode), plain, "-o", lower)
+    mnt = mounts.add(tmp_path / "mnt")
+    p = run_ecfs("recover", "--passphrase-file", pf, "--mountpoint", mnt, lower,
+                 stdin=subprocess.DEVNULL, check=False)
+    assert p.returncode == 0, (p.stdout + p.stderr).decode()
+    assert tree(mnt) == tree(plain)
