@@ -1,0 +1,132 @@
+"""ecfs attacked as a hostile local user or a careless administrator would
+(issue 19): a second user against a root mount with allow_other, two daemons
+on one lower directory, operations that fail but still change things, and
+error lines that must keep their reason.
+
+Users made here are named obtest-sec-N and removed afterwards; sysctls a
+test changes are restored by the same test."""
+import contextlib
+import errno
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import run_ecfs
+from fuse_helpers import MountFailed, mounter, remount  # noqa: F401
+
+PREFIX = "ECRYPTFS_FNEK_ENCRYPTED."
+
+need_root_setpriv = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("useradd"),
+    reason="needs root, setpriv and useradd")
+
+
+@contextlib.contextmanager
+def local_user(name):
+    """A throwaway local user (no home, no login); removed on exit."""
+    subprocess.run(["userdel", name], stderr=subprocess.DEVNULL)
+    subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", name], check=True)
+    try:
+        import pwd
+        pw = pwd.getpwnam(name)
+        yield pw.pw_uid, pw.pw_gid
+    finally:
+        subprocess.run(["userdel", name], stderr=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def sysctl(path, value):
+    """Set /proc/sys/<path> for the block, then put the old value back."""
+    p = "/proc/sys/" + path.replace(".", "/")
+    with open(p) as f:
+        old = f.read().strip()
+    with open(p, "w") as f:
+        f.write(str(value))
+    try:
+        yield
+    finally:
+        with open(p, "w") as f:
+            f.write(old)
+
+
+def as_user(uid, gid, *argv):
+    return subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
+                           "--clear-groups", *argv],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@contextlib.contextmanager
+def shared_mount(mounter, opts):
+    """A root mount with allow_other on a world-writable sticky (1777) root,
+    under a directory other users may enter (pytest's tmp is 0700)."""
+    top = tempfile.mkdtemp(prefix="ecfs-sec-")
+    os.chmod(top, 0o755)
+    m = None
+    try:
+        m = mounter(opts=["allow_other", *opts], mnt=os.path.join(top, "mnt"))
+        os.chmod(m.mnt, 0o1777)
+        yield m
+    finally:
+        problems = m.stop() if m else []
+        shutil.rmtree(top)
+    assert not problems, problems
+
+
+def owner_view(path):
+    st = os.lstat(path)
+    return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns
+
+
+# ------------------------------------------------------------ item 1
+
+@need_root_setpriv
+@pytest.mark.parametrize("protected", [0, 1])
+@pytest.mark.parametrize("opts", [[], ["default_permissions"]], ids=["plain", "default_permissions"])
+def test_hard_link_changes_nothing_of_the_target_but_its_link_count(mounter, protected, opts):
+    """`ln root-file mine` by another user in a sticky 1777 directory must
+    not hand the user the file: only nlink and ctime of the target change,
+    and the user still cannot chmod it.  Objects the user creates are the
+    user's."""
+    with local_user("obtest-sec-1") as (uid, gid), sysctl("fs.protected_hardlinks", protected), \
+            shared_mount(mounter, opts) as m:
+        target = os.path.join(m.mnt, "team-file")
+        with open(target, "w") as f:
+            f.write("the team's data\n")
+        os.chown(target, 0, 0)
+        os.chmod(target, 0o640)
+        lower = os.path.join(m.lower, "team-file")
+        before, nlink = owner_view(lower), os.lstat(lower).st_nlink
+
+        r = as_user(uid, gid, "ln", target, os.path.join(m.mnt, "mine"))
+        if protected:
+            assert r.returncode != 0 and b"not permitted" in r.stderr, r
+        else:
+            assert r.returncode == 0, r.stderr
+        assert owner_view(lower) == before
+        assert os.lstat(lower).st_nlink == nlink + (0 if protected else 1)
+        assert owner_view(target) == owner_view(lower)[:2] + owner_view(target)[2:]
+        r = as_user(uid, gid, "chmod", "666", target)
+        assert r.returncode != 0 and b"not permitted" in r.stderr
+        assert owner_view(lower) == before
+        r = as_user(uid, gid, "cat", target)
+        assert r.returncode != 0
+
+        # What the user makes is the user's, and only that.
+        assert as_user(uid, gid, "sh", "-c",
+                       "cd %s && echo x > file && mkdir dir && ln -s file sym "
+                       "&& mkfifo fifo" % m.mnt).returncode == 0
+        for n in ("file", "dir", "sym", "fifo"):
+            st = os.lstat(os.path.join(m.lower, n))
+            assert (st.st_uid, st.st_gid) == (uid, gid), n
+        # A link the user makes to the user's own file keeps it the user's;
+        # a link root makes to it does not make it root's.
+        assert as_user(uid, gid, "ln", os.path.join(m.mnt, "file"),
+                       os.path.join(m.mnt, "file2")).returncode == 0
+        os.link(os.path.join(m.mnt, "file"), os.path.join(m.mnt, "file3"))
+        st = os.lstat(os.path.join(m.lower, "file"))
+        assert (st.st_uid, st.st_gid, st.st_nlink) == (uid, gid, 3)
+        assert owner_view(lower) == before
