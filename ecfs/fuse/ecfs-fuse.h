@@ -142,6 +142,7 @@ struct ef_fs {
 	bool use_syslog;
 	double timeout;
 	bool is_root;			/* chown new objects to the caller */
+	int lower_lock_fd;		/* lowerlock.c: fd + 1, 0 = none */
 
 	struct ef_inode root;
 
@@ -333,6 +334,11 @@ void ef_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void ef_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    const char *value, size_t size, int flags);
 void ef_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* lowerlock.c: lock the lower directory for this mount (shared when ro):
+ * 0, or -1 after printing which mount holds it. */
+int ef_lower_lock(struct ef_fs *fs, const char *lower, int root_fd, bool ro);
+void ef_lower_unlock(struct ef_fs *fs);
 
 /* probe.c: the mount-time key check.  0, or -1 after printing why. */
 int ef_probe_keys(struct ef_fs *fs, int root_fd);

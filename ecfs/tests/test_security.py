@@ -130,3 +130,56 @@ def test_hard_link_changes_nothing_of_the_target_but_its_link_count(mounter, pro
         st = os.lstat(os.path.join(m.lower, "file"))
         assert (st.st_uid, st.st_gid, st.st_nlink) == (uid, gid, 3)
         assert owner_view(lower) == before
+
+
+# ------------------------------------------------------------ item 2
+
+def test_second_read_write_mount_of_a_lower_dir_is_refused(mounter, tmp_path):
+    """Two daemons on one lower directory lose fsync'd data: the second
+    read-write mount is refused with a message naming the first; a
+    read-only one too while a writer is there."""
+    first = mounter()
+    with open(os.path.join(first.mnt, "f"), "w") as f:
+        f.write("one\n")
+    for opts in ([], ["ro"]):
+        with pytest.raises(MountFailed) as ei:
+            mounter(opts=opts, mnt=tmp_path / ("second-%s" % "-".join(opts)))
+        msg = ei.value.err
+        assert ei.value.rc == 1
+        assert first.mnt in msg and "pid %d" % first.proc.pid in msg, msg
+        assert str(first.lower) in msg, msg
+    # Through another path to the same directory (a symlink): the same lock.
+    alias = tmp_path / "alias"
+    os.symlink(first.lower, alias)
+    with pytest.raises(MountFailed):
+        mounter(lower=alias, mnt=tmp_path / "via-alias")
+    assert open(os.path.join(first.mnt, "f")).read() == "one\n"
+
+
+def test_killed_daemon_never_blocks_the_next_mount(mounter, tmp_path):
+    first = mounter()
+    with open(os.path.join(first.mnt, "f"), "w") as f:
+        f.write("kept\n")
+    first.proc.kill()
+    first.proc.wait()
+    subprocess.run(["fusermount3", "-uz", first.mnt], stderr=subprocess.DEVNULL)
+    first.proc = None              # dead on purpose: nothing to check
+    second = mounter(mnt=tmp_path / "after-kill")
+    assert open(os.path.join(second.mnt, "f")).read() == "kept\n"
+
+
+def test_read_only_mounts_share_a_lower_dir_but_not_with_a_writer(mounter, tmp_path):
+    w = mounter()
+    with open(os.path.join(w.mnt, "f"), "w") as f:
+        f.write("shared\n")
+    assert not w.stop()
+    made = mounter.made
+    made.remove(w)
+    r1 = mounter(opts=["ro"], mnt=tmp_path / "ro1")
+    r2 = mounter(opts=["ro"], mnt=tmp_path / "ro2")
+    for m in (r1, r2):
+        assert open(os.path.join(m.mnt, "f")).read() == "shared\n"
+    with pytest.raises(MountFailed) as ei:
+        mounter(mnt=tmp_path / "rw")
+    assert "already in use" in ei.value.err and \
+        ("pid %d" % r1.proc.pid in ei.value.err or "pid %d" % r2.proc.pid in ei.value.err)
