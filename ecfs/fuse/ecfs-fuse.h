@@ -217,6 +217,13 @@ ssize_t ef_lower_call(struct ef_fs *fs, struct ef_inode *ino, ef_fd_call on_fd,
 		      ef_path_call on_path, void *arg);
 /* Drop suid, and sgid when group-executable, as the kernel would. */
 void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino);
+/* Can a file have this plaintext size?  The kernel refuses an attribute
+ * past the largest loff_t with EIO, and a name it cannot stat cannot be
+ * renamed or removed either: a header with such a size is damaged. */
+static inline bool ef_size_possible(uint64_t size)
+{
+	return size <= (uint64_t)INT64_MAX - ECFS_METADATA_SIZE;
+}
 /* Probe a regular file's metadata for kind and size (caller holds m). */
 void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd);
 

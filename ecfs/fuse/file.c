@@ -133,6 +133,9 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 	struct ecfs_keys keys = cli_keys_all(&fs->ck);
 
 	rc = ecfs_file_open_ex(&d->f, d->f.fd, ECFS_OPEN_XATTR_OK, &keys, &err);
+	if (rc == 0 && !ef_size_possible(d->f.hdr.size))
+		rc = ob_err_set(&err, -EIO, "size field %llu is past the largest file size",
+				(unsigned long long)d->f.hdr.size);
 	if (rc == 0) {
 		ino->kind = EF_ENC;
 		ino->size = d->f.hdr.size;

@@ -243,6 +243,8 @@ void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd)
 	if (!h)
 		return;
 	rc = ecfs_metadata_read(datafd, ECFS_OPEN_XATTR_OK, h, NULL);
+	if (rc == 0 && !ef_size_possible(h->size))
+		rc = -EIO;
 	if (rc == 0) {
 		ino->kind = EF_ENC;
 		ino->size = h->size;

@@ -183,3 +183,61 @@ def test_read_only_mounts_share_a_lower_dir_but_not_with_a_writer(mounter, tmp_p
         mounter(mnt=tmp_path / "rw")
     assert "already in use" in ei.value.err and \
         ("pid %d" % r1.proc.pid in ei.value.err or "pid %d" % r2.proc.pid in ei.value.err)
+
+
+# ------------------------------------------------------------ item 5
+
+def size_field(path):
+    with open(path, "rb") as f:
+        return int.from_bytes(f.read(8), "big")
+
+
+def set_size_field(path, size):
+    with open(path, "r+b") as f:
+        f.write(size.to_bytes(8, "big"))
+
+
+def test_truncate_that_fails_changes_nothing(mounter, tmp_path):
+    """A shrink whose new last extent cannot be read (the size field points
+    past the extents on disk) fails with EIO and leaves the size field and
+    the lower file as they were."""
+    m = mounter()
+    with open(os.path.join(m.mnt, "f"), "wb") as f:
+        f.write(b"d" * 12345)              # 4 extents: 8192 + 16384 bytes
+    assert not m.stop()
+    lower = os.path.join(m.lower, "f")
+    set_size_field(lower, 20000)           # damaged: extent 4 is not there
+    before = open(lower, "rb").read()
+    m.start()
+    with pytest.raises(OSError) as ei:
+        os.truncate(os.path.join(m.mnt, "f"), 18000)
+    assert ei.value.errno == errno.EIO
+    assert open(lower, "rb").read() == before
+    assert size_field(lower) == 20000
+    # A shrink into the extents that are there still works (and repairs).
+    os.truncate(os.path.join(m.mnt, "f"), 5000)
+    assert open(os.path.join(m.mnt, "f"), "rb").read() == b"d" * 5000
+    assert size_field(lower) == 5000
+
+
+@pytest.mark.parametrize("size", [1 << 63, (1 << 64) - 1, (1 << 63) - 1])
+def test_file_with_a_damaged_size_field_can_be_renamed_and_removed(mounter, size):
+    """unlink and rename never need a readable header: a size field no file
+    can have makes the file unreadable (EIO), not impossible to remove."""
+    m = mounter()
+    for n in ("a", "b"):
+        with open(os.path.join(m.mnt, n), "wb") as f:
+            f.write(b"x" * 5000)
+    assert not m.stop()
+    for n in ("a", "b"):
+        set_size_field(os.path.join(m.lower, n), size)
+    m.start()
+    with pytest.raises(OSError) as ei:
+        open(os.path.join(m.mnt, "a"), "rb").read()
+    assert ei.value.errno == errno.EIO
+    os.stat(os.path.join(m.mnt, "a"))
+    os.rename(os.path.join(m.mnt, "a"), os.path.join(m.mnt, "c"))
+    os.unlink(os.path.join(m.mnt, "c"))
+    os.unlink(os.path.join(m.mnt, "b"))
+    assert os.listdir(m.mnt) == [] and os.listdir(m.lower) == []
+    assert "size field" in m.stderr() and "largest file size" in m.stderr()
