@@ -241,3 +241,35 @@ def test_file_with_a_damaged_size_field_can_be_renamed_and_removed(mounter, size
     os.unlink(os.path.join(m.mnt, "b"))
     assert os.listdir(m.mnt) == [] and os.listdir(m.lower) == []
     assert "size field" in m.stderr() and "largest file size" in m.stderr()
+
+
+# ------------------------------------------------------------ item 6
+
+def test_error_lines_keep_their_reason_13_levels_deep(mounter, tmp_path):
+    """With encrypted names a path 13 directories deep is past 1 KiB; an
+    error line about a file there still ends with its reason."""
+    m = mounter(args=["--fnek"])
+    rel = os.path.join(*["d%02d_%s" % (i, "x" * 40) for i in range(13)])
+    os.makedirs(os.path.join(m.mnt, rel))
+    with open(os.path.join(m.mnt, rel, "victim"), "wb") as f:
+        f.write(b"v" * 5000)
+    assert not m.stop()
+    lower = next(os.path.join(d, f[0]) for d, _, f in os.walk(m.lower) if f)
+    assert len(lower) > 1100 and lower.count(PREFIX) == 14
+    with open(lower, "r+b") as f:            # the marker: no header now
+        f.seek(8)
+        f.write(bytes(8))
+    reason = "not an eCryptfs file"
+    for argv in (["info", lower],
+                 ["decrypt", "--passphrase-file", str(tmp_path / "pw"), lower,
+                  "-o", str(tmp_path / "out")]):
+        r = run_ecfs(*argv, check=False)
+        line = r.stderr.decode().strip()
+        assert r.returncode != 0
+        assert line.startswith("ecfs: " + lower + ": ") and reason in line, line[-200:]
+    m.start()
+    with pytest.raises(OSError) as ei:
+        open(os.path.join(m.mnt, rel, "victim"), "rb").read()
+    assert ei.value.errno == errno.EIO
+    log = [ln for ln in m.stderr().splitlines() if lower in ln]
+    assert log and "metadata" in log[0].split(lower)[1], m.stderr()[-300:]
