@@ -273,3 +273,97 @@ def test_error_lines_keep_their_reason_13_levels_deep(mounter, tmp_path):
     assert ei.value.errno == errno.EIO
     log = [ln for ln in m.stderr().splitlines() if lower in ln]
     assert log and "metadata" in log[0].split(lower)[1], m.stderr()[-300:]
+
+
+# ------------------------------------------------------------ item 8
+
+MAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "man", "ecfs.1")
+FALLOC = {"KEEP_SIZE": 1, "PUNCH_HOLE": 2, "COLLAPSE_RANGE": 8, "ZERO_RANGE": 0x10,
+          "INSERT_RANGE": 0x20, "UNSHARE_RANGE": 0x40}
+
+
+def fallocate(fd, mode, off, length):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.fallocate(fd, mode, ctypes.c_long(off), ctypes.c_long(length)):
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def test_fallocate_modes_do_what_the_man_page_says(mounter, tmp_path):
+    m = mounter()
+    p = os.path.join(m.mnt, "fa")
+    body = os.urandom(10000)
+    with open(p, "wb") as f:
+        f.write(body)
+    lower = os.path.join(m.lower, "fa")
+    fd = os.open(p, os.O_RDWR)
+    try:
+        # KEEP_SIZE: lower extents allocated, size unchanged.
+        blocks = os.stat(lower).st_blocks
+        fallocate(fd, FALLOC["KEEP_SIZE"], 20000, 40000)
+        assert os.fstat(fd).st_size == 10000
+        assert os.stat(lower).st_blocks > blocks
+        # PUNCH_HOLE: encrypted zeros, no space freed.
+        blocks = os.stat(lower).st_blocks
+        fallocate(fd, FALLOC["PUNCH_HOLE"] | FALLOC["KEEP_SIZE"], 100, 5000)
+        assert os.pread(fd, 20000, 0) == body[:100] + bytes(5000) + body[5100:]
+        assert os.stat(lower).st_blocks == blocks
+        # ZERO_RANGE without KEEP_SIZE grows the file to the range's end.
+        fallocate(fd, FALLOC["ZERO_RANGE"], 9000, 6000)
+        assert os.fstat(fd).st_size == 15000
+        assert os.pread(fd, 20000, 0) == body[:100] + bytes(5000) + body[5100:9000] + bytes(6000)
+        for mode in ("COLLAPSE_RANGE", "INSERT_RANGE", "UNSHARE_RANGE"):
+            with pytest.raises(OSError) as ei:
+                fallocate(fd, FALLOC[mode], 0, 4096)
+            assert ei.value.errno == errno.EOPNOTSUPP, mode
+    finally:
+        os.close(fd)
+    man = open(MAN).read()
+    for word in ("FALLOC_FL_KEEP_SIZE", "FALLOC_FL_PUNCH_HOLE", "FALLOC_FL_ZERO_RANGE",
+                 "free no space", "COLLAPSE_RANGE"):
+        assert word in man, word
+
+
+def lower_mount_options(path):
+    r = subprocess.run(["findmnt", "-n", "-o", "OPTIONS", "-T", str(path)],
+                       stdout=subprocess.PIPE, text=True)
+    return r.stdout.strip().split(",")
+
+
+def test_lower_atime_follows_the_kernel_ecryptfs(mounter):
+    """The kernel's eCryptfs reads a file's header at lookup and open, so the
+    lower atime moves by the lower mount's relatime rule on a stat through
+    the mount; the man page says so.  Upper times are the lower ones."""
+    m = mounter()
+    if "relatime" not in lower_mount_options(m.lower):
+        pytest.skip("the lower filesystem is not mounted relatime")
+    with open(os.path.join(m.mnt, "f"), "wb") as f:
+        f.write(b"x" * 5000)
+    assert not m.stop()
+    lower = os.path.join(m.lower, "f")
+    st = os.stat(lower)
+    old = st.st_mtime_ns - 10**9 * 100000     # well before the last change
+    os.utime(lower, ns=(old, st.st_mtime_ns))
+    m.start()                                 # cold: nothing cached
+    up = os.stat(os.path.join(m.mnt, "f"))
+    assert up.st_mtime_ns == st.st_mtime_ns
+    first = os.stat(lower).st_atime_ns
+    assert first > old                        # the header read counted
+    open(os.path.join(m.mnt, "f"), "rb").read()
+    assert os.stat(lower).st_atime_ns == first  # relatime: once per change
+    man = open(MAN).read()
+    assert "relatime" in man and "noatime" in man
+
+
+def test_syncfs_returns_and_the_man_page_says_what_it_syncs(mounter):
+    """Linux sends FUSE_SYNCFS to virtiofs only: sync -f MOUNTPOINT reaches
+    no /dev/fuse daemon.  It must still succeed, every acknowledged write
+    must already be in the lower file, and the man page must say so."""
+    m = mounter()
+    with open(os.path.join(m.mnt, "f"), "wb") as f:
+        f.write(b"durable" * 1000)
+    assert subprocess.run(["sync", "-f", m.mnt]).returncode == 0
+    assert size_field(os.path.join(m.lower, "f")) == 7000
+    man = open(MAN).read()
+    assert "FUSE_SYNCFS" in man and "sync \\-f LOWER" in man
