@@ -367,3 +367,46 @@ def test_syncfs_returns_and_the_man_page_says_what_it_syncs(mounter):
     assert size_field(os.path.join(m.lower, "f")) == 7000
     man = open(MAN).read()
     assert "FUSE_SYNCFS" in man and "sync \\-f LOWER" in man
+
+
+# ------------------------------------------------------------ item 7
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("gcore"),
+                    reason="needs root and gdb's gcore")
+def test_core_image_of_the_daemon_holds_no_key_bytes(mounter, tmp_path):
+    """A core image (gcore, as root) of a mount with an open file holds
+    neither the key-wrapping key, nor that file's key, nor their expanded
+    schedules (OpenSSL's contexts are in the locked, never-dumped pool):
+    the first round key of an AES schedule is the key itself."""
+    from test_secrets import PASSPHRASE, fek_of, kek64
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl CLI to unwrap FEKs")
+    pw = tmp_path / "secret-pw"
+    pw.write_text(PASSPHRASE + "\n")
+    m = mounter(passfile=pw)
+    with open(os.path.join(m.mnt, "f"), "wb") as f:
+        f.write(b"x" * 70000)
+    if "libasan" in open("/proc/%d/maps" % m.proc.pid).read():
+        pytest.skip("an ASan process's core image holds its whole shadow memory")
+    keep = open(os.path.join(m.mnt, "f"), "rb")   # its FEK in use
+    try:
+        keep.read()
+        kek = kek64(PASSPHRASE)
+        needles = {"key-wrapping key": kek[:16],
+                   "FEK of the open file": fek_of(os.path.join(m.lower, "f"), kek)}
+        core = tmp_path / "core"
+        r = subprocess.run(["gcore", "-o", str(core), str(m.proc.pid)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+        image = str(core) + ".%d" % m.proc.pid
+        assert r.returncode == 0 and os.path.exists(image), r.stdout[-2000:]
+        with open(image, "rb") as f:
+            data = f.read()
+        os.unlink(image)
+        assert len(data) > 1 << 20            # a real image, not an empty file
+        found = ["%s at offset %#x" % (what, data.find(n)) for what, n in needles.items()
+                 if n in data]
+        assert not found, "key bytes in the core image: %s" % found
+    finally:
+        keep.close()
+    man = open(MAN).read()       # and what a non-root mount cannot lock
+    assert "RLIMIT_MEMLOCK" in man and "written to swap" in man
