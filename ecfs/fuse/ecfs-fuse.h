@@ -25,6 +25,7 @@
  *   2. ef_inode.m    mutex: nopen, data, kind, size.  Held briefly,
  *                    except around the (rare) first open of a file.
  *   3. ef_fs.tlock   the inode table, every nlookup and logged.
+ *   4. ef_fs.probe_lock  the probe cache (inode.c).
  *
  * Spec references (§n) are to shared/spec/ecryptfs-format.md.
  */

@@ -154,6 +154,8 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 				ino->size = 0;
 				return 0;
 			}
+			/* A header cut short would make it a damaged file. */
+			(void)ftruncate(d->f.fd, 0);
 		} else {
 			ino->kind = EF_PLAIN;
 			ef_log_once(fs, ino, "no eCryptfs metadata (mount with "
@@ -165,6 +167,10 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 		ef_log_once(fs, ino, "%s", err.msg);
 		return ENOKEY;
 	}
+	/* Out of space or memory says nothing about the file: the opener gets
+	 * that errno, as a write would, and the next open tries again. */
+	if (rc == -ENOSPC || rc == -EDQUOT || rc == -ENOMEM)
+		return -rc;
 	ino->kind = EF_BAD;
 	ef_log_once(fs, ino, "%s", err.msg);
 	return EIO;

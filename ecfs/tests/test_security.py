@@ -410,3 +410,30 @@ def test_core_image_of_the_daemon_holds_no_key_bytes(mounter, tmp_path):
         keep.close()
     man = open(MAN).read()       # and what a non-root mount cannot lock
     assert "RLIMIT_MEMLOCK" in man and "written to swap" in man
+
+
+# ------------------------------------------------------------ item 9
+
+def test_open_that_runs_out_of_space_says_so_and_changes_nothing(mounter, monkeypatch,
+                                                                  tmp_path):
+    """A 0-byte lower file (what a kill between create and header leaves)
+    gets its header on the first read-write open.  When that write fails
+    for want of space the opener gets ENOSPC, not EIO (an error a healthy
+    daemon gave under load), the file stays 0 bytes, and the next open
+    works."""
+    m = mounter()
+    assert not m.stop()
+    lower = os.path.join(m.lower, "cut")
+    open(lower, "wb").close()
+    monkeypatch.setenv("OB_FAULTS", "pwrite:ENOSPC:count=1")
+    m.start()
+    monkeypatch.delenv("OB_FAULTS")
+    p = os.path.join(m.mnt, "cut")
+    with pytest.raises(OSError) as ei:
+        open(p, "ab").close()
+    assert ei.value.errno == errno.ENOSPC
+    assert os.path.getsize(lower) == 0
+    with open(p, "ab") as f:
+        f.write(b"after")
+    assert open(p, "rb").read() == b"after"
+    assert m.stderr() == ""
