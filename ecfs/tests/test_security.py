@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """ecfs attacked as a hostile local user or a careless administrator would
 (issue 19): a second user against a root mount with allow_other, two daemons
 on one lower directory, operations that fail but still change things, and
