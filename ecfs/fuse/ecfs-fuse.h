@@ -30,6 +30,7 @@
  *   2. ef_inode.m    mutex: nopen, data, kind, size.  Held briefly,
  *                    except around the (rare) first open of a file.
  *   3. ef_fs.tlock   the inode table, every nlookup and logged.
+ *   4. ef_fs.probe_lock  the probe cache (inode.c).
  *
  * Spec references (§n) are to shared/spec/ecryptfs-format.md.
  */
@@ -144,6 +145,7 @@ struct ef_fs {
 	bool is_root;			/* chown new objects to the caller */
 	struct ecfs_crypt_helper *crypt;	/* every open file's (fek.c), or NULL */
 	struct ef_wire wire;		/* the transport */
+	int lower_lock_fd;		/* lowerlock.c: fd + 1, 0 = none */
 
 	struct ef_inode root;
 
@@ -218,6 +220,13 @@ ssize_t ef_lower_call(struct ef_fs *fs, struct ef_inode *ino, ef_fd_call on_fd,
 		      ef_path_call on_path, void *arg);
 /* Drop suid, and sgid when group-executable, as the kernel would. */
 void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino);
+/* Can a file have this plaintext size?  The kernel refuses an attribute
+ * past the largest loff_t with EIO, and a name it cannot stat cannot be
+ * renamed or removed either: a header with such a size is damaged. */
+static inline bool ef_size_possible(uint64_t size)
+{
+	return size <= (uint64_t)INT64_MAX - ECFS_METADATA_SIZE;
+}
 /* Probe a regular file's metadata for kind and size (caller holds m). */
 void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd);
 
@@ -335,6 +344,11 @@ void ef_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void ef_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    const char *value, size_t size, int flags);
 void ef_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* lowerlock.c: lock the lower directory for this mount (shared when ro):
+ * 0, or -1 after printing which mount holds it. */
+int ef_lower_lock(struct ef_fs *fs, const char *lower, int root_fd, bool ro);
+void ef_lower_unlock(struct ef_fs *fs);
 
 /* probe.c: the mount-time key check.  0, or -1 after printing why. */
 int ef_probe_keys(struct ef_fs *fs, int root_fd);

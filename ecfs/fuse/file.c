@@ -141,6 +141,9 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 
 	rc = ecfs_file_open_ex(&d->f, d->f.fd, ECFS_OPEN_XATTR_OK, &keys, &err);
 	d->f.helper = fs->crypt;
+	if (rc == 0 && !ef_size_possible(d->f.hdr.size))
+		rc = ob_err_set(&err, -EIO, "size field %llu is past the largest file size",
+				(unsigned long long)d->f.hdr.size);
 	if (rc == 0) {
 		ino->kind = EF_ENC;
 		ino->size = d->f.hdr.size;
@@ -159,6 +162,8 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 				ino->size = 0;
 				return 0;
 			}
+			/* A header cut short would make it a damaged file. */
+			(void)ftruncate(d->f.fd, 0);
 		} else {
 			ino->kind = EF_PLAIN;
 			ef_log_once(fs, ino, "no eCryptfs metadata (mount with "
@@ -170,6 +175,10 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 		ef_log_once(fs, ino, "%s", err.msg);
 		return fs->write_only ? EACCES : ENOKEY;
 	}
+	/* Out of space or memory says nothing about the file: the opener gets
+	 * that errno, as a write would, and the next open tries again. */
+	if (rc == -ENOSPC || rc == -EDQUOT || rc == -ENOMEM)
+		return -rc;
 	ino->kind = EF_BAD;
 	ef_log_once(fs, ino, "%s", err.msg);
 	return EIO;

@@ -111,6 +111,8 @@ static int open_lower(struct mount_ctx *c)
 			c->o->lower, (unsigned)st.st_uid, (unsigned)getuid());
 		return -1;
 	}
+	if (ef_lower_lock(&c->fs, c->o->lower, c->root_fd, c->o->ro))
+		return -1;
 	if (ef_table_init(&c->fs, c->root_fd, &st)) {
 		ef_msg("out of memory");
 		return -1;
@@ -254,6 +256,7 @@ out_table:
 	ef_table_destroy(&c.fs);
 	close(c.fs.root.fd);
 out_keys:
+	ef_lower_unlock(&c.fs);
 	if (c.root_fd >= 0)
 		close(c.root_fd);
 	if (c.fs.wrap_keys_owned)

@@ -80,6 +80,13 @@ struct ecfs_ckey *ecfs_keyset_kek(const struct ecfs_keyset *ks, const struct ecf
 void ecfs_md5(const void *in, size_t len, uint8_t out[16]);
 void ecfs_sha512(const void *in, size_t len, uint8_t out[64]);
 
+/* keymem.c: what OpenSSL allocates between begin and end on this thread
+ * (a context being keyed, a private key being decoded) goes to the locked,
+ * never-dumped pool.  active: OpenSSL took our allocator at load time. */
+void ecfs_keymem_begin(void);
+void ecfs_keymem_end(void);
+bool ecfs_keymem_active(void);
+
 /* Cryptographically random bytes (getrandom); -errno on failure. */
 int ecfs_random(void *buf, size_t len);
 

@@ -31,7 +31,9 @@
  *       the lower file.  A kill can stop a large pwrite at a page boundary:
  *       each extent is then wholly old or wholly new, and the size is the
  *       old one.
- *   W3  truncate and O_TRUNC: as shrink/grow above.
+ *   W3  truncate and O_TRUNC: as shrink/grow above; a shrink reads its new
+ *       last extent before it writes anything, so one that fails (EIO)
+ *       leaves the file, size field included, as it was.
  *   W4  rename, link, unlink, mkdir, symlink: one lower call each, atomic in
  *       the lower filesystem; the header never changes on rename (the FEK
  *       is not tied to the name).
@@ -385,6 +387,20 @@ ssize_t ecfs_file_pread(struct ecfs_file *f, void *dst, size_t len,
 	return (ssize_t)done;
 }
 
+/* Encrypt count plaintext extents in buf (in place) and write them. */
+static int extents_write(struct ecfs_file *f, uint64_t first, size_t count, uint8_t *buf,
+			 struct ob_err *err)
+{
+	int rc = ecfs_fek_crypt_extents_with(f->helper, f->fek, true, first, buf, buf, count);
+
+	if (rc)
+		return ob_err_set(err, rc, "encrypting extent %llu", (unsigned long long)first);
+	rc = pwrite_full(f->fd, buf, count * ECFS_EXTENT_SIZE, extent_lower_off(f, first));
+	if (rc)
+		return ob_err_set(err, rc, "writing extent %llu", (unsigned long long)first);
+	return 0;
+}
+
 /*
  * Write plaintext (or zeros when src is NULL) at [off, off+len) without
  * touching the size field.  old_size decides which partial extents hold data
@@ -434,12 +450,9 @@ static int range_write(struct ecfs_file *f, const uint8_t *src, size_t len,
 			memcpy(buf + skip, src + done, take);
 		else
 			memset(buf + skip, 0, take);
-		rc = ecfs_fek_crypt_extents_with(f->helper, f->fek, true, first, buf, buf, count);
+		rc = extents_write(f, first, count, buf, err);
 		if (rc)
-			return ob_err_set(err, rc, "encrypting extent %llu", (unsigned long long)first);
-		rc = pwrite_full(f->fd, buf, count * ECFS_EXTENT_SIZE, extent_lower_off(f, first));
-		if (rc)
-			return ob_err_set(err, rc, "writing extent %llu", (unsigned long long)first);
+			return rc;
 		done += take;
 	}
 	return 0;
@@ -534,18 +547,31 @@ int ecfs_file_truncate(struct ecfs_file *f, uint64_t size, struct ob_err *err)
 {
 	uint64_t old = f->hdr.size;
 	size_t tail = size % ECFS_EXTENT_SIZE;
+	uint8_t *buf = NULL;
 	int rc;
 
 	if (size == old)
 		return 0;
 	if (size > old)
 		return grow(f, size, err);
-	/* Shrink: size first (I4), then zero the new tail (I3), then cut (I1). */
+	/* Shrink: size first (I4), then zero the new tail (I3), then cut (I1).
+	 * The tail extent is read before anything changes: a shrink that
+	 * cannot read it (an unreadable or missing extent) fails with the
+	 * file as it was, size field included. */
+	if (tail) {
+		buf = scratch();
+		if (!buf)
+			return ob_err_set(err, -ENOMEM, "allocating the extent buffer");
+		rc = extents_read(f, size / ECFS_EXTENT_SIZE, 1, buf, err);
+		if (rc)
+			return rc;
+	}
 	rc = size_write(f, size, err);
 	if (rc)
 		return rc;
 	if (tail) {
-		rc = range_write(f, NULL, ECFS_EXTENT_SIZE - tail, size, old, err);
+		memset(buf + tail, 0, ECFS_EXTENT_SIZE - tail);
+		rc = extents_write(f, size / ECFS_EXTENT_SIZE, 1, buf, err);
 		if (rc)
 			return rc;
 	}
