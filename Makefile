@@ -9,6 +9,7 @@
 
 .DEFAULT_GOAL := all
 include mk/rules.mk
+include mk/install.mk
 
 LIBS :=
 PROGS :=
