@@ -28,11 +28,39 @@ PAMDIR      ?= /lib/$(MULTIARCH)/security
 
 INSTALL_FILES :=
 INSTALL_LINKS :=
+# Every other library links this one (common/install.mk builds it).
+COMMON_SHLIB := $(O)/lib/libob-common.so.0.1.0
 
-# Objects that embed an installed path depend on this file, rewritten only
-# when PREFIX/BINDIR change, so "make PREFIX=/usr" rebuilds just those.
+# Files that embed an installed path depend on this file, rewritten only
+# when the paths change, so "make PREFIX=/usr" rebuilds just those.
 PREFIX_STAMP := $(O)/prefix.stamp
-$(shell mkdir -p $(O) && echo '$(BINDIR)' | cmp -s - $(PREFIX_STAMP) 2>/dev/null || echo '$(BINDIR)' > $(PREFIX_STAMP))
+PATHS_NOW := $(PREFIX) $(BINDIR) $(LIBDIR) $(INCLUDEDIR)
+$(shell mkdir -p $(O) && echo '$(PATHS_NOW)' | cmp -s - $(PREFIX_STAMP) 2>/dev/null || echo '$(PATHS_NOW)' > $(PREFIX_STAMP))
+
+# $(call shlib,NAME,SOMAJOR,VERSION,OBJECTS,LIBS): $(O)/lib/libNAME.so.VERSION
+# with the soname libNAME.so.SOMAJOR, built by "make all" and installed
+# with its two links (the soname, and libNAME.so for -lNAME).  Programs
+# keep linking the static archives; these are for programs outside.
+define shlib
+LIBS += $(O)/lib/lib$(1).so.$(3)
+$(O)/lib/lib$(1).so.$(3): $(4)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_LDFLAGS) -shared -Wl,-soname,lib$(1).so.$(2) -Wl,-z,defs -o $$@ \
+		$(4) -Wl,--as-needed $(5)
+INSTALL_FILES += 644:$(O)/lib/lib$(1).so.$(3):$(LIBDIR)/lib$(1).so.$(3)
+INSTALL_LINKS += lib$(1).so.$(3):$(LIBDIR)/lib$(1).so.$(2) lib$(1).so.$(2):$(LIBDIR)/lib$(1).so
+endef
+
+# $(call pkgconfig,NAME,DESCRIPTION,VERSION,LIBS,REQUIRES): NAME.pc.
+define pkgconfig
+LIBS += $(O)/pkgconfig/$(1).pc
+$(O)/pkgconfig/$(1).pc: $(PREFIX_STAMP)
+	@mkdir -p $$(dir $$@)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+		'Name: $(1)' 'Description: $(2)' 'Version: $(3)' 'Requires.private: $(5)' \
+		'Cflags: -I$$$${includedir}' 'Libs: -L$$$${libdir} $(4)' > $$@
+INSTALL_FILES += 644:$(O)/pkgconfig/$(1).pc:$(PKGCONFIGDIR)/$(1).pc
+endef
 
 install: all
 	@set -e; for f in $(INSTALL_FILES); do \
