@@ -16,10 +16,12 @@ import time
 
 import pytest
 
-from conftest import BUILD, ECFS
+from conftest import BUILD, ECFS as ECFS_REL
 from fuse_helpers import is_mounted
 
-PAM_SO = os.path.join(BUILD, "lib", "security", "pam_ecfs.so")
+# Absolute: the module and setpriv do not run in our directory.
+ECFS = os.path.abspath(ECFS_REL)
+PAM_SO = os.path.abspath(os.path.join(BUILD, "lib", "security", "pam_ecfs.so"))
 PAMTESTER = shutil.which("pamtester")
 STATE = "/run/ecfs-pam"
 SAN = "build-san" in os.path.abspath(BUILD)
@@ -43,6 +45,9 @@ def pam_env():
             p = subprocess.run(["cc", "-print-file-name=" + name], stdout=subprocess.PIPE,
                                text=True).stdout.strip()
             libs.append(os.path.realpath(p))
+        # pam_unix loads libcrypt after ASan set up its crypt() interceptor,
+        # which then calls through NULL: load libcrypt from the start.
+        libs.insert(1, "libcrypt.so.1")
         env["LD_PRELOAD"] = ":".join(libs)
         # libpam and pamtester are not ours to keep leak-free.
         env["ASAN_OPTIONS"] = "detect_leaks=0:verify_asan_link_order=0"

@@ -20,8 +20,8 @@ import pytest
 from conftest import run_ecfs
 from fuse_helpers import is_mounted
 from legacy_helpers import CASE, need_case
-from pam_helpers import (Service, Session, Syslog, User, mount_count, need_pam,
-                         pamtester, records, set_password)
+from pam_helpers import (ECFS, PAMTESTER, Service, Session, Syslog, User, mount_count,
+                         need_pam, pam_env, pamtester, records, set_password)
 
 UNWRAP = shutil.which("ecryptfs-unwrap-passphrase")
 
@@ -56,7 +56,7 @@ def users():
 
 def setup_private(u):
     """ecfs setup-private run by the user, wrapping with the login password."""
-    p = u.run(run_ecfs.__globals__["ECFS"], "setup-private", "--login-password-file", "-",
+    p = u.run(ECFS, "setup-private", "--login-password-file", "-",
               input=u.password.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.returncode == 0, p.stderr
     return u.home + "/Private"
@@ -227,9 +227,9 @@ def test_chauthtok_killed_at_random_moments(service, users, syslog):
     for i in range(1, 13):
         new = "kill-pass-%d" % i
         proc = subprocess.Popen(
-            [service_pamtester(), "-v", service.name, u.name, "chauthtok"],
+            [PAMTESTER, "-v", service.name, u.name, "chauthtok"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, env=pam_env_for_test())
+            start_new_session=True, env=pam_env())
         proc.stdin.write(("%s\n%s\n%s\n" % (current, new, new)).encode())
         proc.stdin.flush()
         time.sleep(rng.uniform(0.0, 0.4))
@@ -244,16 +244,6 @@ def test_chauthtok_killed_at_random_moments(service, users, syslog):
         set_password(u.name, current)
     if UNWRAP:
         assert unwraps(u, current, ecryptfs_utils=True) == mount_pass
-
-
-def service_pamtester():
-    from pam_helpers import PAMTESTER
-    return PAMTESTER
-
-
-def pam_env_for_test():
-    from pam_helpers import pam_env
-    return pam_env()
 
 
 def test_accounts_without_ecryptfs_are_left_alone(service, users, syslog):
