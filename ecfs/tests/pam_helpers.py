@@ -108,11 +108,28 @@ class User:
             for n in dirs + files:
                 os.lchown(os.path.join(d, n), self.uid, self.gid)
 
+    def processes(self):
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.stat("/proc/" + pid).st_uid == self.uid:
+                    found.append(int(pid))
+            except FileNotFoundError:
+                pass
+        return found
+
     def cleanup(self):
         for mnt in (self.home + "/Private", self.home):
             if is_mounted(mnt):
                 subprocess.run(["fusermount3", "-u", "-z", mnt])
-        subprocess.run(["userdel", "-r", self.name], stderr=subprocess.DEVNULL)
+        # The daemon exits after its lazy unmount; userdel refuses while a
+        # process of the user runs, so wait for it (-f only as a last resort).
+        for _ in range(100):
+            if not self.processes():
+                break
+            time.sleep(0.1)
+        if subprocess.run(["userdel", "-r", self.name], stderr=subprocess.DEVNULL).returncode:
+            subprocess.run(["userdel", "-f", "-r", self.name], stderr=subprocess.DEVNULL)
         if os.path.isdir(self.home):
             shutil.rmtree(self.home, ignore_errors=True)
         shutil.rmtree(self.enc_dir, ignore_errors=True)
