@@ -55,7 +55,9 @@ def pam_env():
 
 
 class Service:
-    """/etc/pam.d/NAME: pam_unix decides, pam_ecfs rides along."""
+    """/etc/pam.d/NAME: pam_unix decides, pam_ecfs rides along.  pam_ecfs is
+    "required" (Debian's lines say optional, ecryptfs-utils' auth line says
+    required): whatever goes wrong, it must not make a login fail."""
 
     def __init__(self, name, args=""):
         self.name = name
@@ -64,12 +66,12 @@ class Service:
         with open(self.path, "w") as f:
             f.write("# made by ecfs/tests/test_pam.py; removed when it ends\n"
                     "auth     required  pam_unix.so\n"
-                    "auth     optional  %s\n"
+                    "auth     required  %s\n"
                     "account  required  pam_permit.so\n"
                     "session  required  pam_permit.so\n"
-                    "session  optional  %s\n"
+                    "session  required  %s\n"
                     "password required  pam_unix.so yescrypt\n"
-                    "password optional  %s\n" % (mod, mod, mod))
+                    "password required  %s\n" % (mod, mod, mod))
 
     def remove(self):
         if os.path.exists(self.path):

@@ -167,30 +167,32 @@ def test_crashed_session_stops_counting(service, users, syslog):
     assert not is_mounted(mnt), "a crashed session must not keep the mount forever"
 
 
+def login_without_mount(service, u, mnt, syslog):
+    """Log in (pam_unix accepts u.password) and return pam_ecfs's lines;
+    the session must open and nothing may be mounted."""
+    syslog.clear()
+    p = pamtester(service, u.name, "authenticate", "open_session", "close_session",
+                  input=u.password + "\n")
+    assert "successfully opened a session" in p.stdout
+    assert not is_mounted(mnt)
+    assert u.password not in "".join(syslog.lines)
+    return syslog.ours()
+
+
 def test_wrong_or_damaged_wrapped_file_never_blocks_login(service, users, syslog):
     if not syslog.usable:
         pytest.skip("/dev/log belongs to a running syslog daemon; cannot read its lines")
     u = users(4, "pw-four-4")
     mnt = setup_private(u)
-    set_password(u.name, "changed-outside-pam")    # wrapped file keeps the old one
-    syslog.clear()
-    p = pamtester(service, u.name, "authenticate", "open_session", "close_session",
-                  input="changed-outside-pam\n")
-    assert "successfully opened a session" in p.stdout
-    assert not is_mounted(mnt)
-    lines = syslog.ours()
+    u.password = "changed-outside-pam"      # the wrapped file keeps the old one
+    set_password(u.name, u.password)
+    lines = login_without_mount(service, u, mnt, syslog)
     assert len(lines) == 1, lines
     assert "wrapped-passphrase" in lines[0] and "does not open" in lines[0]
-    assert "changed-outside-pam" not in "".join(syslog.lines)
 
     with open(u.home + "/.ecryptfs/wrapped-passphrase", "wb") as f:
         f.write(b"not a wrapped passphrase at all\n")
-    syslog.clear()
-    p = pamtester(service, u.name, "authenticate", "open_session", "close_session",
-                  input="changed-outside-pam\n")
-    assert "successfully opened a session" in p.stdout
-    assert not is_mounted(mnt)
-    lines = syslog.ours()
+    lines = login_without_mount(service, u, mnt, syslog)
     assert len(lines) == 1 and "wrapped-passphrase" in lines[0], lines
 
 
