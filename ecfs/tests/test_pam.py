@@ -271,3 +271,61 @@ def test_session_without_password_does_not_mount(service, users, syslog):
     if syslog.usable:
         lines = syslog.ours()
         assert len(lines) == 1 and "no login password" in lines[0], lines
+
+
+def test_migrate_home(service, users, syslog):
+    u = users(9, "migrate-pass-9")
+    had_enc_top = os.path.isdir("/home/.ecryptfs")
+    data = os.urandom(50000)
+    os.makedirs(u.home + "/d")
+    with open(u.home + "/a.txt", "w") as f:
+        f.write("plain before migration\n")
+    with open(u.home + "/d/b.bin", "wb") as f:
+        f.write(data)
+    os.symlink("a.txt", u.home + "/link")
+    u.chown_tree(u.home)
+    before = sorted(os.listdir(u.home))
+
+    # Refused while a process of the user runs; nothing changes.
+    sleeper = subprocess.Popen(["setpriv", "--reuid", str(u.uid), "--regid", str(u.gid),
+                                "--init-groups", "sleep", "600"])
+    try:
+        p = run_ecfs("migrate-home", "--login-password-file", "-", u.name,
+                     input=u.password.encode(), check=False)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert p.returncode == 1 and b"logged in" in p.stderr, p.stderr
+    assert sorted(os.listdir(u.home)) == before and not os.path.exists(u.enc_dir)
+
+    for _ in range(100):                    # the sleeper is gone from /proc
+        if not u.processes():
+            break
+        time.sleep(0.05)
+    p = run_ecfs("migrate-home", "--login-password-file", "-", u.name,
+                 input=u.password.encode(), check=False)
+    u.made_enc_top = not had_enc_top
+    backups = [n for n in os.listdir("/home") if n.startswith(u.name + ".")]
+    try:
+        assert p.returncode == 0, p.stderr
+        assert len(backups) == 1
+        backup = "/home/" + backups[0]
+        assert sorted(os.listdir(backup)) == before        # kept until removed
+        assert sorted(os.listdir(u.home)) == [".Private", ".ecryptfs"]
+        lower = os.listdir(u.enc_dir + "/.Private")
+        assert lower and all(n.startswith("ECRYPTFS_FNEK_ENCRYPTED.") for n in lower)
+
+        s = Session(service, u.name, u.password)
+        assert is_mounted(u.home)
+        assert as_user_read(u, u.home + "/a.txt") == b"plain before migration\n"
+        assert as_user_read(u, u.home + "/d/b.bin") == data
+        assert as_user_read(u, u.home + "/link") == b"plain before migration\n"
+        s.close()
+        assert not is_mounted(u.home)
+
+        p = run_ecfs("migrate-home", "--login-password-file", "-", u.name,
+                     input=u.password.encode(), check=False)
+        assert p.returncode == 1 and b"already encrypted" in p.stderr
+    finally:
+        for b in backups:
+            shutil.rmtree("/home/" + b, ignore_errors=True)
