@@ -6,3 +6,9 @@ INSTALL_FILES += 755:$(BLKD_BIN):$(BINDIR)/blkd
 INSTALL_FILES += 644:blkd/include/blkd.h:$(INCLUDEDIR)/blkd.h
 INSTALL_FILES += 644:blkd/man/blkd.8:$(MAN8DIR)/blkd.8
 INSTALL_FILES += 644:blkd/completion/blkd.bash:$(BASHCOMPDIR)/blkd
+# The unit names the installed program, so it is made for this BINDIR.
+LIBS += $(O)/systemd/blkd.service
+$(O)/systemd/blkd.service: blkd/systemd/blkd.service.in $(PREFIX_STAMP)
+	@mkdir -p $(dir $@)
+	sed 's|@BINDIR@|$(BINDIR)|g' $< > $@
+INSTALL_FILES += 644:$(O)/systemd/blkd.service:$(SYSTEMDUNITDIR)/blkd.service

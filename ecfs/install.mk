@@ -11,3 +11,4 @@ INSTALL_FILES += 644:ecfs/man/mount.fuse.ecfs.8:$(MAN8DIR)/mount.fuse.ecfs.8
 INSTALL_FILES += 644:ecfs/man/pam_ecfs.8:$(MAN8DIR)/pam_ecfs.8
 INSTALL_FILES += 644:ecfs/completion/ecfs.bash:$(BASHCOMPDIR)/ecfs
 INSTALL_FILES += 755:ecfs/examples/demo.sh:$(DATADIR)/doc/ecfs/examples/demo.sh
+INSTALL_FILES += 644:ecfs/systemd/home-Private.mount:$(DATADIR)/doc/ecfs/examples/home-Private.mount

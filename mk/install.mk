@@ -25,6 +25,7 @@ BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 MOUNTHELPERDIR ?= /sbin
 MULTIARCH   ?= $(shell $(CC) -print-multiarch 2>/dev/null)
 PAMDIR      ?= /lib/$(MULTIARCH)/security
+SYSTEMDUNITDIR ?= /lib/systemd/system
 
 INSTALL_FILES :=
 INSTALL_LINKS :=

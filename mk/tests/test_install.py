@@ -168,6 +168,23 @@ def test_mount_helper_from_installed_paths(dest, tmp_path):
         subprocess.run(["fusermount3", "-u", str(mnt)], check=True)
 
 
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
+def test_systemd_units_verify(dest, tmp_path):
+    """The units as installed, with the programs pointed into DESTDIR
+    (verify checks that ExecStart= names an executable)."""
+    units = ["/lib/systemd/system/blkd.service",
+             "%s/share/doc/ecfs/examples/home-Private.mount" % PREFIX]
+    for u in units:
+        with open(dest + u) as f:
+            text = f.read().replace("ExecStart=%s/bin/" % PREFIX,
+                                    "ExecStart=%s%s/bin/" % (dest, PREFIX))
+        out = tmp_path / os.path.basename(u)
+        out.write_text(text)
+        p = subprocess.run(["systemd-analyze", "verify", "--man=no", str(out)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert p.returncode == 0 and not p.stdout.strip(), (u, p.stdout)
+
+
 def test_uninstall_removes_every_file(tmp_path):
     d = str(tmp_path / "root")
     make("install", "DESTDIR=" + d)
