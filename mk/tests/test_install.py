@@ -118,7 +118,9 @@ def test_libraries_have_sonames_and_link_from_outside(dest, tmp_path):
                            stdout=subprocess.PIPE, text=True, check=True).stdout.split()
     exe = str(tmp_path / "sig")
     # -rpath-link: installed for real, libob-common.so.0 is where ld looks.
-    subprocess.run(["cc", "-o", exe, str(src)] + flags + ["-Wl,-rpath-link," + libdir],
+    # A sanitizer build's libraries need the program built the same way.
+    san = ["-fsanitize=address,undefined"] if SAN else []
+    subprocess.run(["cc", "-o", exe, str(src)] + san + flags + ["-Wl,-rpath-link," + libdir],
                    check=True)
     got = subprocess.run([exe], stdout=subprocess.PIPE, text=True, env=env_for(dest))
     pw = tmp_path / "pw"
