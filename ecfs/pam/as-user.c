@@ -157,6 +157,12 @@ static int spawn_wait(const char *const *argv)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* fuse3's unmount helper (Debian: /usr/bin; merged-/usr or not). */
+static const char *fusermount(void)
+{
+	return access("/usr/bin/fusermount3", X_OK) ? "/bin/fusermount3" : "/usr/bin/fusermount3";
+}
+
 /* ------------------------------------------------------------------ mount */
 
 struct mount_arg {
@@ -265,6 +271,20 @@ static int exec_mount(const struct pe_layout *l, const struct mount_arg *a,
 	return PE_MOUNTED;
 }
 
+/* A mount whose daemon has died answers ENOTCONN (ECONNABORTED right
+ * after the kill): take it away, so that this login mounts afresh instead
+ * of keeping a dead directory. */
+static bool clear_dead_mount(const char *mnt)
+{
+	const char *argv[] = { NULL, "-u", "-z", mnt, NULL };
+	struct stat st;
+
+	if (stat(mnt, &st) == 0 || (errno != ENOTCONN && errno != ECONNABORTED))
+		return false;
+	argv[0] = fusermount();
+	return spawn_wait(argv) == 0;
+}
+
 static int child_mount(const struct pe_user *u, void *arg)
 {
 	const struct mount_arg *a = arg;
@@ -278,7 +298,7 @@ static int child_mount(const struct pe_user *u, void *arg)
 	}
 	if (!l.auto_mount && !l.home_encrypted)
 		return PE_NOT_WANTED;
-	if (pe_is_mounted(l.mnt))
+	if (pe_is_mounted(l.mnt) && !clear_dead_mount(l.mnt))
 		return PE_ALREADY;
 	if (!a->login) {
 		say("no login password (key-based login, or su/sudo without this "
@@ -314,21 +334,13 @@ int pe_mount_as_user(const struct pe_user *u, const struct pe_opts *o,
 
 static int child_umount(const struct pe_user *u, void *arg)
 {
-	static const char *const fusermount[] = { "/usr/bin/fusermount3", "/bin/fusermount3" };
-	const char *argv[5] = { NULL, "-u", "-z", NULL, NULL };
+	const char *argv[5] = { fusermount(), "-u", "-z", NULL, NULL };
 	struct pe_layout l;
 	char m[PE_MSG];
 	int rc;
 
 	if (pe_layout_find(u, &l, m, sizeof(m)) || !l.auto_umount || !pe_is_mounted(l.mnt))
 		return PE_NOT_WANTED;
-	for (size_t i = 0; i < sizeof(fusermount) / sizeof(fusermount[0]) && !argv[0]; i++)
-		if (!access(fusermount[i], X_OK))
-			argv[0] = fusermount[i];
-	if (!argv[0]) {
-		say("no fusermount3; %s stays mounted", l.mnt);
-		return PE_FAILED;
-	}
 	/* Lazy, as umount.ecryptfs_private: a program still inside keeps its
 	 * files until it lets go; the daemon exits then. */
 	argv[3] = l.mnt;

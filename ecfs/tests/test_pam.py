@@ -329,3 +329,25 @@ def test_migrate_home(service, users, syslog):
     finally:
         for b in backups:
             shutil.rmtree("/home/" + b, ignore_errors=True)
+
+
+def test_dead_daemon_is_replaced_at_next_login(service, users, syslog):
+    """A mount whose daemon died (ENOTCONN) is not "already mounted"."""
+    u = users(10, "pw-ten-10")
+    mnt = setup_private(u)
+    s1 = Session(service, u.name, u.password)
+    p = u.run("sh", "-c", "echo kept > %s/kept.txt" % mnt, stderr=subprocess.PIPE)
+    assert p.returncode == 0, p.stderr
+    daemons = [pid for pid in u.processes()
+               if mnt.encode() in open("/proc/%d/cmdline" % pid, "rb").read()]
+    assert len(daemons) == 1, daemons
+    os.kill(daemons[0], 9)                 # the daemon this test's login started
+    p = u.run("stat", mnt, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert p.returncode != 0 and (b"not connected" in p.stderr or
+                                  b"connection abort" in p.stderr), p.stderr
+    s1.kill()
+    s2 = Session(service, u.name, u.password)
+    assert mount_count(mnt) == 1
+    assert as_user_read(u, mnt + "/kept.txt") == b"kept\n"
+    s2.close()
+    assert not is_mounted(mnt)
