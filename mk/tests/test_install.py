@@ -139,6 +139,17 @@ def test_libraries_have_sonames_and_link_from_outside(dest, tmp_path):
                      "pam_sm_open_session", "pam_sm_setcred"]
 
 
+def test_public_headers_stand_alone(dest, tmp_path):
+    inc = "%s%s/include" % (dest, PREFIX)
+    for h in ("ecfs.h", "blkd.h", "numamove.h", "ob/err.h", "ob/secmem.h"):
+        src = tmp_path / "one.c"
+        src.write_text("#include <%s>\nint main(void) { return 0; }\n" % h)
+        p = subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-I", inc, "-c", "-o",
+                            str(tmp_path / "one.o"), str(src)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        assert p.returncode == 0, (h, p.stdout)
+
+
 def test_demo_runs_from_installed_paths(dest):
     if os.geteuid() != 0 and not shutil.which("fusermount3"):
         pytest.skip("needs FUSE")
