@@ -12,3 +12,4 @@ $(O)/systemd/blkd.service: blkd/systemd/blkd.service.in $(PREFIX_STAMP)
 	@mkdir -p $(dir $@)
 	sed 's|@BINDIR@|$(BINDIR)|g' $< > $@
 INSTALL_FILES += 644:$(O)/systemd/blkd.service:$(SYSTEMDUNITDIR)/blkd.service
+INSTALL_FILES += 644:blkd/systemd/blkd.socket:$(SYSTEMDUNITDIR)/blkd.socket

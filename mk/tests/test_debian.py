@@ -101,7 +101,8 @@ def test_install_demo_purge(debs):
         out = run(["sh", "/usr/share/doc/ecfs/examples/demo.sh"],
                   env={k: v for k, v in os.environ.items() if k != "ECFS"})
         assert "Meet at the harbour at 6." in out
-        run(["systemd-analyze", "verify", "--man=no", "/lib/systemd/system/blkd.service"])
+        run(["systemd-analyze", "verify", "--man=no", "/lib/systemd/system/blkd.service",
+             "/lib/systemd/system/blkd.socket"])
         run(["systemd-analyze", "verify", "--man=no",
              "/usr/share/doc/ecfs/examples/home-Private.mount"])
     finally:

@@ -185,7 +185,7 @@ def test_mount_helper_from_installed_paths(dest, tmp_path):
 def test_systemd_units_verify(dest, tmp_path):
     """The units as installed, with the programs pointed into DESTDIR
     (verify checks that ExecStart= names an executable)."""
-    units = ["/lib/systemd/system/blkd.service",
+    units = ["/lib/systemd/system/blkd.service", "/lib/systemd/system/blkd.socket",
              "%s/share/doc/ecfs/examples/home-Private.mount" % PREFIX]
     for u in units:
         with open(dest + u) as f:
@@ -193,6 +193,8 @@ def test_systemd_units_verify(dest, tmp_path):
                                     "ExecStart=%s%s/bin/" % (dest, PREFIX))
         out = tmp_path / os.path.basename(u)
         out.write_text(text)
+    for u in units:
+        out = tmp_path / os.path.basename(u)
         p = subprocess.run(["systemd-analyze", "verify", "--man=no", str(out)],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert p.returncode == 0 and not p.stdout.strip(), (u, p.stdout)
