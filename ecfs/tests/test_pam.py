@@ -351,3 +351,28 @@ def test_dead_daemon_is_replaced_at_next_login(service, users, syslog):
     assert as_user_read(u, mnt + "/kept.txt") == b"kept\n"
     s2.close()
     assert not is_mounted(mnt)
+
+
+def test_encrypted_home_with_v1_wrapped_file(service, users, syslog):
+    """A version-1 wrapped-passphrase (pre-106 ecryptfs-utils) opens at login;
+    a password change writes version 2, which ecryptfs-utils opens too."""
+    need_case()
+    import json
+    with open(os.path.join(CASE, "manifest.json")) as f:
+        m = json.load(f)
+    u = users(11, m["wrapped_passphrase"]["login_password"])
+    encrypted_home(u)
+    wrapped = u.enc_dir + "/.ecryptfs/wrapped-passphrase"
+    shutil.copyfile(os.path.join(CASE, "dot-ecryptfs", "wrapped-passphrase-v1"), wrapped)
+    os.chown(wrapped, u.uid, u.gid)
+    s = Session(service, u.name, u.password)
+    with open(os.path.join(CASE, "plain", "hello.txt"), "rb") as f:
+        assert as_user_read(u, u.home + "/hello.txt") == f.read()
+    s.close()
+    assert not is_mounted(u.home)
+    pamtester(service, u.name, "chauthtok", input="%s\nv2-now-11\nv2-now-11\n" % u.password)
+    with open(wrapped, "rb") as f:
+        assert f.read(2) == b":\x02"
+    assert unwraps(u, "v2-now-11") == m["passphrase"]
+    if UNWRAP:
+        assert unwraps(u, "v2-now-11", ecryptfs_utils=True) == m["passphrase"]
