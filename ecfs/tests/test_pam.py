@@ -29,9 +29,15 @@ UNWRAP = shutil.which("ecryptfs-unwrap-passphrase")
 @pytest.fixture(scope="module")
 def syslog():
     need_pam()
+    had_state = os.path.isdir("/run/ecfs-pam")
     s = Syslog()
     yield s
     s.close()
+    if not had_state:
+        try:
+            os.rmdir("/run/ecfs-pam")   # the module made it; each user's part is gone
+        except OSError:
+            pass
 
 
 @pytest.fixture
