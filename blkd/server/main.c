@@ -13,6 +13,8 @@
  * written its pid file, so "blkd serve ... && client" never races.
  * A detached server lets go of stdin, stdout and, once ready, stderr; run
  * with -f to keep its log lines.
+ * Sockets systemd hands over (blkd.socket, LISTEN_FDS) are served too
+ * (sd-listen.c); then --unix and --port may be left out.
  * SIGTERM/SIGINT: stop listening, let every connection's in-flight requests
  * finish and be answered, flush each backend, remove socket and pid file.
  */
@@ -33,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sd-listen.h"
 #include "server.h"
 
 #define BLKD_VERSION "0.1"
@@ -419,7 +422,10 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		return usage_error("at most 64 exports");
 	if (cfg->nr_names > (unsigned)cfg->nr_files)
 		return usage_error("%u export names for %d files", cfg->nr_names, cfg->nr_files);
-	if (!cfg->unix_path && !cfg->port)
+	int sd_socks = blkd_sd_listen_take();	/* before the fork: LISTEN_PID is ours */
+	if (sd_socks < 0)
+		return 1;
+	if (!cfg->unix_path && !cfg->port && !sd_socks)
 		return usage_error("nothing to listen on: give --unix PATH and/or --port PORT");
 	bool want_paths = false;
 	for (int i = 0; i < cfg->nr_files; i++)
@@ -825,6 +831,7 @@ static int cmd_serve(int argc, char **argv)
 			goto out_listen;
 		nl += n;
 	}
+	nl += blkd_sd_listen_fds(lfds + nl, MAX_LISTEN - nl);	/* blkd.socket */
 	if (cfg.control) {
 		cfd = listen_unix(cfg.control);
 		if (cfd < 0)

@@ -192,6 +192,7 @@ int cmd_rewrap_passphrase(int argc, char **argv);
 int cmd_add_passphrase(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_setup_private(int argc, char **argv);
+int cmd_migrate_home(int argc, char **argv);
 int cmd_mount_private(int argc, char **argv);
 int cmd_umount_private(int argc, char **argv);
 /* keys beyond passphrases */

@@ -16,7 +16,7 @@ _ecfs()
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local cmds="mount umount info decrypt encrypt ls sig unwrap wrap recover
         unwrap-passphrase wrap-passphrase rewrap-passphrase fsck add-passphrase
-        setup-private mount-private umount-private rekey escrow keyfile help"
+        setup-private mount-private umount-private migrate-home rekey escrow keyfile help"
 
     cmd=
     for ((i = 1; i < COMP_CWORD; i++)); do
@@ -111,6 +111,7 @@ _ecfs()
         mount-private) opts="--login-password-file --login-extpass --passphrase-file
                         --mountpoint --home --ro --help" ;;
         umount-private) opts="--home --help" ;;
+        migrate-home) opts="--login-password-file --login-extpass --help" ;;
         *)          opts="--help" ;;
     esac
     if [[ $cur == -* ]]; then
@@ -119,6 +120,7 @@ _ecfs()
     fi
     case $cmd in
         umount|umount-private|mount-private|sig|add-passphrase|setup-private) ;;
+        migrate-home) COMPREPLY=($(compgen -u -- "$cur")) ;;
         *) COMPREPLY=($(compgen -f -- "$cur")) ;;
     esac
 }

@@ -115,6 +115,19 @@ int ecfs_wrapped_wrap(const char *pass, size_t pass_len,
 		      uint8_t out[ECFS_WRAPPED_MAX], size_t *out_len,
 		      struct ob_err *err);
 
+/* The same on disk (lib/wrapped-file.c).  unwrap_file: read path and unwrap
+ * it, as ecfs_wrapped_unwrap.  rewrap_file: unwrap path with old_pass and
+ * write the same mount passphrase wrapped with new_pass (v2, random salt)
+ * to a temporary file beside it, fsync, rename over path, fsync the
+ * directory: killed at any moment, path opens with the old or the new
+ * password.  Nothing changes unless old_pass opens the file. */
+int ecfs_wrapped_unwrap_file(const char *path, const char *wrap_pass,
+			     size_t wrap_len, const uint8_t v1_salt[ECFS_SALT_BYTES],
+			     char pass[ECFS_MAX_PASSPHRASE + 1], struct ob_err *err);
+int ecfs_wrapped_rewrap_file(const char *path, const char *old_pass, size_t old_len,
+			     const char *new_pass, size_t new_len,
+			     const uint8_t v1_salt[ECFS_SALT_BYTES], struct ob_err *err);
+
 /* ---------------------------------------------------------------- cipher */
 
 enum ecfs_cipher_code {
