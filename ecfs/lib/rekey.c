@@ -126,6 +126,11 @@ int ecfs_rekey_fd(int fd, const struct ecfs_rekey *rk, bool *changed,
 	if (rc)
 		goto out;
 	rc = ecfs_fek_unwrap_any(h, rk->open_keys, &fek, NULL, err);
+	/* A file an interrupted run already switched has the added keys and
+	 * no longer the removed ones: the added keys open it (and it comes
+	 * out unchanged), so running the same command again finishes. */
+	if (rc == -ENOKEY && rk->add)
+		rc = ecfs_fek_unwrap_any(h, rk->add, &fek, NULL, err);
 	if (rc)
 		goto out;
 	rc = rekey_build(h, fek, rk, nh, &ch, err);
