@@ -198,3 +198,28 @@ def test_half_done_swap_finishes(tmp_path, mounter):
     assert b"30 files changed, 10 unchanged" in r.stdout and b" 0 failed" in r.stdout
     got = read_through_mount(mounter, m.lower, "--passphrase-file", b)
     assert {k: v for k, v in got.items() if v != "dir"} == want
+
+
+def test_hard_link_revoked_for_an_rsa_key(tmp_path, mounter):
+    """A file with two names is re-keyed at its first; at its second it
+    already has the RSA key and not A (which the public half cannot open):
+    done, not a failure."""
+    d = str(tmp_path)
+    a = pwfile(d, "pa", "old passphrase A")
+    priv, pub = str(tmp_path / "r.pem"), str(tmp_path / "r.pub.pem")
+    for argv in (["genpkey", "-algorithm", "RSA", "-out", priv],
+                 ["pkey", "-in", priv, "-pubout", "-out", pub]):
+        subprocess.run(["openssl", *argv], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    m = mounter(passfile=a)
+    with open(os.path.join(m.mnt, "f"), "wb") as f:
+        f.write(b"linked\n")
+    os.makedirs(os.path.join(m.mnt, "sub"))
+    os.link(os.path.join(m.mnt, "f"), os.path.join(m.mnt, "sub/g"))
+    assert not m.stop()
+    r = run_ecfs("rekey", "--passphrase-file", a, "--add-rsa", pub, "--remove",
+                 sig_of("--passphrase-file", a)[0], m.lower, check=False)
+    assert r.returncode == 0, r.stderr
+    assert b"1 file changed, 1 unchanged" in r.stdout and b" 0 failed" in r.stdout
+    got = read_through_mount(mounter, m.lower, "--rsa-key", priv)
+    assert got["f"] == got["sub/g"] == b"linked\n"
