@@ -202,8 +202,10 @@ static int rekey_run(struct rekey_job *j, const struct ecfs_keychain *ck,
 			rn.no_target, rn.no_target == 1 ? " is" : "s are");
 		return EXIT_FAIL;
 	}
-	if (status)
+	if (status) {
+		cli_msg("rekey: nothing changed (names under a removed key could not all be read)");
 		return status;
+	}
 	if (!rn.stale || j->dry) {
 		status = rekey_pass(j, roots, n);
 	} else {
