@@ -7,8 +7,24 @@
  * with either its old key set or its new one; run it again to finish.
  * The key options open the files; --add-* name the keys to add, --remove
  * the signatures/key ids to drop (as ecfs info prints them).
+ *
+ * Names made with a removed key's filename key move to a staying key's
+ * (rekey-names.c).  Then the run is three passes, in the one order that
+ * leaves, at every instant, some key that opens every file and every name
+ * (a mount given both passphrases, e.g. --extra-passphrase-file, reads all):
+ *   1. add the new packets to every header, remove nothing: each file opens
+ *      with the old key and the new one; names still use the old FNEK;
+ *   2. re-encrypt the names, one atomic rename each: each name opens with
+ *      the old or the new FNEK, each file with either key;
+ *   3. remove the old packets: every name already uses the new FNEK.
+ * A pass with failures stops the run before the next, so no packet is
+ * removed while a file lacks the new one or a name the new FNEK.  Run the
+ * same command again to finish: files that already have the new key and
+ * not the old open with the added keys and count as unchanged, names
+ * already moved are left alone.  Without such names the run is one pass.
  */
 #include "cli.h"
+#include "rekey-names.h"
 #include "walk.h"
 
 #include <errno.h>
@@ -33,7 +49,9 @@ static const char rekey_help[] =
 	"Add keys to, or remove keys from, the header of every eCryptfs file under\n"
 	"LOWER, without re-encrypting data.  The key options must open the files.\n"
 	"Each header is replaced in one atomic write: an interrupted run leaves every\n"
-	"file readable by the keys it had or the keys it will have; run it again.\n\n"
+	"file readable by the keys it had or the keys it will have; run it again.\n"
+	"Names made with the filename key of a removed key move to the added\n"
+	"passphrase's filename key (one rename each, before any key is removed).\n\n"
 	"  --add-key-file F          add a passphrase or key file (Tag 3; repeatable)\n"
 	"  --add-passphrase-file F   the same\n"
 	"  --add-gpg-key F           add a GPG-wrapped key file's key\n"
@@ -128,6 +146,97 @@ static int rekey_tree(struct rekey_job *job, const char *root, bool count)
 			rekey_one(job, AT_FDCWD, root, root);
 	}
 	return 0;
+}
+
+/* One pass of header rewrites over every root. */
+static int rekey_pass(struct rekey_job *j, char **roots, int n)
+{
+	int status = EXIT_OK;
+
+	j->done = j->changed = j->same = j->plain = j->failed = 0;
+	for (int i = 0; i < n; i++) {
+		int rc = rekey_tree(j, roots[i], false);
+
+		if (rc) {
+			cli_msg("%s: %s", roots[i], strerror(-rc));
+			status = EXIT_FAIL;
+		}
+	}
+	if (j->progress)
+		fputc('\n', stderr);
+	return j->failed ? EXIT_FAIL : status;
+}
+
+/* Count (rn->apply false) or move the names under a removed FNEK. */
+static int names_pass(struct rekey_names *rn, char **roots, int n)
+{
+	int status = EXIT_OK;
+
+	for (int i = 0; i < n; i++) {
+		int rc = rekey_names_tree(rn, roots[i]);
+
+		if (rc) {
+			cli_msg("%s: %s", roots[i], strerror(-rc));
+			status = EXIT_FAIL;
+		}
+	}
+	return rn->failed ? EXIT_FAIL : status;
+}
+
+/* The passes in the order the head comment gives. */
+static int rekey_run(struct rekey_job *j, const struct ecfs_keychain *ck,
+		     const struct ecfs_keychain *ca, char **roots, int n)
+{
+	struct rekey_names rn = {
+		.open = ck, .add = ca, .remove = j->rk.remove, .nremove = j->rk.nremove,
+	};
+	int status = EXIT_OK;
+	char hex[ECFS_SIG_HEX];
+
+	if (rn.nremove)
+		status = names_pass(&rn, roots, n);
+	if (!status && rn.no_target) {
+		cli_msg("rekey: %lu name%s made with the filename key of a key --remove revokes, "
+			"and no key that stays has a filename key to re-encrypt them with; nothing "
+			"changed (add the new passphrase with --add-key-file, or keep that key)",
+			rn.no_target, rn.no_target == 1 ? " is" : "s are");
+		return EXIT_FAIL;
+	}
+	if (status) {
+		cli_msg("rekey: nothing changed (names under a removed key could not all be read)");
+		return status;
+	}
+	if (!rn.stale || j->dry) {
+		status = rekey_pass(j, roots, n);
+	} else {
+		j->rk.nremove = 0;
+		status = rekey_pass(j, roots, n);
+		rn.apply = true;
+		rn.stale = rn.unknown = 0;
+		if (!status)
+			status = names_pass(&rn, roots, n);
+		j->rk.nremove = rn.nremove;
+		if (!status)
+			status = rekey_pass(j, roots, n);
+		else
+			cli_msg("rekey: no key removed yet, so that every file and name still opens; "
+				"fix the errors above and run the same command again");
+	}
+	printf("rekey: %lu file%s %s, %lu unchanged, %lu not eCryptfs, %lu failed\n",
+	       j->changed, j->changed == 1 ? "" : "s", j->dry ? "would change" : "changed",
+	       j->same, j->plain, j->failed);
+	if (rn.stale)
+		printf("rekey: %lu name%s %s\n", j->dry ? rn.stale : rn.renamed,
+		       (j->dry ? rn.stale : rn.renamed) == 1 ? "" : "s",
+		       j->dry ? "would be re-encrypted" : "re-encrypted");
+	if (rn.unknown) {
+		ecfs_sig_to_hex(rn.unknown_sig, hex);
+		cli_msg("rekey: %lu name%s made with a filename key none of the given keys makes "
+			"(signature %s) left as %s; give its passphrase to re-encrypt %s",
+			rn.unknown, rn.unknown == 1 ? "" : "s", hex,
+			rn.unknown == 1 ? "it was" : "they were", rn.unknown == 1 ? "it" : "them");
+	}
+	return status;
 }
 
 /* --add-*: the key options of the keys to add, into their own key_opts. */
@@ -231,21 +340,7 @@ int cmd_rekey(int argc, char **argv)
 	j.rk.dry_run = j.dry;
 	for (int i = first; i < argc && j.progress; i++)
 		(void)rekey_tree(&j, argv[i], true);
-	for (int i = first; i < argc; i++) {
-		int rc = rekey_tree(&j, argv[i], false);
-
-		if (rc) {
-			cli_msg("%s: %s", argv[i], strerror(-rc));
-			status = EXIT_FAIL;
-		}
-	}
-	if (j.progress)
-		fputc('\n', stderr);
-	printf("rekey: %lu file%s %s, %lu unchanged, %lu not eCryptfs, %lu failed\n",
-	       j.changed, j.changed == 1 ? "" : "s", j.dry ? "would change" : "changed",
-	       j.same, j.plain, j.failed);
-	if (j.failed)
-		status = EXIT_FAIL;
+	status = rekey_run(&j, &ck, &ca, argv + first, argc - first);
 	ecfs_keychain_free(&ca);
 	ecfs_keychain_free(&ck);
 	return status;

@@ -277,7 +277,10 @@ extra:
 	for (int i = 0; i < ko->nextra; i++) {
 		struct secret_source src = { .file = ko->extra_files[i] };
 
-		rc = add_secret(kc, &src, "Extra passphrase: ", salt, ECFS_KC_CONTENT, ko, 0, err);
+		/* names too: a tree half-way through "ecfs rekey" has names
+		 * made with either passphrase's filename key */
+		rc = add_secret(kc, &src, "Extra passphrase: ", salt,
+				ECFS_KC_CONTENT | ECFS_KC_NAMES, ko, 0, err);
 		if (rc)
 			goto fail;
 	}

@@ -17,12 +17,16 @@
 
 #include "ecfs.h"
 
-#define ECFS_KEYCHAIN_FNEKS	8
+#define ECFS_KEYCHAIN_FNEKS	64	/* 6 to 8 per passphrase with names */
 #define ECFS_KEYCHAIN_PUBS	10
 
 struct ecfs_keychain {
 	struct ecfs_keyset *keys;	/* content keys; the first is the main one */
 	struct ecfs_fnek *fneks[ECFS_KEYCHAIN_FNEKS];	/* name-key candidates */
+	/* the content-key signature of the secret each candidate comes from
+	 * (its own signature for a content-salt candidate or a token): what
+	 * "ecfs rekey --remove" revokes takes these names with it */
+	uint8_t fnek_owner[ECFS_KEYCHAIN_FNEKS][ECFS_SIG_BYTES];
 	size_t nfneks;
 	struct ecfs_fnek *write_fnek;	/* the FNEK for new names, or NULL */
 	struct ecfs_pubkey *pub[ECFS_KEYCHAIN_PUBS];	/* RSA keys and the escrow

@@ -343,6 +343,13 @@ ssize_t ecfs_target_decrypt(struct ecfs_fnek *const *fneks, size_t n,
 /* The FNEK signature a lower name was made with; -EINVAL if not one. */
 int ecfs_name_sig(const char *lower, uint8_t sig[ECFS_SIG_BYTES]);
 
+/* Which of fneks[0..n) decrypts the lower name (or symlink target): its
+ * index, -EINVAL if not an encrypted name, -ENOKEY if none. */
+int ecfs_name_fnek_index(struct ecfs_fnek *const *fneks, size_t n, const char *lower);
+
+/* a and b write names with the same cipher and key length. */
+bool ecfs_fnek_same_cipher(const struct ecfs_fnek *a, const struct ecfs_fnek *b);
+
 /* eCryptfs's own base64 (§7.3).  encode returns chars written (no NUL);
  * decode returns bytes written, -EINVAL for a char outside the alphabet. */
 size_t ecfs_b64_encode(const uint8_t *in, size_t len, char *out);

@@ -59,7 +59,7 @@ int ecfs_keychain_salt(const char *salt_hex, const char *rc_path,
 }
 
 static int add_fnek(struct ecfs_keychain *kc, const struct ecfs_key *tok,
-		    const struct ecfs_cipher_info *ci, size_t kb,
+		    const uint8_t *owner, const struct ecfs_cipher_info *ci, size_t kb,
 		    struct ecfs_fnek **made, struct ob_err *err)
 {
 	int rc;
@@ -71,6 +71,7 @@ static int add_fnek(struct ecfs_keychain *kc, const struct ecfs_key *tok,
 		return rc;
 	if (made)
 		*made = kc->fneks[kc->nfneks];
+	memcpy(kc->fnek_owner[kc->nfneks], owner, ECFS_SIG_BYTES);
 	kc->nfneks++;
 	return 0;
 }
@@ -94,12 +95,12 @@ static int add_fnek_candidates(struct ecfs_keychain *kc, const struct ecfs_key t
 		bool writer = flags & (t == 0 ? ECFS_KC_WRITE_FNEK : ECFS_KC_WRITE_SAME);
 		struct ecfs_fnek **made = writer ? &kc->write_fnek : NULL;
 
-		rc = add_fnek(kc, key, want, want_kb, made, err);
+		rc = add_fnek(kc, key, tok[0].sig, want, want_kb, made, err);
 		for (size_t i = 0; i < 3 && !rc; i++) {
 			const struct ecfs_cipher_info *aes = ecfs_cipher_by_name("aes", aes_sizes[i]);
 
 			if (aes != want || aes_sizes[i] != want_kb)
-				rc = add_fnek(kc, key, aes, aes_sizes[i], NULL, err);
+				rc = add_fnek(kc, key, tok[0].sig, aes, aes_sizes[i], NULL, err);
 		}
 	}
 	return rc;
@@ -137,12 +138,10 @@ int ecfs_keychain_add_token(struct ecfs_keychain *kc, const struct ecfs_key *tok
 	 * the chain's room are left out. */
 	if (!rc && fn_cipher && strcmp(fn_cipher->name, "aes") &&
 	    kc->nfneks < ECFS_KEYCHAIN_FNEKS)
-		rc = ecfs_fnek_new(tok, fn_cipher, kc->fn_key_bytes, &kc->fneks[kc->nfneks++], err);
+		rc = add_fnek(kc, tok, tok->sig, fn_cipher, kc->fn_key_bytes, NULL, err);
 	for (size_t s = 0; s < 3 && !rc && kc->nfneks < ECFS_KEYCHAIN_FNEKS; s++)
-		rc = ecfs_fnek_new(tok, ecfs_cipher_by_name("aes", aes_sizes[s]),
-				   aes_sizes[s], &kc->fneks[kc->nfneks++], err);
-	if (rc && kc->nfneks && !kc->fneks[kc->nfneks - 1])
-		kc->nfneks--;
+		rc = add_fnek(kc, tok, tok->sig, ecfs_cipher_by_name("aes", aes_sizes[s]),
+			      aes_sizes[s], NULL, err);
 	return rc;
 }
 

@@ -594,3 +594,23 @@ int ecfs_name_sig(const char *lower, uint8_t sig[ECFS_SIG_BYTES])
 	memcpy(sig, t.sig, ECFS_SIG_BYTES);
 	return 0;
 }
+
+int ecfs_name_fnek_index(struct ecfs_fnek *const *fneks, size_t n, const char *lower)
+{
+	uint8_t buf[PKT_MAX];
+	const struct ecfs_fnek *fn;
+	struct tag70 t;
+
+	if (name_unpack(lower, buf, &t, NULL) < 0)
+		return -EINVAL;
+	fn = fnek_find(fneks, n, &t);
+	for (size_t i = 0; fn && i < n; i++)
+		if (fneks[i] == fn)
+			return (int)i;
+	return -ENOKEY;
+}
+
+bool ecfs_fnek_same_cipher(const struct ecfs_fnek *a, const struct ecfs_fnek *b)
+{
+	return a->cipher == b->cipher && a->key_bytes == b->key_bytes;
+}

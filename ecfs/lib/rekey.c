@@ -65,6 +65,31 @@ static bool has_packet(const struct ecfs_header *h, uint8_t tag, const uint8_t *
 	return false;
 }
 
+/* h has every added key and none of the removed: nothing to do, and no
+ * need for a key that opens it (a file an interrupted run finished, or a
+ * hard link to one this run did, whose only new key is an RSA public key). */
+static bool rekey_done(const struct ecfs_header *h, const struct ecfs_rekey *rk)
+{
+	const struct ecfs_keys *add = rk->add;
+
+	for (unsigned i = 0; i < h->npackets; i++)
+		if (sig_listed(rk->remove, rk->nremove, h->packets[i].sig))
+			return false;
+	for (size_t i = 0; add && add->pass && i < ecfs_keyset_count(add->pass); i++) {
+		const uint8_t *sig = ecfs_keyset_get(add->pass, i)->sig;
+
+		if (!has_packet(h, ECFS_PKT_TAG3, sig) && !sig_listed(rk->remove, rk->nremove, sig))
+			return false;
+	}
+	for (size_t i = 0; add && i < add->npub; i++) {
+		const uint8_t *id = ecfs_pubkey_id(add->pub[i]);
+
+		if (!has_packet(h, ECFS_PKT_TAG1, id) && !sig_listed(rk->remove, rk->nremove, id))
+			return false;
+	}
+	return true;
+}
+
 /* The new packet list: h's minus the removed, plus the added. */
 static int rekey_build(const struct ecfs_header *h, const struct ecfs_fek *fek,
 		       const struct ecfs_rekey *rk, struct ecfs_header *nh,
@@ -123,9 +148,14 @@ int ecfs_rekey_fd(int fd, const struct ecfs_rekey *rk, bool *changed,
 		goto out;
 	}
 	rc = ecfs_metadata_read(fd, ECFS_OPEN_XATTR_OK, h, err);
-	if (rc)
+	if (rc || rekey_done(h, rk))
 		goto out;
 	rc = ecfs_fek_unwrap_any(h, rk->open_keys, &fek, NULL, err);
+	/* A file an interrupted run already switched has the added keys and
+	 * no longer the removed ones: the added keys open it (and it comes
+	 * out unchanged), so running the same command again finishes. */
+	if (rc == -ENOKEY && rk->add)
+		rc = ecfs_fek_unwrap_any(h, rk->add, &fek, NULL, err);
 	if (rc)
 		goto out;
 	rc = rekey_build(h, fek, rk, nh, &ch, err);

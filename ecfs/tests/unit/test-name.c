@@ -483,6 +483,26 @@ static void test_decrypt_enokey(void **state)
 	ecfs_fnek_free(right);
 }
 
+/* ecfs_name_fnek_index: the FNEK that decrypts a name, among same-signature
+ * candidates the one whose cipher code matches (rekey moves names by it). */
+static void test_fnek_index(void **state)
+{
+	struct ecfs_fnek *other = fnek_aes(&K->test_lc_fnek, 16);
+	struct ecfs_fnek *r32 = fnek_aes(&K->test_default, 32);
+	struct ecfs_fnek *r16 = fnek_aes(&K->test_default, 16);
+	struct ecfs_fnek *list[3] = {other, r32, r16};
+
+	assert_int_equal(ecfs_name_fnek_index(list, 3, test_file_aes[0]), 2);
+	assert_int_equal(ecfs_name_fnek_index(list, 2, test_file_aes[0]), 1);
+	assert_int_equal(ecfs_name_fnek_index(list, 1, test_file_aes[0]), -ENOKEY);
+	assert_int_equal(ecfs_name_fnek_index(list, 3, "plain-name"), -EINVAL);
+	assert_true(ecfs_fnek_same_cipher(r16, other));
+	assert_false(ecfs_fnek_same_cipher(r16, r32));
+	ecfs_fnek_free(other);
+	ecfs_fnek_free(r32);
+	ecfs_fnek_free(r16);
+}
+
 /* The packet's cipher code picks the cipher, the FNEK's key_bytes the key
  * length (§7.2): an AES-128 FNEK reads a name whose code says AES-256 with
  * a 16-byte key, and a blowfish FNEK reads an AES name as the kernel would. */
@@ -886,6 +906,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64_edges),
+		cmocka_unit_test(test_fnek_index),
 		cmocka_unit_test(test_b64_invalid_chars),
 		cmocka_unit_test(test_b64_roundtrip_every_length),
 		cmocka_unit_test(test_vector_testfile_aes),
