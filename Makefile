@@ -9,6 +9,7 @@
 
 .DEFAULT_GOAL := all
 include mk/rules.mk
+include mk/install.mk
 
 LIBS :=
 PROGS :=
@@ -17,6 +18,8 @@ DEPS :=
 
 include common/module.mk
 include $(filter-out common/module.mk,$(wildcard */module.mk))
+# What each system installs (mk/install.mk); a module.mk may say it itself.
+include $(filter-out mk/install.mk,$(wildcard */install.mk))
 
 all: $(LIBS) $(PROGS) $(UNIT_TESTS)
 

@@ -31,3 +31,4 @@ $(O)/tests/ecfs/%: $(O)/ecfs/tests/unit/%.o $(ECFS_LIB) $(COMMON_LIB)
 
 DEPS += $(call deps,$(ECFS_LIB_SRCS) $(ECFS_CLI_SRCS) $(ECFS_UNIT_SRCS))
 include ecfs/fuzz.mk
+include ecfs/pam/pam.mk

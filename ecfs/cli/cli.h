@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.h - what the ecfs subcommands share: key input, key options, output.
  *
  * Secrets (passphrases, login passwords) come from a no-echo prompt on the
@@ -9,10 +10,11 @@
 #define ECFS_CLI_H
 
 #include <stdbool.h>
-#include <getopt.h>
 #include <stdio.h>
 
 #include "ecfs.h"
+#include "ecfs-keychain.h"
+#include "ob/opt.h"
 
 #define ECFS_PROG "ecfs"
 
@@ -27,6 +29,7 @@ enum {
 struct secret_source {
 	const char *file;	/* --passphrase-file (or "-" = stdin) */
 	const char *extpass;	/* --extpass: a command printing it */
+	const char *mem;	/* a secret already in memory (recover, mount-private) */
 };
 
 /* A secret in locked memory, NUL-terminated. */
@@ -53,6 +56,7 @@ struct key_opts {
 	bool fnek;			/* --fnek: names, ecryptfs-utils FNEK */
 	bool fnek_same;			/* --fnek-same-key: FNEK = content key */
 	const char *fnek_file;		/* --fnek-passphrase-file (crouton) */
+	const char *fnek_mem;		/* ... or that passphrase, in memory */
 	uint8_t key_sigs[8][ECFS_SIG_BYTES];	/* --key-sig: keyring tokens */
 	int nkey_sigs;
 
@@ -77,49 +81,71 @@ struct key_opts {
 	const char *lower;		/* the lower dir, set by the subcommand */
 };
 
-/* Keys made from key_opts: content keys (first = the main passphrase) and
- * the filename-key candidates (both salts when reading). */
-struct cli_keys {
-	struct ecfs_keyset *keys;
-	struct ecfs_fnek *fneks[8];
-	size_t nfneks;
-	struct ecfs_fnek *write_fnek;	/* the FNEK for new names, or NULL */
-
-	/* keys beyond passphrases (keyopts-pk.c) */
-	struct ecfs_pubkey *pub[10];	/* --rsa-key and the escrow key: all wrap
-					 * new files, those with a private half
-					 * open them */
-	size_t npub;
-	bool has_escrow;		/* pub[npub - 1] is the escrow key */
-	struct ecfs_policy *policy;	/* --policy or the key dir's */
+/* The key options (keyopts.c: the table; keyopts-pk.c: keys beyond
+ * passphrases).  Their keys are their own, above any subcommand's. */
+enum key_opt {
+	KO_PASSFILE = 0x1000, KO_EXTPASS, KO_SALT, KO_RC, KO_EXTRA, KO_FNEK,
+	KO_FNEK_SAME, KO_FNEK_PASSFILE, KO_KEY_SIG,
+	KO_KEY_FILE, KO_KEY_EXTPASS, KO_GPG_KEY, KO_TPM_KEY, KO_TPM_TCTI, KO_RSA_KEY,
+	KO_RSA_PASSFILE, KO_RSA_EXTPASS, KO_ESCROW_KEY, KO_GPG_RECIPIENT, KO_POLICY,
+	KO_KEYS_DIR, KO_NO_KEYS_DIR,
+	KO_END
 };
+extern const struct ob_opt key_opt_table[];
+/* Take one key option into ko: 0, or EXIT_USAGE after a message. */
+int key_opts_handle(struct key_opts *ko, int key, const char *arg);
 
-/* The passphrase keys of ck (ck->keys) and its RSA keys as one set. */
-static inline struct ecfs_keys cli_keys_all(const struct cli_keys *ck)
-{
-	struct ecfs_keys k = { .pass = ck->keys, .pub = ck->pub, .npub = ck->npub };
+/* One subcommand's command line through ob/opt.h: its own table, then the
+ * key options (when ko is set), and -h/--help printing help (the text
+ * before the options; "usage: ecfs NAME ..." first) and the tables.  own
+ * options go to fn(ctx).  Returns the index of the first operand, or -1
+ * with *status the exit status (EXIT_OK after --help). */
+struct cipher_opts;
+struct cli_cmd {
+	const char *prog;		/* "ecfs info" */
+	const char *help;
+	const struct ob_opt *own;	/* may be NULL */
+	struct key_opts *ko;		/* NULL: no key options */
+	struct cipher_opts *co;		/* NULL: no cipher options (cipher-opts.c) */
+	ob_opt_fn fn;
+	void *ctx;
+	unsigned flags;			/* ob_cmd.flags */
+	void (*more_help)(FILE *out);	/* after help, before the key options */
+};
+int cli_parse(const struct cli_cmd *c, int argc, char **argv, int *status);
+/* fns for a command with one own option: a flag (ctx is its bool) or one
+ * taking a value (ctx is its const char *). */
+int cli_opt_flag(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		 void *ctx);
+int cli_opt_value(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		  void *ctx);
 
-	return k;
-}
+/* --cipher, --key-bytes, --fn-cipher, --fn-key-bytes (cipher-opts.c): the
+ * mount's ecryptfs_cipher and friends for the offline commands. */
+enum cipher_opt { CO_CIPHER = 0x3000, CO_KEY_BYTES, CO_FN_CIPHER, CO_FN_KEY_BYTES, CO_END };
+struct cipher_opts {
+	const char *cipher, *fn_cipher;		/* NULL: aes; the content's */
+	size_t key_bytes, fn_key_bytes;		/* 0: the cipher's default; the content's */
+};
+struct cipher_choice {
+	const struct ecfs_cipher_info *cipher, *fn_cipher;
+	size_t key_bytes, fn_key_bytes;
+};
+extern const struct ob_opt cipher_opt_table[];
+/* Take one cipher option into co: 0, or EXIT_USAGE after a message. */
+int cipher_opts_handle(struct cipher_opts *co, int key, const char *arg);
+/* Look the names up into out; EXIT_USAGE after printing why, else 0. */
+int cipher_opts_resolve(const struct cipher_opts *co, struct cipher_choice *out);
 
-/* getopt_long entries for the key options, and their handler: returns 1
- * when opt was a key option, 0 when not, -1 on a bad value. */
-#define KEY_OPT_BASE 1000
-extern const struct option key_long_opts[];
-extern const size_t key_long_opts_count;
-int key_opts_handle(struct key_opts *ko, int opt, const char *arg);
-extern const char key_opts_help[];
-
-/* Read the secret(s) and derive every key; fn_cipher/fn_key_bytes set the
- * filename cipher (NULL/0 = aes-16).  Prints nothing; err says why. */
+/* Read the secret(s) and hand them to a new key chain (libecfs turns them
+ * into keys); fn_cipher/fn_key_bytes set the filename cipher (NULL/0 =
+ * aes-16).  Prints nothing; err says why.  Free kc with ecfs_keychain_free. */
 int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_cipher,
-		  size_t fn_key_bytes, struct cli_keys *ck, struct ob_err *err);
-void cli_keys_free(struct cli_keys *ck);
+		  size_t fn_key_bytes, struct ecfs_keychain *kc, struct ob_err *err);
 
-/* keyring.c: tokens of --key-sig from the kernel keyring into ck->keys,
- * each also a filename-key candidate; tmp is scratch locked memory. */
-int keyring_keys_load(const struct key_opts *ko, struct cli_keys *ck,
-		      const struct ecfs_cipher_info *fn_cipher, size_t fn_key_bytes,
+/* keyring.c: tokens of --key-sig from the kernel keyring into kc; tmp is
+ * scratch locked memory. */
+int keyring_keys_load(const struct key_opts *ko, struct ecfs_keychain *kc,
 		      struct ecfs_key *tmp, struct ob_err *err);
 /* Read the token with description hex(sig) of type "user" from the
  * keyrings this process can search (request_key), into key. */
@@ -130,16 +156,14 @@ int keyring_read_key(const uint8_t sig[ECFS_SIG_BYTES], struct ecfs_key *key,
  * key_opts_handle.  ext_count/ext_secret: the key-file-layer keys (key
  * files, --key-extpass, GPG- and TPM-wrapped key files) in order, each a
  * passphrase-equivalent secret.  load_pk: RSA keys, the escrow key and the
- * policy into ck.  keys_dir: the lower dir's key dir into buf (0), or
+ * policy into kc.  keys_dir: the lower dir's key dir into buf (0), or
  * -ENOENT when there is none to use. */
-int key_opts_handle_pk(struct key_opts *ko, int opt, const char *arg);
+int key_opts_handle_pk(struct key_opts *ko, int key, const char *arg);
 int key_opts_ext_count(const struct key_opts *ko);
 int key_opts_ext_secret(const struct key_opts *ko, int i, struct secret *s,
 			struct ob_err *err);
-int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_err *err);
-void cli_keys_free_pk(struct cli_keys *ck);
+int cli_keys_load_pk(const struct key_opts *ko, struct ecfs_keychain *kc, struct ob_err *err);
 int cli_keys_dir(const struct key_opts *ko, char *buf, size_t len);
-#define KEY_OPT_PK_BASE 1100
 
 /* The wrapped-passphrase file a command works on: arg when given, else
  * ~/.ecryptfs/wrapped-passphrase (as ecryptfs-utils). */
@@ -168,6 +192,7 @@ int cmd_rewrap_passphrase(int argc, char **argv);
 int cmd_add_passphrase(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_setup_private(int argc, char **argv);
+int cmd_migrate_home(int argc, char **argv);
 int cmd_mount_private(int argc, char **argv);
 int cmd_umount_private(int argc, char **argv);
 /* keys beyond passphrases */

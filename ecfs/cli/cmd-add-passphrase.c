@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-add-passphrase.c - "ecfs add-passphrase", as ecryptfs-add-passphrase:
  * derive the key of a passphrase and put its auth token (740 bytes, spec
  * §1) into the user keyring, type "user", description = the signature, so
@@ -7,7 +8,6 @@
  * them (ecryptfs-recover-private does).
  */
 #include "cli.h"
-#include "cli-opts.h"
 #include "legacy-cli.h"
 
 #include <errno.h>
@@ -47,35 +47,20 @@ static int add_one(const struct ecfs_key *key, struct ob_err *err)
 
 int cmd_add_passphrase(int argc, char **argv)
 {
-	static const struct option own[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct option opts[OPT_TABLE_MAX];
 	struct key_opts ko = {0};
+	const struct cli_cmd cmd = { .prog = "ecfs add-passphrase", .help = add_help, .ko = &ko };
 	struct ob_err err = {0};
 	struct ecfs_key *k;
 	struct secret s;
 	uint8_t salt[ECFS_SALT_BYTES];
-	int c, rc;
+	int first, rc;
 
-	opt_table(opts, own, 1);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = key_opts_handle(&ko, c, optarg);
-
-		if (r > 0)
-			continue;
-		if (c == 'h') {
-			printf("%s%s", add_help, key_opts_help);
-			return EXIT_OK;
-		}
-		cli_msg("add-passphrase: bad command line (see 'ecfs add-passphrase --help')");
-		return EXIT_USAGE;
-	}
-	if (optind != argc) {
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	if (first != argc) {
 		cli_msg("add-passphrase: unexpected '%s' (the passphrase is never an argument: "
-			"use --passphrase-file)", argv[optind]);
+			"use --passphrase-file)", argv[first]);
 		return EXIT_USAGE;
 	}
 	k = ob_secure_alloc(2 * sizeof(*k));

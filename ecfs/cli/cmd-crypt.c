@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-crypt.c - "ecfs decrypt" and "ecfs encrypt": files and whole trees, offline.
  *
  * decrypt LOWER [-o OUT]   a lower file to OUT (or stdout), or a lower tree
@@ -11,7 +12,6 @@
  * tree keeps going past a bad entry, reports each one, and exits 1.
  */
 #include "cli.h"
-#include "cli-opts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,13 +24,24 @@
 
 #define IO_CHUNK (1u << 20)
 
+/* A source inode with more than one link and where its first copy went:
+ * the later names become hard links to it, as `cp -a` keeps them. */
+struct link_seen {
+	dev_t dev;
+	ino_t ino;
+	char *dest;
+};
+
 struct crypt_job {
-	struct cli_keys keys;
+	struct ecfs_keychain keys;
 	const struct ecfs_cipher_info *cipher;	/* encrypt: content cipher */
 	size_t key_bytes;
 	bool xattr;				/* encrypt: metadata in xattr */
 	unsigned failures;
 	uint8_t *buf;				/* IO_CHUNK bytes */
+	struct ecfs_crypt_helper *helper;	/* a second core for big chunks, or NULL */
+	struct link_seen *links;		/* multiply-linked inodes copied */
+	size_t nlinks, links_cap;
 };
 
 static void job_fail(struct crypt_job *job, const char *path, struct ob_err *err)
@@ -39,15 +50,17 @@ static void job_fail(struct crypt_job *job, const char *path, struct ob_err *err
 	job->failures++;
 }
 
-/* Create "<dir>/.<base>.ecfs-XXXXXX" beside final; returns the fd. */
+/* Create "<dir>/.ecfs-XXXXXX" beside final; returns the fd.  The temporary
+ * name must not grow with the final one: a final name may be as long as
+ * the file system takes (255 bytes, or an encrypted name of a 143-byte
+ * plaintext name). */
 static int temp_beside(const char *final, char *tmp, size_t len, mode_t mode)
 {
 	const char *slash = strrchr(final, '/');
 	int dlen = slash ? (int)(slash - final + 1) : 0;
 	int fd;
 
-	if (snprintf(tmp, len, "%.*s.%s.ecfs-XXXXXX", dlen, final,
-		     slash ? slash + 1 : final) >= (int)len) {
+	if (snprintf(tmp, len, "%.*s.ecfs-XXXXXX", dlen, final) >= (int)len) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -96,9 +109,10 @@ static int decrypt_to_fd(struct crypt_job *job, const char *path, int out,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ob_err_set(err, -errno, "open");
-	struct ecfs_keys all = cli_keys_all(&job->keys);
+	struct ecfs_keys all = ecfs_keychain_keys(&job->keys);
 
 	rc = ecfs_file_open_ex(&f, fd, ECFS_OPEN_XATTR_OK, &all, err);
+	f.helper = job->helper;
 	if (rc == -ENODATA && empty_lower(fd)) {
 		rc = 0;		/* a create cut short before its header: empty */
 		goto out;
@@ -190,12 +204,18 @@ static int encrypt_file_to(struct crypt_job *job, const char *src, const char *d
 		rc = ob_err_set(err, -errno, "creating the output file beside %s", dest);
 		goto close_in;
 	}
-	struct ecfs_keys all = cli_keys_all(&job->keys);
+	struct ecfs_keys all = ecfs_keychain_keys(&job->keys);
+	const struct ecfs_cipher_info *ci = job->cipher;
+	size_t kb = job->key_bytes;
+	const char *base = strrchr(src, '/');
 
-	rc = ecfs_file_create_ex(&f, out, job->cipher, job->key_bytes, &all,
-				 job->xattr, job->keys.write_fnek != NULL, err);
+	/* The policy picks by the plaintext base name, as the mount does. */
+	ecfs_policy_match(job->keys.policy, base ? base + 1 : src, &ci, &kb);
+	rc = ecfs_file_create_ex(&f, out, ci, kb, &all, job->xattr,
+				 job->keys.write_fnek != NULL, err);
 	if (rc)
 		goto close_out;
+	f.helper = job->helper;
 	for (;;) {
 		ssize_t n = read(in, job->buf, IO_CHUNK);
 
@@ -243,6 +263,60 @@ static int lower_name(struct crypt_job *job, const char *name, char *out,
 	return n < 0 ? (int)n : 0;
 }
 
+static const char *link_find(const struct crypt_job *job, const struct stat *st)
+{
+	for (size_t i = 0; i < job->nlinks; i++)
+		if (job->links[i].dev == st->st_dev && job->links[i].ino == st->st_ino)
+			return job->links[i].dest;
+	return NULL;
+}
+
+/* Remember dest as the copy of st; on no memory the next name is simply
+ * copied again (a separate file, as before). */
+static void link_add(struct crypt_job *job, const struct stat *st, const char *dest)
+{
+	struct link_seen *l;
+
+	if (job->nlinks == job->links_cap) {
+		size_t cap = job->links_cap ? 2 * job->links_cap : 16;
+
+		l = realloc(job->links, cap * sizeof(*l));
+		if (!l)
+			return;
+		job->links = l;
+		job->links_cap = cap;
+	}
+	l = &job->links[job->nlinks];
+	l->dest = strdup(dest);
+	if (!l->dest)
+		return;
+	l->dev = st->st_dev;
+	l->ino = st->st_ino;
+	job->nlinks++;
+}
+
+static void links_free(struct crypt_job *job)
+{
+	for (size_t i = 0; i < job->nlinks; i++)
+		free(job->links[i].dest);
+	free(job->links);
+}
+
+/* FIFOs, sockets and device nodes: the kernel keeps them in the lower tree
+ * as they are (only the name is encrypted), so both directions recreate
+ * them with mknod, as `cp -a` does; device nodes need root. */
+static int copy_special(const char *dest, const struct stat *st, struct ob_err *err)
+{
+	if (mknod(dest, st->st_mode, st->st_rdev)) {
+		if (errno == EPERM && (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)))
+			return ob_err_set(err, -EPERM, "mknod %s: device nodes need root", dest);
+		return ob_err_set(err, -errno, "mknod %s", dest);
+	}
+	if (chmod(dest, st->st_mode & 07777))	/* the umask applied to mknod */
+		return ob_err_set(err, -errno, "chmod %s", dest);
+	return 0;
+}
+
 /* One direction of a tree copy: how names, symlink targets and regular
  * files are turned from the source form into the destination form. */
 struct tree_ops {
@@ -277,6 +351,17 @@ static void crypt_entry(struct crypt_job *job, const struct tree_ops *ops,
 		ob_err_set(&err, -ENAMETOOLONG, "output path too long");
 		return job_fail(job, src, &err);
 	}
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+		const char *first = link_find(job, &st);
+
+		if (first) {
+			if (link(first, dest)) {
+				ob_err_set(&err, -errno, "link %s to %s", dest, first);
+				return job_fail(job, src, &err);
+			}
+			return;
+		}
+	}
 	if (S_ISDIR(st.st_mode)) {
 		if (mkdir(dest, st.st_mode & 07777) && errno != EEXIST) {
 			ob_err_set(&err, -errno, "mkdir %s", dest);
@@ -302,9 +387,12 @@ static void crypt_entry(struct crypt_job *job, const struct tree_ops *ops,
 		if (rc)
 			return job_fail(job, src, &err);
 	} else {
-		ob_err_set(&err, -EOPNOTSUPP, "skipping a special file");
-		return job_fail(job, src, &err);
+		rc = copy_special(dest, &st, &err);
+		if (rc)
+			return job_fail(job, src, &err);
 	}
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
+		link_add(job, &st, dest);
 }
 
 static void crypt_tree(struct crypt_job *job, const struct tree_ops *ops,
@@ -383,86 +471,77 @@ static int prepare_out_dir(const char *dest, mode_t mode, struct ob_err *err)
 }
 
 static const char crypt_help_decrypt[] =
-	"usage: ecfs decrypt [KEY OPTIONS] LOWER [-o OUT]\n\n"
+	"usage: ecfs decrypt [CIPHER OPTIONS] [KEY OPTIONS] LOWER [-o OUT]\n\n"
 	"Decrypt a lower file (to OUT, or to standard output) or a lower directory\n"
 	"tree (to the new or empty directory OUT, with plaintext names).  Names are\n"
 	"decrypted with whichever filename key matches their signature.\n\n";
 static const char crypt_help_encrypt[] =
-	"usage: ecfs encrypt [KEY OPTIONS] [--cipher NAME] [--key-bytes N] [--xattr] PLAIN -o LOWER\n\n"
+	"usage: ecfs encrypt [CIPHER OPTIONS] [KEY OPTIONS] [--xattr] PLAIN -o LOWER\n\n"
 	"Encrypt a plaintext file into the lower file LOWER, or a directory tree into\n"
 	"the new or empty directory LOWER, exactly as the kernel's eCryptfs writes them.\n"
-	"  --cipher NAME   aes (default), blowfish, des3_ede, cast5, cast6, twofish\n"
-	"  --key-bytes N   key size (default: aes 16, blowfish 16, des3_ede 24, ...)\n"
 	"  --xattr         keep the metadata in the user.ecryptfs xattr\n"
 	"With --fnek or --fnek-same-key, names and symlink targets are encrypted too.\n\n";
 
+static const struct ob_opt crypt_opts[] = {
+	{ "output", 'o', 'o', "OUT", NULL, 0 },
+	{ "xattr", 0, 'X', NULL, NULL, 0 },
+	{ OB_OPT_END },
+};
+
+struct crypt_args {
+	struct crypt_job *job;
+	const char *out;
+};
+
+static int crypt_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		     void *ctx)
+{
+	struct crypt_args *a = ctx;
+
+	switch (opt->key) {
+	case 'o':
+		a->out = arg;
+		return 0;
+	case 'X':
+		a->job->xattr = true;
+		return 0;
+	}
+	return EXIT_USAGE;
+}
+
 static int crypt_main(int argc, char **argv, bool encrypt)
 {
-	static const struct option own[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "cipher", required_argument, NULL, 'C' },
-		{ "key-bytes", required_argument, NULL, 'K' },
-		{ "xattr", no_argument, NULL, 'X' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct option opts[OPT_TABLE_MAX];
 	struct crypt_job job = {0};
 	struct key_opts ko = {0};
 	struct ob_err err = {0};
-	const char *out = NULL, *cipher_name = "aes", *src;
+	struct cipher_opts co = {0};
+	struct cipher_choice cc;
+	struct crypt_args a = { .job = &job };
+	const struct cli_cmd cmd = {
+		.prog = encrypt ? "ecfs encrypt" : "ecfs decrypt",
+		.help = encrypt ? crypt_help_encrypt : crypt_help_decrypt,
+		.own = crypt_opts, .ko = &ko, .co = &co, .fn = crypt_opt, .ctx = &a,
+	};
+	const char *out, *src;
 	struct stat st;
-	int c, rc = EXIT_FAIL;
+	int first, rc = EXIT_FAIL;
 
-	opt_table(opts, own, 1);
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		int k = key_opts_handle(&ko, c, optarg);
-
-		if (k > 0)
-			continue;
-		if (k < 0)
-			return EXIT_USAGE;
-		switch (c) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'C':
-			cipher_name = optarg;
-			break;
-		case 'K': {
-			char *end;
-
-			job.key_bytes = strtoul(optarg, &end, 10);
-			if (*end || job.key_bytes == 0 || job.key_bytes > ECFS_MAX_KEY_BYTES) {
-				cli_msg("--key-bytes: '%s' is not a key size", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		}
-		case 'X':
-			job.xattr = true;
-			break;
-		case 'h':
-			printf("%s%s", encrypt ? crypt_help_encrypt : crypt_help_decrypt, key_opts_help);
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1 || (encrypt && !out)) {
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	rc = EXIT_FAIL;
+	out = a.out;
+	if (first != argc - 1 || (encrypt && !out)) {
 		cli_msg("%s: expected one input%s (see 'ecfs %s --help')",
 			encrypt ? "encrypt" : "decrypt", encrypt ? " and -o LOWER" : "",
 			encrypt ? "encrypt" : "decrypt");
 		return EXIT_USAGE;
 	}
-	src = argv[optind];
-	job.cipher = ecfs_cipher_by_name(cipher_name, job.key_bytes);
-	if (!job.cipher) {
-		cli_msg("unknown cipher '%s' with a %zu-byte key", cipher_name, job.key_bytes);
+	src = argv[first];
+	if (cipher_opts_resolve(&co, &cc))
 		return EXIT_USAGE;
-	}
-	if (!job.key_bytes)
-		job.key_bytes = job.cipher->key_default;
+	job.cipher = cc.cipher;
+	job.key_bytes = cc.key_bytes;
 	if (stat(src, &st)) {
 		ob_err_set(&err, -errno, "stat");
 		cli_error(src, &err);
@@ -477,10 +556,15 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 		cli_msg("out of memory");
 		return EXIT_FAIL;
 	}
-	/* Names use the content cipher and key size, as the kernel's defaults. */
-	if (cli_keys_load(&ko, job.cipher, job.key_bytes, &job.keys, &err)) {
+	/* Names: --fn-cipher/--fn-key-bytes, by default the content's. */
+	if (cli_keys_load(&ko, cc.fn_cipher, cc.fn_key_bytes, &job.keys, &err)) {
 		cli_error(NULL, &err);
 		goto out_buf;
+	}
+	{
+		struct ob_err herr = {0};	/* without a helper: one core, same bytes */
+
+		(void)ecfs_crypt_helper_new(&job.helper, &herr);
 	}
 	if (S_ISDIR(st.st_mode)) {
 		if (prepare_out_dir(out, st.st_mode, &err)) {
@@ -501,7 +585,9 @@ static int crypt_main(int argc, char **argv, bool encrypt)
 	if (rc && !S_ISDIR(st.st_mode))
 		cli_error(src, &err);
 out_keys:
-	cli_keys_free(&job.keys);
+	links_free(&job);
+	ecfs_crypt_helper_free(job.helper);
+	ecfs_keychain_free(&job.keys);
 out_buf:
 	free(job.buf);
 	return rc;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-escrow.c - "ecfs escrow setup|recover": key escrow for a lower directory.
  *
  * setup puts an escrow PUBLIC key into the lower directory's key dir
@@ -11,11 +12,10 @@
  * lower names, which is still enough to restore the data.
  */
 #include "cli.h"
-#include "cli-opts.h"
+#include "walk.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +90,11 @@ static int setup(struct key_opts *ko, const char *lower)
 
 /* ------------------------------------------------------------ recover */
 
-static struct {
+struct escrow_rec {
 	struct ecfs_keys keys;
 	const char *root, *out;
 	unsigned long ok, failed, skipped;
-} rec;
+};
 
 static int copy_plain(struct ecfs_file *f, int out, struct ob_err *err)
 {
@@ -113,38 +113,28 @@ static int copy_plain(struct ecfs_file *f, int out, struct ob_err *err)
 	return 0;
 }
 
-static int recover_one(const char *path, const struct stat *st, int type, struct FTW *f)
+/* One regular file (name in dfd) into dst; path is what messages call it. */
+static void recover_file(struct escrow_rec *rec, int dfd, const char *name, const char *path,
+			 const char *dst)
 {
-	const char *rel = path + strlen(rec.root);
-	char dst[PATH_MAX];
 	struct ecfs_file ef;
 	struct ob_err err = { 0 };
 	int fd, out, rc;
 
-	while (*rel == '/')
-		rel++;
-	snprintf(dst, sizeof(dst), "%s/%s", rec.out, rel);
-	if (type == FTW_D) {
-		if (mkdir(dst, 0700) && errno != EEXIST)
-			cli_msg("%s: %s", dst, strerror(errno));
-		return 0;
-	}
-	if (type != FTW_F || !S_ISREG(st->st_mode))
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return 0;
-	rc = ecfs_file_open_ex(&ef, fd, ECFS_OPEN_XATTR_OK, &rec.keys, &err);
+		return;
+	rc = ecfs_file_open_ex(&ef, fd, ECFS_OPEN_XATTR_OK, &rec->keys, &err);
 	if (rc == -ENODATA) {
-		rec.skipped++;
+		rec->skipped++;
 		close(fd);
-		return 0;
+		return;
 	}
 	if (rc) {
-		rec.failed++;
+		rec->failed++;
 		cli_error(path, &err);
 		close(fd);
-		return 0;
+		return;
 	}
 	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0) {
@@ -155,20 +145,53 @@ static int recover_one(const char *path, const struct stat *st, int type, struct
 		close(out);
 	}
 	if (rc) {
-		rec.failed++;
+		rec->failed++;
 		cli_error(path, &err);
 	} else {
-		rec.ok++;
+		rec->ok++;
 	}
 	ecfs_file_close(&ef);
 	close(fd);
+}
+
+static int recover_visit(const struct walk_entry *e, void **child, void *ctx)
+{
+	struct escrow_rec *rec = ctx;
+	char *path = NULL, *dst = NULL;
+
+	if (!e->st || (!S_ISDIR(e->st->st_mode) && !S_ISREG(e->st->st_mode)))
+		return 0;
+	if (asprintf(&path, "%s/%s", rec->root, e->path) < 0 ||
+	    asprintf(&dst, "%s/%s", rec->out, e->path) < 0) {
+		free(path);
+		return -ENOMEM;
+	}
+	if (S_ISDIR(e->st->st_mode)) {
+		if (mkdir(dst, 0700) && errno != EEXIST)
+			cli_msg("%s: %s", dst, strerror(errno));
+	} else {
+		recover_file(rec, e->dfd, e->name, path, dst);
+	}
+	free(path);
+	free(dst);
 	return 0;
+}
+
+static bool any_private(const struct ecfs_keychain *ck)
+{
+	for (size_t i = 0; i < ck->npub; i++)
+		if (ecfs_pubkey_has_private(ck->pub[i]))
+			return true;
+	return false;
 }
 
 static int recover(struct key_opts *ko, const char *lower, const char *outdir)
 {
-	struct cli_keys ck;
+	static const struct walk_ops ops = { .visit = recover_visit };
+	struct escrow_rec rec = { 0 };
+	struct ecfs_keychain ck;
 	struct ob_err err = { 0 };
+	int fd, rc;
 
 	/* Usually --rsa-key alone; any key option works (tests use that). */
 	ko->no_keys_dir = true;
@@ -176,32 +199,36 @@ static int recover(struct key_opts *ko, const char *lower, const char *outdir)
 		cli_error(NULL, &err);
 		return EXIT_FAIL;
 	}
-	if (mkdir(outdir, 0700) && errno != EEXIST) {
-		cli_msg("%s: %s", outdir, strerror(errno));
-		cli_keys_free(&ck);
+	if (!ecfs_keyset_count(ck.keys) && !any_private(&ck)) {
+		cli_msg("escrow recover: %s is a public key; recovering needs the escrow PRIVATE "
+			"key (the one kept offline)", ko->nrsa ? ko->rsa_keys[0] : "the key given");
+		ecfs_keychain_free(&ck);
 		return EXIT_FAIL;
 	}
-	rec.keys = cli_keys_all(&ck);
+	if (mkdir(outdir, 0700) && errno != EEXIST) {
+		cli_msg("%s: %s", outdir, strerror(errno));
+		ecfs_keychain_free(&ck);
+		return EXIT_FAIL;
+	}
+	rec.keys = ecfs_keychain_keys(&ck);
 	rec.root = lower;
 	rec.out = outdir;
-	if (nftw(lower, recover_one, 32, FTW_PHYS))
-		cli_msg("%s: %s", lower, strerror(errno));
+	fd = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc = fd < 0 ? -errno : walk_tree(fd, NULL, &ops, &rec);
+	if (rc)
+		cli_msg("%s: %s", lower, strerror(-rc));
 	printf("escrow recover: %lu file%s recovered, %lu failed, %lu not eCryptfs\n",
 	       rec.ok, rec.ok == 1 ? "" : "s", rec.failed, rec.skipped);
-	cli_keys_free(&ck);
+	ecfs_keychain_free(&ck);
 	return rec.failed ? EXIT_FAIL : EXIT_OK;
 }
 
 int cmd_escrow(int argc, char **argv)
 {
-	static const struct option own[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct option opts[OPT_TABLE_MAX];
 	struct key_opts ko = { 0 };
+	const struct cli_cmd cmd = { .prog = "ecfs escrow", .help = escrow_help, .ko = &ko };
 	const char *sub;
-	int c;
+	int first, status;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		printf("%s", escrow_help);
@@ -210,24 +237,13 @@ int cmd_escrow(int argc, char **argv)
 	sub = argv[1];
 	argc--;
 	argv++;
-	opt_table(opts, own, 1);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int k = key_opts_handle(&ko, c, optarg);
-
-		if (k > 0)
-			continue;
-		if (k < 0)
-			return EXIT_USAGE;
-		if (c == 'h') {
-			printf("%s%s", escrow_help, key_opts_help);
-			return EXIT_OK;
-		}
-		return EXIT_USAGE;
-	}
-	if (!strcmp(sub, "setup") && argc - optind == 1)
-		return setup(&ko, argv[optind]);
-	if (!strcmp(sub, "recover") && argc - optind == 2)
-		return recover(&ko, argv[optind], argv[optind + 1]);
+	first = cli_parse(&cmd, argc, argv, &status);
+	if (first < 0)
+		return status;
+	if (!strcmp(sub, "setup") && argc - first == 1)
+		return setup(&ko, argv[first]);
+	if (!strcmp(sub, "recover") && argc - first == 2)
+		return recover(&ko, argv[first], argv[first + 1]);
 	cli_msg("escrow: expected 'setup LOWER' or 'recover LOWER OUTDIR' (see ecfs escrow --help)");
 	return EXIT_USAGE;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-fsck.c - "ecfs fsck LOWERDIR": every file and name that will not
  * decrypt, and why.
  *
@@ -23,7 +24,7 @@
  * still has; the old size is in the report if someone wants it back.
  */
 #include "cli.h"
-#include "cli-opts.h"
+#include "walk.h"
 #include "legacy-cli.h"
 
 #include <dirent.h>
@@ -56,7 +57,7 @@ struct fsck {
 	const char *root;
 	bool json, repair, yes, keys_loaded, progress;
 	bool add_escrow;		/* --add-escrow (keys beyond passphrases) */
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	struct problem *p;
 	size_t np, cap;
 	unsigned counts[K_COUNT];
@@ -102,28 +103,21 @@ static void progress(struct fsck *f)
 		fputs("\r\033[K", stderr);
 }
 
+static int count_one(const struct walk_entry *e, void **child, void *ctx)
+{
+	(*(unsigned long *)ctx)++;
+	return 0;
+}
+
+/* Entries under dfd (not taken), for the progress line. */
 static unsigned long count_entries(int dfd)
 {
-	DIR *d = fdopendir(dfd);
-	struct dirent *e;
+	static const struct walk_ops ops = { .visit = count_one };
+	int own = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	unsigned long n = 0;
 
-	if (!d) {
-		close(dfd);
-		return 0;
-	}
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		n++;
-		if (e->d_type == DT_DIR) {
-			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-			if (sub >= 0)
-				n += count_entries(sub);
-		}
-	}
-	closedir(d);
+	if (own >= 0)
+		(void)walk_tree(own, NULL, &ops, &n);
 	return n;
 }
 
@@ -194,7 +188,7 @@ static void check_escrow(struct fsck *f, int dfd, const char *name,
 			 const struct ecfs_header *h, const char *lpath, const char *upath)
 {
 	const struct ecfs_pubkey *esc = f->ck.pub[f->ck.npub - 1];
-	struct ecfs_keys open = cli_keys_all(&f->ck), add = { .pub = &f->ck.pub[f->ck.npub - 1], .npub = 1 };
+	struct ecfs_keys open = ecfs_keychain_keys(&f->ck), add = { .pub = &f->ck.pub[f->ck.npub - 1], .npub = 1 };
 	struct ecfs_rekey rk = { .open_keys = &open, .add = &add };
 	struct ob_err err = {0};
 	char hex[ECFS_SIG_HEX];
@@ -253,7 +247,9 @@ static void check_file(struct fsck *f, int dfd, const char *name, const char *lp
 		goto out;
 	}
 	if (f->keys_loaded) {
-		rc = ecfs_fek_unwrap(h, f->ck.keys, &fek, NULL, &err);
+		struct ecfs_keys all = ecfs_keychain_keys(&f->ck);	/* private keys too */
+
+		rc = ecfs_fek_unwrap_any(h, &all, &fek, NULL, &err);
 		if (rc == -ENOKEY) {
 			ecfs_sig_to_hex(h->packets[0].sig, hex);
 			problem(f, K_NO_KEY, lpath, upath, "no matching key: the file needs sig %s%s "
@@ -326,40 +322,55 @@ out:
 		close(fd);
 }
 
-static void walk(struct fsck *f, int dfd, const char *lrel, const char *urel, int depth)
+/* The plaintext path of an entry: its directory's, then its name. */
+static char *upper_path(const char *urel, const char *uname)
 {
-	DIR *d = fdopendir(dfd);
-	struct dirent *e;
+	char *p;
 
-	if (!d) {
-		close(dfd);
-		return;
+	if (asprintf(&p, "%s%s%.*s", urel, *urel ? "/" : "", 1024, uname) < 0)
+		return NULL;
+	return p;
+}
+
+/* One lower entry; a directory's value is its plaintext path. */
+static int fsck_visit(const struct walk_entry *e, void **child, void *ctx)
+{
+	struct fsck *f = ctx;
+	const char *urel = e->dir_data;
+	char uname[ECFS_LOWER_NAME_MAX], *upath;
+
+	progress(f);
+	check_name(f, e->path, urel, e->name, uname, sizeof(uname));
+	if (!e->st)
+		return WALK_SKIP;
+	upath = upper_path(urel, uname);
+	if (!upath)
+		return -ENOMEM;
+	if (S_ISDIR(e->st->st_mode)) {
+		f->dirs++;
+		*child = upath;
+		return 0;
 	}
-	f->dirs++;
-	while ((e = readdir(d))) {
-		char lpath[PATH_MAX], upath[PATH_MAX], uname[ECFS_LOWER_NAME_MAX];
-		struct stat st;
+	if (S_ISREG(e->st->st_mode))
+		check_file(f, e->dfd, e->name, e->path, upath);
+	else
+		f->other++;
+	free(upath);
+	return 0;
+}
 
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		progress(f);
-		snprintf(lpath, sizeof(lpath), "%s%s%s", lrel, *lrel ? "/" : "", e->d_name);
-		check_name(f, lpath, urel, e->d_name, uname, sizeof(uname));
-		snprintf(upath, sizeof(upath), "%s%s%.*s", urel, *urel ? "/" : "", 1024, uname);
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
-			continue;
-		if (S_ISDIR(st.st_mode) && depth < 64) {
-			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+static void fsck_leave(const struct walk_entry *e, void *child, void *ctx)
+{
+	free(child);
+}
 
-			if (sub >= 0)
-				walk(f, sub, lpath, upath, depth + 1);
-		} else if (S_ISREG(st.st_mode)) {
-			check_file(f, dirfd(d), e->d_name, lpath, upath);
-		} else {
-			f->other++;
-		}
-	}
-	closedir(d);
+static void walk(struct fsck *f, int dfd)
+{
+	static const struct walk_ops ops = { .visit = fsck_visit, .leave = fsck_leave };
+
+	f->dirs++;	/* the root */
+	if (walk_tree(dfd, "", &ops, f) == -ENOMEM)
+		cli_msg("%s: out of memory; the report is partial", f->root);
 }
 
 static void json_str(const char *s)
@@ -436,53 +447,63 @@ static const char fsck_help[] =
 	"  --add-escrow  add the key dir's escrow key to files that lack it\n"
 	"  -h, --help    this help\n\n";
 
+enum { O_JSON = 1, O_REPAIR, O_NOKEY, O_ADD_ESCROW, O_YES };
+
+static const struct ob_opt fsck_opts[] = {
+	{ "json", 0, O_JSON, NULL, NULL, 0 },
+	{ "repair", 0, O_REPAIR, NULL, NULL, 0 },
+	{ "yes", 'y', O_YES, NULL, NULL, 0 },
+	{ "nokey", 0, O_NOKEY, NULL, NULL, 0 },
+	{ "add-escrow", 0, O_ADD_ESCROW, NULL, NULL, 0 },
+	{ OB_OPT_END },
+};
+
+struct fsck_args {
+	struct fsck *f;
+	bool nokey;
+};
+
+static int fsck_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		    void *ctx)
+{
+	struct fsck_args *a = ctx;
+
+	switch (opt->key) {
+	case O_JSON: a->f->json = true; break;
+	case O_REPAIR: a->f->repair = true; break;
+	case O_NOKEY: a->nokey = true; break;
+	case O_ADD_ESCROW: a->f->add_escrow = true; break;
+	case O_YES: a->f->yes = true; break;
+	}
+	return 0;
+}
+
 int cmd_fsck(int argc, char **argv)
 {
-	enum { O_JSON = 1, O_REPAIR, O_NOKEY, O_ADD_ESCROW };
-	static const struct option own[] = {
-		{ "json", no_argument, NULL, O_JSON },
-		{ "repair", no_argument, NULL, O_REPAIR },
-		{ "yes", no_argument, NULL, 'y' },
-		{ "nokey", no_argument, NULL, O_NOKEY },
-		{ "add-escrow", no_argument, NULL, O_ADD_ESCROW },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct option opts[OPT_TABLE_MAX];
 	struct key_opts ko = {0};
 	struct fsck f = {0};
 	struct ob_err err = {0};
-	bool nokey = false;
-	int c, dfd, rc;
+	struct fsck_args a = { .f = &f };
+	struct cipher_opts co = {0};
+	struct cipher_choice cc;
+	const struct cli_cmd cmd = {
+		.prog = "ecfs fsck", .help = fsck_help, .own = fsck_opts, .ko = &ko, .co = &co,
+		.fn = fsck_opt, .ctx = &a,
+	};
+	bool nokey;
+	int first, dfd, rc;
 
-	opt_table(opts, own, 1);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hy", opts, NULL)) != -1) {
-		int k = key_opts_handle(&ko, c, optarg);
-
-		if (k > 0)
-			continue;
-		if (k < 0)
-			return EXIT_USAGE;
-		switch (c) {
-		case O_JSON: f.json = true; break;
-		case O_REPAIR: f.repair = true; break;
-		case O_NOKEY: nokey = true; break;
-		case O_ADD_ESCROW: f.add_escrow = true; break;
-		case 'y': f.yes = true; break;
-		case 'h':
-			printf("%s%s", fsck_help, key_opts_help);
-			return EXIT_OK;
-		default:
-			cli_msg("fsck: bad command line (see 'ecfs fsck --help')");
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	nokey = a.nokey;
+	if (argc - first != 1) {
 		cli_msg("fsck: expected LOWERDIR (see 'ecfs fsck --help')");
 		return EXIT_USAGE;
 	}
-	f.root = argv[optind];
+	if (cipher_opts_resolve(&co, &cc))
+		return EXIT_USAGE;
+	f.root = argv[first];
 	dfd = open(f.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		cli_msg("%s: %s (give the encrypted lower directory, e.g. ~/.Private)", f.root,
@@ -490,8 +511,11 @@ int cmd_fsck(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	ko.lower = f.root;	/* its key dir: the escrow key */
-	if (!nokey && (ko.src.file || ko.src.extpass || ko.nkey_sigs || lc_have_tty())) {
-		if (cli_keys_load(&ko, NULL, 0, &f.ck, &err)) {
+	/* Any key option the mount takes makes fsck check with keys; only
+	 * with none at all (and no terminal to ask on) is it structure only. */
+	if (!nokey && (ko.src.file || ko.src.extpass || ko.nkey_sigs || ko.nextra ||
+		       ko.nrsa || key_opts_ext_count(&ko) || lc_have_tty())) {
+		if (cli_keys_load(&ko, cc.fn_cipher, cc.fn_key_bytes, &f.ck, &err)) {
 			cli_error(NULL, &err);
 			close(dfd);
 			return EXIT_FAIL;
@@ -499,13 +523,9 @@ int cmd_fsck(int argc, char **argv)
 		f.keys_loaded = true;
 	}
 	f.progress = !f.json && isatty(STDERR_FILENO);
-	if (f.progress) {
-		int cdfd = dup(dfd);
-
-		f.total = cdfd >= 0 ? count_entries(cdfd) : 0;
-		(void)lseek(dfd, 0, SEEK_SET);
-	}
-	walk(&f, dfd, "", "", 0);
+	if (f.progress)
+		f.total = count_entries(dfd);
+	walk(&f, dfd);
 	report(&f);
 	rc = f.np > f.repaired ? EXIT_FAIL : EXIT_OK;
 	for (size_t i = 0; i < f.np; i++) {
@@ -515,6 +535,6 @@ int cmd_fsck(int argc, char **argv)
 	}
 	free(f.p);
 	if (f.keys_loaded)
-		cli_keys_free(&f.ck);
+		ecfs_keychain_free(&f.ck);
 	return rc;
 }

@@ -1,10 +1,10 @@
+// SPDX-License-Identifier: MIT
 /* cmd-info.c - "ecfs info FILE...": what a lower file's header says.
  *
  * Needs no key: the header is plaintext.  With key options it also says
  * whether (and with which packet) the given passphrase opens the file.
  */
 #include "cli.h"
-#include "cli-opts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +45,7 @@ static void print_packet(unsigned i, const struct ecfs_packet *pk)
 	       i + 1, sig, ci ? ci->name : "unknown", pk->cipher_code, kb, salt);
 }
 
-static int info_one(const char *path, const struct cli_keys *ck)
+static int info_one(const char *path, const struct ecfs_keychain *ck)
 {
 	struct ecfs_header h;
 	struct ob_err err = {0};
@@ -84,7 +84,7 @@ static int info_one(const char *path, const struct cli_keys *ck)
 		struct ecfs_fek *fek = NULL;
 		int which = -1;
 
-		struct ecfs_keys keys = cli_keys_all(ck);	/* + RSA private keys */
+		struct ecfs_keys keys = ecfs_keychain_keys(ck);	/* + RSA private keys */
 
 		rc = ecfs_fek_unwrap_any(&h, &keys, &fek, &which, &err);
 		if (rc) {
@@ -101,43 +101,30 @@ static int info_one(const char *path, const struct cli_keys *ck)
 	return EXIT_OK;
 }
 
+static const struct ob_opt info_opts[] = {
+	{ "check", 'c', 'c', NULL, NULL, 0 },
+	{ OB_OPT_END },
+};
+
 int cmd_info(int argc, char **argv)
 {
-	static const struct option own[] = {
-		{ "check", no_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct option opts[OPT_TABLE_MAX];
 	struct key_opts ko = {0};
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	bool check = false;
-	int c, status = EXIT_OK;
+	const struct cli_cmd cmd = {
+		.prog = "ecfs info",
+		.help = "usage: ecfs info [--check [KEY OPTIONS]] LOWER_FILE...\n\n"
+			"Show each lower file's header: format version, flags, where the\n"
+			"metadata is, the plaintext size, and every key packet (cipher, key\n"
+			"signature).  No key is needed.  With --check, also unwrap the file key.\n",
+		.own = info_opts, .ko = &ko, .fn = cli_opt_flag, .ctx = &check,
+	};
+	int first, status = EXIT_OK;
 
-	opt_table(opts, own, 1);
-	while ((c = getopt_long(argc, argv, "ch", opts, NULL)) != -1) {
-		int k = key_opts_handle(&ko, c, optarg);
-
-		if (k > 0)
-			continue;
-		if (k < 0)
-			return EXIT_USAGE;
-		switch (c) {
-		case 'c':
-			check = true;
-			break;
-		case 'h':
-			printf("usage: ecfs info [--check [KEY OPTIONS]] LOWER_FILE...\n\n"
-			       "Show each lower file's header: format version, flags, where the\n"
-			       "metadata is, the plaintext size, and every key packet (cipher, key\n"
-			       "signature).  No key is needed.  With --check, also unwrap the file key.\n\n%s",
-			       key_opts_help);
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
+	first = cli_parse(&cmd, argc, argv, &status);
+	if (first < 0)
+		return status;
+	if (first >= argc) {
 		cli_msg("info: no file given (usage: ecfs info [--check] LOWER_FILE...)");
 		return EXIT_USAGE;
 	}
@@ -150,13 +137,13 @@ int cmd_info(int argc, char **argv)
 		}
 		check = true;
 	}
-	for (int i = optind; i < argc; i++) {
-		if (i > optind)
+	for (int i = first; i < argc; i++) {
+		if (i > first)
 			printf("\n");
 		if (info_one(argv[i], check ? &ck : NULL))
 			status = EXIT_FAIL;
 	}
 	if (check)
-		cli_keys_free(&ck);
+		ecfs_keychain_free(&ck);
 	return status;
 }

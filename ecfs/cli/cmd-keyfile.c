@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-keyfile.c - "ecfs keyfile": make, wrap, unwrap and identify key files.
  *
  * A key file is a random passphrase-equivalent key (lib/gpg.c explains
@@ -9,7 +10,6 @@
  * values ecfs info shows and ecfs rekey --remove takes.
  */
 #include "cli.h"
-#include "cli-opts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +90,7 @@ static int store(const struct key_opts *ko, bool tpm, uint32_t pcrs, const char 
 
 static int print_ids(struct key_opts *ko)
 {
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	struct ob_err err = { 0 };
 	char hex[ECFS_SIG_HEX];
 
@@ -108,27 +108,50 @@ static int print_ids(struct key_opts *ko)
 		printf("rsa key %s (%zu bits, %s)\n", hex, ecfs_pubkey_bytes(ck.pub[i]) * 8,
 		       ecfs_pubkey_has_private(ck.pub[i]) ? "private" : "public");
 	}
-	cli_keys_free(&ck);
+	ecfs_keychain_free(&ck);
 	return EXIT_OK;
+}
+
+static const struct ob_opt keyfile_opts[] = {
+	{ "tpm", 0, OPT_TPM, NULL, NULL, 0 },
+	{ "pcrs", 0, OPT_PCRS, "LIST", NULL, 0 },
+	{ OB_OPT_END },
+};
+
+struct keyfile_args {
+	bool tpm;
+	uint32_t pcrs;
+};
+
+static int keyfile_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		       void *ctx)
+{
+	struct keyfile_args *a = ctx;
+
+	if (opt->key == OPT_TPM) {
+		a->tpm = true;
+	} else if (parse_pcrs(arg, &a->pcrs)) {
+		cli_msg("--pcrs %s: expected PCR numbers 0..23, comma separated", arg);
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
 int cmd_keyfile(int argc, char **argv)
 {
-	static const struct option own[] = {
-		{ "tpm", no_argument, NULL, OPT_TPM },
-		{ "pcrs", required_argument, NULL, OPT_PCRS },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct option opts[OPT_TABLE_MAX];
+	struct keyfile_args a = { 0 };
 	struct key_opts ko = { 0 };
+	const struct cli_cmd cmd = {
+		.prog = "ecfs keyfile", .help = keyfile_help, .own = keyfile_opts, .ko = &ko,
+		.fn = keyfile_opt, .ctx = &a,
+	};
 	struct ob_err err = { 0 };
 	struct secret s = { 0 };
 	char key[ECFS_KEYFILE_CHARS + 2];
-	bool tpm = false;
-	uint32_t pcrs = 0;
+	bool tpm;
+	uint32_t pcrs;
 	const char *sub;
-	int c, rc;
+	int first, rc;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		printf("%s", keyfile_help);
@@ -137,52 +160,32 @@ int cmd_keyfile(int argc, char **argv)
 	sub = argv[1];
 	argc--;
 	argv++;
-	opt_table(opts, own, 1);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int k = key_opts_handle(&ko, c, optarg);
-
-		if (k > 0)
-			continue;
-		if (k < 0)
-			return EXIT_USAGE;
-		switch (c) {
-		case OPT_TPM:
-			tpm = true;
-			break;
-		case OPT_PCRS:
-			if (parse_pcrs(optarg, &pcrs)) {
-				cli_msg("--pcrs %s: expected PCR numbers 0..23, comma separated", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			printf("%s%s", keyfile_help, key_opts_help);
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	tpm = a.tpm;
+	pcrs = a.pcrs;
 	if (tpm && ko.ngpg_recipients) {
 		cli_msg("keyfile: --tpm and --gpg-recipient exclude each other (make two key files)");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(sub, "id"))
 		return print_ids(&ko);
-	if (!strcmp(sub, "create") && argc - optind == 1) {
+	if (!strcmp(sub, "create") && argc - first == 1) {
 		rc = ecfs_keyfile_generate(key, &err);
 		if (!rc) {
 			strcat(key, "\n");
-			rc = store(&ko, tpm, pcrs, key, ECFS_KEYFILE_CHARS + 1, argv[optind], &err);
+			rc = store(&ko, tpm, pcrs, key, ECFS_KEYFILE_CHARS + 1, argv[first], &err);
 		}
 		ob_wipe(key, sizeof(key));
 		if (rc) {
-			cli_error(argv[optind], &err);
+			cli_error(argv[first], &err);
 			return EXIT_FAIL;
 		}
 		return EXIT_OK;
 	}
-	if (!strcmp(sub, "wrap") && argc - optind == 2) {
-		struct secret_source src = { .file = argv[optind] };
+	if (!strcmp(sub, "wrap") && argc - first == 2) {
+		struct secret_source src = { .file = argv[first] };
 
 		if (!tpm && !ko.ngpg_recipients) {
 			cli_msg("keyfile wrap: give --gpg-recipient ID or --tpm");
@@ -191,16 +194,16 @@ int cmd_keyfile(int argc, char **argv)
 		rc = secret_read(&src, NULL, &s, &err);
 		if (!rc) {
 			s.buf[s.len++] = '\n';
-			rc = store(&ko, tpm, pcrs, s.buf, s.len, argv[optind + 1], &err);
+			rc = store(&ko, tpm, pcrs, s.buf, s.len, argv[first + 1], &err);
 		}
 		secret_free(&s);
 		if (rc) {
-			cli_error(argv[optind + 1], &err);
+			cli_error(argv[first + 1], &err);
 			return EXIT_FAIL;
 		}
 		return EXIT_OK;
 	}
-	if (!strcmp(sub, "unwrap") && argc == optind && key_opts_ext_count(&ko) == 1) {
+	if (!strcmp(sub, "unwrap") && argc == first && key_opts_ext_count(&ko) == 1) {
 		rc = key_opts_ext_secret(&ko, 0, &s, &err);
 		if (rc) {
 			cli_error(NULL, &err);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-keys.c - "ecfs sig", "ecfs unwrap", "ecfs wrap": passphrases and their files.
  *
  * sig prints what ecryptfs-add-passphrase would print: the content key's
@@ -7,7 +8,6 @@
  * passphrase for wrap from --mount-passphrase-file.
  */
 #include "cli.h"
-#include "cli-opts.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,51 +20,41 @@
 
 #include "ob/secmem.h"
 
-static int parse_simple(int argc, char **argv, struct key_opts *ko,
-			const struct option *own, const char *help,
-			const char **extra_arg, int extra_opt)
+/* --mount-passphrase-file of wrap: the only own option here. */
+static const struct ob_opt wrap_opts[] = {
+	{ "mount-passphrase-file", 0, 'm', "F", NULL, OB_OPT_EXACT },
+	{ OB_OPT_END },
+};
+
+/* The index of the first operand, or -1 with *status to exit with. */
+static int parse_simple(int argc, char **argv, struct key_opts *ko, const char *prog,
+			const struct ob_opt *own, const char *help, const char **extra_arg,
+			int *status)
 {
-	struct option opts[OPT_TABLE_MAX];
-	int c;
+	const struct cli_cmd c = {
+		.prog = prog, .help = help, .own = own, .ko = ko,
+		.fn = cli_opt_value, .ctx = extra_arg,
+	};
 
-	opt_table(opts, own, 1);
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int k = key_opts_handle(ko, c, optarg);
-
-		if (k > 0)
-			continue;
-		if (k < 0)
-			return -1;
-		if (c == 'h') {
-			printf("%s\n%s", help, key_opts_help);
-			exit(EXIT_OK);
-		}
-		if (extra_arg && c == extra_opt) {
-			*extra_arg = optarg;
-			continue;
-		}
-		return -1;
-	}
-	return optind;
+	return cli_parse(&c, argc, argv, status);
 }
 
 int cmd_sig(int argc, char **argv)
 {
-	static const struct option own[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct key_opts ko = {0};
 	struct ob_err err = {0};
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	char hex[ECFS_SIG_HEX];
-	int i = parse_simple(argc, argv, &ko, own,
+	int status;
+	int i = parse_simple(argc, argv, &ko, "ecfs sig", NULL,
 			     "usage: ecfs sig [KEY OPTIONS]\n\n"
 			     "Print the key signature of a passphrase, as ecryptfs-add-passphrase does;\n"
 			     "with --fnek also the filename key's signature on a second line.\n",
-			     NULL, 0);
+			     NULL, &status);
 
-	if (i < 0 || i != argc)
+	if (i < 0)
+		return status;
+	if (i != argc)
 		return EXIT_USAGE;
 	if (cli_keys_load(&ko, NULL, 0, &ck, &err)) {
 		cli_error(NULL, &err);
@@ -76,7 +66,7 @@ int cmd_sig(int argc, char **argv)
 		ecfs_sig_to_hex(ecfs_fnek_sig(ck.write_fnek), hex);
 		printf("%s\n", hex);
 	}
-	cli_keys_free(&ck);
+	ecfs_keychain_free(&ck);
 	return EXIT_OK;
 }
 
@@ -113,25 +103,23 @@ static int v1_salt(const struct key_opts *ko, uint8_t salt[ECFS_SALT_BYTES], str
 
 int cmd_unwrap(int argc, char **argv)
 {
-	static const struct option own[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct key_opts ko = {0};
 	struct ob_err err = {0};
 	uint8_t file[128], salt[ECFS_SALT_BYTES];
 	char path[PATH_MAX], *pass = NULL;
 	struct secret login;
 	size_t len = 0;
-	int rc, i;
+	int rc, i, status;
 
-	i = parse_simple(argc, argv, &ko, own,
+	i = parse_simple(argc, argv, &ko, "ecfs unwrap", NULL,
 			 "usage: ecfs unwrap [KEY OPTIONS] [WRAPPED_FILE]\n\n"
 			 "Print the mount passphrase stored in a wrapped-passphrase file (default\n"
 			 "~/.ecryptfs/wrapped-passphrase), unwrapped with the login password read\n"
 			 "through the key options.  Version 1 files use salt= from ~/.ecryptfsrc.\n",
-			 NULL, 0);
-	if (i < 0 || argc - i > 1)
+			 NULL, &status);
+	if (i < 0)
+		return status;
+	if (argc - i > 1)
 		return EXIT_USAGE;
 	cli_wrapped_path(i < argc ? argv[i] : NULL, path, sizeof(path));
 	rc = read_small_file(path, file, sizeof(file), &len, &err);
@@ -160,11 +148,6 @@ int cmd_unwrap(int argc, char **argv)
 
 int cmd_wrap(int argc, char **argv)
 {
-	static const struct option own[] = {
-		{ "mount-passphrase-file", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct key_opts ko = {0};
 	struct ob_err err = {0};
 	struct secret mount_pass = {0}, login = {0};
@@ -172,15 +155,17 @@ int cmd_wrap(int argc, char **argv)
 	uint8_t out[ECFS_WRAPPED_MAX], salt[ECFS_SALT_BYTES];
 	char path[PATH_MAX], tmp[PATH_MAX + 16];
 	size_t len;
-	int rc, i, fd;
+	int rc, i, fd, status;
 
-	i = parse_simple(argc, argv, &ko, own,
+	i = parse_simple(argc, argv, &ko, "ecfs wrap", wrap_opts,
 			 "usage: ecfs wrap --mount-passphrase-file F [KEY OPTIONS] [WRAPPED_FILE]\n\n"
 			 "Write the mount passphrase (from F, '-' = stdin) wrapped with the login\n"
 			 "password (key options) to WRAPPED_FILE (default\n"
 			 "~/.ecryptfs/wrapped-passphrase), in version 2 as ecryptfs-wrap-passphrase.\n",
-			 &mp_file, 'm');
-	if (i < 0 || argc - i > 1 || !mp_file) {
+			 &mp_file, &status);
+	if (i < 0)
+		return status;
+	if (argc - i > 1 || !mp_file) {
 		cli_msg("wrap: expected --mount-passphrase-file F [WRAPPED_FILE]");
 		return EXIT_USAGE;
 	}

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-ls.c - "ecfs ls LOWERDIR": plaintext names beside encrypted ones.
  *
  * One line per entry: type, plaintext size (from the header, no key needed
@@ -5,7 +6,6 @@
  * Names that do not decrypt are shown with the reason instead of a name.
  */
 #include "cli.h"
-#include "cli-opts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +21,7 @@ static char type_char(mode_t m)
 	return S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : S_ISREG(m) ? 'f' : '?';
 }
 
-static void ls_dir(const struct cli_keys *ck, const char *dir, const char *prefix,
+static void ls_dir(const struct ecfs_keychain *ck, const char *dir, const char *prefix,
 		   bool recursive, unsigned *failures)
 {
 	struct dirent **ents;
@@ -82,51 +82,43 @@ next:
 	free(ents);
 }
 
+static const struct ob_opt ls_opts[] = {
+	{ "recursive", 'R', 'R', NULL, NULL, 0 },
+	{ OB_OPT_END },
+};
+
 int cmd_ls(int argc, char **argv)
 {
-	static const struct option own[] = {
-		{ "recursive", no_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct option opts[OPT_TABLE_MAX];
 	struct key_opts ko = {0};
 	struct ob_err err = {0};
-	struct cli_keys ck;
+	struct ecfs_keychain ck;
 	bool recursive = false;
+	struct cipher_opts co = {0};
+	struct cipher_choice cc;
+	const struct cli_cmd cmd = {
+		.prog = "ecfs ls",
+		.help = "usage: ecfs ls [-R] [CIPHER OPTIONS] [KEY OPTIONS] LOWERDIR\n\n"
+			"List a lower directory: type, plaintext size, plaintext name and lower\n"
+			"name, tab-separated.  -R descends into directories.\n",
+		.own = ls_opts, .ko = &ko, .co = &co, .fn = cli_opt_flag, .ctx = &recursive,
+	};
 	unsigned failures = 0;
-	int c;
+	int first, status;
 
-	opt_table(opts, own, 1);
-	while ((c = getopt_long(argc, argv, "Rh", opts, NULL)) != -1) {
-		int k = key_opts_handle(&ko, c, optarg);
-
-		if (k > 0)
-			continue;
-		if (k < 0)
-			return EXIT_USAGE;
-		switch (c) {
-		case 'R':
-			recursive = true;
-			break;
-		case 'h':
-			printf("usage: ecfs ls [-R] [KEY OPTIONS] LOWERDIR\n\n"
-			       "List a lower directory: type, plaintext size, plaintext name and lower\n"
-			       "name, tab-separated.  -R descends into directories.\n\n%s", key_opts_help);
-			return EXIT_OK;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
+	first = cli_parse(&cmd, argc, argv, &status);
+	if (first < 0)
+		return status;
+	if (first != argc - 1) {
 		cli_msg("ls: expected one lower directory (see 'ecfs ls --help')");
 		return EXIT_USAGE;
 	}
-	if (cli_keys_load(&ko, NULL, 0, &ck, &err)) {
+	if (cipher_opts_resolve(&co, &cc))
+		return EXIT_USAGE;
+	if (cli_keys_load(&ko, cc.fn_cipher, cc.fn_key_bytes, &ck, &err)) {
 		cli_error(NULL, &err);
 		return EXIT_FAIL;
 	}
-	ls_dir(&ck, argv[optind], "", recursive, &failures);
-	cli_keys_free(&ck);
+	ls_dir(&ck, argv[first], "", recursive, &failures);
+	ecfs_keychain_free(&ck);
 	return failures ? EXIT_FAIL : EXIT_OK;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-mount-private.c - "ecfs mount-private", as ecryptfs-mount-private:
  * mount ~/.Private at the path in ~/.ecryptfs/Private.mnt with the keys
  * named in ~/.ecryptfs/Private.sig.  Keys already in the kernel keyring
@@ -29,52 +30,72 @@ static const char mp_help[] =
 	"  --ro                     read-only\n"
 	"  -h, --help               this help\n";
 
+enum { O_LOGIN = 1, O_LOGIN_EXT, O_MNT, O_HOME, O_RO };
+
+static const struct ob_opt mp_opts[] = {
+	{ "login-password-file", 0, O_LOGIN, "F", NULL, OB_OPT_EXACT },
+	{ "login-extpass", 0, O_LOGIN_EXT, "CMD", NULL, OB_OPT_EXACT },
+	{ "passphrase-file", 0, KO_PASSFILE, "F", NULL, OB_OPT_EXACT },
+	{ "mountpoint", 0, O_MNT, "DIR", NULL, 0 },
+	{ "home", 0, O_HOME, "DIR", NULL, 0 },
+	{ "ro", 0, O_RO, NULL, NULL, 0 },
+	{ OB_OPT_END },
+};
+
+struct mp_args {
+	struct secret_source login;
+	struct key_opts ko;
+	const char *home, *mnt;
+	bool ro;
+};
+
+static int mp_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		  void *ctx)
+{
+	struct mp_args *a = ctx;
+
+	switch (opt->key) {
+	case O_LOGIN: a->login.file = arg; break;
+	case O_LOGIN_EXT: a->login.extpass = arg; break;
+	case O_MNT: a->mnt = arg; break;
+	case O_HOME: a->home = arg; break;
+	case O_RO: a->ro = true; break;
+	case KO_PASSFILE: a->ko.src.file = arg; break;
+	}
+	return 0;
+}
+
 int cmd_mount_private(int argc, char **argv)
 {
-	enum { O_LOGIN = 1, O_LOGIN_EXT, O_MNT, O_HOME, O_RO };
-	static const struct option opts[] = {
-		{ "login-password-file", required_argument, NULL, O_LOGIN },
-		{ "login-extpass", required_argument, NULL, O_LOGIN_EXT },
-		{ "passphrase-file", required_argument, NULL, KEY_OPT_BASE },
-		{ "mountpoint", required_argument, NULL, O_MNT },
-		{ "home", required_argument, NULL, O_HOME },
-		{ "ro", no_argument, NULL, O_RO },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct mp_args ma = {0};
+	const struct cli_cmd cmd = {
+		.prog = "ecfs mount-private", .help = mp_help, .own = mp_opts,
+		.fn = mp_opt, .ctx = &ma,
 	};
-	struct secret_source login = {0};
-	struct key_opts ko = {0};
+	struct secret_source login;
+	struct key_opts ko;
 	struct lc_private p;
 	struct ob_err err = {0};
 	uint8_t sigs[2][ECFS_SIG_BYTES];
 	char buf[256], hex[2][ECFS_SIG_HEX], opts_s[256], *pass = NULL;
-	const char *home = NULL, *mnt = NULL, *args[12];
-	bool ro = false, in_keyring = true;
+	const char *home, *mnt, *args[12];
+	bool ro, in_keyring = true;
 	size_t len;
-	int c, rc, nsig, n = 0;
+	int first, rc, nsig, n = 0;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_LOGIN: login.file = optarg; break;
-		case O_LOGIN_EXT: login.extpass = optarg; break;
-		case O_MNT: mnt = optarg; break;
-		case O_HOME: home = optarg; break;
-		case O_RO: ro = true; break;
-		case KEY_OPT_BASE: ko.src.file = optarg; break;
-		case 'h':
-			fputs(mp_help, stdout);
-			return EXIT_OK;
-		default:
-			cli_msg("mount-private: bad command line (see 'ecfs mount-private --help')");
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind > 1) {
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	login = ma.login;
+	ko = ma.ko;
+	home = ma.home;
+	mnt = ma.mnt;
+	ro = ma.ro;
+	if (argc - first > 1) {
 		cli_msg("mount-private: expected at most one ALIAS");
 		return EXIT_USAGE;
 	}
-	if (lc_private_paths(home, optind < argc ? argv[optind] : NULL, &p, &err)) {
+	if (lc_private_paths(home, first < argc ? argv[first] : NULL, &p, &err)) {
 		cli_error(NULL, &err);
 		return EXIT_FAIL;
 	}

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-recover.c - "ecfs recover": ecryptfs-recover-private without the kernel.
  *
  * Finds the lower directory and the key material kept beside it, checks
@@ -20,9 +21,12 @@
  *      ecryptfs-utils, and the content key as mount.ecryptfs) against the
  *      Tag 70 signatures of sampled names, then Private.sig line 2.  A wrong
  *      line 2 is reported and the matching candidate is used.
+ *
+ * Divisions of this file: discovery (finding layouts under PATH), sampling
+ * (files and names to check keys against), keys (K1-K3), mount (through
+ * cli_mount_argv, as "ecfs mount"), main (the command line).
  */
 #include "cli.h"
-#include "cli-opts.h"
 #include "legacy-cli.h"
 
 #include <dirent.h>
@@ -63,6 +67,7 @@ struct recover {
 	struct key_opts ko;		/* --passphrase-file/--extpass = mount passphrase */
 	struct secret_source login;	/* --login-password-file/--login-extpass */
 	const char *mnt, *wrapped, *sigfile, *keyfile, *root;
+	char root_buf[PATH_MAX];	/* a disk root found by disk_link() */
 	bool rw, yes, check_only;
 	char errobj[PATH_MAX];		/* the file an error is about */
 	struct found found[MAX_FOUND];
@@ -74,9 +79,11 @@ struct sample {
 	uint8_t file_sigs[8][ECFS_SIG_BYTES];
 	int nfile_sigs;
 	uint8_t file_cipher;		/* Tag 3 cipher code of the first file */
+	uint16_t file_ekey_len;		/* ... and its wrapped key's length */
 	uint8_t name_sigs[8][ECFS_SIG_BYTES];
 	int nname_sigs;
 	uint8_t name_cipher;		/* Tag 70 cipher code of the first name */
+	char name[ECFS_LOWER_NAME_MAX];	/* the first name, to find its key size */
 	unsigned files, names, visited;
 };
 
@@ -144,6 +151,43 @@ static bool syno_name(const char *name)
 	return n > 2 && name[0] == '@' && name[n - 1] == '@';
 }
 
+/* The directory an absolute symlink at p names on the disk it came from.
+ * ecryptfs-setup-private makes ~/.Private and ~/.ecryptfs absolute links
+ * into /home/.ecryptfs/USER, which dangle (or, worse, name this machine's
+ * files) once the old disk is mounted elsewhere.  Try the target under the
+ * disk root found so far, then under each ancestor of p, deepest first,
+ * and as it stands last; the first ancestor that works becomes the disk
+ * root.  0 with out set; -1 when p is no such link or nothing is there. */
+static int disk_link(struct recover *r, const char *p, char *out)
+{
+	char target[PATH_MAX], anc[PATH_MAX], up[PATH_MAX];
+	ssize_t n = readlink(p, target, sizeof(target) - 1);
+
+	if (n <= 0 || target[0] != '/')
+		return -1;
+	target[n] = '\0';
+	if (r->root) {
+		pathf(out, "%s%s", r->root, target);
+		if (is_dir(out))
+			return 0;
+	}
+	parent_of(anc, p);
+	while (anc[0] == '/' && anc[1]) {
+		pathf(out, "%s%s", anc, target);
+		if (is_dir(out)) {
+			if (!r->root) {
+				snprintf(r->root_buf, sizeof(r->root_buf), "%s", anc);
+				r->root = r->root_buf;
+			}
+			return 0;
+		}
+		parent_of(up, anc);
+		memcpy(anc, up, sizeof(anc));
+	}
+	snprintf(out, PATH_MAX, "%s", target);
+	return is_dir(out) ? 0 : -1;
+}
+
 /* Config beside a .Private: ../.ecryptfs, or, through an absolute symlink
  * from the original system, the same path under the disk root. */
 static void find_conf(struct recover *r, struct found *f)
@@ -180,11 +224,24 @@ static void find_conf(struct recover *r, struct found *f)
 	}
 }
 
+/* The same directory reached twice (through ~/.Private and directly). */
+static bool already_found(const struct recover *r, const char *lower)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	if (!realpath(lower, a))
+		return false;
+	for (int i = 0; i < r->nfound; i++)
+		if (realpath(r->found[i].lower, b) && !strcmp(a, b))
+			return true;
+	return false;
+}
+
 static void add_found(struct recover *r, const char *lower, enum layout lay)
 {
 	struct found *f;
 
-	if (r->nfound == MAX_FOUND)
+	if (r->nfound == MAX_FOUND || already_found(r, lower))
 		return;
 	f = &r->found[r->nfound++];
 	memset(f, 0, sizeof(*f));
@@ -250,7 +307,16 @@ static void search(struct recover *r, const char *dir, int depth)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", strcmp(dir, "/") ? dir : "", e->d_name);
-		if (lstat(p, &st) || !S_ISDIR(st.st_mode))
+		if (lstat(p, &st))
+			continue;
+		if (S_ISLNK(st.st_mode) && !strcmp(e->d_name, ".Private")) {
+			char real[PATH_MAX];
+
+			if (!disk_link(r, p, real))
+				add_found(r, real, LAY_UBUNTU);
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode))
 			continue;
 		if (!strcmp(e->d_name, ".Private")) {
 			add_found(r, p, LAY_UBUNTU);
@@ -269,7 +335,7 @@ static void search(struct recover *r, const char *dir, int depth)
 
 static void discover(struct recover *r, const char *path)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], real[PATH_MAX];
 
 	join(p, path, ".ecryptfs");
 	if (is_file(p)) {
@@ -286,6 +352,10 @@ static void discover(struct recover *r, const char *path)
 		return;
 	}
 	join(p, path, ".Private");
+	if (!disk_link(r, p, real)) {		/* an Ubuntu home: a link */
+		add_found(r, real, LAY_UBUNTU);
+		return;
+	}
 	if (is_dir(p)) {
 		add_found(r, p, LAY_UBUNTU);
 		return;
@@ -346,6 +416,7 @@ static void sample_dir(struct sample *s, int dfd, int depth)
 				int c = name_cipher(e->d_name);
 
 				s->name_cipher = c < 0 ? 0 : (uint8_t)c;
+				snprintf(s->name, sizeof(s->name), "%s", e->d_name);
 			}
 			add_sig(s->name_sigs, &s->nname_sigs, sig);
 			s->names++;
@@ -367,8 +438,10 @@ static void sample_dir(struct sample *s, int dfd, int depth)
 			if (h && !ecfs_metadata_read(fd, ECFS_OPEN_XATTR_OK, h, NULL)) {
 				for (unsigned i = 0; i < h->npackets; i++)
 					if (h->packets[i].tag == ECFS_PKT_TAG3) {
-						if (!s->nfile_sigs)
+						if (!s->nfile_sigs) {
 							s->file_cipher = h->packets[i].cipher_code;
+							s->file_ekey_len = h->packets[i].ekey_len;
+						}
 						add_sig(s->file_sigs, &s->nfile_sigs, h->packets[i].sig);
 					}
 				s->files++;
@@ -463,7 +536,9 @@ static int get_passphrase(struct recover *r, struct found *f, struct keys *k,
 		*fnek_sep = !rc;
 		return rc;
 	}
-	if (f->lay == LAY_SYNO) {
+	/* An explicit --key-file wins whatever the directory looks like (a
+	 * share copied under another name is not "@Name@" any more). */
+	if (f->lay == LAY_SYNO || r->keyfile) {
 		const char *kf = r->keyfile ? r->keyfile : (f->keyfile[0] && !have_mount ?
 							    f->keyfile : NULL);
 
@@ -517,6 +592,25 @@ struct plan {
 	char salt_hex[ECFS_SIG_HEX];
 };
 
+/* The key size names were written with: blowfish, cast6 and twofish take
+ * several, and Tag 70 does not say which (the decoder tries them all and
+ * reports the one that validates).  guess when the name does not decode. */
+static size_t name_key_bytes(const struct ecfs_key *key, const struct ecfs_cipher_info *ci,
+			     size_t guess, const char *name)
+{
+	char plain[ECFS_LOWER_NAME_MAX];
+	struct ecfs_fnek *fn = NULL;
+	size_t used = guess;
+
+	if (!name[0] || ecfs_fnek_new(key, ci, 0, &fn, NULL))
+		return guess;
+	if (ecfs_name_decrypt_sized(&fn, 1, name, plain, sizeof(plain), &used, NULL) < 0)
+		used = guess;
+	ecfs_fnek_free(fn);
+	ob_wipe(plain, sizeof(plain));
+	return used;
+}
+
 /* K2 and K3.  0 with a plan, or -EKEYREJECTED after printing why. */
 static int check_keys(struct recover *r, struct found *f, struct keys *k, bool fnek_sep,
 		      struct plan *pl)
@@ -527,7 +621,7 @@ static int check_keys(struct recover *r, struct found *f, struct keys *k, bool f
 	struct sample s = {0};
 	const char *fp = fnek_sep ? k->fpass : k->pass;
 	int npsig = 0, dfd;
-	const struct ecfs_key *cands[2];
+	const struct ecfs_key *cands[2], *name_key = NULL;
 	const char *cand_how[2];
 
 	if (lc_v1_salt(&r->ko, salt, &err)) {
@@ -610,6 +704,7 @@ static int check_keys(struct recover *r, struct found *f, struct keys *k, bool f
 	if (s.nname_sigs) {
 		for (int i = 0; i < 2 && !pl->fnek; i++)
 			if (sig_in(s.name_sigs, s.nname_sigs, cands[i]->sig)) {
+				name_key = cands[i];
 				pl->fnek = true;
 				memcpy(pl->fnek_sig, cands[i]->sig, ECFS_SIG_BYTES);
 				if (npsig == 2 && memcmp(psig[1], cands[i]->sig, ECFS_SIG_BYTES))
@@ -652,10 +747,14 @@ static int check_keys(struct recover *r, struct found *f, struct keys *k, bool f
 		if (ci && !strcmp(ci->name, "aes"))
 			pl->key_bytes = s.file_cipher == ECFS_CIPHER_AES_256 ? 32 :
 					s.file_cipher == ECFS_CIPHER_AES_192 ? 24 : 16;
+		else if (ci && ecfs_cipher_by_name(ci->name, s.file_ekey_len))
+			pl->key_bytes = s.file_ekey_len;	/* the FEK, unpadded */
 		pl->fn_key_bytes = pl->key_bytes;
 		if (fci && !strcmp(fci->name, "aes"))
 			pl->fn_key_bytes = s.name_cipher == ECFS_CIPHER_AES_256 ? 32 :
 					   s.name_cipher == ECFS_CIPHER_AES_192 ? 24 : 16;
+		else if (fci && name_key)
+			pl->fn_key_bytes = name_key_bytes(name_key, fci, pl->fn_key_bytes, s.name);
 	}
 	printf("Key check passed for %s: content key %s (%u file%s checked)",
 	       f->lower, hexs(pl->content_sig, a), s.files, s.files == 1 ? "" : "s");
@@ -687,7 +786,7 @@ static int do_mount(struct recover *r, struct found *f, struct keys *k, bool fne
 	} else {
 		const char *tmp = getenv("TMPDIR");
 
-		snprintf(mnt, sizeof(mnt), "%s/ecfs-recover.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		snprintf(mnt, sizeof(mnt), "%s/" LC_RECOVER_DIR "XXXXXX", tmp && *tmp ? tmp : "/tmp");
 		if (!mkdtemp(mnt)) {
 			cli_msg("%s: cannot create a mount point: %s (give one with --mountpoint)",
 				mnt, strerror(errno));
@@ -719,6 +818,23 @@ static int do_mount(struct recover *r, struct found *f, struct keys *k, bool fne
 	return EXIT_OK;
 }
 
+/* After a secret that does not unwrap: the key the files want, so that an
+ * older password can be told from a wrong file. */
+static void say_wanted_sig(struct found *f)
+{
+	struct sample s = {0};
+	char a[ECFS_SIG_HEX];
+	int dfd = open(f->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return;
+	sample_dir(&s, dfd, 0);
+	if (s.nfile_sigs)
+		cli_msg("%s: the files want key sig %s%s (the mount passphrase that gives it)",
+			f->lower, hexs(s.file_sigs[0], a),
+			s.nfile_sigs > 1 ? " or another of theirs" : "");
+}
+
 static int recover_one(struct recover *r, struct found *f)
 {
 	struct ob_err err = {0};
@@ -742,6 +858,8 @@ static int recover_one(struct recover *r, struct found *f)
 	rc = get_passphrase(r, f, k, &fnek_sep, &err);
 	if (rc) {
 		cli_error(r->errobj[0] ? r->errobj : NULL, &err);
+		if (rc == -EKEYREJECTED)
+			say_wanted_sig(f);
 		ob_secure_free(k);
 		return EXIT_FAIL;
 	}
@@ -783,61 +901,70 @@ static const char recover_help[] =
 	"  -h, --help               this help\n\n"
 	"Without a passphrase option it asks on the terminal.\n";
 
+enum { O_LOGIN = 1, O_LOGIN_EXT, O_WRAPPED, O_SIGF, O_KEYF, O_MNT, O_RW, O_CHECK, O_YES };
+
+static const struct ob_opt recover_opts[] = {
+	{ "login-password-file", 0, O_LOGIN, "F", NULL, OB_OPT_EXACT },
+	{ "login-extpass", 0, O_LOGIN_EXT, "CMD", NULL, OB_OPT_EXACT },
+	{ "wrapped-passphrase", 0, O_WRAPPED, "F", NULL, 0 },
+	{ "sig-file", 0, O_SIGF, "F", NULL, 0 },
+	{ "key-file", 0, O_KEYF, "F", NULL, OB_OPT_EXACT },
+	{ "mountpoint", 0, O_MNT, "DIR", NULL, 0 },
+	{ "rw", 0, O_RW, NULL, NULL, 0 },
+	{ "check", 0, O_CHECK, NULL, NULL, 0 },
+	{ "yes", 'y', O_YES, NULL, NULL, 0 },
+	{ "passphrase-file", 0, KO_PASSFILE, "F", NULL, OB_OPT_EXACT },
+	{ "extpass", 0, KO_EXTPASS, "CMD", NULL, OB_OPT_EXACT },
+	{ "salt", 0, KO_SALT, "HEX", NULL, 0 },
+	{ "ecryptfsrc", 0, KO_RC, "F", NULL, 0 },
+	{ OB_OPT_END },
+};
+
+static int recover_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		       void *ctx)
+{
+	struct recover *r = ctx;
+
+	switch (opt->key) {
+	case O_LOGIN: r->login.file = arg; break;
+	case O_LOGIN_EXT: r->login.extpass = arg; break;
+	case O_WRAPPED: r->wrapped = arg; break;
+	case O_SIGF: r->sigfile = arg; break;
+	case O_KEYF: r->keyfile = arg; break;
+	case O_MNT: r->mnt = arg; break;
+	case O_RW: r->rw = true; break;
+	case O_CHECK: r->check_only = true; break;
+	case O_YES: r->yes = true; break;
+	default: return key_opts_handle(&r->ko, opt->key, arg);
+	}
+	return 0;
+}
+
 int cmd_recover(int argc, char **argv)
 {
-	enum { O_LOGIN = 1, O_LOGIN_EXT, O_WRAPPED, O_SIGF, O_KEYF, O_MNT, O_RW, O_CHECK };
-	static const struct option opts[] = {
-		{ "login-password-file", required_argument, NULL, O_LOGIN },
-		{ "login-extpass", required_argument, NULL, O_LOGIN_EXT },
-		{ "wrapped-passphrase", required_argument, NULL, O_WRAPPED },
-		{ "sig-file", required_argument, NULL, O_SIGF },
-		{ "key-file", required_argument, NULL, O_KEYF },
-		{ "mountpoint", required_argument, NULL, O_MNT },
-		{ "rw", no_argument, NULL, O_RW },
-		{ "check", no_argument, NULL, O_CHECK },
-		{ "yes", no_argument, NULL, 'y' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "passphrase-file", required_argument, NULL, KEY_OPT_BASE },
-		{ "extpass", required_argument, NULL, KEY_OPT_BASE + 1 },
-		{ "salt", required_argument, NULL, KEY_OPT_BASE + 2 },
-		{ "ecryptfsrc", required_argument, NULL, KEY_OPT_BASE + 3 },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct recover *r = calloc(1, sizeof(*r));
+	const struct cli_cmd cmd = {
+		.prog = "ecfs recover", .help = recover_help, .own = recover_opts,
+		.fn = recover_opt, .ctx = r,
+	};
 	const char *path = "/";
-	int c, rc = EXIT_FAIL, tried = 0;
+	char linked[PATH_MAX];
+	int first, rc = EXIT_FAIL, tried = 0;
 
 	if (!r)
 		return EXIT_FAIL;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hy", opts, NULL)) != -1) {
-		if (c >= KEY_OPT_BASE) {
-			if (key_opts_handle(&r->ko, c, optarg) < 0)
-				goto usage;
-			continue;
-		}
-		switch (c) {
-		case O_LOGIN: r->login.file = optarg; break;
-		case O_LOGIN_EXT: r->login.extpass = optarg; break;
-		case O_WRAPPED: r->wrapped = optarg; break;
-		case O_SIGF: r->sigfile = optarg; break;
-		case O_KEYF: r->keyfile = optarg; break;
-		case O_MNT: r->mnt = optarg; break;
-		case O_RW: r->rw = true; break;
-		case O_CHECK: r->check_only = true; break;
-		case 'y': r->yes = true; break;
-		case 'h':
-			fputs(recover_help, stdout);
-			free(r);
-			return EXIT_OK;
-		default:
-			goto usage;
-		}
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0) {
+		free(r);
+		return rc;
 	}
-	if (argc - optind > 1)
+	rc = EXIT_FAIL;
+	if (argc - first > 1)
 		goto usage;
-	if (optind < argc)
-		path = argv[optind];
+	if (first < argc)
+		path = argv[first];
+	if (path[0] == '/' && !disk_link(r, path, linked))
+		path = linked;		/* ~/.Private itself, a link into the old disk */
 	if (!is_dir(path)) {
 		cli_msg("%s: not a directory (give a .Private directory, a home, or a disk's root)",
 			path);

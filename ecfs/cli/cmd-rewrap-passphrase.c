@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-rewrap-passphrase.c - "ecfs rewrap-passphrase", as
  * ecryptfs-rewrap-passphrase: after a login password change made outside
  * pam_ecryptfs, unwrap with the old password and wrap again with the new
@@ -27,56 +28,71 @@ static const char rewrap_help[] =
 	"  --salt HEX, --ecryptfsrc F   version-1 salt of the old file\n"
 	"  -h, --help                   this help\n";
 
+enum { O_OLD = 1, O_OLD_EXT, O_NEW, O_NEW_EXT, O_WSALT };
+
+static const struct ob_opt rewrap_opts[] = {
+	{ "login-password-file", 0, O_OLD, "F", NULL, OB_OPT_EXACT },
+	{ "login-extpass", 0, O_OLD_EXT, "CMD", NULL, OB_OPT_EXACT },
+	{ "new-login-password-file", 0, O_NEW, "F", NULL, OB_OPT_EXACT },
+	{ "new-login-extpass", 0, O_NEW_EXT, "CMD", NULL, OB_OPT_EXACT },
+	{ "wrapping-salt", 0, O_WSALT, "HEX", NULL, 0 },
+	{ "salt", 0, KO_SALT, "HEX", NULL, 0 },
+	{ "ecryptfsrc", 0, KO_RC, "F", NULL, 0 },
+	{ OB_OPT_END },
+};
+
+struct rewrap_args {
+	struct key_opts ko;
+	struct secret_source old_src, new_src;
+	const char *wsalt;
+};
+
+static int rewrap_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		      void *ctx)
+{
+	struct rewrap_args *a = ctx;
+
+	switch (opt->key) {
+	case O_OLD: a->old_src.file = arg; break;
+	case O_OLD_EXT: a->old_src.extpass = arg; break;
+	case O_NEW: a->new_src.file = arg; break;
+	case O_NEW_EXT: a->new_src.extpass = arg; break;
+	case O_WSALT: a->wsalt = arg; break;
+	default: return key_opts_handle(&a->ko, opt->key, arg);
+	}
+	return 0;
+}
+
 int cmd_rewrap_passphrase(int argc, char **argv)
 {
-	enum { O_OLD = 1, O_OLD_EXT, O_NEW, O_NEW_EXT, O_WSALT };
-	static const struct option opts[] = {
-		{ "login-password-file", required_argument, NULL, O_OLD },
-		{ "login-extpass", required_argument, NULL, O_OLD_EXT },
-		{ "new-login-password-file", required_argument, NULL, O_NEW },
-		{ "new-login-extpass", required_argument, NULL, O_NEW_EXT },
-		{ "wrapping-salt", required_argument, NULL, O_WSALT },
-		{ "salt", required_argument, NULL, KEY_OPT_BASE + 2 },
-		{ "ecryptfsrc", required_argument, NULL, KEY_OPT_BASE + 3 },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct rewrap_args a = {0};
+	const struct cli_cmd cmd = {
+		.prog = "ecfs rewrap-passphrase", .help = rewrap_help, .own = rewrap_opts,
+		.fn = rewrap_opt, .ctx = &a,
 	};
-	struct key_opts ko = {0};
-	struct secret_source old_src = {0}, new_src = {0};
+	struct key_opts *kop = &a.ko;
+	struct secret_source old_src, new_src;
 	struct secret nw = {0}, again = {0};
 	struct ob_err err = {0};
-	const char *wsalt = NULL;
+	const char *wsalt;
 	char path[PATH_MAX], *pass;
-	int c, rc;
+	int first, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_OLD: old_src.file = optarg; break;
-		case O_OLD_EXT: old_src.extpass = optarg; break;
-		case O_NEW: new_src.file = optarg; break;
-		case O_NEW_EXT: new_src.extpass = optarg; break;
-		case O_WSALT: wsalt = optarg; break;
-		case 'h':
-			fputs(rewrap_help, stdout);
-			return EXIT_OK;
-		default:
-			if (c >= KEY_OPT_BASE) {
-				key_opts_handle(&ko, c, optarg);
-				break;
-			}
-			goto usage;
-		}
-	}
-	if (argc - optind > 1)
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	old_src = a.old_src;
+	new_src = a.new_src;
+	wsalt = a.wsalt;
+	if (argc - first > 1)
 		goto usage;
-	cli_wrapped_path(optind < argc ? argv[optind] : NULL, path, sizeof(path));
+	cli_wrapped_path(first < argc ? argv[first] : NULL, path, sizeof(path));
 	pass = ob_secure_alloc(ECFS_MAX_PASSPHRASE + 1);
 	if (!pass) {
 		cli_msg("out of locked memory");
 		return EXIT_FAIL;
 	}
-	rc = lc_unwrap_file(path, &old_src, &ko, "Old login password: ", pass, &err);
+	rc = lc_unwrap_file(path, &old_src, kop, "Old login password: ", pass, &err);
 	if (!rc)
 		rc = secret_read(&new_src, "New login password: ", &nw, &err);
 	if (!rc && !new_src.file && !new_src.extpass) {

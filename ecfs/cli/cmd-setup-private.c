@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-setup-private.c - "ecfs setup-private", as ecryptfs-setup-private:
  * an encrypted ~/Private backed by ~/.Private, with the same files in
  * ~/.ecryptfs (spec §10.1), so that ecryptfs-utils, pam_ecryptfs and the
@@ -60,52 +61,73 @@ static int touch(const char *dir, const char *name, struct ob_err *err)
 	return 0;
 }
 
+enum { O_LOGIN = 1, O_LOGIN_EXT, O_NOFNEK, O_NOAM, O_NOAU, O_HOME };
+
+static const struct ob_opt setup_opts[] = {
+	{ "login-password-file", 0, O_LOGIN, "F", NULL, OB_OPT_EXACT },
+	{ "login-extpass", 0, O_LOGIN_EXT, "CMD", NULL, OB_OPT_EXACT },
+	{ "passphrase-file", 0, KO_PASSFILE, "F", NULL, OB_OPT_EXACT },
+	{ "no-fnek", 0, O_NOFNEK, NULL, NULL, 0 },
+	{ "noautomount", 0, O_NOAM, NULL, NULL, 0 },
+	{ "noautoumount", 0, O_NOAU, NULL, NULL, 0 },
+	{ "home", 0, O_HOME, "DIR", NULL, 0 },
+	{ OB_OPT_END },
+};
+
+struct setup_args {
+	struct secret_source login_src;
+	struct key_opts ko;
+	bool fnek, am, au;
+	const char *home;
+};
+
+static int setup_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		     void *ctx)
+{
+	struct setup_args *a = ctx;
+
+	switch (opt->key) {
+	case O_LOGIN: a->login_src.file = arg; break;
+	case O_LOGIN_EXT: a->login_src.extpass = arg; break;
+	case O_NOFNEK: a->fnek = false; break;
+	case O_NOAM: a->am = false; break;
+	case O_NOAU: a->au = false; break;
+	case O_HOME: a->home = arg; break;
+	case KO_PASSFILE: a->ko.src.file = arg; break;
+	}
+	return 0;
+}
+
 int cmd_setup_private(int argc, char **argv)
 {
-	enum { O_LOGIN = 1, O_LOGIN_EXT, O_NOFNEK, O_NOAM, O_NOAU, O_HOME };
-	static const struct option opts[] = {
-		{ "login-password-file", required_argument, NULL, O_LOGIN },
-		{ "login-extpass", required_argument, NULL, O_LOGIN_EXT },
-		{ "passphrase-file", required_argument, NULL, KEY_OPT_BASE },
-		{ "no-fnek", no_argument, NULL, O_NOFNEK },
-		{ "noautomount", no_argument, NULL, O_NOAM },
-		{ "noautoumount", no_argument, NULL, O_NOAU },
-		{ "home", required_argument, NULL, O_HOME },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct setup_args sa = { .fnek = true, .am = true, .au = true };
+	const struct cli_cmd cmd = {
+		.prog = "ecfs setup-private", .help = setup_help, .own = setup_opts,
+		.fn = setup_opt, .ctx = &sa,
 	};
-	struct secret_source login_src = {0};
-	struct key_opts ko = {0};
+	struct secret_source login_src;
+	struct key_opts ko;
 	struct lc_private p;
 	struct ob_err err = {0};
 	struct secret login = {0}, again = {0};
 	struct ecfs_key *k = NULL;
-	bool fnek = true, am = true, au = true;
-	const char *home = NULL;
+	bool fnek, am, au;
+	const char *home;
 	char *mp = NULL, sigs[64], a[ECFS_SIG_HEX], b[ECFS_SIG_HEX];
 	struct stat st;
-	int c, rc;
+	int first, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case O_LOGIN: login_src.file = optarg; break;
-		case O_LOGIN_EXT: login_src.extpass = optarg; break;
-		case O_NOFNEK: fnek = false; break;
-		case O_NOAM: am = false; break;
-		case O_NOAU: au = false; break;
-		case O_HOME: home = optarg; break;
-		case KEY_OPT_BASE: ko.src.file = optarg; break;
-		case 'h':
-			fputs(setup_help, stdout);
-			return EXIT_OK;
-		default:
-			cli_msg("setup-private: bad command line (see 'ecfs setup-private --help')");
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		cli_msg("setup-private: unexpected '%s'", argv[optind]);
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	login_src = sa.login_src;
+	ko = sa.ko;
+	fnek = sa.fnek;
+	am = sa.am;
+	au = sa.au;
+	home = sa.home;
+	if (first != argc) {
+		cli_msg("setup-private: unexpected '%s'", argv[first]);
 		return EXIT_USAGE;
 	}
 	rc = lc_private_paths(home, NULL, &p, &err);

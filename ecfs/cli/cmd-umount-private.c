@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-umount-private.c - "ecfs umount-private", as ecryptfs-umount-private:
  * unmount the directory named in ~/.ecryptfs/Private.mnt.
  */
@@ -6,29 +7,36 @@
 
 #include <string.h>
 
+static const struct ob_opt umount_private_opts[] = {
+	{ "home", 0, 'H', "DIR", NULL, 0 },
+	{ OB_OPT_END },
+};
+
 int cmd_umount_private(int argc, char **argv)
 {
 	const char *home = NULL, *alias = NULL;
 	struct ob_err err = {0};
 	struct lc_private p;
 	char *uargv[4];
+	const struct cli_cmd cmd = {
+		.prog = "ecfs umount-private",
+		.help = "usage: ecfs umount-private [--home DIR] [ALIAS]\n\n"
+			"Unmount the encrypted private directory (the path in\n"
+			"~/.ecryptfs/ALIAS.mnt, default ~/Private), as ecryptfs-umount-private.\n",
+		.own = umount_private_opts, .fn = cli_opt_value, .ctx = &home,
+	};
+	int first, rc;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: ecfs umount-private [--home DIR] [ALIAS]\n\n"
-			       "Unmount the encrypted private directory (the path in\n"
-			       "~/.ecryptfs/ALIAS.mnt, default ~/Private), as ecryptfs-umount-private.\n");
-			return EXIT_OK;
-		} else if (!strcmp(argv[i], "--home") && i + 1 < argc) {
-			home = argv[++i];
-		} else if (!alias && argv[i][0] != '-') {
-			alias = argv[i];
-		} else {
-			cli_msg("umount-private: unexpected '%s' (see 'ecfs umount-private --help')",
-				argv[i]);
-			return EXIT_USAGE;
-		}
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	if (argc - first > 1) {
+		cli_msg("umount-private: unexpected '%s' (see 'ecfs umount-private --help')",
+			argv[first + 1]);
+		return EXIT_USAGE;
 	}
+	if (first < argc)
+		alias = argv[first];
 	if (lc_private_paths(home, alias, &p, &err)) {
 		cli_error(NULL, &err);
 		return EXIT_FAIL;

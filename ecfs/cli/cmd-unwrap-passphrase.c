@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-unwrap-passphrase.c - "ecfs unwrap-passphrase", as
  * ecryptfs-unwrap-passphrase: print the mount passphrase kept in a
  * wrapped-passphrase file (v1 or v2, spec §10.2), or the share password in
@@ -27,46 +28,60 @@ static const char unwrap_help[] =
 	"  --ecryptfsrc F           read salt= from F\n"
 	"  -h, --help               this help\n";
 
+enum { O_LOGIN = 1, O_LOGIN_EXT };
+
+static const struct ob_opt unwrap_opts[] = {
+	{ "login-password-file", 0, O_LOGIN, "F", NULL, OB_OPT_EXACT },
+	{ "login-extpass", 0, O_LOGIN_EXT, "CMD", NULL, OB_OPT_EXACT },
+	{ "salt", 0, KO_SALT, "HEX", NULL, 0 },
+	{ "ecryptfsrc", 0, KO_RC, "F", NULL, 0 },
+	{ OB_OPT_END },
+};
+
+struct unwrap_args {
+	struct key_opts ko;
+	struct secret_source login;
+};
+
+static int unwrap_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		      void *ctx)
+{
+	struct unwrap_args *a = ctx;
+
+	if (opt->key == O_LOGIN)
+		a->login.file = arg;
+	else if (opt->key == O_LOGIN_EXT)
+		a->login.extpass = arg;
+	else
+		return key_opts_handle(&a->ko, opt->key, arg);
+	return 0;
+}
+
 int cmd_unwrap_passphrase(int argc, char **argv)
 {
-	enum { O_LOGIN = 1, O_LOGIN_EXT };
-	static const struct option opts[] = {
-		{ "login-password-file", required_argument, NULL, O_LOGIN },
-		{ "login-extpass", required_argument, NULL, O_LOGIN_EXT },
-		{ "salt", required_argument, NULL, KEY_OPT_BASE + 2 },
-		{ "ecryptfsrc", required_argument, NULL, KEY_OPT_BASE + 3 },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct unwrap_args a = {0};
+	const struct cli_cmd cmd = {
+		.prog = "ecfs unwrap-passphrase", .help = unwrap_help, .own = unwrap_opts,
+		.fn = unwrap_opt, .ctx = &a,
 	};
-	struct key_opts ko = {0};
-	struct secret_source login = {0};
+	struct key_opts *kop = &a.ko;
+	struct secret_source *login = &a.login;
 	struct ob_err err = {0};
 	char path[PATH_MAX], *pass;
-	int c, rc;
+	int first, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == O_LOGIN)
-			login.file = optarg;
-		else if (c == O_LOGIN_EXT)
-			login.extpass = optarg;
-		else if (c >= KEY_OPT_BASE)
-			key_opts_handle(&ko, c, optarg);
-		else if (c == 'h') {
-			fputs(unwrap_help, stdout);
-			return EXIT_OK;
-		} else
-			goto usage;
-	}
-	if (argc - optind > 1)
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	if (argc - first > 1)
 		goto usage;
-	cli_wrapped_path(optind < argc ? argv[optind] : NULL, path, sizeof(path));
+	cli_wrapped_path(first < argc ? argv[first] : NULL, path, sizeof(path));
 	pass = ob_secure_alloc(ECFS_MAX_PASSPHRASE + 1);
 	if (!pass) {
 		cli_msg("out of locked memory");
 		return EXIT_FAIL;
 	}
-	rc = lc_unwrap_file(path, &login, &ko, "Login password: ", pass, &err);
+	rc = lc_unwrap_file(path, login, kop, "Login password: ", pass, &err);
 	if (rc) {
 		cli_error(path, &err);
 		if (rc == -ENOENT)

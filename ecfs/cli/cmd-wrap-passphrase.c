@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd-wrap-passphrase.c - "ecfs wrap-passphrase", as
  * ecryptfs-wrap-passphrase: wrap a mount passphrase with the login password
  * into a version-2 file (spec §10.2): ':' 0x02, a random salt, the wrapping
@@ -49,51 +50,67 @@ int lc_wrap_to_file(const char *path, const char *pass, size_t pass_len,
 	return rc;
 }
 
+enum { O_LOGIN = 1, O_LOGIN_EXT, O_SALT };
+
+static const struct ob_opt wrap_opts[] = {
+	{ "passphrase-file", 0, KO_PASSFILE, "F", NULL, OB_OPT_EXACT },
+	{ "extpass", 0, KO_EXTPASS, "CMD", NULL, OB_OPT_EXACT },
+	{ "login-password-file", 0, O_LOGIN, "F", NULL, OB_OPT_EXACT },
+	{ "login-extpass", 0, O_LOGIN_EXT, "CMD", NULL, OB_OPT_EXACT },
+	{ "wrapping-salt", 0, O_SALT, "HEX", NULL, 0 },
+	{ OB_OPT_END },
+};
+
+struct wrap_args {
+	struct key_opts ko;
+	struct secret_source login_src;
+	const char *salt_hex;
+};
+
+static int wrap_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		    void *ctx)
+{
+	struct wrap_args *a = ctx;
+
+	if (opt->key == O_LOGIN)
+		a->login_src.file = arg;
+	else if (opt->key == O_LOGIN_EXT)
+		a->login_src.extpass = arg;
+	else if (opt->key == O_SALT)
+		a->salt_hex = arg;
+	else
+		return key_opts_handle(&a->ko, opt->key, arg);
+	return 0;
+}
+
 int cmd_wrap_passphrase(int argc, char **argv)
 {
-	enum { O_LOGIN = 1, O_LOGIN_EXT, O_SALT };
-	static const struct option opts[] = {
-		{ "passphrase-file", required_argument, NULL, KEY_OPT_BASE },
-		{ "extpass", required_argument, NULL, KEY_OPT_BASE + 1 },
-		{ "login-password-file", required_argument, NULL, O_LOGIN },
-		{ "login-extpass", required_argument, NULL, O_LOGIN_EXT },
-		{ "wrapping-salt", required_argument, NULL, O_SALT },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct wrap_args a = {0};
+	const struct cli_cmd cmd = {
+		.prog = "ecfs wrap-passphrase", .help = wrap_help, .own = wrap_opts,
+		.fn = wrap_opt, .ctx = &a,
 	};
-	struct key_opts ko = {0};
-	struct secret_source login_src = {0};
+	struct key_opts *kop = &a.ko;
+	struct secret_source *login_src = &a.login_src;
 	struct secret mp = {0}, login = {0};
 	struct ob_err err = {0};
-	const char *salt_hex = NULL;
+	const char *salt_hex;
 	char path[PATH_MAX];
-	int c, rc;
+	int first, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == O_LOGIN)
-			login_src.file = optarg;
-		else if (c == O_LOGIN_EXT)
-			login_src.extpass = optarg;
-		else if (c == O_SALT)
-			salt_hex = optarg;
-		else if (c >= KEY_OPT_BASE)
-			key_opts_handle(&ko, c, optarg);
-		else if (c == 'h') {
-			fputs(wrap_help, stdout);
-			return EXIT_OK;
-		} else
-			goto usage;
-	}
-	if (argc - optind > 1)
+	first = cli_parse(&cmd, argc, argv, &rc);
+	if (first < 0)
+		return rc;
+	salt_hex = a.salt_hex;
+	if (argc - first > 1)
 		goto usage;
-	cli_wrapped_path(optind < argc ? argv[optind] : NULL, path, sizeof(path));
-	rc = secret_read(&ko.src, "Mount passphrase to wrap: ", &mp, &err);
+	cli_wrapped_path(first < argc ? argv[first] : NULL, path, sizeof(path));
+	rc = secret_read(&kop->src, "Mount passphrase to wrap: ", &mp, &err);
 	if (!rc && mp.len > ECFS_MAX_PASSPHRASE)
 		rc = ob_err_set(&err, -EINVAL, "the mount passphrase is longer than %d bytes",
 				ECFS_MAX_PASSPHRASE);
 	if (!rc)
-		rc = secret_read(&login_src, "Login password (wrapping passphrase): ", &login, &err);
+		rc = secret_read(login_src, "Login password (wrapping passphrase): ", &login, &err);
 	if (!rc)
 		rc = lc_wrap_to_file(path, mp.buf, mp.len, login.buf, login.len, salt_hex, &err);
 	secret_free(&mp);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* ecfs.c - the ecfs command: one table of subcommands, each in its own file.
  *
  * Offline subcommands work on lower files directly (no mount, no kernel);
@@ -38,6 +39,7 @@ static const struct subcommand subcommands[] = {
 	{ "setup-private", cmd_setup_private, "set up an encrypted ~/Private as ecryptfs-setup-private does" },
 	{ "mount-private", cmd_mount_private, "mount ~/Private from ~/.ecryptfs (ecryptfs-mount-private)" },
 	{ "umount-private", cmd_umount_private, "unmount ~/Private (ecryptfs-umount-private)" },
+	{ "migrate-home", cmd_migrate_home, "encrypt a user's existing home (ecryptfs-migrate-home)" },
 	/* keys beyond passphrases */
 	{ "rekey", cmd_rekey, "add or remove keys in every header of a tree (no re-encryption)" },
 	{ "escrow", cmd_escrow, "set up an escrow public key, or recover files with the escrow private key" },

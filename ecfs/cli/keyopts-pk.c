@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* keyopts-pk.c - key options beyond passphrases, and the lower dir's key dir.
  *
  * Two kinds of keys join the passphrases of keyopts.c:
@@ -33,71 +34,55 @@
 
 #define WRAPPED_MAX	(64 * 1024)
 
-enum {
-	OPT_KEY_FILE = KEY_OPT_PK_BASE,
-	OPT_KEY_EXTPASS,
-	OPT_GPG_KEY,
-	OPT_TPM_KEY,
-	OPT_TPM_TCTI,
-	OPT_RSA_KEY,
-	OPT_RSA_PASSFILE,
-	OPT_RSA_EXTPASS,
-	OPT_ESCROW_KEY,
-	OPT_GPG_RECIPIENT,
-	OPT_POLICY,
-	OPT_KEYS_DIR,
-	OPT_NO_KEYS_DIR,
-};
-
 static int push(const char **list, int *n, const char *arg, const char *what)
 {
 	if (*n == 8) {
 		cli_msg("too many %s options (at most 8)", what);
-		return -1;
+		return EXIT_USAGE;
 	}
 	list[(*n)++] = arg;
-	return 1;
+	return 0;
 }
 
-int key_opts_handle_pk(struct key_opts *ko, int opt, const char *arg)
+int key_opts_handle_pk(struct key_opts *ko, int key, const char *arg)
 {
-	switch (opt) {
-	case OPT_KEY_FILE:
+	switch (key) {
+	case KO_KEY_FILE:
 		return push(ko->key_files, &ko->nkey_files, arg, "--key-file");
-	case OPT_KEY_EXTPASS:
+	case KO_KEY_EXTPASS:
 		ko->key_extpass = arg;
-		return 1;
-	case OPT_GPG_KEY:
+		return 0;
+	case KO_GPG_KEY:
 		return push(ko->gpg_keys, &ko->ngpg_keys, arg, "--gpg-key");
-	case OPT_TPM_KEY:
+	case KO_TPM_KEY:
 		return push(ko->tpm_keys, &ko->ntpm_keys, arg, "--tpm-key");
-	case OPT_TPM_TCTI:
+	case KO_TPM_TCTI:
 		ko->tcti = arg;
-		return 1;
-	case OPT_RSA_KEY:
+		return 0;
+	case KO_RSA_KEY:
 		return push(ko->rsa_keys, &ko->nrsa, arg, "--rsa-key");
-	case OPT_RSA_PASSFILE:
+	case KO_RSA_PASSFILE:
 		ko->rsa_pass.file = arg;
-		return 1;
-	case OPT_RSA_EXTPASS:
+		return 0;
+	case KO_RSA_EXTPASS:
 		ko->rsa_pass.extpass = arg;
-		return 1;
-	case OPT_ESCROW_KEY:
+		return 0;
+	case KO_ESCROW_KEY:
 		ko->escrow_key = arg;
-		return 1;
-	case OPT_GPG_RECIPIENT:
+		return 0;
+	case KO_GPG_RECIPIENT:
 		return push(ko->gpg_recipients, &ko->ngpg_recipients, arg, "--gpg-recipient");
-	case OPT_POLICY:
+	case KO_POLICY:
 		ko->policy = arg;
-		return 1;
-	case OPT_KEYS_DIR:
+		return 0;
+	case KO_KEYS_DIR:
 		ko->keys_dir = arg;
-		return 1;
-	case OPT_NO_KEYS_DIR:
+		return 0;
+	case KO_NO_KEYS_DIR:
 		ko->no_keys_dir = true;
-		return 1;
+		return 0;
 	}
-	return 0;
+	return EXIT_USAGE;
 }
 
 int key_opts_ext_count(const struct key_opts *ko)
@@ -238,22 +223,7 @@ static int load_rsa(const struct key_opts *ko, const char *path, struct secret *
 	return ecfs_pubkey_load(path, pass->buf, pass->len, false, out, err);
 }
 
-static int add_pub(struct cli_keys *ck, struct ecfs_pubkey *pk, struct ob_err *err)
-{
-	for (size_t i = 0; i < ck->npub; i++)
-		if (!memcmp(ecfs_pubkey_id(ck->pub[i]), ecfs_pubkey_id(pk), ECFS_SIG_BYTES)) {
-			ecfs_pubkey_free(pk);	/* the same key twice */
-			return 0;
-		}
-	if (ck->npub == sizeof(ck->pub) / sizeof(ck->pub[0])) {
-		ecfs_pubkey_free(pk);
-		return ob_err_set(err, -ENOSPC, "too many RSA keys");
-	}
-	ck->pub[ck->npub++] = pk;
-	return 0;
-}
-
-int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_err *err)
+int cli_keys_load_pk(const struct key_opts *ko, struct ecfs_keychain *kc, struct ob_err *err)
 {
 	struct secret pass = { 0 };
 	char dir[PATH_MAX], path[PATH_MAX + 32];
@@ -265,7 +235,7 @@ int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_e
 	for (int i = 0; i < ko->nrsa && !rc; i++) {
 		rc = load_rsa(ko, ko->rsa_keys[i], &pass, &pk, err);
 		if (!rc)
-			rc = add_pub(ck, pk, err);
+			rc = ecfs_keychain_add_pubkey(kc, pk, false, err);
 	}
 	secret_free(&pass);
 	if (rc)
@@ -276,13 +246,9 @@ int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_e
 			escrow = path;
 	}
 	if (escrow) {
-		rc = ecfs_pubkey_load(escrow, NULL, 0, false, &pk, err);
+		rc = ecfs_keychain_load_escrow(kc, escrow, err);
 		if (rc)
 			return rc;
-		rc = add_pub(ck, pk, err);
-		if (rc)
-			return rc;
-		ck->has_escrow = true;
 	}
 	if (!policy && have_dir) {
 		snprintf(path, sizeof(path), "%s/policy", dir);
@@ -290,15 +256,6 @@ int cli_keys_load_pk(const struct key_opts *ko, struct cli_keys *ck, struct ob_e
 			policy = path;
 	}
 	if (policy)
-		rc = ecfs_policy_load(policy, &ck->policy, err);
+		rc = ecfs_keychain_load_policy(kc, policy, err);
 	return rc;
-}
-
-void cli_keys_free_pk(struct cli_keys *ck)
-{
-	for (size_t i = 0; i < ck->npub; i++)
-		ecfs_pubkey_free(ck->pub[i]);
-	ck->npub = 0;
-	ecfs_policy_free(ck->policy);
-	ck->policy = NULL;
 }

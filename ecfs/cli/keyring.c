@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* keyring.c - eCryptfs passphrase tokens in the kernel keyring.
  *
  * ecryptfs-add-passphrase stores a 740-byte struct ecryptfs_auth_tok as a
@@ -70,29 +71,17 @@ int keyring_read_key(const uint8_t sig[ECFS_SIG_BYTES], struct ecfs_key *key,
 	return rc;
 }
 
-int keyring_keys_load(const struct key_opts *ko, struct cli_keys *ck,
-		      const struct ecfs_cipher_info *fn_cipher, size_t fn_key_bytes,
+int keyring_keys_load(const struct key_opts *ko, struct ecfs_keychain *kc,
 		      struct ecfs_key *tmp, struct ob_err *err)
 {
-	static const size_t aes_sizes[] = { 16, 24, 32 };
 	int rc;
 
 	for (int i = 0; i < ko->nkey_sigs; i++) {
 		rc = keyring_read_key(ko->key_sigs[i], tmp, err);
 		if (!rc)
-			rc = ecfs_keyset_add(ck->keys, tmp);
-		/* A token may be the filename key (ecryptfs-add-passphrase
-		 * --fnek adds two); the mount's ecryptfs_fnek_sig= picks. */
-		if (!rc && fn_cipher && strcmp(fn_cipher->name, "aes") && ck->nfneks < 8)
-			rc = ecfs_fnek_new(tmp, fn_cipher, fn_key_bytes, &ck->fneks[ck->nfneks++], err);
-		for (size_t s = 0; s < 3 && !rc && ck->nfneks < 8; s++)
-			rc = ecfs_fnek_new(tmp, ecfs_cipher_by_name("aes", aes_sizes[s]),
-					   aes_sizes[s], &ck->fneks[ck->nfneks++], err);
-		if (rc) {
-			if (ck->nfneks && !ck->fneks[ck->nfneks - 1])
-				ck->nfneks--;
+			rc = ecfs_keychain_add_token(kc, tmp, err);
+		if (rc)
 			return rc;
-		}
 	}
 	return 0;
 }

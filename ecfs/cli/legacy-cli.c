@@ -1,12 +1,12 @@
+// SPDX-License-Identifier: MIT
 /* legacy-cli.c - helpers shared by the legacy subcommands (legacy-cli.h).
  *
- * The one subtle piece is lc_spawn_mount(): recover and mount-private know
- * the mount passphrase already (unwrapped, in locked memory) and must hand
- * it to "ecfs mount" without argv or the environment.  We write it into a
- * pipe and give the mount "--passphrase-file /dev/fd/N"; the pipe holds at
- * most 64 bytes, far below its capacity, so the write never blocks.
+ * lc_spawn_mount(): recover and mount-private know the mount passphrase
+ * already (unwrapped, in locked memory); they mount through the same path
+ * as "ecfs mount" (cli_mount_argv), handing the secret over in memory.
  */
 #include "legacy-cli.h"
+#include "cmd-mount.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -122,6 +122,11 @@ int lc_unwrap_file(const char *path, const struct secret_source *src,
 		return rc;
 	if (ecfs_syno_key_probe(file, len))
 		return ecfs_syno_key_unwrap(file, len, pass, err);
+	/* A version-2 file carries a random salt, which hides the fixed
+	 * signature the probe looks for: try DSM's wrapping passphrase before
+	 * asking for one (one key derivation; no other file unwraps with it). */
+	if (ecfs_syno_key_unwrap(file, len, pass, NULL) == 0)
+		return 0;
 	rc = lc_v1_salt(ko, salt, err);
 	if (rc)
 		return rc;
@@ -136,74 +141,19 @@ int lc_unwrap_file(const char *path, const struct secret_source *src,
 	return rc;
 }
 
-/* A pipe whose read end the child keeps (no CLOEXEC) holding s. */
-static int secret_pipe(const char *s, int *rfd)
-{
-	int p[2];
-	size_t len = strlen(s);
-
-	if (pipe(p))
-		return -errno;
-	if (write(p[1], s, len) != (ssize_t)len) {
-		close(p[0]);
-		close(p[1]);
-		return -EIO;
-	}
-	close(p[1]);
-	*rfd = p[0];
-	return 0;
-}
-
 int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 		   const char *fnek_pass, const char *const *args)
 {
-	char fdarg[2][32];
 	const char *argv[48];
-	int rfd[2] = { -1, -1 }, n = 0, st;
-	pid_t pid;
+	int n = 0;
 
-	if ((pass && secret_pipe(pass, &rfd[0])) ||
-	    (fnek_pass && secret_pipe(fnek_pass, &rfd[1]))) {
-		cli_msg("pipe: %s", strerror(errno));
-		if (rfd[0] >= 0)
-			close(rfd[0]);
-		return EXIT_FAIL;
-	}
-	argv[n++] = ECFS_PROG;
 	argv[n++] = "mount";
-	if (pass) {
-		snprintf(fdarg[0], sizeof(fdarg[0]), "/dev/fd/%d", rfd[0]);
-		argv[n++] = "--passphrase-file";
-		argv[n++] = fdarg[0];
-	}
-	if (fnek_pass) {
-		snprintf(fdarg[1], sizeof(fdarg[1]), "/dev/fd/%d", rfd[1]);
-		argv[n++] = "--fnek-passphrase-file";
-		argv[n++] = fdarg[1];
-	}
-	for (; args && *args && n < 44; args++)
+	for (; args && *args && n < 45; args++)
 		argv[n++] = *args;
 	argv[n++] = lower;
 	argv[n++] = mnt;
 	argv[n] = NULL;
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		execv("/proc/self/exe", (char *const *)argv);
-		_exit(127);
-	}
-	if (rfd[0] >= 0)
-		close(rfd[0]);
-	if (rfd[1] >= 0)
-		close(rfd[1]);
-	if (pid < 0) {
-		cli_msg("fork: %s", strerror(errno));
-		return EXIT_FAIL;
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return EXIT_FAIL;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_FAIL;
+	return cli_mount_argv(n, (char **)argv, pass, fnek_pass);
 }
 
 int lc_private_paths(const char *home, const char *alias, struct lc_private *p,
@@ -235,4 +185,16 @@ int lc_private_paths(const char *home, const char *alias, struct lc_private *p,
 		snprintf(p->mnt, PATH_MAX, "%.3000s/%.255s", home, alias);
 	}
 	return 0;
+}
+
+/* The mount point recover made (ecfs-recover.XXXXXX, mkdtemp) goes once
+ * it is unmounted; rmdir leaves it alone if anything is in it. */
+void lc_remove_recover_dir(const char *mnt)
+{
+	const char *base = strrchr(mnt, '/');
+
+	base = base ? base + 1 : mnt;
+	if (!strncmp(base, LC_RECOVER_DIR, strlen(LC_RECOVER_DIR)) &&
+	    strlen(base) == strlen(LC_RECOVER_DIR) + 6)
+		(void)rmdir(mnt);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* legacy-cli.h - what the legacy subcommands (recover, fsck, the
  * *-passphrase and *-private commands) share: small files, atomic writes,
  * yes/no questions, and starting "ecfs mount" with a secret on a pipe.
@@ -36,12 +37,18 @@ int lc_unwrap_file(const char *path, const struct secret_source *src,
 		   const struct key_opts *ko, const char *prompt, char *pass,
 		   struct ob_err *err);
 
-/* Run "ecfs mount [args...] --passphrase-file /dev/fd/N LOWER MNT" with
- * pass (if not NULL; else args name the keys, e.g. --key-sig) and
- * fnek_pass (if not NULL, as --fnek-passphrase-file) on pipes,
- * and wait until it is mounted.  Returns the mount's exit status. */
+/* Mount as "ecfs mount [args...] LOWER MNT" would, with the passphrase
+ * pass (if not NULL; else args name the keys, e.g. --key-sig) and the
+ * filename passphrase fnek_pass (if not NULL, as --fnek-passphrase-file)
+ * handed over in memory; returns once it is mounted (the daemon runs in a
+ * child), with the mount's exit status. */
 int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 		   const char *fnek_pass, const char *const *args);
+
+/* recover's temporary mount points: LC_RECOVER_DIR "XXXXXX" in $TMPDIR;
+ * "ecfs umount" removes one (if empty) after unmounting it. */
+#define LC_RECOVER_DIR		"ecfs-recover."
+void lc_remove_recover_dir(const char *mnt);
 
 /* ~/.ecryptfs/<alias>.sig and .mnt, as mount.ecryptfs_private reads them:
  * fills the paths for HOME (or --home) and alias (default "Private"). */

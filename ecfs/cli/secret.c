@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* secret.c - reading passphrases without ever putting them on a command line.
  *
  * Three sources, in order: a file (or stdin for "-"), the standard output of
@@ -51,6 +52,17 @@ static int from_file(const char *path, struct secret *s, struct ob_err *err)
 		close(fd);
 	if (rc)
 		return ob_err_set(err, rc, "reading passphrase file %s", path);
+	return 0;
+}
+
+static int from_memory(const char *mem, struct secret *s, struct ob_err *err)
+{
+	size_t len = strlen(mem);
+
+	if (len > ECFS_SECRET_MAX)
+		return ob_err_set(err, -E2BIG, "passphrase longer than %d bytes", ECFS_SECRET_MAX);
+	memcpy(s->buf, mem, len);
+	s->len = len;
 	return 0;
 }
 
@@ -134,7 +146,9 @@ int secret_read(const struct secret_source *src, const char *prompt,
 	s->buf = ob_secure_alloc(ECFS_SECRET_MAX + 1);
 	if (!s->buf)
 		return ob_err_set(err, -ENOMEM, "allocating locked memory");
-	if (src && src->file)
+	if (src && src->mem)
+		rc = from_memory(src->mem, s, err);
+	else if (src && src->file)
 		rc = from_file(src->file, s, err);
 	else if (src && src->extpass)
 		rc = from_command(src->extpass, s, err);

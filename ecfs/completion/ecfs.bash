@@ -1,6 +1,8 @@
 # bash completion for ecfs(1).  Install as
 # /usr/share/bash-completion/completions/ecfs (or source it).
 
+_ecfs_cipher_opts="--cipher --key-bytes --fn-cipher --fn-key-bytes"
+
 _ecfs_key_opts="--passphrase-file --extpass --salt --ecryptfsrc --extra-passphrase-file
     --fnek --fnek-same-key --fnek-passphrase-file --key-sig --key-file --key-extpass
     --gpg-key --tpm-key --tpm-tcti --rsa-key --rsa-passphrase-file --rsa-passphrase-extpass
@@ -14,7 +16,7 @@ _ecfs()
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local cmds="mount umount info decrypt encrypt ls sig unwrap wrap recover
         unwrap-passphrase wrap-passphrase rewrap-passphrase fsck add-passphrase
-        setup-private mount-private umount-private rekey escrow keyfile help"
+        setup-private mount-private umount-private migrate-home rekey escrow keyfile help"
 
     cmd=
     for ((i = 1; i < COMP_CWORD; i++)); do
@@ -43,8 +45,8 @@ _ecfs()
         --extpass|--login-extpass|--new-login-extpass|--key-extpass|--rsa-passphrase-extpass)
             COMPREPLY=($(compgen -c -- "$cur"))
             return ;;
-        --salt|--wrapping-salt|--key-sig|--cipher|--key-bytes)
-            [[ $prev == --cipher ]] &&
+        --salt|--wrapping-salt|--key-sig|--cipher|--key-bytes|--fn-cipher|--fn-key-bytes)
+            [[ $prev == --cipher || $prev == --fn-cipher ]] &&
                 COMPREPLY=($(compgen -W "aes blowfish des3_ede cast5 cast6 twofish" -- "$cur"))
             [[ $prev == --key-sig ]] && command -v keyctl >/dev/null &&
                 COMPREPLY=($(compgen -W "$(keyctl list @u 2>/dev/null |
@@ -60,18 +62,37 @@ _ecfs()
             return ;;
     esac
 
-    case $cmd in
+    # escrow and keyfile take a subcommand first.
+    local sub=
+    if [[ $cmd == escrow || $cmd == keyfile ]]; then
+        for ((i++; i < COMP_CWORD; i++)); do
+            if [[ ${COMP_WORDS[i]} != -* ]]; then
+                sub=${COMP_WORDS[i]}
+                break
+            fi
+        done
+        if [[ -z $sub ]]; then
+            [[ $cmd == escrow ]] && COMPREPLY=($(compgen -W "setup recover --help" -- "$cur"))
+            [[ $cmd == keyfile ]] && COMPREPLY=($(compgen -W "create wrap unwrap id --help" -- "$cur"))
+            return
+        fi
+    fi
+
+    case $cmd${sub:+ $sub} in
+        "escrow setup")   opts="--escrow-key --keys-dir --help" ;;
+        "escrow recover") opts="--rsa-key --rsa-passphrase-file --rsa-passphrase-extpass --help" ;;
+        "keyfile create") opts="--gpg-recipient --tpm --pcrs --help" ;;
+        "keyfile wrap")   opts="--gpg-recipient --tpm --pcrs --help" ;;
+        "keyfile unwrap") opts="--gpg-key --tpm-key --tpm-tcti --key-file --help" ;;
+        "keyfile id")     opts="--help $_ecfs_key_opts" ;;
         mount)      opts="-f --foreground -d --debug -o --help $_ecfs_key_opts" ;;
         umount)     opts="-z --lazy --help" ;;
         rekey)      opts="--add-key-file --add-passphrase-file --add-gpg-key --add-tpm-key
                         --add-rsa --remove -n --dry-run -p --progress --help $_ecfs_key_opts" ;;
-        escrow)     opts="setup recover --escrow-key --keys-dir --rsa-key --rsa-passphrase-file --help" ;;
-        keyfile)    opts="create wrap unwrap id --gpg-recipient --tpm --pcrs --gpg-key --tpm-key
-                        --key-file --help $_ecfs_key_opts" ;;
         info)       opts="--check --help $_ecfs_key_opts" ;;
-        decrypt)    opts="-o --help $_ecfs_key_opts" ;;
-        encrypt)    opts="-o --cipher --key-bytes --xattr --help $_ecfs_key_opts" ;;
-        ls)         opts="-R --help $_ecfs_key_opts" ;;
+        decrypt)    opts="-o --help $_ecfs_cipher_opts $_ecfs_key_opts" ;;
+        encrypt)    opts="-o --xattr --help $_ecfs_cipher_opts $_ecfs_key_opts" ;;
+        ls)         opts="-R --help $_ecfs_cipher_opts $_ecfs_key_opts" ;;
         sig|add-passphrase) opts="--help $_ecfs_key_opts" ;;
         unwrap)     opts="--help $_ecfs_key_opts" ;;
         wrap)       opts="--mount-passphrase-file --help $_ecfs_key_opts" ;;
@@ -83,12 +104,14 @@ _ecfs()
                         --login-extpass --wrapping-salt --help" ;;
         rewrap-passphrase) opts="--login-password-file --login-extpass --new-login-password-file
                         --new-login-extpass --wrapping-salt --salt --ecryptfsrc --help" ;;
-        fsck)       opts="--json --repair -y --yes --nokey --help $_ecfs_key_opts" ;;
+        fsck)       opts="--json --repair -y --yes --nokey --add-escrow --help $_ecfs_cipher_opts
+                        $_ecfs_key_opts" ;;
         setup-private) opts="--login-password-file --login-extpass --passphrase-file --no-fnek
                         --noautomount --noautoumount --home --help" ;;
         mount-private) opts="--login-password-file --login-extpass --passphrase-file
                         --mountpoint --home --ro --help" ;;
         umount-private) opts="--home --help" ;;
+        migrate-home) opts="--login-password-file --login-extpass --help" ;;
         *)          opts="--help" ;;
     esac
     if [[ $cur == -* ]]; then
@@ -97,6 +120,7 @@ _ecfs()
     fi
     case $cmd in
         umount|umount-private|mount-private|sig|add-passphrase|setup-private) ;;
+        migrate-home) COMPREPLY=($(compgen -u -- "$cur")) ;;
         *) COMPREPLY=($(compgen -f -- "$cur")) ;;
     esac
 }

@@ -3,9 +3,12 @@
 # small built-in example in it, show a file through the mount and its
 # encrypted form below, unmount, then read the lower tree back offline.
 # Usage: ecfs/examples/demo.sh [BUILD_DIR]   (default: build)
+# Installed (no build directory beside it), it runs the ecfs on PATH; ECFS=
+# names another.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
-ecfs="$top/${1:-build}/bin/ecfs"
+ecfs="${ECFS:-$top/${1:-build}/bin/ecfs}"
+[ -x "$ecfs" ] || ecfs=$(command -v ecfs)
 work=$(mktemp -d)
 trap 'fusermount3 -u "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* dir.c - directory entries: readdir(plus), mkdir, mknod, symlink, link,
  * unlink, rmdir, rename, readlink.
  *
@@ -21,18 +22,24 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Reply with the entry of a freshly made lower object. */
-static void reply_new_entry(fuse_req_t req, struct ef_inode *parent, const char *lname)
+/* Reply with the entry of lname in parent. */
+static void reply_entry(fuse_req_t req, struct ef_inode *parent, const char *lname)
 {
 	struct fuse_entry_param e;
-	int rc;
+	int rc = ef_do_lookup(ef_fs(req), parent, lname, &e);
 
-	ef_chown_new(ef_fs(req), req, parent->fd, lname);
-	rc = ef_do_lookup(ef_fs(req), parent, lname, &e);
 	if (rc)
 		fuse_reply_err(req, rc);
 	else if (fuse_reply_entry(req, &e) == -ENOENT)
 		ef_unref(ef_fs(req), (struct ef_inode *)(uintptr_t)e.ino, 1);
+}
+
+/* Reply with the entry of a freshly made lower object, which is the
+ * caller's.  Only what the call made: a link's target keeps its owner. */
+static void reply_new_entry(fuse_req_t req, struct ef_inode *parent, const char *lname)
+{
+	ef_chown_new(ef_fs(req), req, parent->fd, lname);
+	reply_entry(req, parent, lname);
 }
 
 /* Common start of every op that makes or removes a name: the lower name,
@@ -159,8 +166,9 @@ void ef_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *n
 		fuse_reply_err(req, errno);
 		return;
 	}
-	/* Same lower inode: the lookup finds it and takes the reference. */
-	reply_new_entry(req, dir, lname);
+	/* Same lower inode: the lookup finds it and takes the reference.  It
+	 * is not new: nothing of it changes but its link count and ctime. */
+	reply_entry(req, dir, lname);
 }
 
 static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int flags)

@@ -1,10 +1,15 @@
+/* SPDX-License-Identifier: MIT */
 /* ecfs-fuse.h - the one private header of the FUSE mount: every struct, lock
- * and helper that fs.c, inode.c, dir.c, file.c, xattr.c, probe.c and
- * mount.c share.
+ * and helper that the files of ecfs/fuse share (fs.c, inode.c, dir.c,
+ * file.c, xattr.c, probe.c, readahead.c, mount.c, and the transport:
+ * wire.c, ring.c, idlepoll.c).  What the front end may use is in
+ * ecfs-mount.h; nothing here comes from ecfs/cli.
  *
  * Shape (passthrough_ll.c style, libfuse low-level API):
- *   - struct ef_fs is the whole mount: options, keys, the inode table.  It is
- *     the session's userdata; nothing is global.
+ *   - struct ef_fs is the whole mount: options, keys (the key chain it
+ *     took), the inode table, the transport (struct ef_wire).  It is the
+ *     session's userdata; nothing is global but the state of the request a
+ *     thread serves.
  *   - struct ef_inode is one lower object, keyed by lower (st_dev, st_ino)
  *     and holding an O_PATH fd to it.  The FUSE node id is the pointer.
  *     Its life is the kernel's lookup count (nlookup): lookup, create,
@@ -25,6 +30,7 @@
  *   2. ef_inode.m    mutex: nopen, data, kind, size.  Held briefly,
  *                    except around the (rare) first open of a file.
  *   3. ef_fs.tlock   the inode table, every nlookup and logged.
+ *   4. ef_fs.probe_lock  the probe cache (inode.c).
  *
  * Spec references (§n) are to shared/spec/ecryptfs-format.md.
  */
@@ -40,52 +46,16 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
-#include "../cli/cli.h"
+#include "ecfs-mount.h"
 
-#define EF_MAX_SIGS	8
+#define EF_PROG		"ecfs"		/* messages start with it */
 #define EF_IO_MAX	(1u << 20)	/* max_write and readahead: 1 MiB */
 #define EF_STREAM_MIN	(512 * 1024)	/* writes this large start writeback */
 #define EF_VIEW_HDR	8192		/* header synthesised by encrypted view */
 
-/* What to do with new regular files (new_files=). */
-enum ef_new_files {
-	EF_NEW_ENCRYPT,		/* encrypted with the mount keys (the kernel's way) */
-	EF_NEW_PLAIN,		/* plaintext lower files (needs ecryptfs_passthrough) */
-	EF_NEW_DENY,		/* EACCES: e.g. a nokey mount */
-};
-
-/* Mount options, parsed once (opts.c); read-only after mount time. */
-struct ef_opts {
-	const char *lower, *mnt;	/* as given */
-	bool foreground, debug, singlethread;
-	bool ro, allow_other, allow_root;
-	const char *cipher_name;	/* ecryptfs_cipher */
-	size_t key_bytes;		/* ecryptfs_key_bytes, 0 = cipher default */
-	const char *fn_cipher_name;	/* ecryptfs_fn_cipher, NULL = content cipher */
-	size_t fn_key_bytes;		/* ecryptfs_fn_key_bytes, 0 = key_bytes */
-	uint8_t sigs[EF_MAX_SIGS][ECFS_SIG_BYTES];	/* ecryptfs_sig */
-	int nsigs;
-	bool fnek_sig_set;
-	uint8_t fnek_sig[ECFS_SIG_BYTES];		/* ecryptfs_fnek_sig */
-	bool xattr_metadata, passthrough, encrypted_view, check_dev_ruid;
-	bool nokey;
-	int new_files;			/* enum ef_new_files, -1 = default */
-	double timeout;			/* entry/attr timeout, seconds */
-	unsigned spin_us;		/* poll window for the next request */
-	bool no_uring;			/* io_uring=off */
-	unsigned readahead_kb;		/* 0: the kernel's default */
-	bool readahead_set;		/* readahead= was given */
-	struct key_opts ko;		/* passphrase sources, --fnek, ... */
-	char fuse_opts[1024];		/* generic mount options for libfuse */
-	char *owned[64];		/* strdup'd -o strings the pointers above use */
-	int nowned;
-};
-
-/* Parse "-o a,b=c" into o.  Returns 0, or -1 after printing a message that
- * names the offending option. */
-int ef_opts_parse(struct ef_opts *o, const char *list);
-void ef_opts_free(struct ef_opts *o);
-void ef_opts_print_help(FILE *out);
+/* "ecfs: <printf>" to stderr: mount-time errors, before the daemon leaves
+ * the terminal (fs.c). */
+void ef_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 enum ef_kind {
 	EF_UNKNOWN,	/* regular file not probed yet (or unreadable for us) */
@@ -125,16 +95,47 @@ struct ef_inode {
 	bool logged;		/* tlock: one log line per broken file */
 };
 
+/* SCHED_IDLE pollers that keep CPUs awake after a ring request that
+ * changes the tree (idlepoll.c). */
+struct ef_idlepoll {
+	uint64_t window_ns;
+	uint64_t until_ns;	/* spin until then */
+	uint32_t kicks;		/* futex word: bumped to wake sleepers */
+	int sleeping;		/* pollers asleep on kicks */
+	bool stop;
+	unsigned n;
+	pthread_t *tids;
+	struct ef_poller_arg *args;
+};
+
+/* The FUSE transport of one mount: the /dev/fuse hooks (wire.c), the
+ * io_uring queues (ring.c) and the pollers (idlepoll.c).  Part of struct
+ * ef_fs; set up by ef_wire_install, torn down by ef_wire_stop. */
+struct ef_wire {
+	struct fuse_session *se;
+	struct ef_fs *fs;
+	uint64_t spin_ns;		/* poll window; 0: never poll */
+	int spinning;			/* a thread is polling now */
+	uint64_t init_unique;		/* the INIT request, once seen */
+	uint32_t init_kernel_flags;	/* what the kernel offered */
+	uint32_t init_kernel_flags2;
+	bool use_ring;			/* try FUSE over io_uring */
+	struct ef_ring *ring;		/* ring.c; NULL without io_uring */
+	struct ef_idlepoll idle;
+};
+
 struct ef_fs {
 	struct ef_opts *o;
 	struct fuse_session *se;
 	char *mnt_path;			/* the mount point, resolved (or NULL) */
 
-	/* keys: read with keys (all), write new files with wrap_keys */
-	struct cli_keys ck;
+	/* keys: read with keys (all), write new files with wrap_keys; the
+	 * mount owns the chain (ef_mount_run took it) */
+	struct ecfs_keychain ck;
 	struct ecfs_keyset *wrap_keys;	/* == ck.keys unless ecryptfs_sig= chose */
 	bool wrap_keys_owned;
 	struct ecfs_fnek *fnek;		/* names are encrypted with it; NULL = off */
+	bool write_only;		/* public keys only: old files give EACCES */
 	const struct ecfs_cipher_info *cipher;
 	size_t key_bytes;
 	int new_files;			/* enum ef_new_files */
@@ -142,6 +143,9 @@ struct ef_fs {
 	bool use_syslog;
 	double timeout;
 	bool is_root;			/* chown new objects to the caller */
+	struct ecfs_crypt_helper *crypt;	/* every open file's (fek.c), or NULL */
+	struct ef_wire wire;		/* the transport */
+	int lower_lock_fd;		/* lowerlock.c: fd + 1, 0 = none */
 
 	struct ef_inode root;
 
@@ -216,14 +220,24 @@ ssize_t ef_lower_call(struct ef_fs *fs, struct ef_inode *ino, ef_fd_call on_fd,
 		      ef_path_call on_path, void *arg);
 /* Drop suid, and sgid when group-executable, as the kernel would. */
 void ef_drop_suidgid(struct ef_fs *fs, struct ef_inode *ino);
+/* Can a file have this plaintext size?  The kernel refuses an attribute
+ * past the largest loff_t with EIO, and a name it cannot stat cannot be
+ * renamed or removed either: a header with such a size is damaged. */
+static inline bool ef_size_possible(uint64_t size)
+{
+	return size <= (uint64_t)INT64_MAX - ECFS_METADATA_SIZE;
+}
 /* Probe a regular file's metadata for kind and size (caller holds m). */
 void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd);
 
 /* wire.c */
-/* Hook the /dev/fuse transport (after fuse_session_mount); ring: offer
- * FUSE over io_uring when the kernel does.  0 or -errno. */
-int ef_wire_install(struct fuse_session *se, struct ef_fs *fs, unsigned spin_us,
-		    bool ring);
+/* Hook the /dev/fuse transport (after fuse_session_mount) into w, the
+ * mount's; ring: offer FUSE over io_uring when the kernel does.  0 or
+ * -errno. */
+int ef_wire_install(struct ef_wire *w, struct fuse_session *se, struct ef_fs *fs,
+		    unsigned spin_us, bool ring);
+/* The session loop has ended: stop the rings and pollers, free them. */
+void ef_wire_stop(struct ef_wire *w);
 /* Take note of a request about to be processed (its opcode and flags). */
 void ef_wire_note_request(const void *buf, size_t len);
 /* Must the request being processed drop suid/sgid (writer without
@@ -232,17 +246,15 @@ bool ef_req_kill_suidgid(void);
 /* Is this a request of a program that creates, writes or removes one file
  * after another (the ones after which the daemon polls)? */
 bool ef_wire_changes_tree(uint32_t opcode);
-/* The poll window (spin=, in ns; 0 with one CPU online). */
-uint64_t ef_wire_spin_ns(void);
 
 /* idlepoll.c */
 /* Start a SCHED_IDLE poller on each of CPUs 0..cpus-1 (not for one CPU or
  * window 0). */
-void ef_idlepoll_start(unsigned cpus, uint64_t window_ns);
+void ef_idlepoll_start(struct ef_idlepoll *p, unsigned cpus, uint64_t window_ns);
 /* A request that changes the tree was served: keep every CPU awake for the
  * window. */
-void ef_idlepoll_kick(void);
-void ef_idlepoll_stop(void);
+void ef_idlepoll_kick(struct ef_idlepoll *p);
+void ef_idlepoll_stop(struct ef_idlepoll *p);
 
 /* readahead.c */
 /* Set the mount's read-ahead window to readahead= (the kernel took the
@@ -252,20 +264,19 @@ void ef_readahead_set(struct ef_fs *fs);
 /* ring.c */
 #define EF_RING_INIT_FLAG2	(1u << 9)	/* FUSE_OVER_IO_URING, in flags2 */
 #define EF_RING_MIN_PAYLOAD	8192		/* the kernel's FUSE_MIN_READ_BUFFER */
-/* Start the ring threads and set up their rings, with payload buffers of
+/* Start w's ring threads and set up their rings, with payload buffers of
  * payload_len bytes: 0 when all are ready to register, else -1 (logged). */
-int ef_ring_prepare(struct fuse_session *se, struct ef_fs *fs, int devfd,
-		    size_t payload_len);
+int ef_ring_prepare(struct ef_wire *w, int devfd, size_t payload_len);
 /* The INIT reply offering io_uring went out (or failed): register or quit. */
-void ef_ring_go(bool init_sent);
+void ef_ring_go(struct ef_wire *w, bool init_sent);
 /* The reply of the request this thread serves from a ring, if it is one:
  * copied into the ring entry, *res set as writev() would.  Else false. */
 bool ef_ring_reply(const struct iovec *iov, int count, ssize_t *res);
 /* Where the reply's data can be built in place, if this thread serves a
  * ring request and len bytes fit there; else NULL.  Valid until the reply. */
 uint8_t *ef_ring_reply_buffer(size_t len);
-/* Stop the ring threads (the session loop has ended). */
-void ef_ring_stop(void);
+/* Stop w's ring threads (the session loop has ended) and free them. */
+void ef_ring_stop(struct ef_wire *w);
 
 /* file.c */
 /* Open the shared data of ino (first opener reads the header); nopen++. */
@@ -333,6 +344,11 @@ void ef_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void ef_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    const char *value, size_t size, int flags);
 void ef_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* lowerlock.c: lock the lower directory for this mount (shared when ro):
+ * 0, or -1 after printing which mount holds it. */
+int ef_lower_lock(struct ef_fs *fs, const char *lower, int root_fd, bool ro);
+void ef_lower_unlock(struct ef_fs *fs);
 
 /* probe.c: the mount-time key check.  0, or -1 after printing why. */
 int ef_probe_keys(struct ef_fs *fs, int root_fd);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* file.c - regular files: open/create, read/write, truncate, fsync, fallocate.
  *
  * The first open of an inode opens one lower data fd (read-write when we
@@ -14,7 +15,9 @@
  *   none, ecryptfs_passthrough              -> plaintext, as it is
  *   none, 0 bytes, not xattr mode, writable -> gets a fresh header
  *   none otherwise, damaged, wrong key      -> EIO (ENOKEY for a key we do
- *                                              not have), one log line
+ *                                              not have, EACCES on a mount
+ *                                              with public keys only), one
+ *                                              log line
  * Encrypted view (ecryptfs_encrypted_view) shows lower bytes; a file whose
  * metadata is in the xattr gets the 8192-byte header the kernel would
  * synthesise in front of its extents (§6).
@@ -114,9 +117,13 @@ static int ef_new_header(struct ef_fs *fs, struct ecfs_file *f, int fd, const ch
 	const struct ecfs_cipher_info *ci = fs->cipher;
 	size_t kb = fs->key_bytes;
 
+	int rc;
+
 	if (name)
 		ecfs_policy_match(fs->ck.policy, name, &ci, &kb);
-	return ecfs_file_create_ex(f, fd, ci, kb, &keys, xattr, fs->fnek != NULL, err);
+	rc = ecfs_file_create_ex(f, fd, ci, kb, &keys, xattr, fs->fnek != NULL, err);
+	f->helper = fs->crypt;
+	return rc;
 }
 
 /* Fill d for ino (m held): metadata, FEK, kind, size.  Returns 0 or errno. */
@@ -130,9 +137,13 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 		ef_probe_locked(fs, ino, d->f.fd);
 		return ino->kind == EF_ENC && ino->view_xattr ? view_header(d, ino) : 0;
 	}
-	struct ecfs_keys keys = cli_keys_all(&fs->ck);
+	struct ecfs_keys keys = ecfs_keychain_keys(&fs->ck);
 
 	rc = ecfs_file_open_ex(&d->f, d->f.fd, ECFS_OPEN_XATTR_OK, &keys, &err);
+	d->f.helper = fs->crypt;
+	if (rc == 0 && !ef_size_possible(d->f.hdr.size))
+		rc = ob_err_set(&err, -EIO, "size field %llu is past the largest file size",
+				(unsigned long long)d->f.hdr.size);
 	if (rc == 0) {
 		ino->kind = EF_ENC;
 		ino->size = d->f.hdr.size;
@@ -151,6 +162,8 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 				ino->size = 0;
 				return 0;
 			}
+			/* A header cut short would make it a damaged file. */
+			(void)ftruncate(d->f.fd, 0);
 		} else {
 			ino->kind = EF_PLAIN;
 			ef_log_once(fs, ino, "no eCryptfs metadata (mount with "
@@ -160,8 +173,12 @@ static int data_open_locked(struct ef_fs *fs, struct ef_inode *ino, struct ef_da
 	}
 	if (rc == -ENOKEY) {
 		ef_log_once(fs, ino, "%s", err.msg);
-		return ENOKEY;
+		return fs->write_only ? EACCES : ENOKEY;
 	}
+	/* Out of space or memory says nothing about the file: the opener gets
+	 * that errno, as a write would, and the next open tries again. */
+	if (rc == -ENOSPC || rc == -EDQUOT || rc == -ENOMEM)
+		return -rc;
 	ino->kind = EF_BAD;
 	ef_log_once(fs, ino, "%s", err.msg);
 	return EIO;

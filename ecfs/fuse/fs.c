@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fs.c - the filesystem as libfuse sees it: connection setup, statfs,
  * logging, and the ops table (at the bottom).
  *
@@ -60,7 +61,18 @@ static void vlog(struct ef_fs *fs, struct ef_inode *ino, const char *fmt, va_lis
 	if (fs->use_syslog)
 		syslog(LOG_ERR, "%s: %s", lower, msg);
 	else
-		fprintf(stderr, "%s: %s: %s\n", ECFS_PROG, lower, msg);
+		fprintf(stderr, "%s: %s: %s\n", EF_PROG, lower, msg);
+}
+
+void ef_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", EF_PROG);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }
 
 void ef_log(struct ef_fs *fs, struct ef_inode *ino, const char *fmt, ...)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* idlepoll.c - keep the CPUs awake for a moment after a request that
  * changes the tree, while requests come through io_uring.
  *
@@ -34,15 +35,6 @@
 
 #include "ob/clock.h"
 
-static struct {
-	uint64_t window_ns;
-	uint64_t until_ns;	/* spin until then */
-	uint32_t kicks;		/* futex word: bumped to wake sleepers */
-	int sleeping;		/* pollers asleep on kicks */
-	bool stop;
-	unsigned n;
-	pthread_t *tids;
-} P;
 
 static void futex(uint32_t *word, int op, uint32_t val)
 {
@@ -58,14 +50,21 @@ static void relax(void)
 #endif
 }
 
-static bool window_open(void)
+static bool window_open(struct ef_idlepoll *p)
 {
-	return ob_mono_ns() < __atomic_load_n(&P.until_ns, __ATOMIC_SEQ_CST);
+	return ob_mono_ns() < __atomic_load_n(&p->until_ns, __ATOMIC_SEQ_CST);
 }
+
+struct ef_poller_arg {
+	struct ef_idlepoll *p;
+	unsigned cpu;
+};
 
 static void *poller_main(void *arg)
 {
-	unsigned cpu = (unsigned)(uintptr_t)arg;
+	struct ef_poller_arg *pa = arg;
+	struct ef_idlepoll *p = pa->p;
+	unsigned cpu = pa->cpu;
 	struct sched_param sp = { 0 };
 	cpu_set_t set;
 	char name[16];
@@ -79,69 +78,78 @@ static void *poller_main(void *arg)
 	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) ||
 	    pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
 		return NULL;
-	while (!__atomic_load_n(&P.stop, __ATOMIC_SEQ_CST)) {
-		uint32_t kicks = __atomic_load_n(&P.kicks, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&p->stop, __ATOMIC_SEQ_CST)) {
+		uint32_t kicks = __atomic_load_n(&p->kicks, __ATOMIC_SEQ_CST);
 
-		if (window_open()) {
+		if (window_open(p)) {
 			relax();
 			continue;
 		}
 		/* A kick after our check either sees us counted as sleeping
 		 * and bumps kicks (the wait returns at once), or came before
 		 * we counted and opened the window we check again here. */
-		__atomic_add_fetch(&P.sleeping, 1, __ATOMIC_SEQ_CST);
-		if (!window_open() && !__atomic_load_n(&P.stop, __ATOMIC_SEQ_CST))
-			futex(&P.kicks, FUTEX_WAIT, kicks);
-		__atomic_sub_fetch(&P.sleeping, 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&p->sleeping, 1, __ATOMIC_SEQ_CST);
+		if (!window_open(p) && !__atomic_load_n(&p->stop, __ATOMIC_SEQ_CST))
+			futex(&p->kicks, FUTEX_WAIT, kicks);
+		__atomic_sub_fetch(&p->sleeping, 1, __ATOMIC_SEQ_CST);
 	}
 	return NULL;
 }
 
-void ef_idlepoll_kick(void)
+void ef_idlepoll_kick(struct ef_idlepoll *p)
 {
-	if (!__atomic_load_n(&P.n, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&p->n, __ATOMIC_RELAXED))
 		return;
-	__atomic_store_n(&P.until_ns, ob_mono_ns() + P.window_ns, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&P.sleeping, __ATOMIC_SEQ_CST)) {
-		__atomic_add_fetch(&P.kicks, 1, __ATOMIC_SEQ_CST);
-		futex(&P.kicks, FUTEX_WAKE, INT_MAX);
+	__atomic_store_n(&p->until_ns, ob_mono_ns() + p->window_ns, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&p->sleeping, __ATOMIC_SEQ_CST)) {
+		__atomic_add_fetch(&p->kicks, 1, __ATOMIC_SEQ_CST);
+		futex(&p->kicks, FUTEX_WAKE, INT_MAX);
 	}
 }
 
-void ef_idlepoll_start(unsigned cpus, uint64_t window_ns)
+void ef_idlepoll_start(struct ef_idlepoll *p, unsigned cpus, uint64_t window_ns)
 {
 	sigset_t all, old;
 	unsigned started = 0;
 
-	if (P.tids || cpus < 2 || !window_ns)
+	if (p->tids || cpus < 2 || !window_ns)
 		return;
-	P.tids = calloc(cpus, sizeof(*P.tids));
-	if (!P.tids)
+	p->tids = calloc(cpus, sizeof(*p->tids));
+	p->args = calloc(cpus, sizeof(*p->args));
+	if (!p->tids || !p->args) {
+		free(p->tids);
+		free(p->args);
+		p->tids = NULL;
+		p->args = NULL;
 		return;
-	P.window_ns = window_ns;
-	P.stop = false;
+	}
+	p->window_ns = window_ns;
+	p->stop = false;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (; started < cpus; started++)
-		if (pthread_create(&P.tids[started], NULL, poller_main,
-				   (void *)(uintptr_t)started))
+	for (; started < cpus; started++) {
+		p->args[started] = (struct ef_poller_arg){ .p = p, .cpu = started };
+		if (pthread_create(&p->tids[started], NULL, poller_main, &p->args[started]))
 			break;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	__atomic_store_n(&P.n, started, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&p->n, started, __ATOMIC_SEQ_CST);
 }
 
-void ef_idlepoll_stop(void)
+void ef_idlepoll_stop(struct ef_idlepoll *p)
 {
-	unsigned n = P.n;
+	unsigned n = p->n;
 
-	if (!P.tids)
+	if (!p->tids)
 		return;
-	__atomic_store_n(&P.n, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&P.stop, true, __ATOMIC_SEQ_CST);
-	__atomic_add_fetch(&P.kicks, 1, __ATOMIC_SEQ_CST);
-	futex(&P.kicks, FUTEX_WAKE, INT_MAX);
+	__atomic_store_n(&p->n, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&p->kicks, 1, __ATOMIC_SEQ_CST);
+	futex(&p->kicks, FUTEX_WAKE, INT_MAX);
 	for (unsigned i = 0; i < n; i++)
-		pthread_join(P.tids[i], NULL);
-	free(P.tids);
-	P.tids = NULL;
+		pthread_join(p->tids[i], NULL);
+	free(p->tids);
+	free(p->args);
+	p->tids = NULL;
+	p->args = NULL;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* inode.c - the inode table, lookup/forget, names, getattr/setattr.
  *
  * Every lower object the kernel knows about is one struct ef_inode, found
@@ -227,8 +228,12 @@ void ef_unref(struct ef_fs *fs, struct ef_inode *ino, uint64_t n)
 	if (*pp)
 		*pp = ino->hnext;
 	fs->ninodes--;
-	pthread_mutex_unlock(&fs->tlock);
+	/* Still under tlock: once the lock is dropped a lookup may make a new
+	 * inode of the same file and change it, and a put after that would
+	 * pair the new lower stat with our old size, a stale entry that
+	 * matches. */
 	probe_cache_put(fs, ino);
+	pthread_mutex_unlock(&fs->tlock);
 	inode_free(ino);
 }
 
@@ -243,6 +248,8 @@ void ef_probe_locked(struct ef_fs *fs, struct ef_inode *ino, int datafd)
 	if (!h)
 		return;
 	rc = ecfs_metadata_read(datafd, ECFS_OPEN_XATTR_OK, h, NULL);
+	if (rc == 0 && !ef_size_possible(h->size))
+		rc = -EIO;
 	if (rc == 0) {
 		ino->kind = EF_ENC;
 		ino->size = h->size;

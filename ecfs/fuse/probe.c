@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* probe.c - the mount-time key check: a wrong passphrase fails the mount
  * with a clear message instead of EIO on every file later.
  *
@@ -10,6 +11,9 @@
  *           want sig Y"
  *   C2  filename encryption is on, encrypted names exist, none decrypts
  *       -> "filename key sig X does not decrypt any name; names want sig Y"
+ *       or, when they decrypt only with another key length (blowfish,
+ *       cast6, twofish and aes take several; the packet does not say),
+ *       -> "mount with ecryptfs_key_bytes=N"
  *   C3  filename encryption is off but names are encrypted: the mount
  *       would show them encrypted and mix plaintext names in -> refuse and
  *       say which option turns it on.
@@ -34,6 +38,8 @@ struct probe {
 	unsigned files, files_ok;	/* eCryptfs files; those our keys open */
 	unsigned names, names_ok;	/* encrypted names; those we decrypt */
 	unsigned names_other_cipher;	/* our FNEK's sig, but they do not decrypt */
+	unsigned names_other_size;	/* ... decrypt, with another key length */
+	size_t other_size;		/* the first such length */
 	uint8_t file_sigs[PROBE_SIGS][ECFS_SIG_BYTES];
 	int nfile_sigs;
 	uint8_t name_sigs[PROBE_SIGS][ECFS_SIG_BYTES];
@@ -71,7 +77,7 @@ static void probe_file(struct probe *p, int dfd, const char *name)
 	p->files++;
 	for (unsigned i = 0; i < h->npackets; i++)
 		sig_add(p->file_sigs, &p->nfile_sigs, h->packets[i].sig);
-	struct ecfs_keys keys = cli_keys_all(&p->fs->ck);
+	struct ecfs_keys keys = ecfs_keychain_keys(&p->fs->ck);
 
 	if ((p->fs->ck.keys || p->fs->ck.npub) && !ecfs_fek_unwrap_any(h, &keys, &fek, NULL, NULL)) {
 		p->files_ok++;
@@ -96,10 +102,16 @@ static void probe_name(struct probe *p, const char *name)
 	/* Only names of the key we write with count: a tree whose names use
 	 * another key would end up with names of two keys mixed. */
 	if (p->fs->fnek && !memcmp(sig, ecfs_fnek_sig(p->fs->fnek), ECFS_SIG_BYTES)) {
-		if (ecfs_name_decrypt(&p->fs->fnek, 1, name, plain, sizeof(plain), NULL) >= 0)
-			p->names_ok++;
-		else
+		size_t kb = 0;
+
+		if (ecfs_name_decrypt_sized(&p->fs->fnek, 1, name, plain, sizeof(plain),
+					    &kb, NULL) < 0) {
 			p->names_other_cipher++;
+		} else if (kb == ecfs_fnek_key_bytes(p->fs->fnek)) {
+			p->names_ok++;
+		} else if (!p->names_other_size++) {
+			p->other_size = kb;
+		}
 	}
 }
 
@@ -161,6 +173,18 @@ static const char *fnek_hint(struct ef_fs *fs, const uint8_t *sig, const uint8_t
 	return "the passphrase of that filename key (wrong passphrase?)";
 }
 
+/* Public keys alone write new files (Tag 1 packets) but open none: such a
+ * mount is write-only for content, and old files give EACCES. */
+static bool can_open_files(const struct ef_fs *fs)
+{
+	if (ecfs_keyset_count(fs->ck.keys))
+		return true;
+	for (size_t i = 0; i < fs->ck.npub; i++)
+		if (ecfs_pubkey_has_private(fs->ck.pub[i]))
+			return true;
+	return false;
+}
+
 int ef_probe_keys(struct ef_fs *fs, int root_fd)
 {
 	struct probe p = { .fs = fs };
@@ -168,15 +192,16 @@ int ef_probe_keys(struct ef_fs *fs, int root_fd)
 	char want_s[128], have_s[256];
 	int nhave = 0;
 
+	fs->write_only = fs->ck.npub && !can_open_files(fs);
 	if (fs->o->nokey || fs->view)
 		return 0;
 	probe_dir(&p, root_fd, 0);
 	for (size_t i = 0; i < ecfs_keyset_count(fs->ck.keys) && nhave < EF_MAX_SIGS; i++)
 		memcpy(have[nhave++], ecfs_keyset_get(fs->ck.keys, i)->sig, ECFS_SIG_BYTES);
-	if (p.files && !p.files_ok) {				/* C1 */
+	if (p.files && !p.files_ok && !fs->write_only) {	/* C1 */
 		sigs_str(have, nhave, have_s, sizeof(have_s));
 		sigs_str(p.file_sigs, p.nfile_sigs, want_s, sizeof(want_s));
-		cli_msg("%s: wrong passphrase? key sig%s %s do%s not open any of its %u eCryptfs "
+		ef_msg("%s: wrong passphrase? key sig%s %s do%s not open any of its %u eCryptfs "
 			"file%s; files want sig %s", fs->o->lower, nhave > 1 ? "s" : "", have_s,
 			nhave > 1 ? "" : "es", p.files, p.files == 1 ? "" : "s", want_s);
 		return -1;
@@ -186,19 +211,27 @@ int ef_probe_keys(struct ef_fs *fs, int root_fd)
 
 		ecfs_sig_to_hex(p.name_sigs[0], hex);
 		if (!fs->fnek) {
-			cli_msg("%s: names are encrypted (filename key sig %s) but filename "
+			ef_msg("%s: names are encrypted (filename key sig %s) but filename "
 				"encryption is off; mount with %s", fs->o->lower, hex,
 				fnek_hint(fs, p.name_sigs[0], have[0]));
 			return -1;
 		}
 		ecfs_sig_to_hex(ecfs_fnek_sig(fs->fnek), mine);
+		if (p.names_other_size) {
+			/* The kernel would show these names as garbage. */
+			ef_msg("%s: names were encrypted with %zu-byte filename keys, not %zu; "
+				"mount with ecryptfs_key_bytes=%zu (or ecryptfs_fn_key_bytes=%zu "
+				"if file contents use another size)", fs->o->lower, p.other_size,
+				ecfs_fnek_key_bytes(fs->fnek), p.other_size, p.other_size);
+			return -1;
+		}
 		if (p.names_other_cipher) {
-			cli_msg("%s: names use filename key sig %s with another name cipher or key "
+			ef_msg("%s: names use filename key sig %s with another name cipher or key "
 				"size; set ecryptfs_fn_cipher= and ecryptfs_fn_key_bytes= (by default "
 				"those of ecryptfs_cipher/ecryptfs_key_bytes)", fs->o->lower, mine);
 			return -1;
 		}
-		cli_msg("%s: filename key sig %s does not match the names here (they want sig "
+		ef_msg("%s: filename key sig %s does not match the names here (they want sig "
 			"%s); mount with %s", fs->o->lower, mine, hex,
 			fnek_hint(fs, p.name_sigs[0], have[0]));
 		return -1;

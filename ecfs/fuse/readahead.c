@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* readahead.c - give this mount a read-ahead window that fits the requests
  * it can take.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* ring.c - FUSE over io_uring: requests reach the daemon through per-CPU
  * queues of ring entries instead of read() and writev() on /dev/fuse.
  *
@@ -93,6 +94,7 @@ struct ring_cmd_req {
 enum ring_phase { RP_SETUP, RP_READY, RP_GO, RP_CANCEL };
 
 struct ring_thread {
+	struct ef_ring *r;		/* the rings of this mount */
 	pthread_t tid;
 	unsigned qid;
 	struct io_uring ring;
@@ -110,7 +112,9 @@ struct ring_thread {
 	cpu_set_t anywhere;		/* the affinity we started with */
 };
 
-static struct {
+/* The rings of one mount, owned by its transport (struct ef_wire). */
+struct ef_ring {
+	struct ef_wire *w;
 	struct fuse_session *se;
 	struct ef_fs *fs;
 	int devfd;
@@ -122,8 +126,7 @@ static struct {
 	unsigned ready, failed;		/* threads done with setup */
 	int setup_err;			/* the first failure's errno */
 	enum ring_phase phase;
-} R = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
-	.stopfd = -1 };
+};
 
 static _Thread_local struct ring_thread *serving;
 
@@ -201,14 +204,15 @@ static void follow_workload(struct ring_thread *t, const struct fuse_in_header *
 		pin(t, false);
 }
 
-static void set_phase_locked(enum ring_phase p)
+static void set_phase_locked(struct ef_ring *r, enum ring_phase p)
 {
-	R.phase = p;
-	pthread_cond_broadcast(&R.cond);
+	r->phase = p;
+	pthread_cond_broadcast(&r->cond);
 }
 
 static int thread_setup(struct ring_thread *t)
 {
+	struct ef_ring *r = t->r;
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER |
 			 IORING_SETUP_DEFER_TASKRUN,
@@ -232,13 +236,14 @@ static int thread_setup(struct ring_thread *t)
 	sqe = io_uring_get_sqe(&t->ring);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_poll_add(sqe, R.stopfd, POLLIN);
+	io_uring_prep_poll_add(sqe, r->stopfd, POLLIN);
 	io_uring_sqe_set_data64(sqe, TAG_STOP);
 	return 0;
 }
 
 static void queue_cmd(struct ring_thread *t, uint32_t op)
 {
+	struct ef_ring *r = t->r;
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
 	struct ring_cmd_req cmd = {
 		.qid = (uint16_t)t->qid,
@@ -250,7 +255,7 @@ static void queue_cmd(struct ring_thread *t, uint32_t op)
 	/* The ring has room: one command and the stop poll are all it holds. */
 	memset(slot, 0, 2 * sizeof(*sqe));
 	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = R.devfd;
+	sqe->fd = r->devfd;
 	sqe->cmd_op = op;
 	t->iov[0] = (struct iovec){ &t->hdr, sizeof(t->hdr) };
 	t->iov[1] = (struct iovec){ t->payload, t->payload_len };
@@ -274,6 +279,7 @@ static void reply_error(struct ring_thread *t, int err)
 
 static void serve(struct ring_thread *t)
 {
+	struct ef_ring *r = t->r;
 	struct fuse_in_header in;
 	uint32_t psz = t->hdr.ent.payload_sz;
 	size_t oplen;
@@ -284,7 +290,7 @@ static void serve(struct ring_thread *t)
 	t->replied = false;
 	if (in.len < sizeof(in) + (size_t)psz || psz > t->payload_len ||
 	    (oplen = in.len - sizeof(in) - psz) > RING_HDR_SZ) {
-		ef_log(R.fs, &R.fs->root,
+		ef_log(r->fs, &r->fs->root,
 		       "fuse-io-uring: malformed request (opcode %u, length %u, payload %u)",
 		       in.opcode, in.len, psz);
 		reply_error(t, EIO);
@@ -296,12 +302,12 @@ static void serve(struct ring_thread *t)
 	ef_wire_note_request(req, in.len);
 	follow_workload(t, (const struct fuse_in_header *)req);
 	serving = t;
-	fuse_session_process_buf(R.se, &(struct fuse_buf){ .size = in.len, .mem = req });
+	fuse_session_process_buf(r->se, &(struct fuse_buf){ .size = in.len, .mem = req });
 	serving = NULL;
 	if (!t->replied)	/* every op we have replies before it returns */
 		reply_error(t, EIO);
 	if (ef_wire_changes_tree(in.opcode))
-		ef_idlepoll_kick();
+		ef_idlepoll_kick(&r->w->idle);
 }
 
 uint8_t *ef_ring_reply_buffer(size_t len)
@@ -338,22 +344,22 @@ bool ef_ring_reply(const struct iovec *iov, int count, ssize_t *res)
 }
 
 /* Wait for the INIT reply's fate: true when the entries may register. */
-static bool wait_for_go(int setup_err)
+static bool wait_for_go(struct ef_ring *r, int setup_err)
 {
 	bool go;
 
-	pthread_mutex_lock(&R.lock);
+	pthread_mutex_lock(&r->lock);
 	if (setup_err) {
-		if (!R.failed++)
-			R.setup_err = -setup_err;
+		if (!r->failed++)
+			r->setup_err = -setup_err;
 	} else {
-		R.ready++;
+		r->ready++;
 	}
-	pthread_cond_broadcast(&R.cond);
-	while (R.phase == RP_SETUP || R.phase == RP_READY)
-		pthread_cond_wait(&R.cond, &R.lock);
-	go = R.phase == RP_GO && !setup_err;
-	pthread_mutex_unlock(&R.lock);
+	pthread_cond_broadcast(&r->cond);
+	while (r->phase == RP_SETUP || r->phase == RP_READY)
+		pthread_cond_wait(&r->cond, &r->lock);
+	go = r->phase == RP_GO && !setup_err;
+	pthread_mutex_unlock(&r->lock);
 	return go;
 }
 
@@ -371,7 +377,7 @@ static void *ring_main(void *arg)
 		CPU_ZERO(&t->anywhere);
 	pin(t, true);
 	err = thread_setup(t);
-	if (!wait_for_go(err))
+	if (!wait_for_go(t->r, err))
 		goto out;
 	queue_cmd(t, RING_CMD_REGISTER);
 	for (;;) {
@@ -392,7 +398,7 @@ static void *ring_main(void *arg)
 			/* Refused at REGISTER: the kernel serves /dev/fuse
 			 * instead.  Else the connection is going away. */
 			if (!registered && res != -ENOTCONN && res != -ECANCELED)
-				ef_log(R.fs, &R.fs->root,
+				ef_log(t->r->fs, &t->r->fs->root,
 				       "fuse-io-uring: queue %u refused (%s); using /dev/fuse",
 				       t->qid, strerror(-res));
 			break;
@@ -409,89 +415,118 @@ out:
 	return NULL;
 }
 
-static void stop_threads(unsigned started)
+static void stop_threads(struct ef_ring *r, unsigned started)
 {
 	uint64_t one = 1;
 
-	if (R.stopfd >= 0)
-		(void)!write(R.stopfd, &one, sizeof(one));
+	if (r->stopfd >= 0)
+		(void)!write(r->stopfd, &one, sizeof(one));
 	for (unsigned i = 0; i < started; i++)
-		pthread_join(R.threads[i].tid, NULL);
-	free(R.threads);
-	R.threads = NULL;
-	R.nthreads = 0;
-	if (R.stopfd >= 0)
-		close(R.stopfd);
-	R.stopfd = -1;
+		pthread_join(r->threads[i].tid, NULL);
+	free(r->threads);
+	r->threads = NULL;
+	r->nthreads = 0;
+	if (r->stopfd >= 0)
+		close(r->stopfd);
+	r->stopfd = -1;
 }
 
-int ef_ring_prepare(struct fuse_session *se, struct ef_fs *fs, int devfd,
-		    size_t payload_len)
+static void ring_free(struct ef_wire *w)
+{
+	struct ef_ring *r = w->ring;
+
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	w->ring = NULL;
+}
+
+int ef_ring_prepare(struct ef_wire *w, int devfd, size_t payload_len)
 {
 	unsigned cpus = possible_cpus(), started = 0;
+	struct ef_fs *fs = w->fs;
+	struct ef_ring *r;
 	sigset_t all, old;
 
-	if (!cpus || R.threads)
+	if (!cpus || w->ring)
 		return -1;
-	R.se = se;
-	R.fs = fs;
-	R.devfd = devfd;
-	R.phase = RP_SETUP;
-	R.ready = R.failed = 0;
-	R.setup_err = EAGAIN;	/* a thread that did not start */
-	R.stopfd = eventfd(0, EFD_CLOEXEC);
-	R.threads = calloc((size_t)cpus * RING_THREADS, sizeof(*R.threads));
-	if (R.stopfd < 0 || !R.threads)
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	r->stopfd = -1;
+	r->w = w;
+	r->se = w->se;
+	w->ring = r;
+	r->fs = fs;
+	r->devfd = devfd;
+	r->phase = RP_SETUP;
+	r->ready = r->failed = 0;
+	r->setup_err = EAGAIN;	/* a thread that did not start */
+	r->stopfd = eventfd(0, EFD_CLOEXEC);
+	r->threads = calloc((size_t)cpus * RING_THREADS, sizeof(*r->threads));
+	if (r->stopfd < 0 || !r->threads)
 		goto fail;
-	R.nthreads = cpus * RING_THREADS;
+	r->nthreads = cpus * RING_THREADS;
 	/* Signals go to the session loop's thread, as with libfuse's workers:
 	 * it is the one that must wake up and end the loop. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (; started < R.nthreads; started++) {
-		struct ring_thread *t = &R.threads[started];
+	for (; started < r->nthreads; started++) {
+		struct ring_thread *t = &r->threads[started];
 
+		t->r = r;
 		t->qid = started / RING_THREADS;
 		t->payload_len = payload_len;
 		if (pthread_create(&t->tid, NULL, ring_main, t))
 			break;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_mutex_lock(&R.lock);
-	while (R.ready + R.failed < started)
-		pthread_cond_wait(&R.cond, &R.lock);
-	if (started == R.nthreads && !R.failed) {
-		set_phase_locked(RP_READY);
-		pthread_mutex_unlock(&R.lock);
+	pthread_mutex_lock(&r->lock);
+	while (r->ready + r->failed < started)
+		pthread_cond_wait(&r->cond, &r->lock);
+	if (started == r->nthreads && !r->failed) {
+		set_phase_locked(r, RP_READY);
+		pthread_mutex_unlock(&r->lock);
 		return 0;
 	}
-	set_phase_locked(RP_CANCEL);
-	pthread_mutex_unlock(&R.lock);
+	set_phase_locked(r, RP_CANCEL);
+	pthread_mutex_unlock(&r->lock);
 	ef_log(fs, &fs->root, "fuse-io-uring: cannot set up the rings (%s); using /dev/fuse",
-	       strerror(R.setup_err));
-	stop_threads(started);
+	       strerror(r->setup_err));
+	stop_threads(r, started);
+	ring_free(w);
 	return -1;
 fail:
-	stop_threads(0);
+	stop_threads(r, 0);
+	ring_free(w);
 	return -1;
 }
 
-void ef_ring_go(bool init_sent)
+void ef_ring_go(struct ef_wire *w, bool init_sent)
 {
-	if (!R.threads)
+	struct ef_ring *r = w->ring;
+
+	if (!r || !r->threads)
 		return;
-	pthread_mutex_lock(&R.lock);
-	set_phase_locked(init_sent ? RP_GO : RP_CANCEL);
-	pthread_mutex_unlock(&R.lock);
+	pthread_mutex_lock(&r->lock);
+	set_phase_locked(r, init_sent ? RP_GO : RP_CANCEL);
+	pthread_mutex_unlock(&r->lock);
 	if (init_sent)
-		ef_idlepoll_start(R.nthreads / RING_THREADS, ef_wire_spin_ns());
+		ef_idlepoll_start(&w->idle, r->nthreads / RING_THREADS, w->spin_ns);
 }
 
-void ef_ring_stop(void)
+void ef_ring_stop(struct ef_wire *w)
 {
-	if (!R.threads)
+	struct ef_ring *r = w->ring;
+
+	if (!r)
 		return;
-	ef_idlepoll_stop();
-	ef_ring_go(false);	/* threads still waiting for INIT give up */
-	stop_threads(R.nthreads);
+	if (r->threads) {
+		ef_idlepoll_stop(&w->idle);
+		ef_ring_go(w, false);	/* threads still waiting for INIT give up */
+		stop_threads(r, r->nthreads);
+	}
+	ring_free(w);
 }

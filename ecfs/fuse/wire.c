@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* wire.c - a thin hook on the /dev/fuse transport, for four things libfuse
  * 3.14 (Debian 12) does not do; libfuse 3.17.1 does the first two, 3.18 the
  * last.
@@ -51,18 +52,11 @@
 
 #include "ob/clock.h"
 
+/* The request this thread serves: libfuse processes a request on the
+ * thread that read it, before that thread reads the next one.  Everything
+ * shared between threads is in the mount's struct ef_wire. */
 static _Thread_local bool kill_suidgid;
-
-static uint64_t spin_ns;		/* 0: never poll */
-static int spinning;			/* a thread is polling now */
-static _Thread_local uint32_t last_opcode;	/* of the request this thread served */
-
-static uint64_t init_unique;		/* the INIT request, once seen */
-static uint32_t init_kernel_flags;	/* what the kernel offered */
-static uint32_t init_kernel_flags2;
-static bool use_ring;			/* try FUSE over io_uring */
-static struct fuse_session *wire_se;
-static struct ef_fs *wire_fs;
+static _Thread_local uint32_t last_opcode;
 
 bool ef_req_kill_suidgid(void)
 {
@@ -123,18 +117,18 @@ bool ef_wire_changes_tree(uint32_t opcode)
  * changed the tree and no other thread polls already.  Whatever happens,
  * read() follows: if a sleeping reader took the request meanwhile, this
  * one just sleeps in its place. */
-static void spin_for_request(int fd)
+static void spin_for_request(struct ef_wire *w, int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	uint64_t end;
 
-	if (!spin_ns || !ef_wire_changes_tree(last_opcode) ||
-	    __atomic_exchange_n(&spinning, 1, __ATOMIC_ACQUIRE))
+	if (!w->spin_ns || !ef_wire_changes_tree(last_opcode) ||
+	    __atomic_exchange_n(&w->spinning, 1, __ATOMIC_ACQUIRE))
 		return;
-	end = ob_mono_ns() + spin_ns;
+	end = ob_mono_ns() + w->spin_ns;
 	while (poll(&p, 1, 0) == 0 && ob_mono_ns() < end)
 		;
-	__atomic_store_n(&spinning, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->spinning, 0, __ATOMIC_RELEASE);
 }
 
 #define INIT_IN_FLAGS_END	(offsetof(struct fuse_init_in, flags) + 4)
@@ -148,12 +142,14 @@ void ef_wire_note_request(const void *buf, size_t len)
 	kill_suidgid = wants_kill(buf, len);
 }
 
+/* userdata: the session's, our struct ef_fs. */
 static ssize_t wire_read(int fd, void *buf, size_t len, void *userdata)
 {
+	struct ef_wire *w = &((struct ef_fs *)userdata)->wire;
 	const struct fuse_in_header *in = buf;
 	ssize_t n;
 
-	spin_for_request(fd);
+	spin_for_request(w, fd);
 	n = read(fd, buf, len);
 	kill_suidgid = false;
 	last_opcode = 0;
@@ -166,35 +162,36 @@ static ssize_t wire_read(int fd, void *buf, size_t len, void *userdata)
 		/* major, minor, readahead, flags and, if sent, flags2 */
 		memcpy(&init, in + 1, (size_t)n >= sizeof(*in) + INIT_IN_FLAGS2_END ?
 				      INIT_IN_FLAGS2_END : INIT_IN_FLAGS_END);
-		__atomic_store_n(&init_kernel_flags, init.flags, __ATOMIC_RELAXED);
-		__atomic_store_n(&init_kernel_flags2, init.flags2, __ATOMIC_RELAXED);
-		__atomic_store_n(&init_unique, in->unique, __ATOMIC_RELEASE);
+		__atomic_store_n(&w->init_kernel_flags, init.flags, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->init_kernel_flags2, init.flags2, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->init_unique, in->unique, __ATOMIC_RELEASE);
 	}
 	return n;
 }
 
 /* Offer FUSE over io_uring in the INIT reply if the kernel offered it and
  * every queue's threads are ready for it (ring.c). */
-static bool offer_ring(int fd, const struct fuse_init_out *init, size_t n)
+static bool offer_ring(struct ef_wire *w, int fd, const struct fuse_init_out *init, size_t n)
 {
-	uint32_t flags = __atomic_load_n(&init_kernel_flags, __ATOMIC_RELAXED);
-	uint32_t flags2 = __atomic_load_n(&init_kernel_flags2, __ATOMIC_RELAXED);
+	uint32_t flags = __atomic_load_n(&w->init_kernel_flags, __ATOMIC_RELAXED);
+	uint32_t flags2 = __atomic_load_n(&w->init_kernel_flags2, __ATOMIC_RELAXED);
 	size_t payload = EF_RING_MIN_PAYLOAD, page = (size_t)sysconf(_SC_PAGESIZE);
 
-	if (!use_ring || !(flags & FUSE_INIT_EXT) || !(flags2 & EF_RING_INIT_FLAG2) ||
+	if (!w->use_ring || !(flags & FUSE_INIT_EXT) || !(flags2 & EF_RING_INIT_FLAG2) ||
 	    n < offsetof(struct fuse_init_out, flags2) + sizeof(init->flags2))
 		return false;
 	if (init->max_write > payload)
 		payload = init->max_write;
 	if (init->max_pages * page > payload)
 		payload = init->max_pages * page;
-	return ef_ring_prepare(wire_se, wire_fs, fd, payload) == 0;
+	return ef_ring_prepare(w, fd, payload) == 0;
 }
 
 static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
+	struct ef_wire *w = &((struct ef_fs *)userdata)->wire;
 	const struct fuse_out_header *out = iov[0].iov_base;
-	uint64_t unique = __atomic_load_n(&init_unique, __ATOMIC_ACQUIRE);
+	uint64_t unique = __atomic_load_n(&w->init_unique, __ATOMIC_ACQUIRE);
 	struct fuse_init_out init;
 	ssize_t res;
 
@@ -202,7 +199,7 @@ static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 		return res;
 	if (unique && count == 2 && iov[0].iov_len == sizeof(*out) && out->unique == unique &&
 	    out->error == 0 && iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + 4) {
-		uint32_t offered = __atomic_load_n(&init_kernel_flags, __ATOMIC_RELAXED);
+		uint32_t offered = __atomic_load_n(&w->init_kernel_flags, __ATOMIC_RELAXED);
 		size_t n = iov[1].iov_len < sizeof(init) ? iov[1].iov_len : sizeof(init);
 		struct iovec patched[2] = { iov[0], { &init, n } };
 		bool ring;
@@ -210,39 +207,40 @@ static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 		memset(&init, 0, sizeof(init));
 		memcpy(&init, iov[1].iov_base, n);
 		init.flags |= offered & (FUSE_PARALLEL_DIROPS | FUSE_HANDLE_KILLPRIV_V2);
-		ring = offer_ring(fd, &init, n);
+		ring = offer_ring(w, fd, &init, n);
 		if (ring) {
 			init.flags |= FUSE_INIT_EXT;
 			init.flags2 |= EF_RING_INIT_FLAG2;
 		}
-		__atomic_store_n(&init_unique, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->init_unique, 0, __ATOMIC_RELAXED);
 		res = writev(fd, patched, 2);
 		if (ring)
-			ef_ring_go(res >= 0);
+			ef_ring_go(w, res >= 0);
 		if (res >= 0)	/* the kernel took it, and with it the 128 KiB cap */
-			ef_readahead_set(wire_fs);
+			ef_readahead_set(w->fs);
 		return res;
 	}
 	return writev(fd, iov, count);
 }
 
-uint64_t ef_wire_spin_ns(void)
-{
-	return spin_ns;
-}
-
-int ef_wire_install(struct fuse_session *se, struct ef_fs *fs, unsigned spin_us,
-		    bool ring)
+int ef_wire_install(struct ef_wire *w, struct fuse_session *se, struct ef_fs *fs,
+		    unsigned spin_us, bool ring)
 {
 	static const struct fuse_custom_io io = {
 		.read = wire_read,
 		.writev = wire_writev,
 	};
 
-	wire_se = se;
-	wire_fs = fs;
-	use_ring = ring;
+	memset(w, 0, sizeof(*w));
+	w->se = se;
+	w->fs = fs;
+	w->use_ring = ring;
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
-		spin_ns = (uint64_t)spin_us * 1000;
+		w->spin_ns = (uint64_t)spin_us * 1000;
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+}
+
+void ef_wire_stop(struct ef_wire *w)
+{
+	ef_ring_stop(w);
 }

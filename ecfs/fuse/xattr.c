@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* xattr.c - extended attributes pass through to the lower object, except
  * user.ecryptfs: that one holds a file's metadata in xattr mode (§6), so
  * it is hidden from listings and cannot be read, set or removed through

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fuzz-file.c - a whole lower file image, opened and read, then written.
  *
  * What it checks: the input is the complete contents of a lower file.  It

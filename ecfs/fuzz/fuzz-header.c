@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fuzz-header.c - ecfs_header_parse on hostile bytes, and its writer.
  *
  * What it checks: the input is the start of a lower file (in-file mode)

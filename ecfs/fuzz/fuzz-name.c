@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fuzz-name.c - encrypted lower names and symlink targets, and the base64.
  *
  * What it checks: the input is a lower directory entry name (up to its

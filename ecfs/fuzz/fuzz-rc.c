@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fuzz-rc.c - the salt= line of an ~/.ecryptfsrc-style file.
  *
  * What it checks: the input is the whole rc file, read by ecfs_rc_salt

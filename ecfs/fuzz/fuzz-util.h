@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz-util.h - what the libFuzzer harnesses share: fixed keys, input files.
  *
  * Keys are derived once per process (65536 SHA-512 rounds each, tens of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fuzz-wrapped.c - ecryptfs-utils wrapped-passphrase files (spec §10.2).
  *
  * What it checks: the input is a whole ~/.ecryptfs/wrapped-passphrase file.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ecfs.h - libecfs: the eCryptfs on-disk format, byte-compatible with Linux.
  *
  * The one public header of libecfs.  Front ends (the ecfs tool, the FUSE
@@ -113,6 +114,19 @@ int ecfs_wrapped_wrap(const char *pass, size_t pass_len,
 		      const uint8_t salt[ECFS_SALT_BYTES],
 		      uint8_t out[ECFS_WRAPPED_MAX], size_t *out_len,
 		      struct ob_err *err);
+
+/* The same on disk (lib/wrapped-file.c).  unwrap_file: read path and unwrap
+ * it, as ecfs_wrapped_unwrap.  rewrap_file: unwrap path with old_pass and
+ * write the same mount passphrase wrapped with new_pass (v2, random salt)
+ * to a temporary file beside it, fsync, rename over path, fsync the
+ * directory: killed at any moment, path opens with the old or the new
+ * password.  Nothing changes unless old_pass opens the file. */
+int ecfs_wrapped_unwrap_file(const char *path, const char *wrap_pass,
+			     size_t wrap_len, const uint8_t v1_salt[ECFS_SALT_BYTES],
+			     char pass[ECFS_MAX_PASSPHRASE + 1], struct ob_err *err);
+int ecfs_wrapped_rewrap_file(const char *path, const char *old_pass, size_t old_len,
+			     const char *new_pass, size_t new_len,
+			     const uint8_t v1_salt[ECFS_SALT_BYTES], struct ob_err *err);
 
 /* ---------------------------------------------------------------- cipher */
 
@@ -262,6 +276,19 @@ int ecfs_fek_crypt_extents(const struct ecfs_fek *fek, bool encrypt,
 			   uint64_t first, const uint8_t *in, uint8_t *out,
 			   size_t count);
 
+/* A second thread for long runs of extents (fek.c says why), created and
+ * owned by the caller: a mount makes one and frees it at unmount.  *out is
+ * NULL (and 0 returned) with a single CPU online: there is nothing to spare.
+ * One helper serves any number of threads; free it after the last user. */
+struct ecfs_crypt_helper;
+int ecfs_crypt_helper_new(struct ecfs_crypt_helper **out, struct ob_err *err);
+void ecfs_crypt_helper_free(struct ecfs_crypt_helper *h);	/* may be NULL */
+/* ecfs_fek_crypt_extents, giving half of a long run to h when it is free;
+ * h may be NULL. */
+int ecfs_fek_crypt_extents_with(struct ecfs_crypt_helper *h, const struct ecfs_fek *fek,
+				bool encrypt, uint64_t first, const uint8_t *in,
+				uint8_t *out, size_t count);
+
 /* ------------------------------------------------------------------ name */
 
 /* A filename key (FNEK): the token, the name cipher and its key length. */
@@ -287,10 +314,21 @@ ssize_t ecfs_name_encrypt(const struct ecfs_fnek *fn, const char *name,
 /* Decrypt a lower name with whichever of fneks[0..n) matches its signature.
  * Returns the plaintext length (out NUL-terminated).  -EINVAL: not an
  * encrypted name or malformed (callers hide such names, as the kernel does);
- * -ENOKEY: well-formed but no FNEK with its signature. */
+ * -ENOKEY: well-formed but no FNEK with its signature; -EBADMSG: that FNEK
+ * does not decrypt it with the packet's cipher at any key size (a wrong
+ * passphrase behind the same signature, or damage).  The FNEK's key length
+ * is tried first, then every other one the cipher takes: the packet does
+ * not carry it. */
 ssize_t ecfs_name_decrypt(struct ecfs_fnek *const *fneks, size_t n,
 			  const char *lower, char *out, size_t outlen,
 			  struct ob_err *err);
+/* The same, and *key_bytes = the filename key length that decrypted it
+ * (differs from ecfs_fnek_key_bytes() when the tree was written with
+ * another ecryptfs_fn_key_bytes). */
+ssize_t ecfs_name_decrypt_sized(struct ecfs_fnek *const *fneks, size_t n,
+				const char *lower, char *out, size_t outlen,
+				size_t *key_bytes, struct ob_err *err);
+size_t ecfs_fnek_key_bytes(const struct ecfs_fnek *fn);
 
 /* Symlink targets use the same packet and encoding as names, but may hold
  * '/' and be longer (up to ECFS_TARGET_MAX bytes of plaintext). */
@@ -304,6 +342,13 @@ ssize_t ecfs_target_decrypt(struct ecfs_fnek *const *fneks, size_t n,
 
 /* The FNEK signature a lower name was made with; -EINVAL if not one. */
 int ecfs_name_sig(const char *lower, uint8_t sig[ECFS_SIG_BYTES]);
+
+/* Which of fneks[0..n) decrypts the lower name (or symlink target): its
+ * index, -EINVAL if not an encrypted name, -ENOKEY if none. */
+int ecfs_name_fnek_index(struct ecfs_fnek *const *fneks, size_t n, const char *lower);
+
+/* a and b write names with the same cipher and key length. */
+bool ecfs_fnek_same_cipher(const struct ecfs_fnek *a, const struct ecfs_fnek *b);
 
 /* eCryptfs's own base64 (§7.3).  encode returns chars written (no NUL);
  * decode returns bytes written, -EINVAL for a char outside the alphabet. */
@@ -321,6 +366,7 @@ struct ecfs_file {
 	struct ecfs_header hdr;	/* hdr.size is the current plaintext size */
 	struct ecfs_fek *fek;
 	bool syno_size_copy;	/* a Synology size copy in user.ecryptfs to keep right */
+	struct ecfs_crypt_helper *helper;	/* the caller's, or NULL; set after open */
 };
 
 enum ecfs_open_flags {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cipher.c - the kernel's eCryptfs ciphers behind one thread-safe API.
  *
  * Job: map the cipher codes of a Tag 3 packet (spec §3.6) to ciphers, expand
@@ -48,8 +49,10 @@
  *
  * Key material: the ckey is allocated with ob_secure_alloc() (locked, never
  * dumped) and wiped by ob_secure_free(); that covers the raw key kept for
- * keying new OpenSSL contexts and nettle's whole schedule.  OpenSSL's and
- * Botan's own schedules live in their allocations; both wipe them on free.
+ * keying new OpenSSL contexts and nettle's whole schedule.  OpenSSL's
+ * contexts, schedules included, are allocated in the same pool (keymem.c).
+ * Botan's CAST-256 schedule lives in Botan's own memory, which it wipes on
+ * free (the man page says so).
  * Error messages give cipher names and key sizes, never key bytes.
  *
  * Known gaps:
@@ -268,10 +271,26 @@ static void evp_load(void)
 	ERR_clear_error();
 }
 
-/* A new context for (mode, enc) with ck's key set and padding off (with
- * padding on, a decrypt would hold back the last block). */
+static int evp_ctx_new_keyed(const struct ecfs_ckey *ck, int mode, int enc,
+			     EVP_CIPHER_CTX **out);
+
+/* A new context for (mode, enc) with ck's key set: OpenSSL allocates it and
+ * the key schedule in it from the locked pool (keymem.c). */
 static int evp_ctx_new(const struct ecfs_ckey *ck, int mode, int enc,
 		       EVP_CIPHER_CTX **out)
+{
+	int rc;
+
+	ecfs_keymem_begin();
+	rc = evp_ctx_new_keyed(ck, mode, enc, out);
+	ecfs_keymem_end();
+	return rc;
+}
+
+/* The same, whatever the allocator; padding off (with padding on, a
+ * decrypt would hold back the last block). */
+static int evp_ctx_new_keyed(const struct ecfs_ckey *ck, int mode, int enc,
+			     EVP_CIPHER_CTX **out)
 {
 	const EVP_CIPHER *c = evp_ciphers[ck->idx][mode];
 	EVP_CIPHER_CTX *ctx;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ecfs-int.h - the one private header of libecfs: shared internals.
  *
  * Byte-order helpers, the FEK object (shared by fek.c and file.c), hashing
@@ -78,6 +79,13 @@ struct ecfs_ckey *ecfs_keyset_kek(const struct ecfs_keyset *ks, const struct ecf
 /* MD5 and SHA-512 of a buffer (nettle; no allocation, thread-safe). */
 void ecfs_md5(const void *in, size_t len, uint8_t out[16]);
 void ecfs_sha512(const void *in, size_t len, uint8_t out[64]);
+
+/* keymem.c: what OpenSSL allocates between begin and end on this thread
+ * (a context being keyed, a private key being decoded) goes to the locked,
+ * never-dumped pool.  active: OpenSSL took our allocator at load time. */
+void ecfs_keymem_begin(void);
+void ecfs_keymem_end(void);
+bool ecfs_keymem_active(void);
 
 /* Cryptographically random bytes (getrandom); -errno on failure. */
 int ecfs_random(void *buf, size_t len);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fek.c - the per-file encryption key: unwrap, create, IVs, extent crypto.
  *
  * Every lower file has its own random FEK, stored once per authorised key
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <signal.h>
@@ -292,17 +294,20 @@ static int crypt_run(const struct ecfs_fek *fek, bool encrypt, uint64_t first,
  * asks for 1 MiB at a time and, decrypted on the reader's CPU alone, a
  * cold dd read ran at 856-1035 MiB/s against 1816 through /dev/fuse.
  * Runs of at least CRYPT_SPLIT_MIN extents give their second half to the
- * helper when it is free and do the first half themselves; when another
- * thread has the helper, the caller simply does all of it.  One helper is
+ * helper when the caller has one (ecfs_crypt_helper_new: a mount makes one
+ * and frees it at unmount; the library starts no thread of its own) and it
+ * is free, and do the first half themselves; when another thread has the
+ * helper, the caller simply does all of it.  One helper is
  * enough: the machines this is tuned for have two cores, and concurrent
  * requests already spread over the FUSE threads.
  */
 #define CRYPT_SPLIT_MIN 32
 
-static struct {
+struct ecfs_crypt_helper {
+	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake, done;
-	bool busy, has_job, finished, ok;
+	bool busy, has_job, finished, quit;
 	const struct ecfs_fek *fek;
 	bool encrypt;
 	uint64_t first;
@@ -310,92 +315,125 @@ static struct {
 	uint8_t *out;
 	size_t count;
 	int rc;
-} helper = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.wake = PTHREAD_COND_INITIALIZER,
-	.done = PTHREAD_COND_INITIALIZER,
 };
-static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
 
 static void *helper_main(void *arg)
 {
+	struct ecfs_crypt_helper *h = arg;
+
 	(void)pthread_setname_np(pthread_self(), "ecfs-crypt");
-	pthread_mutex_lock(&helper.lock);
+	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		while (!helper.has_job)
-			pthread_cond_wait(&helper.wake, &helper.lock);
-		helper.has_job = false;
-		pthread_mutex_unlock(&helper.lock);
-		int rc = crypt_run(helper.fek, helper.encrypt, helper.first, helper.in,
-				   helper.out, helper.count);
-		pthread_mutex_lock(&helper.lock);
-		helper.rc = rc;
-		helper.finished = true;
-		pthread_cond_signal(&helper.done);
+		while (!h->has_job && !h->quit)
+			pthread_cond_wait(&h->wake, &h->lock);
+		if (h->quit)
+			break;
+		h->has_job = false;
+		pthread_mutex_unlock(&h->lock);
+		int rc = crypt_run(h->fek, h->encrypt, h->first, h->in, h->out, h->count);
+		pthread_mutex_lock(&h->lock);
+		h->rc = rc;
+		h->finished = true;
+		pthread_cond_signal(&h->done);
 	}
-	return arg;
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
 }
 
-static void helper_start(void)
+int ecfs_crypt_helper_new(struct ecfs_crypt_helper **out, struct ob_err *err)
 {
+	struct ecfs_crypt_helper *h;
 	pthread_attr_t a;
-	pthread_t t;
 	sigset_t all, old;
 	cpu_set_t cpus;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
 
-	if (ncpu < 2)
-		return;
+	*out = NULL;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return 0;		/* nothing to spare: callers do it all */
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return ob_err_set(err, -ENOMEM, "allocating the crypt helper");
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->wake, NULL);
+	pthread_cond_init(&h->done, NULL);
 	/* The helper must not take the process's signals (a FUSE daemon's
 	 * SIGTERM handler runs in its own threads). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	/* Anywhere the process may run, even when the first caller is a
-	 * thread pinned to one CPU: that is the CPU the helper must spare. */
+	/* Anywhere the process may run, even when the creator is a thread
+	 * pinned to one CPU: that is the CPU the helper must spare. */
 	if (sched_getaffinity(getpid(), sizeof(cpus), &cpus) == 0)
 		(void)pthread_attr_setaffinity_np(&a, sizeof(cpus), &cpus);
-	helper.ok = pthread_create(&t, &a, helper_main, NULL) == 0;
+	rc = pthread_create(&h->thread, &a, helper_main, h);
 	pthread_attr_destroy(&a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		pthread_cond_destroy(&h->done);
+		pthread_cond_destroy(&h->wake);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return ob_err_set(err, -rc, "starting the crypt helper thread");
+	}
+	*out = h;
+	return 0;
+}
+
+void ecfs_crypt_helper_free(struct ecfs_crypt_helper *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->quit = true;
+	pthread_cond_signal(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	pthread_cond_destroy(&h->done);
+	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
 }
 
 int ecfs_fek_crypt_extents(const struct ecfs_fek *fek, bool encrypt,
 			   uint64_t first, const uint8_t *in, uint8_t *out,
 			   size_t count)
 {
+	return crypt_run(fek, encrypt, first, in, out, count);
+}
+
+int ecfs_fek_crypt_extents_with(struct ecfs_crypt_helper *h, const struct ecfs_fek *fek,
+				bool encrypt, uint64_t first, const uint8_t *in,
+				uint8_t *out, size_t count)
+{
 	size_t half = count / 2;
 	int rc, rc2;
 
-	if (count < CRYPT_SPLIT_MIN)
+	if (!h || count < CRYPT_SPLIT_MIN || pthread_mutex_trylock(&h->lock))
 		return crypt_run(fek, encrypt, first, in, out, count);
-	pthread_once(&helper_once, helper_start);
-	if (!helper.ok || pthread_mutex_trylock(&helper.lock))
-		return crypt_run(fek, encrypt, first, in, out, count);
-	if (helper.busy) {
-		pthread_mutex_unlock(&helper.lock);
+	if (h->busy) {
+		pthread_mutex_unlock(&h->lock);
 		return crypt_run(fek, encrypt, first, in, out, count);
 	}
-	helper.busy = true;
-	helper.fek = fek;
-	helper.encrypt = encrypt;
-	helper.first = first + half;
-	helper.in = in + half * ECFS_EXTENT_SIZE;
-	helper.out = out + half * ECFS_EXTENT_SIZE;
-	helper.count = count - half;
-	helper.finished = false;
-	helper.has_job = true;
-	pthread_cond_signal(&helper.wake);
-	pthread_mutex_unlock(&helper.lock);
+	h->busy = true;
+	h->fek = fek;
+	h->encrypt = encrypt;
+	h->first = first + half;
+	h->in = in + half * ECFS_EXTENT_SIZE;
+	h->out = out + half * ECFS_EXTENT_SIZE;
+	h->count = count - half;
+	h->finished = false;
+	h->has_job = true;
+	pthread_cond_signal(&h->wake);
+	pthread_mutex_unlock(&h->lock);
 
 	rc = crypt_run(fek, encrypt, first, in, out, half);
 
-	pthread_mutex_lock(&helper.lock);
-	while (!helper.finished)
-		pthread_cond_wait(&helper.done, &helper.lock);
-	rc2 = helper.rc;
-	helper.busy = false;
-	pthread_mutex_unlock(&helper.lock);
+	pthread_mutex_lock(&h->lock);
+	while (!h->finished)
+		pthread_cond_wait(&h->done, &h->lock);
+	rc2 = h->rc;
+	h->busy = false;
+	pthread_mutex_unlock(&h->lock);
 	return rc ? rc : rc2;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* file.c - plaintext I/O on one lower file, laid out exactly as the kernel does.
  *
  * Invariants kept for every file this code touches (spec §5.4):
@@ -30,7 +31,9 @@
  *       the lower file.  A kill can stop a large pwrite at a page boundary:
  *       each extent is then wholly old or wholly new, and the size is the
  *       old one.
- *   W3  truncate and O_TRUNC: as shrink/grow above.
+ *   W3  truncate and O_TRUNC: as shrink/grow above; a shrink reads its new
+ *       last extent before it writes anything, so one that fails (EIO)
+ *       leaves the file, size field included, as it was.
  *   W4  rename, link, unlink, mkdir, symlink: one lower call each, atomic in
  *       the lower filesystem; the header never changes on rename (the FEK
  *       is not tied to the name).
@@ -164,6 +167,24 @@ int ecfs_metadata_read(int fd, unsigned flags, struct ecfs_header *h,
 	return ob_err_set(err, -ENODATA, "no eCryptfs metadata (not an eCryptfs file)");
 }
 
+int ecfs_file_open_ex(struct ecfs_file *f, int fd, unsigned flags,
+		      const struct ecfs_keys *keys, struct ob_err *err)
+{
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	rc = ecfs_metadata_read(fd, flags, &f->hdr, err);
+	if (rc)
+		return rc;
+	if (!f->hdr.in_xattr) {
+		uint64_t copy;
+
+		f->syno_size_copy = ecfs_syno_size_read(fd, &copy) == 1;
+	}
+	return ecfs_fek_unwrap_any(&f->hdr, keys, &f->fek, NULL, err);
+}
+
 int ecfs_file_open(struct ecfs_file *f, int fd, unsigned flags,
 		   const struct ecfs_keyset *ks, struct ob_err *err)
 {
@@ -208,6 +229,29 @@ int ecfs_md_write(int fd, const struct ecfs_header *h, bool whole, bool sync,
 	rc = 0;
 out:
 	free(buf);
+	return rc;
+}
+
+int ecfs_file_create_ex(struct ecfs_file *f, int fd,
+			const struct ecfs_cipher_info *ci, size_t key_bytes,
+			const struct ecfs_keys *keys, bool in_xattr, bool fnek,
+			struct ob_err *err)
+{
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	rc = ecfs_header_init(&f->hdr, in_xattr, fnek, err);
+	if (rc)
+		return rc;
+	rc = ecfs_fek_create_ex(ci, key_bytes, keys, &f->hdr, &f->fek, err);
+	if (rc)
+		return rc;
+	rc = ecfs_md_write(fd, &f->hdr, true, false, err);
+	if (rc) {
+		ecfs_fek_free(f->fek);
+		f->fek = NULL;
+	}
 	return rc;
 }
 
@@ -284,7 +328,7 @@ static int extents_read(struct ecfs_file *f, uint64_t first, size_t count,
 		return ob_err_set(err, -EIO, "lower file ends inside extent %llu (size field says %llu bytes)",
 				  (unsigned long long)(first + (size_t)n / ECFS_EXTENT_SIZE),
 				  (unsigned long long)f->hdr.size);
-	rc = ecfs_fek_crypt_extents(f->fek, false, first, buf, buf, count);
+	rc = ecfs_fek_crypt_extents_with(f->helper, f->fek, false, first, buf, buf, count);
 	if (rc)
 		return ob_err_set(err, rc, "decrypting extent %llu", (unsigned long long)first);
 	return 0;
@@ -343,6 +387,20 @@ ssize_t ecfs_file_pread(struct ecfs_file *f, void *dst, size_t len,
 	return (ssize_t)done;
 }
 
+/* Encrypt count plaintext extents in buf (in place) and write them. */
+static int extents_write(struct ecfs_file *f, uint64_t first, size_t count, uint8_t *buf,
+			 struct ob_err *err)
+{
+	int rc = ecfs_fek_crypt_extents_with(f->helper, f->fek, true, first, buf, buf, count);
+
+	if (rc)
+		return ob_err_set(err, rc, "encrypting extent %llu", (unsigned long long)first);
+	rc = pwrite_full(f->fd, buf, count * ECFS_EXTENT_SIZE, extent_lower_off(f, first));
+	if (rc)
+		return ob_err_set(err, rc, "writing extent %llu", (unsigned long long)first);
+	return 0;
+}
+
 /*
  * Write plaintext (or zeros when src is NULL) at [off, off+len) without
  * touching the size field.  old_size decides which partial extents hold data
@@ -392,12 +450,9 @@ static int range_write(struct ecfs_file *f, const uint8_t *src, size_t len,
 			memcpy(buf + skip, src + done, take);
 		else
 			memset(buf + skip, 0, take);
-		rc = ecfs_fek_crypt_extents(f->fek, true, first, buf, buf, count);
+		rc = extents_write(f, first, count, buf, err);
 		if (rc)
-			return ob_err_set(err, rc, "encrypting extent %llu", (unsigned long long)first);
-		rc = pwrite_full(f->fd, buf, count * ECFS_EXTENT_SIZE, extent_lower_off(f, first));
-		if (rc)
-			return ob_err_set(err, rc, "writing extent %llu", (unsigned long long)first);
+			return rc;
 		done += take;
 	}
 	return 0;
@@ -492,18 +547,31 @@ int ecfs_file_truncate(struct ecfs_file *f, uint64_t size, struct ob_err *err)
 {
 	uint64_t old = f->hdr.size;
 	size_t tail = size % ECFS_EXTENT_SIZE;
+	uint8_t *buf = NULL;
 	int rc;
 
 	if (size == old)
 		return 0;
 	if (size > old)
 		return grow(f, size, err);
-	/* Shrink: size first (I4), then zero the new tail (I3), then cut (I1). */
+	/* Shrink: size first (I4), then zero the new tail (I3), then cut (I1).
+	 * The tail extent is read before anything changes: a shrink that
+	 * cannot read it (an unreadable or missing extent) fails with the
+	 * file as it was, size field included. */
+	if (tail) {
+		buf = scratch();
+		if (!buf)
+			return ob_err_set(err, -ENOMEM, "allocating the extent buffer");
+		rc = extents_read(f, size / ECFS_EXTENT_SIZE, 1, buf, err);
+		if (rc)
+			return rc;
+	}
 	rc = size_write(f, size, err);
 	if (rc)
 		return rc;
 	if (tail) {
-		rc = range_write(f, NULL, ECFS_EXTENT_SIZE - tail, size, old, err);
+		memset(buf + tail, 0, ECFS_EXTENT_SIZE - tail);
+		rc = extents_write(f, size / ECFS_EXTENT_SIZE, 1, buf, err);
 		if (rc)
 			return rc;
 	}

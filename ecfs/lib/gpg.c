@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* gpg.c - key files, and key files wrapped to GnuPG keys through GPGME.
  *
  * eCryptfs's designers meant "public-key encryption with each user's GPG

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* header.c - the eCryptfs metadata: header fields and key packets (spec §2, §3).
  *
  * Layout of the metadata region (format version 3, all integers big-endian):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* key.c - passphrase keys: derivation, signatures, ~/.ecryptfsrc salt, key sets.
  *
  * ecryptfs-utils turns a mount passphrase into the 64-byte "session key

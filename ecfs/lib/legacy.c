@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* legacy.c - the files that ecryptfs-utils, Synology and crouton keep beside
  * an eCryptfs lower directory, and the kernel keyring's auth token.
  *

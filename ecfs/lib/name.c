@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* name.c - encrypted file names: FNEKs, Tag 70 packets, eCryptfs base64.
  *
  * With filename encryption on, every lower directory entry (and every
@@ -19,16 +20,19 @@
  * last block and decryption finds it after the FIRST 0x00 (§12 item 11).
  *
  * Decryption follows ecryptfs_parse_tag_70_packet(): the cipher comes from
- * the packet's code, the key length from the FNEK (the mount's
- * fn_key_bytes), never from the code (§7.2 "Decrypt").  On top of the
- * kernel we refuse decrypted names containing '/' or NUL, and "." / "..":
+ * the packet's code.  The kernel takes the key length from the mount's
+ * fn_key_bytes (§7.2 "Decrypt"), and a wrong one gives garbage names; we
+ * try that length first, then the others the cipher takes, and accept a
+ * result only when its prefix is the FNEK's MD5 chain, which no wrong key
+ * reproduces.  On top of the kernel we refuse decrypted names containing '/' or NUL, and "." / "..":
  * the kernel never writes them, and a front end would turn them into a path
  * traversal.  Symlink targets (ecfs_target_*) are the same packet but may
  * hold '/' and be "." or ".." (§7.4); only NUL is refused there.
  *
  * Errors: -EINVAL for anything that is not a well-formed encrypted name
  * (callers hide those, as the kernel's filldir does, §7.5); -ENOKEY when the
- * name is well-formed but no FNEK has its signature; -EOPNOTSUPP for
+ * name is well-formed but no FNEK has its signature; -EBADMSG when that FNEK
+ * decrypts it to nothing valid at any key size; -EOPNOTSUPP for
  * "ECRYPTFS_FEK_ENCRYPTED." names, which the kernel defines but never
  * writes (§7.1).
  */
@@ -36,6 +40,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "ob/secmem.h"
@@ -46,6 +51,7 @@
 #define TAG70_NRAND_MIN		17	/* prefix + separator, before alignment */
 #define TAG70_HEAD_BODY		(ECFS_SIG_BYTES + 1)	/* sig + cipher code */
 #define NAME_PREFIX_MAX		32	/* two MD5 blocks cover nrand - 1 <= 31 */
+#define CIPHER_CODES		(ECFS_CIPHER_CAST6 + 1)	/* codes index learned[] */
 /* Bytes the longest lower name we accept (ECFS_LOWER_NAME_MAX - 1 chars)
  * decodes to; bounds every packet and plaintext buffer. */
 #define PKT_MAX			((ECFS_LOWER_NAME_MAX - 1 - FNEK_PREFIX_LEN) * 3 / 4)
@@ -57,6 +63,9 @@ struct ecfs_fnek {
 	uint8_t kek[ECFS_KEK_BYTES];		/* for names made with another cipher */
 	uint8_t sig[ECFS_SIG_BYTES];
 	uint8_t prefix[NAME_PREFIX_MAX];	/* MD5 chain, 0x00 -> 0x42 */
+	/* Per cipher code: the key length names last decrypted with (0 =
+	 * none yet); a hint shared by the mount's threads, hence atomic. */
+	_Atomic uint8_t learned[CIPHER_CODES];
 };
 
 /* A parsed Tag 70 packet; ct points into the decoded buffer. */
@@ -406,16 +415,58 @@ static struct ecfs_fnek *fnek_find(struct ecfs_fnek *const *fneks, size_t n,
 	return first;
 }
 
-/* ECB-decrypt t->ct into plain with the packet's cipher and the FNEK's key
- * length.  Usually the FNEK's own expanded key; only a name written with a
- * different cipher needs a temporary one. */
-static int tag70_decrypt(const struct ecfs_fnek *fn, const struct tag70 *t,
-			 uint8_t *plain, struct ob_err *err)
+/* A decryption is right when its prefix is the FNEK's MD5 chain up to the
+ * separator that tag70_nrand puts where the block size wants it (§7.2).
+ * A wrong key or key size passes with odds of about 2^-128, while the
+ * kernel's own parse only looks for a NUL: garbage often has one. */
+static bool tag70_valid(const struct ecfs_fnek *fn, const uint8_t *plain,
+			size_t len, size_t block)
 {
-	const struct ecfs_cipher_info *ci = ecfs_cipher_by_code(t->code);
+	const uint8_t *sep = memchr(plain, 0x00, len);
+	size_t nrand = sep ? (size_t)(sep - plain) + 1 : 0;
+
+	if (!sep || nrand >= len || nrand - 1 > NAME_PREFIX_MAX ||
+	    tag70_nrand(len - nrand, block) != nrand)
+		return false;
+	return !ob_ct_memcmp(plain, fn->prefix, nrand - 1);
+}
+
+/* ECB-decrypt t->ct with cipher ci and a key_bytes-long FNEK; true when
+ * the result validates.  The FNEK's own expanded key when it fits; any
+ * other (cipher, size) needs a temporary one. */
+static bool tag70_try(const struct ecfs_fnek *fn, const struct tag70 *t,
+		      const struct ecfs_cipher_info *ci, size_t key_bytes,
+		      uint8_t *plain)
+{
 	struct ecfs_ckey *tmp = NULL;
 	const struct ecfs_ckey *ck = fn->ckey;
-	int rc;
+	bool ok;
+
+	if (strcmp(ci->name, fn->cipher->name) || key_bytes != fn->key_bytes) {
+		const struct ecfs_cipher_info *sized = ecfs_cipher_by_name(ci->name, key_bytes);
+
+		if (!sized || ecfs_ckey_new(sized, fn->kek, key_bytes, &tmp, NULL) < 0)
+			return false;
+		ck = tmp;
+	}
+	ok = !ecfs_ckey_ecb(ck, false, t->ct, plain, t->ct_len) &&
+	     tag70_valid(fn, plain, t->ct_len, ci->block);
+	ecfs_ckey_free(tmp);
+	return ok;
+}
+
+/* Decrypt t->ct into plain with the packet's cipher.  The key length is
+ * not in the packet for most ciphers (§7.2 "Decrypt": the kernel takes the
+ * mount's fn_key_bytes), so try the FNEK's, then the one that worked last
+ * for this cipher, then the code's default, then every size the cipher
+ * takes, largest first; accept only a decryption that validates.  *used gets the
+ * key length that worked. */
+static int tag70_decrypt(struct ecfs_fnek *fn, const struct tag70 *t,
+			 uint8_t *plain, size_t *used, struct ob_err *err)
+{
+	const struct ecfs_cipher_info *ci = ecfs_cipher_by_code(t->code);
+	char hex[ECFS_SIG_HEX];
+	size_t first[3];
 
 	if (!ci)
 		return ob_err_set(err, -EINVAL, "unknown cipher code 0x%02x", t->code);
@@ -423,23 +474,30 @@ static int tag70_decrypt(const struct ecfs_fnek *fn, const struct tag70 *t,
 		return ob_err_set(err, -EINVAL,
 				  "Tag 70 ciphertext of %zu bytes is not whole %s blocks",
 				  t->ct_len, ci->name);
-	if (strcmp(ci->name, fn->cipher->name)) {
-		const struct ecfs_cipher_info *sized =
-			ecfs_cipher_by_name(ci->name, fn->key_bytes);
+	first[0] = fn->key_bytes;
+	first[1] = atomic_load_explicit(&fn->learned[t->code % CIPHER_CODES],
+					memory_order_relaxed);
+	first[2] = ci->key_default;
+	for (size_t i = 0; i < 3 + ECFS_KEK_BYTES; i++) {
+		size_t kb = i < 3 ? first[i] : ECFS_KEK_BYTES - (i - 3);
+		bool tried = (i >= 1 && kb == first[0]) || (i >= 2 && kb == first[1]) ||
+			     (i >= 3 && kb == first[2]);
 
-		rc = ecfs_ckey_new(sized ? sized : ci, fn->kek, fn->key_bytes,
-				   &tmp, err);
-		if (rc < 0)
-			return ob_err_set(err, -EINVAL,
-					  "cannot use a %zu-byte key with %s",
-					  fn->key_bytes, ci->name);
-		ck = tmp;
+		/* By name: "aes" has one code per size, and the mount's size
+		 * wins over the code's, as in the kernel. */
+		if (tried || !kb || !ecfs_cipher_by_name(ci->name, kb))
+			continue;
+		if (tag70_try(fn, t, ci, kb, plain)) {
+			atomic_store_explicit(&fn->learned[t->code % CIPHER_CODES],
+					      (uint8_t)kb, memory_order_relaxed);
+			*used = kb;
+			return 0;
+		}
 	}
-	rc = ecfs_ckey_ecb(ck, false, t->ct, plain, t->ct_len);
-	ecfs_ckey_free(tmp);
-	if (rc < 0)
-		return ob_err_set(err, rc, "ECB decryption of a Tag 70 packet");
-	return 0;
+	ecfs_sig_to_hex(t->sig, hex);
+	return ob_err_set(err, -EBADMSG,
+			  "does not decrypt with filename key %s as %s with any key size "
+			  "(wrong passphrase for that signature?)", hex, ci->name);
 }
 
 /* The name after the first 0x00 of the decrypted packet (§7.2), checked. */
@@ -471,12 +529,13 @@ static ssize_t tag70_name(const uint8_t *plain, size_t len,
 
 static ssize_t do_decrypt(struct ecfs_fnek *const *fneks, size_t n,
 			  const char *lower, enum plain_kind kind, char *out,
-			  size_t outlen, struct ob_err *err)
+			  size_t outlen, size_t *key_bytes, struct ob_err *err)
 {
 	uint8_t buf[PKT_MAX], plain[PKT_MAX];
-	const struct ecfs_fnek *fn;
+	struct ecfs_fnek *fn;
 	struct tag70 t;
 	char hex[ECFS_SIG_HEX];
+	size_t used = 0;
 	ssize_t rc;
 
 	rc = name_unpack(lower, buf, &t, err);
@@ -488,9 +547,11 @@ static ssize_t do_decrypt(struct ecfs_fnek *const *fneks, size_t n,
 		return ob_err_set(err, -ENOKEY,
 				  "no filename key with signature %s", hex);
 	}
-	rc = tag70_decrypt(fn, &t, plain, err);
+	rc = tag70_decrypt(fn, &t, plain, &used, err);
 	if (rc == 0)
 		rc = tag70_name(plain, t.ct_len, kind, out, outlen, err);
+	if (rc >= 0 && key_bytes)
+		*key_bytes = used;
 	ob_wipe(plain, t.ct_len);	/* holds the KEK-derived prefix */
 	return rc;
 }
@@ -499,7 +560,14 @@ ssize_t ecfs_name_decrypt(struct ecfs_fnek *const *fneks, size_t n,
 			  const char *lower, char *out, size_t outlen,
 			  struct ob_err *err)
 {
-	return do_decrypt(fneks, n, lower, PLAIN_NAME, out, outlen, err);
+	return do_decrypt(fneks, n, lower, PLAIN_NAME, out, outlen, NULL, err);
+}
+
+ssize_t ecfs_name_decrypt_sized(struct ecfs_fnek *const *fneks, size_t n,
+				const char *lower, char *out, size_t outlen,
+				size_t *key_bytes, struct ob_err *err)
+{
+	return do_decrypt(fneks, n, lower, PLAIN_NAME, out, outlen, key_bytes, err);
 }
 
 /* Any length the kernel accepts (PATH_MAX - 1): targets it wrote may be
@@ -508,7 +576,12 @@ ssize_t ecfs_target_decrypt(struct ecfs_fnek *const *fneks, size_t n,
 			    const char *lower, char *out, size_t outlen,
 			    struct ob_err *err)
 {
-	return do_decrypt(fneks, n, lower, PLAIN_TARGET, out, outlen, err);
+	return do_decrypt(fneks, n, lower, PLAIN_TARGET, out, outlen, NULL, err);
+}
+
+size_t ecfs_fnek_key_bytes(const struct ecfs_fnek *fn)
+{
+	return fn->key_bytes;
 }
 
 int ecfs_name_sig(const char *lower, uint8_t sig[ECFS_SIG_BYTES])
@@ -520,4 +593,24 @@ int ecfs_name_sig(const char *lower, uint8_t sig[ECFS_SIG_BYTES])
 		return -EINVAL;
 	memcpy(sig, t.sig, ECFS_SIG_BYTES);
 	return 0;
+}
+
+int ecfs_name_fnek_index(struct ecfs_fnek *const *fneks, size_t n, const char *lower)
+{
+	uint8_t buf[PKT_MAX];
+	const struct ecfs_fnek *fn;
+	struct tag70 t;
+
+	if (name_unpack(lower, buf, &t, NULL) < 0)
+		return -EINVAL;
+	fn = fnek_find(fneks, n, &t);
+	for (size_t i = 0; fn && i < n; i++)
+		if (fneks[i] == fn)
+			return (int)i;
+	return -ENOKEY;
+}
+
+bool ecfs_fnek_same_cipher(const struct ecfs_fnek *a, const struct ecfs_fnek *b)
+{
+	return a->cipher == b->cipher && a->key_bytes == b->key_bytes;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* packet.c - the OpenPGP-style packet length field eCryptfs uses (spec §3.1).
  *
  * One byte below 192; two bytes ((b0-192)*256 + b1 + 192) up to 8383.  The

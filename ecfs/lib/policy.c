@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: MIT
 /* policy.c - per-file cipher policy: which cipher and key size a new file gets.
  *
  * A policy is a short text file kept in the lower directory's key
- * directory (see cli/keyopts.c for where that is), one rule a line:
+ * directory (see cli/keyopts-pk.c for where that is), one rule a line:
  *
  *     # PATTERN   CIPHER   [KEY_BYTES]
  *     *.kdbx      aes      32

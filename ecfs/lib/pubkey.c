@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* pubkey.c - RSA public keys as Tag 1 packets, compatible with ecryptfs-utils.
  *
  * The kernel cannot use a public key itself: for a Tag 1 packet it asks the
@@ -193,7 +194,10 @@ int ecfs_pubkey_load(const char *path, const char *pass, size_t pass_len,
 		rc = ob_err_set(err, -ENOMEM, "setting the key passphrase");
 		goto out;
 	}
-	if (!OSSL_DECODER_from_bio(dctx, bio) || !pkey) {
+	ecfs_keymem_begin();	/* the private key's numbers: in the locked pool */
+	rc = OSSL_DECODER_from_bio(dctx, bio);
+	ecfs_keymem_end();
+	if (!rc || !pkey) {
 		if (encrypted)
 			rc = ob_err_set(err, -EKEYREJECTED, "%s: %s", path, pass_len ?
 					"wrong passphrase for the private key" :
@@ -355,11 +359,13 @@ static int unwrap_tag1(const struct ecfs_packet *p, const struct ecfs_pubkey *pk
 	if (p->ekey_len != pk->bytes)
 		return ob_err_set(err, -EKEYREJECTED, "Tag 1 blob of %u bytes for a %zu-byte RSA key",
 				  p->ekey_len, pk->bytes);
+	ecfs_keymem_begin();	/* blinding and CRT temporaries of the private key */
 	ctx = oaep_ctx(pk->pkey, false);
+	ok = ctx && EVP_PKEY_decrypt(ctx, plain, &plen, p->ekey, p->ekey_len) > 0;
+	EVP_PKEY_CTX_free(ctx);
+	ecfs_keymem_end();
 	if (!ctx)
 		return ob_err_set(err, -EIO, "setting up RSA-OAEP");
-	ok = EVP_PKEY_decrypt(ctx, plain, &plen, p->ekey, p->ekey_len) > 0;
-	EVP_PKEY_CTX_free(ctx);
 	if (!ok) {
 		rc = ob_err_set(err, -EKEYREJECTED, "RSA-OAEP decryption failed (not this key's packet?)");
 		goto out;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* rekey.c - add or remove key packets in a lower file's header, in place.
  *
  * Re-keying never touches data: the FEK stays, only the list of packets
@@ -47,47 +48,6 @@ int ecfs_metadata_write(int fd, const struct ecfs_header *h, struct ob_err *err)
 	return ecfs_md_write(fd, h, false, true, err);
 }
 
-int ecfs_file_open_ex(struct ecfs_file *f, int fd, unsigned flags,
-		      const struct ecfs_keys *keys, struct ob_err *err)
-{
-	int rc;
-
-	memset(f, 0, sizeof(*f));
-	f->fd = fd;
-	rc = ecfs_metadata_read(fd, flags, &f->hdr, err);
-	if (rc)
-		return rc;
-	if (!f->hdr.in_xattr) {
-		uint64_t copy;
-
-		f->syno_size_copy = ecfs_syno_size_read(fd, &copy) == 1;
-	}
-	return ecfs_fek_unwrap_any(&f->hdr, keys, &f->fek, NULL, err);
-}
-
-int ecfs_file_create_ex(struct ecfs_file *f, int fd,
-			const struct ecfs_cipher_info *ci, size_t key_bytes,
-			const struct ecfs_keys *keys, bool in_xattr, bool fnek,
-			struct ob_err *err)
-{
-	int rc;
-
-	memset(f, 0, sizeof(*f));
-	f->fd = fd;
-	rc = ecfs_header_init(&f->hdr, in_xattr, fnek, err);
-	if (rc)
-		return rc;
-	rc = ecfs_fek_create_ex(ci, key_bytes, keys, &f->hdr, &f->fek, err);
-	if (rc)
-		return rc;
-	rc = ecfs_md_write(fd, &f->hdr, true, false, err);
-	if (rc) {
-		ecfs_fek_free(f->fek);
-		f->fek = NULL;
-	}
-	return rc;
-}
-
 static bool sig_listed(const uint8_t (*list)[ECFS_SIG_BYTES], size_t n,
 		       const uint8_t *sig)
 {
@@ -103,6 +63,31 @@ static bool has_packet(const struct ecfs_header *h, uint8_t tag, const uint8_t *
 		if (h->packets[i].tag == tag && !memcmp(h->packets[i].sig, sig, ECFS_SIG_BYTES))
 			return true;
 	return false;
+}
+
+/* h has every added key and none of the removed: nothing to do, and no
+ * need for a key that opens it (a file an interrupted run finished, or a
+ * hard link to one this run did, whose only new key is an RSA public key). */
+static bool rekey_done(const struct ecfs_header *h, const struct ecfs_rekey *rk)
+{
+	const struct ecfs_keys *add = rk->add;
+
+	for (unsigned i = 0; i < h->npackets; i++)
+		if (sig_listed(rk->remove, rk->nremove, h->packets[i].sig))
+			return false;
+	for (size_t i = 0; add && add->pass && i < ecfs_keyset_count(add->pass); i++) {
+		const uint8_t *sig = ecfs_keyset_get(add->pass, i)->sig;
+
+		if (!has_packet(h, ECFS_PKT_TAG3, sig) && !sig_listed(rk->remove, rk->nremove, sig))
+			return false;
+	}
+	for (size_t i = 0; add && i < add->npub; i++) {
+		const uint8_t *id = ecfs_pubkey_id(add->pub[i]);
+
+		if (!has_packet(h, ECFS_PKT_TAG1, id) && !sig_listed(rk->remove, rk->nremove, id))
+			return false;
+	}
+	return true;
 }
 
 /* The new packet list: h's minus the removed, plus the added. */
@@ -163,9 +148,14 @@ int ecfs_rekey_fd(int fd, const struct ecfs_rekey *rk, bool *changed,
 		goto out;
 	}
 	rc = ecfs_metadata_read(fd, ECFS_OPEN_XATTR_OK, h, err);
-	if (rc)
+	if (rc || rekey_done(h, rk))
 		goto out;
 	rc = ecfs_fek_unwrap_any(h, rk->open_keys, &fek, NULL, err);
+	/* A file an interrupted run already switched has the added keys and
+	 * no longer the removed ones: the added keys open it (and it comes
+	 * out unchanged), so running the same command again finishes. */
+	if (rc == -ENOKEY && rk->add)
+		rc = ecfs_fek_unwrap_any(h, rk->add, &fek, NULL, err);
 	if (rc)
 		goto out;
 	rc = rekey_build(h, fek, rk, nh, &ch, err);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* tpm.c - sealing a key file to a TPM 2.0 (tss2-esys), optionally to PCRs.
  *
  * "Lock files to a specific system", as eCryptfs's 2005 plan said.  As

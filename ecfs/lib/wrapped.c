@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* wrapped.c - ecryptfs-utils wrapped-passphrase files, v1 and v2 (spec §10.2).
  *
  * ~/.ecryptfs/wrapped-passphrase holds the mount passphrase encrypted with

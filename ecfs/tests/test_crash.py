@@ -20,6 +20,7 @@ oracle is there.  --rw because a kill between a create and its header
 leaves a 0-byte lower file (write order W1 in ecfs/lib/file.c), which the
 kernel, like ecfs, gives a header on open: on a read-only lower it cannot.
 """
+import errno
 import hashlib
 import json
 import os
@@ -132,20 +133,29 @@ def worker(mnt, wid, journal, seed):
             os.unlink(os.path.join(mnt, rel))
 
 
-def worker_main(mnt, wid, journal, seed):
+# How a request fails when the daemon dies: ENOTCONN/ECONNABORTED through
+# /dev/fuse; through FUSE over io_uring also ECANCELED (a request the kernel
+# was handing to the dead daemon's ring); ENOENT once the lazy unmount took
+# the mount point away.
+KILL_ERRNOS = (errno.ENOTCONN, errno.ECONNABORTED, errno.ECANCELED, errno.ENOENT)
+
+
+def worker_main(mnt, wid, journal, seed, kill_marker):
+    """kill_marker exists from just before the daemon is sent SIGKILL: an
+    error seen while it does not exist came from a healthy daemon, and is a
+    bug whatever its errno."""
     try:
         worker(mnt, int(wid), journal, int(seed))
     except OSError as e:
-        import errno
-        # How a request fails when the daemon dies: ENOTCONN/ECONNABORTED
-        # through /dev/fuse; through FUSE over io_uring also ECANCELED (a
-        # request the kernel was handing to the dead daemon's ring).
-        if e.errno not in (errno.ENOTCONN, errno.ECONNABORTED, errno.ECANCELED, errno.ENOENT):
+        import traceback
+        after_kill = os.path.exists(kill_marker)
+        if not after_kill or e.errno not in KILL_ERRNOS or \
+                (e.errno == errno.ENOENT and os.path.ismount(mnt)):
+            where = traceback.extract_tb(e.__traceback__)[-1]
             with open(journal, "a") as f:
-                f.write(json.dumps({"error": repr(e)}) + "\n")
-        elif e.errno == errno.ENOENT and os.path.ismount(mnt):
-            with open(journal, "a") as f:
-                f.write(json.dumps({"error": repr(e)}) + "\n")
+                f.write(json.dumps({"error": "%r at line %d (%s), %s" % (
+                    e, where.lineno, where.line,
+                    "after the kill" if after_kill else "daemon alive")}) + "\n")
 
 
 # ------------------------------------------------------------- checking
@@ -236,6 +246,13 @@ def lazy_unmount(mnt):
                    stderr=subprocess.DEVNULL)
 
 
+def daemon_problems(log):
+    """Lines the daemons logged: each names a lower file and the reason a
+    request of a healthy daemon failed (a SIGKILL logs nothing)."""
+    with open(log, errors="replace") as f:
+        return [line.rstrip() for line in f if line.startswith("ecfs: ")]
+
+
 def kernel_ok():
     return os.access(KERNEL_TOOL, os.X_OK) and os.geteuid() == 0
 
@@ -243,6 +260,7 @@ def kernel_ok():
 def test_sigkill_during_mixed_workload(tmp_path):
     lower, mnt, out = (str(tmp_path / n) for n in ("lower", "mnt", "out"))
     jdir, pw, log = str(tmp_path / "journal"), str(tmp_path / "pw"), str(tmp_path / "daemon.log")
+    marker = str(tmp_path / "killed")
     for d in (lower, mnt, jdir):
         os.makedirs(d)
     with open(pw, "w") as f:
@@ -255,15 +273,18 @@ def test_sigkill_during_mixed_workload(tmp_path):
         sealed, _ = read_journals(jdir)
         assert not check_sealed(mnt, sealed), "cycle %d (through the mount)" % cycle
         workers = [subprocess.Popen([sys.executable, __file__, mnt, str(w),
-                                     os.path.join(jdir, "w%d" % w), str(rnd.getrandbits(32))])
+                                     os.path.join(jdir, "w%d" % w), str(rnd.getrandbits(32)),
+                                     marker])
                    for w in range(WORKERS)]
         time.sleep(rnd.uniform(0.3, 2.0))
+        open(marker, "w").close()
         daemon.send_signal(signal.SIGKILL)
         daemon.wait()
         for w in workers:
             w.kill()
             w.wait()
         lazy_unmount(mnt)
+        os.unlink(marker)
 
         n, bad = check_lower_sizes(lower)
         files_checked += n
@@ -272,15 +293,19 @@ def test_sigkill_during_mixed_workload(tmp_path):
         p = run_ecfs("decrypt", "--passphrase-file", pw, lower, "-o", out, check=False)
         assert p.returncode == 0, "cycle %d: decrypt: %s" % (cycle, p.stderr.decode()[-2000:])
         sealed, errors = read_journals(jdir)
-        assert not errors, "cycle %d: workers hit errors: %s" % (cycle, errors[:5])
+        assert not errors, "cycle %d: workers hit errors: %s; the daemon said: %s" % (
+            cycle, errors[:5], daemon_problems(log)[-5:])
         bad = check_sealed(out, sealed)
         assert not bad, "cycle %d: %s" % (cycle, bad[:5])
     assert files_checked > CYCLES * WORKERS
     print("crash: %d kill cycles, %d lower files checked (%d of them 0-byte), "
           "%d sealed files intact" % (CYCLES, files_checked, check_lower_sizes.empty,
                                       len(sealed)))
-    # The daemon's own messages: nothing but what a kill explains.
+    # The daemon's own messages: nothing but what a kill explains.  Every
+    # error a healthy daemon gives is logged with its reason, so a line here
+    # says which failures were the daemon's and why.
     assert "AddressSanitizer" not in open(log, errors="replace").read()
+    assert daemon_problems(log) == [], daemon_problems(log)
 
     if kernel_ok():
         r = subprocess.run([KERNEL_TOOL, "read", lower, "--passphrase-file", pw, "--rw",
@@ -293,4 +318,4 @@ def test_sigkill_during_mixed_workload(tmp_path):
 
 
 if __name__ == "__main__":
-    worker_main(*sys.argv[1:5])
+    worker_main(*sys.argv[1:6])

@@ -88,3 +88,31 @@ def test_fsck_usage():
     assert run_ecfs("fsck", check=False).returncode == 2
     p = run_ecfs("fsck", "--nokey", "/nonexistent", check=False)
     assert p.returncode == 1 and b"/nonexistent" in p.stderr
+
+
+def test_fsck_reaches_entries_deeper_than_64_levels_and_longer_than_path_max(tmp_path):
+    """Issue 19 item 4: a lower tree 80 directories deep with 200-byte names
+    (a path of ~16 KiB, four times PATH_MAX) and a file without eCryptfs
+    metadata at the bottom: fsck walks down to it and names it."""
+    lower = tmp_path / "lower"
+    lower.mkdir()
+    depth, name = 80, "d" * 200
+    fd = os.open(lower, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir(name, 0o700, dir_fd=fd)
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        bad = os.open("damaged", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+        os.write(bad, b"no eCryptfs header here")
+        os.close(bad)
+    finally:
+        os.close(fd)
+    rc, j = fsck_json("--nokey", str(lower))
+    assert rc != 0, j
+    assert j["counts"]["no_header"] == 1, j
+    (p,) = [p for p in j["problems"] if p["kind"] == "no_header"]
+    assert p["path"].split("/") == [name] * depth + ["damaged"]
+    assert len(p["path"]) > 4096
+    assert j["checked"]["dirs"] == depth + 1

@@ -109,6 +109,7 @@ def test_several_keys_each_new_file_gets_one_packet_per_key(mounter, tmp_path):
     assert sig_of(tmp_path / "pw") in info and sig_of(pw2) in info
     for p in (tmp_path / "pw", pw2):
         assert decrypt_offline(low, p) == b"two keys"
+    assert not m.stop()         # one mount of a lower directory at a time
     # ecryptfs_sig= chooses which keys wrap new files.
     m2 = mounter(args=["--extra-passphrase-file", str(pw2)],
                  opts=["ecryptfs_sig=" + sig_of(pw2)])

@@ -19,8 +19,15 @@ def daemon_cpu(m):
 
 
 @pytest.fixture
-def spin_mount(mounter):
-    return lambda us: mounter(opts=["timeout=0", "spin=%d" % us, "io_uring=off"])
+def spin_mount(mounter, tmp_path):
+    made = []
+
+    def make(us):
+        lower = tmp_path / ("lower%d" % len(made))   # one mount per lower directory
+        lower.mkdir()
+        made.append(mounter(lower=lower, opts=["timeout=0", "spin=%d" % us, "io_uring=off"]))
+        return made[-1]
+    return make
 
 
 def test_polling_stops_when_the_mount_goes_quiet(spin_mount):

@@ -26,18 +26,20 @@ struct ob_err {
 int ob_err_set(struct ob_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prefix the existing reason with "<fmt>: "; keeps the code.  Cannot fail. */
+/* Prefix the existing reason with "<fmt>: "; keeps the code.  Cannot fail.
+ * The reason stays whole: when both do not fit, the prefix is cut. */
 void ob_err_prefix(struct ob_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 void ob_err_clear(struct ob_err *err);
 
 /* Format "prog: object: reason[: strerror]" into buf (truncated safely).
- * object may be NULL. */
-void ob_err_format(char *buf, size_t len, const char *prog, const char *object,
-		   const struct ob_err *err);
+ * object may be NULL.  Returns the length of the whole line, as snprintf
+ * does: len or more means it was cut. */
+size_t ob_err_format(char *buf, size_t len, const char *prog, const char *object,
+		     const struct ob_err *err);
 
-/* Print ob_err_format() plus a newline to stderr. */
+/* Print ob_err_format() plus a newline to stderr, never cut (see err.c). */
 void ob_err_print(const char *prog, const char *object, const struct ob_err *err);
 
 /* The sink ob_err_print() writes to; tests replace it to capture messages. */

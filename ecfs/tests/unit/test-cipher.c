@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test-cipher.c - every eCryptfs cipher against published known answers,
  * CBC semantics (in place, 8-byte IVs), lookups, argument errors, and many
  * threads sharing one ckey.  Everything goes through the public ecfs_ckey_*

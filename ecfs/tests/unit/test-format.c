@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test-format.c - known answers for keys, headers, packets, FEKs and IVs.
  *
  * Vectors from shared/spec/ecryptfs-format.md §14 (checked there against

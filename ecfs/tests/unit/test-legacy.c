@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test-legacy.c - lib/legacy.c: Private.sig parsing (table-driven), the
  * Synology .key vector of legacy-ecryptfs.md §1.4, the auth-token layout
  * (offsets of ecryptfs-format.md §1, round trip), Synology's size copy on a

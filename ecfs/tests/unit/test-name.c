@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test-name.c - encrypted file names: spec vectors, lengths, every cipher,
  * error cases, garbage input, and names written by the real kernel.
  *
@@ -5,6 +6,9 @@
  * the §7.4 length table, and the corpus cases b-aes256-fnek and
  * e-private-wrapped (kernel 6.1 in QEMU), found through $OB_ROOT or the
  * current directory and skipped when absent.
+ *
+ * Divisions of this file: helpers, base64, spec §14.3 vectors, lengths
+ * (§7.4), ciphers, errors (and garbage input), corpus.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -479,6 +483,26 @@ static void test_decrypt_enokey(void **state)
 	ecfs_fnek_free(right);
 }
 
+/* ecfs_name_fnek_index: the FNEK that decrypts a name, among same-signature
+ * candidates the one whose cipher code matches (rekey moves names by it). */
+static void test_fnek_index(void **state)
+{
+	struct ecfs_fnek *other = fnek_aes(&K->test_lc_fnek, 16);
+	struct ecfs_fnek *r32 = fnek_aes(&K->test_default, 32);
+	struct ecfs_fnek *r16 = fnek_aes(&K->test_default, 16);
+	struct ecfs_fnek *list[3] = {other, r32, r16};
+
+	assert_int_equal(ecfs_name_fnek_index(list, 3, test_file_aes[0]), 2);
+	assert_int_equal(ecfs_name_fnek_index(list, 2, test_file_aes[0]), 1);
+	assert_int_equal(ecfs_name_fnek_index(list, 1, test_file_aes[0]), -ENOKEY);
+	assert_int_equal(ecfs_name_fnek_index(list, 3, "plain-name"), -EINVAL);
+	assert_true(ecfs_fnek_same_cipher(r16, other));
+	assert_false(ecfs_fnek_same_cipher(r16, r32));
+	ecfs_fnek_free(other);
+	ecfs_fnek_free(r32);
+	ecfs_fnek_free(r16);
+}
+
 /* The packet's cipher code picks the cipher, the FNEK's key_bytes the key
  * length (§7.2): an AES-128 FNEK reads a name whose code says AES-256 with
  * a 16-byte key, and a blowfish FNEK reads an AES name as the kernel would. */
@@ -502,9 +526,11 @@ static void test_decrypt_cipher_from_code(void **state)
 	lower[o] = '\0';
 	assert_int_equal(ecfs_name_decrypt(&a16, 1, lower, out, sizeof(out), NULL), 8);
 	assert_string_equal(out, "TestFile");
-	/* With a 32-byte key the same bytes are garbage: no valid name. */
+	/* With a 32-byte key the same bytes are garbage (the kernel would
+	 * show them); the other AES sizes are tried and 16 validates. */
 	n = ecfs_name_decrypt(&a32, 1, lower, out, sizeof(out), NULL);
-	assert_true(n == -EINVAL || (n > 0 && strcmp(out, "TestFile")));
+	assert_int_equal(n, 8);
+	assert_string_equal(out, "TestFile");
 	/* Blowfish FNEK with key_bytes 16 reads the AES-128 name. */
 	assert_int_equal(ecfs_name_decrypt(&bf, 1, test_file_aes[0], out,
 					   sizeof(out), NULL), 8);
@@ -581,6 +607,21 @@ static void test_decrypt_einval(void **state)
 	ecfs_fnek_free(fn);
 }
 
+/* 32 bytes of Tag 70 plaintext for a name of len (<= 15) bytes, as the
+ * kernel lays it out: the FNEK's MD5-chain prefix (0x00 -> 0x42), 0x00,
+ * the name; nrand = 32 - len (AES blocks, spec §7.2). */
+static void fnek_plain(uint8_t plain[32], const char *name, size_t len)
+{
+	uint8_t md5[32];
+
+	ecfs_md5(K->test_default.kek, ECFS_KEK_BYTES, md5);
+	ecfs_md5(md5, 16, md5 + 16);
+	for (size_t j = 0; j < 32; j++)
+		plain[j] = md5[j] ? md5[j] : 0x42;
+	plain[31 - len] = 0x00;
+	memcpy(plain + 32 - len, name, len);
+}
+
 static void test_decrypt_bad_plaintext(void **state)
 {
 	struct ecfs_fnek *fn = fnek_aes(&K->test_default, 16);
@@ -592,28 +633,30 @@ static void test_decrypt_bad_plaintext(void **state)
 	/* No separator at all. */
 	memset(plain, 'A', 32);
 	n = forge(fn, &K->test_default, plain, 32, pkt);
-	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EINVAL);
+	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EBADMSG);
 	/* Separator in the last byte: empty name. */
 	plain[31] = 0;
 	n = forge(fn, &K->test_default, plain, 32, pkt);
-	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EINVAL);
-	/* Name with '/', with a second NUL, "..": refused. */
-	memcpy(plain + 28, "\0a/b", 4);
-	n = forge(fn, &K->test_default, plain, 32, pkt);
-	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EINVAL);
-	memcpy(plain + 28, "\0a\0b", 4);
-	n = forge(fn, &K->test_default, plain, 32, pkt);
-	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EINVAL);
-	memcpy(plain + 28, "A\0..", 4);
-	n = forge(fn, &K->test_default, plain, 32, pkt);
-	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EINVAL);
-	/* The FIRST NUL separates: "\0\0ab" is an invalid name "\0ab". */
-	memcpy(plain + 28, "\0\0ab", 4);
-	n = forge(fn, &K->test_default, plain, 32, pkt);
-	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EINVAL);
-	/* A short prefix is fine for a reader: "ok" after one byte. */
-	memset(plain, 'A', 32);
+	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EBADMSG);
+	/* A separator anywhere but where the FNEK's prefix ends: the kernel
+	 * would take "ok" (it only looks for a NUL); a wrong key or key size
+	 * gives such plaintexts, so we refuse them. */
 	memcpy(plain + 29, "\0ok", 3);
+	n = forge(fn, &K->test_default, plain, 32, pkt);
+	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EBADMSG);
+	/* The right prefix and separator, then a name with '/', a second NUL
+	 * or "..": refused as names (-EINVAL), as before. */
+	fnek_plain(plain, "a/b", 3);
+	n = forge(fn, &K->test_default, plain, 32, pkt);
+	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EINVAL);
+	fnek_plain(plain, "a\0b", 3);
+	n = forge(fn, &K->test_default, plain, 32, pkt);
+	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EINVAL);
+	fnek_plain(plain, "..", 2);
+	n = forge(fn, &K->test_default, plain, 32, pkt);
+	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), -EINVAL);
+	/* ... and a good one decodes. */
+	fnek_plain(plain, "ok", 2);
 	n = forge(fn, &K->test_default, plain, 32, pkt);
 	assert_int_equal(decrypt_packet(fn, pkt, n, out, sizeof(out), &e), 2);
 	assert_string_equal(out, "ok");
@@ -657,7 +700,7 @@ static void check_garbage_result(ssize_t n, const char *out)
 		assert_null(strchr(out, '/'));
 		return;
 	}
-	assert_true(n == -EINVAL || n == -ENOKEY || n == -EOPNOTSUPP);
+	assert_true(n == -EINVAL || n == -ENOKEY || n == -EOPNOTSUPP || n == -EBADMSG);
 }
 
 static void test_garbage_never_crashes(void **state)
@@ -863,6 +906,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64_edges),
+		cmocka_unit_test(test_fnek_index),
 		cmocka_unit_test(test_b64_invalid_chars),
 		cmocka_unit_test(test_b64_roundtrip_every_length),
 		cmocka_unit_test(test_vector_testfile_aes),

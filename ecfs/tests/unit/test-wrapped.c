@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test-wrapped.c - wrapped-passphrase files v1/v2: version detection,
  * ecryptfs-utils vectors, wrap/unwrap round trips, bad files, and the files
  * of corpus case e-private-wrapped (written by ecryptfs-utils 111).
