@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "sd-listen.h"
 #include "nbd-proto.h"
 #include "tls.h"
 #include "ob/opt.h"
@@ -379,6 +380,7 @@ static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *
 static int check_config(struct blkd_config *cfg)
 {
 	bool want_paths = false;
+	int sd_socks;
 
 	if (!cfg->nr_files)
 		return ob_opt_usage(&serve_cmd, "no FILE to serve");
@@ -392,7 +394,10 @@ static int check_config(struct blkd_config *cfg)
 				    "--tls-psk FILE", cfg->tls_mode == BLKD_TLS_ON ? "on" : "require");
 	if (cfg->tls_mode == BLKD_TLS_OFF && (cfg->tls_dir || cfg->tls_psk))
 		return ob_opt_usage(&serve_cmd, "TLS credentials given but --tls is off");
-	if (!cfg->unix_path && !cfg->port)
+	sd_socks = blkd_sd_listen_take();	/* before the fork: LISTEN_PID is ours */
+	if (sd_socks < 0)
+		return 1;
+	if (!cfg->unix_path && !cfg->port && !sd_socks)
 		return ob_opt_usage(&serve_cmd, "nothing to listen on: give --unix PATH and/or "
 				    "--port PORT");
 	for (int i = 0; i < cfg->nr_files; i++)
