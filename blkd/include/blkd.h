@@ -285,6 +285,7 @@ struct blkd_stats {
 	uint64_t errors;
 	uint64_t merges;		/* bios or requests that joined another request */
 	uint64_t backend_ios;		/* requests issued to the backend */
+	uint64_t cancelled;		/* bios of gone clients never issued */
 	uint64_t queued;		/* bios submitted and not yet ended */
 	uint64_t max_queued;
 	uint64_t lat[BLKD_LAT_BUCKETS];
@@ -296,7 +297,13 @@ struct blkd_client {
 	struct blkd_stats stats;	/* guarded by the queue lock */
 	int werr;			/* a write of this client failed in the backend
 					   since its last FLUSH; queue lock */
+	bool cancelled;			/* gone: its queued bios end -ECANCELED (atomic) */
 };
+
+/* The client went away without waiting for its replies: its bios still
+ * queued end with -ECANCELED when their turn comes instead of reaching the
+ * backend (stats count them as cancelled).  Cannot fail. */
+void blkd_client_cancel(struct blkd_client *c);
 
 /* Copy the export's (client == NULL) or one client's stats under the queue
  * lock.  Cannot fail. */

@@ -331,12 +331,34 @@ static void blkd_backend_submit(struct blkd_backend *be, struct blkd_request *rq
  * are checked.  Returns true when the request ended here with *errp, false
  * when an asynchronous backend took it (it ends through blkd_io_end).
  */
+void blkd_client_cancel(struct blkd_client *c)
+{
+	__atomic_store_n(&c->cancelled, true, __ATOMIC_RELEASE);
+}
+
+/* Every bio of rq belongs to a client that left (a merged request with a
+ * live client's bio runs).  A FLUSH is never cancelled: it may stand for
+ * others' writes (flush.c). */
+static bool rq_cancelled(const struct blkd_request *rq)
+{
+	if (rq->op == BLKD_OP_FLUSH || !rq->bio)
+		return false;
+	for (const struct blkd_bio *bio = rq->bio; bio; bio = bio->bi_next)
+		if (!bio->client || !__atomic_load_n(&bio->client->cancelled, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
 static bool blkd_backend_issue(struct blkd_queue *q, struct blkd_request *rq, int *errp)
 {
 	struct blkd_backend *be = q->be;
 	const struct blkd_backend_ops *ops = be->ops;
 	int n;
 
+	if (rq_cancelled(rq)) {
+		*errp = -ECANCELED;
+		return true;
+	}
 	if (ops->submit) {
 		blkd_backend_submit(be, rq);
 		return false;

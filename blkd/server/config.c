@@ -20,7 +20,7 @@ enum {
 	OPT_MAX_MERGE = 256, OPT_ORDERED, OPT_DIRECT, OPT_FUA, OPT_STATS, OPT_TRACE,
 	OPT_MAX_INFLIGHT, OPT_TRACE_TEXT, OPT_TRACE_NAME, OPT_PATH, OPT_SELECTOR, OPT_FAILBACK,
 	OPT_QUEUE_NO_PATH, OPT_QUEUE_MAX, OPT_CHECKER, OPT_IO_TIMEOUT, OPT_NO_MMAP,
-	OPT_POLL, OPT_VERSION, OPT_PROBE_SECTOR, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_BYTES,
+	OPT_POLL, OPT_VERSION, OPT_PROBE_SECTOR, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_BYTES, OPT_CONN_THREADS,
 	OPT_TLS, OPT_TLS_CERTS, OPT_TLS_PSK, OPT_TLS_VERIFY,
 };
 
@@ -53,6 +53,8 @@ static const struct ob_opt serve_opts[] = {
 	  "replies have left", 0 },
 	{ "poll", 0, OPT_POLL, "USEC", "after a batch, poll the socket this long before sleeping\n"
 	  "(default 50; 0: sleep at once)", 0 },
+	{ "conn-threads", 0, OPT_CONN_THREADS, "N", "threads that serve connections' requests, however\n"
+	  "many clients there are (default 16); idle ones use none", 0 },
 	{ "handshake-timeout", 0, OPT_HANDSHAKE_TIMEOUT, "TIME", "a client that has not finished\n"
 	  "negotiating after this long is dropped (default 10s)", 0 },
 	{ "control", 'C', 'C', "PATH", "control socket: stats, scheduler switching", 0 },
@@ -358,6 +360,10 @@ static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *
 			return ob_opt_usage(cmd, "--io-timeout: expected a time of at least 10ms, "
 					    "got '%s'", arg);
 		break;
+	case OPT_CONN_THREADS:
+		if (uint_opt(arg, 1, 1024, &cfg->conn_threads))
+			return ob_opt_usage(cmd, "--conn-threads: expected 1..1024, got '%s'", arg);
+		break;
 	case OPT_HANDSHAKE_TIMEOUT:
 		if (time_opt(arg, &cfg->handshake_ms))
 			return ob_opt_usage(cmd, "--handshake-timeout: expected a time of at least "
@@ -416,6 +422,7 @@ int blkd_config_parse(struct blkd_config *cfg, int argc, char **argv, int *statu
 	*cfg = (struct blkd_config){ .ip = "127.0.0.1", .threads = 4,
 				     .max_merge = BLKD_MAX_MERGE_DEFAULT, .ordered = -1,
 				     .max_inflight = 128, .poll_us = 50, .handshake_ms = 10000,
+				     .conn_threads = 16,
 				     .max_conn_bytes = 64ull << 20, .max_total_bytes = 1ull << 30,
 				     .queue_no_path_ms = 30000, .trace_name = "blkd" };
 	first = ob_opt_parse(&serve_cmd, argc, argv, on_opt, cfg, status);

@@ -31,6 +31,7 @@ struct blkd_config {
 	bool foreground;
 	const char *pidfile;
 	unsigned threads;
+	unsigned conn_threads;		/* the connection thread pool */
 	uint32_t max_merge;
 	int ordered;
 	bool direct;

@@ -258,6 +258,8 @@ int blkd_cmd_serve(int argc, char **argv)
 	}
 	if (blkd_open_exports(&srv, &cfg))
 		goto out_exports;
+	if (blkd_evloop_start(&srv, cfg.conn_threads))
+		goto out_exports;
 	if (cfg.unix_path) {
 		int fd = blkd_listen_unix(cfg.unix_path, &unix_own);
 
@@ -321,6 +323,7 @@ out_listen:
 		blkd_unlink_own(cfg.control, &ctl_own);
 	}
 	stop_connections(&srv);
+	blkd_evloop_stop(&srv);
 out_exports:
 	blkd_close_exports(&srv);
 out:
