@@ -68,9 +68,10 @@ size_t blkd_stats_json(const struct blkd_stats *s, char *buf, size_t len)
 	OUT("},\"bytes\":{");
 	for (int i = 0; i < BLKD_OP_NR; i++)
 		OUT("%s\"%s\":%llu", i ? "," : "", blkd_op_name(i), (unsigned long long)s->bytes[i]);
-	OUT("},\"errors\":%llu,\"cancelled\":%llu,\"merges\":%llu,\"backend_ios\":%llu,"
+	OUT("},\"errors\":%llu,\"cancelled\":%llu,\"throttled_us\":%llu,\"merges\":%llu,\"backend_ios\":%llu,"
 	    "\"queue_depth\":%llu,\"max_queue_depth\":%llu,\"latency_us_log2\":[",
 	    (unsigned long long)s->errors, (unsigned long long)s->cancelled,
+	    (unsigned long long)s->throttled_us,
 	    (unsigned long long)s->merges,
 	    (unsigned long long)s->backend_ios, (unsigned long long)s->queued,
 	    (unsigned long long)s->max_queued);

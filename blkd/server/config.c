@@ -20,7 +20,7 @@ enum {
 	OPT_MAX_MERGE = 256, OPT_ORDERED, OPT_DIRECT, OPT_FUA, OPT_STATS, OPT_TRACE,
 	OPT_MAX_INFLIGHT, OPT_TRACE_TEXT, OPT_TRACE_NAME, OPT_PATH, OPT_SELECTOR, OPT_FAILBACK,
 	OPT_QUEUE_NO_PATH, OPT_QUEUE_MAX, OPT_CHECKER, OPT_IO_TIMEOUT, OPT_NO_MMAP,
-	OPT_POLL, OPT_VERSION, OPT_PROBE_SECTOR, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_BYTES, OPT_CONN_THREADS,
+	OPT_POLL, OPT_VERSION, OPT_PROBE_SECTOR, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_BYTES, OPT_CONN_THREADS, OPT_LIMIT,
 	OPT_TLS, OPT_TLS_CERTS, OPT_TLS_PSK, OPT_TLS_VERIFY,
 };
 
@@ -53,6 +53,11 @@ static const struct ob_opt serve_opts[] = {
 	  "replies have left", 0 },
 	{ "poll", 0, OPT_POLL, "USEC", "after a batch, poll the socket this long before sleeping\n"
 	  "(default 50; 0: sleep at once)", 0 },
+	{ "limit", 0, OPT_LIMIT, "export|client:KEY=VAL,...", "I/O limits per export or per\n"
+	  "client of each export, as cgroup io.max: riops, wiops\n"
+	  "(requests/s), rbps, wbps (bytes/s, SIZE), max: none;\n"
+	  "TRIM and WRITE_ZEROES count as write requests; changed\n"
+	  "at run time with: blkd ctl SOCKET limit EXPORT ...", 0 },
 	{ "conn-threads", 0, OPT_CONN_THREADS, "N", "threads that serve connections' requests, however\n"
 	  "many clients there are (default 16); idle ones use none", 0 },
 	{ "handshake-timeout", 0, OPT_HANDSHAKE_TIMEOUT, "TIME", "a client that has not finished\n"
@@ -360,6 +365,18 @@ static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *
 			return ob_opt_usage(cmd, "--io-timeout: expected a time of at least 10ms, "
 					    "got '%s'", arg);
 		break;
+	case OPT_LIMIT: {
+		struct ob_err err = { 0 };
+		struct blkd_limit *lim = !strncmp(arg, "export:", 7) ? &cfg->export_limit :
+					 !strncmp(arg, "client:", 7) ? &cfg->client_limit : NULL;
+
+		if (!lim)
+			return ob_opt_usage(cmd, "--limit '%s': expected export:KEYS or client:KEYS",
+					    arg);
+		if (blkd_limit_parse(arg + 7, lim, &err))
+			return ob_opt_usage(cmd, "--limit '%s': %s", arg, err.msg);
+		break;
+	}
 	case OPT_CONN_THREADS:
 		if (uint_opt(arg, 1, 1024, &cfg->conn_threads))
 			return ob_opt_usage(cmd, "--conn-threads: expected 1..1024, got '%s'", arg);

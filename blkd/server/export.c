@@ -177,6 +177,7 @@ static int open_queue(struct blkd_server *srv, const struct blkd_config *cfg,
 		      struct blkd_export *e, struct ob_err *err)
 {
 	struct blkd_queue_opts qo;
+	int rc;
 
 	blkd_queue_opts_init(&qo);
 	if (cfg->scheduler)
@@ -188,7 +189,12 @@ static int open_queue(struct blkd_server *srv, const struct blkd_config *cfg,
 		qo.trace = blkd_trace_event;
 		qo.trace_arg = e;
 	}
-	return blkd_queue_create(e->be, &qo, &e->q, err);
+	rc = blkd_queue_create(e->be, &qo, &e->q, err);
+	if (!rc) {
+		blkd_queue_set_limit(e->q, &cfg->export_limit);
+		blkd_client_limit_set(e, &cfg->client_limit);
+	}
+	return rc;
 }
 
 /* Open every FILE of the command line; errors are printed, naming it. */

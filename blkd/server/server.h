@@ -42,6 +42,7 @@ struct blkd_export {
 	bool readonly;
 	uint32_t min_block;
 	unsigned index;			/* blktrace minor */
+	struct blkd_limit client_limit;	/* each client's (fields atomic) */
 	struct blkd_server *srv;
 };
 
@@ -130,6 +131,8 @@ struct blkd_conn {
 	bool budget_wait;		/* parked for buffer budget (atomic) */
 	bool disc;			/* the client said NBD_CMD_DISC */
 	struct reader *rd;		/* transmission state between steps */
+	struct blkd_throttle thr;	/* against exp->client_limit */
+	uint64_t throttled_ns;		/* thr's total, for stats (atomic) */
 	struct blkd_server *srv;
 	struct blkd_export *exp;
 	int fd;
@@ -236,6 +239,12 @@ int blkd_handshake(struct blkd_conn *c);
 /* serve.c, ctl-client.c: the commands */
 int blkd_cmd_serve(int argc, char **argv);
 int blkd_cmd_ctl(int argc, char **argv);
+
+/* throttle-client.c: may the request in hand start under the client's
+ * limits?  0, or the ns to wait (then c->deadline_ns wakes it). */
+uint64_t blkd_client_throttle(struct blkd_conn *c, uint16_t nbd_type, uint32_t len);
+void blkd_client_limit_get(const struct blkd_export *e, struct blkd_limit *lim);
+void blkd_client_limit_set(struct blkd_export *e, const struct blkd_limit *lim);
 
 /* control.c */
 int blkd_control_handle(struct blkd_server *srv, int fd);

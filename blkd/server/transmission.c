@@ -196,6 +196,7 @@ struct reader {
 	unsigned heavy;		/* bios in the batch that write or read big */
 	/* the request being taken in */
 	bool have_rq;
+	bool charged;		/* it passed the client's limits */
 	struct nbd_request rq;
 	struct blkd_slot *s;	/* its slot, once it has one */
 	int err;		/* the answer it gets instead of I/O */
@@ -592,8 +593,27 @@ static int take_header(struct reader *r)
 		return -EPROTO;
 	}
 	r->have_rq = true;
+	r->charged = false;
 	r->s = NULL;
 	r->pdone = 0;
+	return 0;
+}
+
+/* Over the client's limits: park until its buckets have room. */
+static int client_limit(struct reader *r)
+{
+	uint64_t wait;
+
+	if (r->charged)
+		return 0;
+	wait = blkd_client_throttle(r->c, r->rq.type, r->rq.length);
+	if (wait) {
+		submit_batch(r);
+		r->c->deadline_ns = ob_mono_ns() + wait;
+		return -EAGAIN;
+	}
+	r->c->deadline_ns = 0;
+	r->charged = true;
 	return 0;
 }
 
@@ -678,6 +698,9 @@ static int take_request(struct reader *r)
 			return rc;
 	}
 	if (!r->s) {
+		rc = client_limit(r);
+		if (rc)
+			return rc;
 		rc = take_slot(r);
 		if (rc < 0)
 			return rc;
