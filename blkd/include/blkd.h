@@ -396,6 +396,11 @@ struct blkd_mpath_opts {
 	unsigned checker_ms;		/* probe interval for failed paths */
 	unsigned io_timeout_ms;		/* a request older than this fails its path */
 	uint64_t probe_sector;		/* the checker reads this 512-byte sector */
+	/* TLS credentials for nbds:// and nbds+unix:// paths (libnbd reads
+	 * DIR/ca-cert.pem and, if there, client-cert.pem + client-key.pem);
+	 * NULL: none */
+	const char *tls_certificates;
+	const char *tls_psk_file;
 	bool readonly;
 	void (*log)(void *arg, const char *msg);	/* path events; may be NULL */
 	void *log_arg;

@@ -77,7 +77,7 @@ static const struct ob_opt serve_opts[] = {
 	{ "tls-verify-peer", 0, OPT_TLS_VERIFY, NULL, "X.509: require a client certificate signed\n"
 	  "by DIR/ca-cert.pem", 0 },
 	{ OB_OPT_HEADING("Multipath (FILE \"mpath\"):") },
-	{ "path", 0, OPT_PATH, "[G:]URI", "add an NBD path (nbd://, nbd+unix://) in priority group G\n"
+	{ "path", 0, OPT_PATH, "[G:]URI", "add an NBD path (nbd://, nbd+unix://, nbds://,\nnbds+unix:// with the --tls-* credentials) in priority group G\n"
 	  "(default 1 = preferred) to the export FILE \"mpath\"", 0 },
 	{ "selector", 0, OPT_SELECTOR, "[G:]NAME", "path selector of group G: round-robin,\n"
 	  "queue-length, service-time (default)", 0 },
@@ -399,6 +399,18 @@ static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *
 	return 0;
 }
 
+/* Does an upstream (FILE or --path) ask for TLS (nbds://, nbds+unix://)? */
+static bool tls_upstream(const struct blkd_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nr_paths; i++)
+		if (!strncmp(cfg->paths[i], "nbds", 4))
+			return true;
+	for (int i = 0; i < cfg->nr_files; i++)
+		if (!strncmp(cfg->files[i], "nbds", 4) || !strncmp(cfg->files[i], "nbd:nbds", 8))
+			return true;
+	return false;
+}
+
 /* Checks that need every option: operands, listeners, paths. */
 static int check_config(struct blkd_config *cfg)
 {
@@ -415,8 +427,12 @@ static int check_config(struct blkd_config *cfg)
 	if (cfg->tls_mode != BLKD_TLS_OFF && !cfg->tls_dir == !cfg->tls_psk)
 		return ob_opt_usage(&serve_cmd, "--tls %s needs one of --tls-certificates DIR and "
 				    "--tls-psk FILE", cfg->tls_mode == BLKD_TLS_ON ? "on" : "require");
-	if (cfg->tls_mode == BLKD_TLS_OFF && (cfg->tls_dir || cfg->tls_psk))
-		return ob_opt_usage(&serve_cmd, "TLS credentials given but --tls is off");
+	if (cfg->tls_mode == BLKD_TLS_OFF && (cfg->tls_dir || cfg->tls_psk) && !tls_upstream(cfg))
+		return ob_opt_usage(&serve_cmd, "TLS credentials given but --tls is off and no "
+				    "path is nbds://");
+	if (cfg->tls_dir && cfg->tls_psk)
+		return ob_opt_usage(&serve_cmd, "give one of --tls-certificates DIR and --tls-psk "
+				    "FILE");
 	sd_socks = blkd_sd_listen_take();	/* before the fork: LISTEN_PID is ours */
 	if (sd_socks < 0)
 		return 1;

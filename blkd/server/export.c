@@ -93,6 +93,8 @@ static int open_mpath(const struct blkd_config *cfg, const char *file, struct bl
 		mo.nr_paths = 1;
 	}
 	memcpy(mo.selectors, cfg->selectors, sizeof(mo.selectors));
+	mo.tls_certificates = cfg->tls_dir;	/* the same credentials upstream */
+	mo.tls_psk_file = cfg->tls_psk;
 	mo.failback = cfg->failback;
 	mo.failback_delay_ms = cfg->failback_ms;
 	mo.queue_if_no_path_ms = cfg->queue_no_path_ms;
