@@ -115,10 +115,15 @@ static int step_handshake(struct blkd_conn *c)
  * queued are cancelled before they reach the backend. */
 static void drain_begin(struct blkd_conn *c, int rc)
 {
+	bool stopping;
+
 	if (rc)
 		blkd_log("conn %lu: %s: connection closed: %s", c->id, c->peer, strerror(-rc));
 	blkd_transmission_end(c);
-	if (!c->disc)
+	pthread_mutex_lock(&c->srv->lock);
+	stopping = c->srv->stopping;	/* our own SHUT_RD: the client still reads */
+	pthread_mutex_unlock(&c->srv->lock);
+	if (!c->disc && !stopping)
 		blkd_client_cancel(&c->client);
 	c->deadline_ns = ob_mono_ns() + DRAIN_MS * 1000000ull;
 	c->phase = BLKD_PHASE_DRAIN;
