@@ -50,17 +50,21 @@ static void set_timeouts(int fd, unsigned ms)
 }
 
 /* A connection's step found nothing to do: park it.  An active one first
- * lingers a moment on its own socket when no other connection waits for a
- * thread - at queue depth 1 the next request is tens of microseconds
- * away, and an epoll round trip would cost two more context switches. */
+ * lingers on its own socket, up to 2 ms at a time, while no other
+ * connection waits for a thread - at queue depth 1 the next request is
+ * tens of microseconds away, and an epoll round trip would cost two more
+ * context switches.  False once a wait timed out: then it parks. */
 #define LINGER_MS 2
 
 static bool linger(struct blkd_conn *c)
 {
-	if (blkd_pool_busy(c->srv))
+	uint64_t t0;
+
+	if (blkd_pool_busy(c->srv) || c->deadline_ns)
 		return false;
+	t0 = ob_mono_ns();
 	blkd_conn_wait(c, !__atomic_load_n(&c->budget_wait, __ATOMIC_RELAXED), LINGER_MS);
-	return true;
+	return ob_mono_ns() - t0 < LINGER_MS * 1000000ull;	/* woken: go on */
 }
 
 static bool readable(struct blkd_conn *c)
@@ -181,9 +185,22 @@ static void eat_kicks(struct blkd_conn *c)
 	(void)r;
 }
 
+/* What a parked c waits for: readable only while it would read (not over
+ * its budget or limit, whose unread bytes would wake it at once: a kick or
+ * the tick does), writable only while replies wait. */
+static bool park(struct blkd_conn *c)
+{
+	c->want_in = c->phase == BLKD_PHASE_HANDSHAKE ||
+		     (c->phase == BLKD_PHASE_TRANSMISSION && !c->deadline_ns &&
+		      !__atomic_load_n(&c->budget_wait, __ATOMIC_RELAXED));
+	pthread_mutex_lock(&c->send_lock);
+	c->want_out = c->out_head && !c->dead;
+	pthread_mutex_unlock(&c->send_lock);
+	return false;
+}
+
 bool blkd_conn_step(struct blkd_conn *c)
 {
-	bool lingered = false;
 	int rc;
 
 	eat_kicks(c);
@@ -192,7 +209,7 @@ bool blkd_conn_step(struct blkd_conn *c)
 		case BLKD_PHASE_HANDSHAKE:
 			rc = step_handshake(c);
 			if (rc == -EAGAIN)
-				return false;
+				return park(c);
 			if (rc)
 				goto end;
 			break;
@@ -202,13 +219,12 @@ bool blkd_conn_step(struct blkd_conn *c)
 				drain_begin(c, rc);
 				break;
 			}
-			if (lingered || !linger(c))
-				return false;
-			lingered = true;
+			if (!linger(c))
+				return park(c);
 			break;
 		case BLKD_PHASE_DRAIN:
 			if (step_drain(c) == -EAGAIN)
-				return false;
+				return park(c);
 			goto end;
 		}
 	}

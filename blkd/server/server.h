@@ -126,6 +126,7 @@ struct blkd_conn {
 	struct blkd_conn *run_next;	/* run queue or retired list */
 	enum blkd_sched sched;
 	bool again;			/* an event came while it ran */
+	bool want_in, want_out;		/* what a parked step waits for (evloop.c) */
 	enum blkd_phase phase;		/* only its running thread touches it */
 	uint64_t deadline_ns;		/* handshake or drain ends by then (0: none) */
 	bool budget_wait;		/* parked for buffer budget (atomic) */
