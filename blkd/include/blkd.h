@@ -275,6 +275,39 @@ struct blkd_backend *blkd_queue_backend(struct blkd_queue *q);
 /* Names of all schedulers, NULL-terminated.  Cannot fail. */
 const char *const *blkd_scheduler_names(void);
 
+/* ---- I/O limits (throttle.c; cgroup io.max) ---------------------------- */
+
+enum { BLKD_LIM_RIOPS, BLKD_LIM_WIOPS, BLKD_LIM_RBPS, BLKD_LIM_WBPS, BLKD_LIM_NR };
+
+struct blkd_limit {
+	uint64_t v[BLKD_LIM_NR];	/* per second; 0 = no limit */
+};
+
+/* One limited party's buckets: each the time it is next empty (ns). */
+struct blkd_throttle {
+	uint64_t tat[BLKD_LIM_NR];
+	uint64_t blocked_since;		/* ns; 0 = not held */
+	uint64_t throttled_ns;		/* time requests were held, in all */
+};
+
+struct ob_err;
+/* Parse "riops=N,wbps=SIZE,..." ("max": no limit) into lim, changing only
+ * the keys named.  -EINVAL with the reason in err. */
+int blkd_limit_parse(const char *spec, struct blkd_limit *lim, struct ob_err *err);
+/* "riops=N wiops=max ..." into buf; returns its length. */
+size_t blkd_limit_format(const struct blkd_limit *lim, char *buf, size_t len);
+bool blkd_limit_any(const struct blkd_limit *lim);
+/* May ios requests of bytes in all (writes or not) start at now?  0: yes,
+ * and they are charged; else the ns to wait (nothing charged; the hold is
+ * timed). */
+uint64_t blkd_throttle_check(struct blkd_throttle *t, const struct blkd_limit *lim, bool write,
+			     unsigned ios, uint64_t bytes, uint64_t now);
+/* WRITE, TRIM and WRITE_ZEROES count against the write limits. */
+bool blkd_op_is_write(int op);
+/* The export-wide limits of q, taking effect from its next dispatch. */
+void blkd_queue_set_limit(struct blkd_queue *q, const struct blkd_limit *lim);
+void blkd_queue_get_limit(struct blkd_queue *q, struct blkd_limit *lim);
+
 /* ---- statistics ------------------------------------------------------- */
 
 #define BLKD_LAT_BUCKETS 24	/* log2 microseconds: <1us, <2us, ... <2^23us */
@@ -285,6 +318,8 @@ struct blkd_stats {
 	uint64_t errors;
 	uint64_t merges;		/* bios or requests that joined another request */
 	uint64_t backend_ios;		/* requests issued to the backend */
+	uint64_t cancelled;		/* bios of gone clients never issued */
+	uint64_t throttled_us;		/* time requests were held by a limit */
 	uint64_t queued;		/* bios submitted and not yet ended */
 	uint64_t max_queued;
 	uint64_t lat[BLKD_LAT_BUCKETS];
@@ -296,7 +331,13 @@ struct blkd_client {
 	struct blkd_stats stats;	/* guarded by the queue lock */
 	int werr;			/* a write of this client failed in the backend
 					   since its last FLUSH; queue lock */
+	bool cancelled;			/* gone: its queued bios end -ECANCELED (atomic) */
 };
+
+/* The client went away without waiting for its replies: its bios still
+ * queued end with -ECANCELED when their turn comes instead of reaching the
+ * backend (stats count them as cancelled).  Cannot fail. */
+void blkd_client_cancel(struct blkd_client *c);
 
 /* Copy the export's (client == NULL) or one client's stats under the queue
  * lock.  Cannot fail. */
@@ -355,6 +396,11 @@ struct blkd_mpath_opts {
 	unsigned checker_ms;		/* probe interval for failed paths */
 	unsigned io_timeout_ms;		/* a request older than this fails its path */
 	uint64_t probe_sector;		/* the checker reads this 512-byte sector */
+	/* TLS credentials for nbds:// and nbds+unix:// paths (libnbd reads
+	 * DIR/ca-cert.pem and, if there, client-cert.pem + client-key.pem);
+	 * NULL: none */
+	const char *tls_certificates;
+	const char *tls_psk_file;
 	bool readonly;
 	void (*log)(void *arg, const char *msg);	/* path events; may be NULL */
 	void *log_arg;

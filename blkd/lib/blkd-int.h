@@ -76,6 +76,7 @@ int blkd_guarded_copy(void *dst, const void *src, size_t len);
 #define RQ_REQUEUED	(1u << 8)	/* given back while a drain sequence ran:
 					   it was issued before the barrier, so it
 					   goes out again ahead of the steps (flush.c) */
+#define RQ_CHARGED	(1u << 10)	/* passed the export's limit (throttle.c) */
 #define RQ_REQUEUED_ONCE (1u << 9)	/* an async backend gave it back: keep io.bpriv */
 
 /* Ordered steps a request can stand for (flush.c). */
@@ -186,6 +187,9 @@ struct blkd_queue {
 	unsigned nr_requeued;		/* RQ_REQUEUED requests on the dispatch queue */
 	uint64_t end_off;		/* boundary of the one-way elevator */
 	uint64_t wake_at;		/* ns: elevator wants a re-run (idling) */
+	struct blkd_limit limit;	/* export-wide limits (throttle.c) */
+	struct blkd_throttle thr;
+	uint64_t thr_at;		/* ns: the limit lets the next one go (0: none held) */
 	struct blkd_request *last_merge;
 	struct blkd_request *hash_end[BLKD_HASH_SIZE];
 	struct blkd_request *hash_start[BLKD_HASH_SIZE];

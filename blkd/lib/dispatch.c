@@ -141,6 +141,32 @@ bool __blkd_has_work(struct blkd_queue *q)
 	return q->nr_dispatch || q->nr_sorted;
 }
 
+/* The export's limit lets rq go (charging it once), or sets q->thr_at to
+ * when it will (the workers sleep until then). */
+static bool __blkd_throttle_pass(struct blkd_queue *q, struct blkd_request *rq)
+{
+	uint64_t now, wait;
+	unsigned ios = 0;
+
+	if (rq->flags & RQ_CHARGED || !blkd_limit_any(&q->limit) || rq->op == BLKD_OP_FLUSH ||
+	    rq->op == BLKD_OP_CACHE)
+		return true;
+	for (struct blkd_bio *bio = rq->bio; bio; bio = bio->bi_next)
+		ios++;
+	now = blkd_now(q);
+	wait = blkd_throttle_check(&q->thr, &q->limit, blkd_op_is_write(rq->op), ios ? ios : 1,
+				   rq->op == BLKD_OP_READ || rq->op == BLKD_OP_WRITE ? rq->len : 0,
+				   now);
+	if (wait) {
+		q->thr_at = now + wait;
+		return false;
+	}
+	q->stats.throttled_us = q->thr.throttled_ns / 1000;
+	q->thr_at = 0;
+	rq->flags |= RQ_CHARGED;
+	return true;
+}
+
 /* Next request for the backend, or NULL.  Marks it started (in flight). */
 struct blkd_request *__blkd_dispatch_fetch(struct blkd_queue *q)
 {
@@ -153,6 +179,8 @@ struct blkd_request *__blkd_dispatch_fetch(struct blkd_queue *q)
 			continue;
 		}
 		rq = list_first_entry(&q->dispatch, struct blkd_request, queuelist);
+		if (!__blkd_throttle_pass(q, rq))
+			return NULL;
 		if (!__blkd_do_ordered(q, &rq))
 			return NULL;
 		if (rq)

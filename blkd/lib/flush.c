@@ -131,7 +131,8 @@ static int *werr_slot(struct blkd_queue *q, struct blkd_client *c)
  */
 void __blkd_note_write_error(struct blkd_queue *q, struct blkd_request *rq, int err)
 {
-	if (!err || err == -EINVAL || err == -EOPNOTSUPP || err == -EPERM || err == -EROFS)
+	if (!err || err == -EINVAL || err == -EOPNOTSUPP || err == -EPERM || err == -EROFS ||
+	    err == -ECANCELED)
 		return;
 	if (rq->op != BLKD_OP_WRITE && rq->op != BLKD_OP_ZERO && rq->op != BLKD_OP_TRIM)
 		return;

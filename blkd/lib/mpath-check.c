@@ -26,7 +26,9 @@ int mp_path_connect(struct mpath *m, struct mp_path *p, bool first, struct ob_er
 	if (!h) {
 		return ob_err_set(err, -ENOMEM, "nbd_create: %s", nbd_get_error());
 	}
-	if (nbd_connect_uri(h, p->uri) == -1) {
+	if ((m->o.tls_certificates && nbd_set_tls_certificates(h, m->o.tls_certificates) == -1) ||
+	    (m->o.tls_psk_file && nbd_set_tls_psk_file(h, m->o.tls_psk_file) == -1) ||
+	    nbd_connect_uri(h, p->uri) == -1) {
 		int e = nbd_get_errno();
 
 		ob_err_set(err, -(e ? e : EIO), "%s", nbd_get_error());

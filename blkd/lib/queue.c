@@ -273,7 +273,7 @@ static void queue_run_direct(struct blkd_queue *q, struct blkd_bio **bios, unsig
 	}
 	q->nr_direct--;
 	__blkd_run_done(q);
-	if (q->idle_workers && (__blkd_has_work(q) || q->wake_at))
+	if (q->idle_workers && (__blkd_has_work(q) || q->wake_at || q->thr_at))
 		pthread_cond_signal(&q->work);
 	pthread_mutex_unlock(&q->lock);
 }
@@ -331,12 +331,34 @@ static void blkd_backend_submit(struct blkd_backend *be, struct blkd_request *rq
  * are checked.  Returns true when the request ended here with *errp, false
  * when an asynchronous backend took it (it ends through blkd_io_end).
  */
+void blkd_client_cancel(struct blkd_client *c)
+{
+	__atomic_store_n(&c->cancelled, true, __ATOMIC_RELEASE);
+}
+
+/* Every bio of rq belongs to a client that left (a merged request with a
+ * live client's bio runs).  A FLUSH is never cancelled: it may stand for
+ * others' writes (flush.c). */
+static bool rq_cancelled(const struct blkd_request *rq)
+{
+	if (rq->op == BLKD_OP_FLUSH || !rq->bio)
+		return false;
+	for (const struct blkd_bio *bio = rq->bio; bio; bio = bio->bi_next)
+		if (!bio->client || !__atomic_load_n(&bio->client->cancelled, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
 static bool blkd_backend_issue(struct blkd_queue *q, struct blkd_request *rq, int *errp)
 {
 	struct blkd_backend *be = q->be;
 	const struct blkd_backend_ops *ops = be->ops;
 	int n;
 
+	if (rq_cancelled(rq)) {
+		*errp = -ECANCELED;
+		return true;
+	}
 	if (ops->submit) {
 		blkd_backend_submit(be, rq);
 		return false;
@@ -512,8 +534,10 @@ static void *blkd_worker(void *arg)
 			if (q->stopping && !q->nr_sorted && !q->nr_dispatch && !q->in_flight)
 				break;
 			q->idle_workers++;
-			if (q->wake_at) {
-				uint64_t ns = q->wake_at;	/* CLOCK_MONOTONIC only here */
+			if (q->wake_at || q->thr_at) {
+				uint64_t ns = !q->wake_at ? q->thr_at : !q->thr_at ? q->wake_at
+					      : q->wake_at < q->thr_at ? q->wake_at : q->thr_at;
+				/* CLOCK_MONOTONIC only here */
 				struct timespec ts = { .tv_sec = ns / 1000000000ull,
 						       .tv_nsec = ns % 1000000000ull };
 
@@ -714,6 +738,23 @@ void blkd_queue_stats(struct blkd_queue *q, const struct blkd_client *c, struct 
 {
 	pthread_mutex_lock(&q->lock);
 	*out = c ? c->stats : q->stats;
+	pthread_mutex_unlock(&q->lock);
+}
+
+void blkd_queue_set_limit(struct blkd_queue *q, const struct blkd_limit *lim)
+{
+	pthread_mutex_lock(&q->lock);
+	q->limit = *lim;
+	q->thr_at = 0;
+	if (q->idle_workers)
+		pthread_cond_broadcast(&q->work);	/* held requests: look again */
+	pthread_mutex_unlock(&q->lock);
+}
+
+void blkd_queue_get_limit(struct blkd_queue *q, struct blkd_limit *lim)
+{
+	pthread_mutex_lock(&q->lock);
+	*lim = q->limit;
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -7,6 +7,7 @@
  * merge.c; read with blkd_queue_stats() and printed as JSON for the
  * server's stats file and control socket.
  */
+#include <errno.h>
 #include <stdio.h>
 
 #include "blkd-int.h"
@@ -37,7 +38,9 @@ static unsigned lat_bucket(uint64_t ns)
 static void end_one(struct blkd_stats *s, int err, unsigned bucket)
 {
 	s->queued--;
-	if (err)
+	if (err == -ECANCELED)
+		s->cancelled++;
+	else if (err)
 		s->errors++;
 	s->lat[bucket]++;
 }
@@ -65,9 +68,11 @@ size_t blkd_stats_json(const struct blkd_stats *s, char *buf, size_t len)
 	OUT("},\"bytes\":{");
 	for (int i = 0; i < BLKD_OP_NR; i++)
 		OUT("%s\"%s\":%llu", i ? "," : "", blkd_op_name(i), (unsigned long long)s->bytes[i]);
-	OUT("},\"errors\":%llu,\"merges\":%llu,\"backend_ios\":%llu,\"queue_depth\":%llu,"
-	    "\"max_queue_depth\":%llu,\"latency_us_log2\":[",
-	    (unsigned long long)s->errors, (unsigned long long)s->merges,
+	OUT("},\"errors\":%llu,\"cancelled\":%llu,\"throttled_us\":%llu,\"merges\":%llu,\"backend_ios\":%llu,"
+	    "\"queue_depth\":%llu,\"max_queue_depth\":%llu,\"latency_us_log2\":[",
+	    (unsigned long long)s->errors, (unsigned long long)s->cancelled,
+	    (unsigned long long)s->throttled_us,
+	    (unsigned long long)s->merges,
 	    (unsigned long long)s->backend_ios, (unsigned long long)s->queued,
 	    (unsigned long long)s->max_queued);
 	for (int i = 0; i < BLKD_LAT_BUCKETS; i++)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "sd-listen.h"
 #include "nbd-proto.h"
 #include "tls.h"
 #include "ob/opt.h"
@@ -19,7 +20,7 @@ enum {
 	OPT_MAX_MERGE = 256, OPT_ORDERED, OPT_DIRECT, OPT_FUA, OPT_STATS, OPT_TRACE,
 	OPT_MAX_INFLIGHT, OPT_TRACE_TEXT, OPT_TRACE_NAME, OPT_PATH, OPT_SELECTOR, OPT_FAILBACK,
 	OPT_QUEUE_NO_PATH, OPT_QUEUE_MAX, OPT_CHECKER, OPT_IO_TIMEOUT, OPT_NO_MMAP,
-	OPT_POLL, OPT_VERSION, OPT_PROBE_SECTOR, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_BYTES,
+	OPT_POLL, OPT_VERSION, OPT_PROBE_SECTOR, OPT_HANDSHAKE_TIMEOUT, OPT_MAX_BYTES, OPT_CONN_THREADS, OPT_LIMIT,
 	OPT_TLS, OPT_TLS_CERTS, OPT_TLS_PSK, OPT_TLS_VERIFY,
 };
 
@@ -52,6 +53,13 @@ static const struct ob_opt serve_opts[] = {
 	  "replies have left", 0 },
 	{ "poll", 0, OPT_POLL, "USEC", "after a batch, poll the socket this long before sleeping\n"
 	  "(default 50; 0: sleep at once)", 0 },
+	{ "limit", 0, OPT_LIMIT, "export|client:KEY=VAL,...", "I/O limits per export or per\n"
+	  "client of each export, as cgroup io.max: riops, wiops\n"
+	  "(requests/s), rbps, wbps (bytes/s, SIZE), max: none;\n"
+	  "TRIM and WRITE_ZEROES count as write requests; changed\n"
+	  "at run time with: blkd ctl SOCKET limit EXPORT ...", 0 },
+	{ "conn-threads", 0, OPT_CONN_THREADS, "N", "threads that serve connections' requests, however\n"
+	  "many clients there are (default 16); idle ones use none", 0 },
 	{ "handshake-timeout", 0, OPT_HANDSHAKE_TIMEOUT, "TIME", "a client that has not finished\n"
 	  "negotiating after this long is dropped (default 10s)", 0 },
 	{ "control", 'C', 'C', "PATH", "control socket: stats, scheduler switching", 0 },
@@ -69,7 +77,7 @@ static const struct ob_opt serve_opts[] = {
 	{ "tls-verify-peer", 0, OPT_TLS_VERIFY, NULL, "X.509: require a client certificate signed\n"
 	  "by DIR/ca-cert.pem", 0 },
 	{ OB_OPT_HEADING("Multipath (FILE \"mpath\"):") },
-	{ "path", 0, OPT_PATH, "[G:]URI", "add an NBD path (nbd://, nbd+unix://) in priority group G\n"
+	{ "path", 0, OPT_PATH, "[G:]URI", "add an NBD path (nbd://, nbd+unix://, nbds://,\nnbds+unix:// with the --tls-* credentials) in priority group G\n"
 	  "(default 1 = preferred) to the export FILE \"mpath\"", 0 },
 	{ "selector", 0, OPT_SELECTOR, "[G:]NAME", "path selector of group G: round-robin,\n"
 	  "queue-length, service-time (default)", 0 },
@@ -357,6 +365,22 @@ static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *
 			return ob_opt_usage(cmd, "--io-timeout: expected a time of at least 10ms, "
 					    "got '%s'", arg);
 		break;
+	case OPT_LIMIT: {
+		struct ob_err err = { 0 };
+		struct blkd_limit *lim = !strncmp(arg, "export:", 7) ? &cfg->export_limit :
+					 !strncmp(arg, "client:", 7) ? &cfg->client_limit : NULL;
+
+		if (!lim)
+			return ob_opt_usage(cmd, "--limit '%s': expected export:KEYS or client:KEYS",
+					    arg);
+		if (blkd_limit_parse(arg + 7, lim, &err))
+			return ob_opt_usage(cmd, "--limit '%s': %s", arg, err.msg);
+		break;
+	}
+	case OPT_CONN_THREADS:
+		if (uint_opt(arg, 1, 1024, &cfg->conn_threads))
+			return ob_opt_usage(cmd, "--conn-threads: expected 1..1024, got '%s'", arg);
+		break;
 	case OPT_HANDSHAKE_TIMEOUT:
 		if (time_opt(arg, &cfg->handshake_ms))
 			return ob_opt_usage(cmd, "--handshake-timeout: expected a time of at least "
@@ -375,10 +399,23 @@ static int on_opt(const struct ob_cmd *cmd, const struct ob_opt *o, const char *
 	return 0;
 }
 
+/* Does an upstream (FILE or --path) ask for TLS (nbds://, nbds+unix://)? */
+static bool tls_upstream(const struct blkd_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nr_paths; i++)
+		if (!strncmp(cfg->paths[i], "nbds", 4))
+			return true;
+	for (int i = 0; i < cfg->nr_files; i++)
+		if (!strncmp(cfg->files[i], "nbds", 4) || !strncmp(cfg->files[i], "nbd:nbds", 8))
+			return true;
+	return false;
+}
+
 /* Checks that need every option: operands, listeners, paths. */
 static int check_config(struct blkd_config *cfg)
 {
 	bool want_paths = false;
+	int sd_socks;
 
 	if (!cfg->nr_files)
 		return ob_opt_usage(&serve_cmd, "no FILE to serve");
@@ -390,9 +427,16 @@ static int check_config(struct blkd_config *cfg)
 	if (cfg->tls_mode != BLKD_TLS_OFF && !cfg->tls_dir == !cfg->tls_psk)
 		return ob_opt_usage(&serve_cmd, "--tls %s needs one of --tls-certificates DIR and "
 				    "--tls-psk FILE", cfg->tls_mode == BLKD_TLS_ON ? "on" : "require");
-	if (cfg->tls_mode == BLKD_TLS_OFF && (cfg->tls_dir || cfg->tls_psk))
-		return ob_opt_usage(&serve_cmd, "TLS credentials given but --tls is off");
-	if (!cfg->unix_path && !cfg->port)
+	if (cfg->tls_mode == BLKD_TLS_OFF && (cfg->tls_dir || cfg->tls_psk) && !tls_upstream(cfg))
+		return ob_opt_usage(&serve_cmd, "TLS credentials given but --tls is off and no "
+				    "path is nbds://");
+	if (cfg->tls_dir && cfg->tls_psk)
+		return ob_opt_usage(&serve_cmd, "give one of --tls-certificates DIR and --tls-psk "
+				    "FILE");
+	sd_socks = blkd_sd_listen_take();	/* before the fork: LISTEN_PID is ours */
+	if (sd_socks < 0)
+		return 1;
+	if (!cfg->unix_path && !cfg->port && !sd_socks)
 		return ob_opt_usage(&serve_cmd, "nothing to listen on: give --unix PATH and/or "
 				    "--port PORT");
 	for (int i = 0; i < cfg->nr_files; i++)
@@ -411,6 +455,7 @@ int blkd_config_parse(struct blkd_config *cfg, int argc, char **argv, int *statu
 	*cfg = (struct blkd_config){ .ip = "127.0.0.1", .threads = 4,
 				     .max_merge = BLKD_MAX_MERGE_DEFAULT, .ordered = -1,
 				     .max_inflight = 128, .poll_us = 50, .handshake_ms = 10000,
+				     .conn_threads = 16,
 				     .max_conn_bytes = 64ull << 20, .max_total_bytes = 1ull << 30,
 				     .queue_no_path_ms = 30000, .trace_name = "blkd" };
 	first = ob_opt_parse(&serve_cmd, argc, argv, on_opt, cfg, status);

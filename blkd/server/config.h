@@ -31,6 +31,9 @@ struct blkd_config {
 	bool foreground;
 	const char *pidfile;
 	unsigned threads;
+	unsigned conn_threads;		/* the connection thread pool */
+	struct blkd_limit export_limit;	/* --limit export:... */
+	struct blkd_limit client_limit;	/* --limit client:... */
 	uint32_t max_merge;
 	int ordered;
 	bool direct;

@@ -9,6 +9,10 @@
  *   stats                       -> one JSON object (below), newline
  *   scheduler EXPORT            -> the export's scheduler name
  *   scheduler EXPORT NAME       -> "ok" after switching, or "error: ..."
+ *   limit EXPORT                -> "export riops=.. wiops=.. rbps=.. wbps=..",
+ *                                  then "client ..." (max: none)
+ *   limit EXPORT export|client KEY=VAL,...
+ *                               -> "ok": changes the keys named, at once
  *   paths EXPORT                -> the multipath state as JSON (mpath.c)
  *   fail_path EXPORT N, reinstate_path EXPORT N, switch_group EXPORT G,
  *   queue_if_no_path EXPORT, fail_if_no_path EXPORT
@@ -94,6 +98,7 @@ size_t blkd_server_stats_json(struct blkd_server *srv, char *buf, size_t len)
 			if (c->exp != e)
 				continue;
 			blkd_queue_stats(e->q, &c->client, &st);
+			st.throttled_us = __atomic_load_n(&c->throttled_ns, __ATOMIC_RELAXED) / 1000;
 			OUT("%s{\"name\":", first ? "" : ",");
 			json_str(buf, len, &n, c->client.name);
 			OUT(",\"stats\":");
@@ -108,6 +113,61 @@ size_t blkd_server_stats_json(struct blkd_server *srv, char *buf, size_t len)
 	if (len)
 		buf[n < len ? n : len - 1] = '\0';
 	return n < len ? n : (len ? len - 1 : 0);
+}
+
+/* limit EXPORT [export|client SPEC]: show both, or change one. */
+static int limit_command(struct blkd_server *srv, int argc, char **argv, char *out,
+			 size_t outlen)
+{
+	const char *exp = strcmp(argv[1], "-") ? argv[1] : "";
+	bool all = !strcmp(exp, "*"), found = false;
+	bool client = argc == 4 && !strcmp(argv[2], "client");
+	struct ob_err err = { 0 };
+	size_t n = 0;
+
+	if (argc == 3 || (argc == 4 && !client && strcmp(argv[2], "export"))) {
+		snprintf(out, outlen, "error: expected: limit EXPORT [export|client KEY=VAL,...]\n");
+		return -EINVAL;
+	}
+	out[0] = '\0';
+	for (unsigned i = 0; i < srv->nr_exports; i++) {
+		struct blkd_export *e = &srv->exports[i];
+		struct blkd_limit lim;
+
+		if (!all && strcmp(e->name, exp))
+			continue;
+		found = true;
+		if (argc == 2) {
+			blkd_queue_get_limit(e->q, &lim);
+			n += (size_t)snprintf(out + n, outlen - n, "export ");
+			n += blkd_limit_format(&lim, out + n, outlen - n);
+			blkd_client_limit_get(e, &lim);
+			n += (size_t)snprintf(out + n, outlen - n, "\nclient ");
+			n += blkd_limit_format(&lim, out + n, outlen - n);
+			n += (size_t)snprintf(out + n, outlen - n, "\n");
+			continue;
+		}
+		if (client)
+			blkd_client_limit_get(e, &lim);
+		else
+			blkd_queue_get_limit(e->q, &lim);
+		if (blkd_limit_parse(argv[3], &lim, &err)) {
+			snprintf(out, outlen, "error: %s\n", err.msg);
+			return -EINVAL;
+		}
+		if (client)
+			blkd_client_limit_set(e, &lim);
+		else
+			blkd_queue_set_limit(e->q, &lim);
+		blkd_log("export '%s': %s limit now %s", e->name, argv[2], argv[3]);
+	}
+	if (!found) {
+		snprintf(out, outlen, "error: no export '%s'\n", exp);
+		return -ENOENT;
+	}
+	if (argc == 4)
+		snprintf(out, outlen, "ok\n");
+	return 0;
 }
 
 static int set_scheduler(struct blkd_server *srv, const char *exp, const char *sched,
@@ -223,10 +283,13 @@ int blkd_control_handle(struct blkd_server *srv, int fd)
 		blkd_server_stats_json(srv, out, outlen);
 	else if ((argc == 2 || argc == 3) && !strcmp(argv[0], "scheduler"))
 		rc = set_scheduler(srv, argv[1], argc == 3 ? argv[2] : NULL, out, outlen);
+	else if (argc >= 2 && !strcmp(argv[0], "limit"))
+		rc = limit_command(srv, argc, argv, out, outlen);
 	else if (argc >= 2 && is_path_command(argv[0], argc))
 		rc = path_command(srv, argc, argv, out, outlen);
 	else {
 		snprintf(out, outlen, "error: unknown command (try: stats | scheduler EXPORT [NAME] | "
+			 "limit EXPORT [export|client KEY=VAL,...] | "
 			 "paths EXPORT | fail_path EXPORT N | reinstate_path EXPORT N | "
 			 "switch_group EXPORT G | queue_if_no_path EXPORT | fail_if_no_path EXPORT)\n");
 		rc = -EINVAL;

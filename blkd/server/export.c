@@ -93,6 +93,8 @@ static int open_mpath(const struct blkd_config *cfg, const char *file, struct bl
 		mo.nr_paths = 1;
 	}
 	memcpy(mo.selectors, cfg->selectors, sizeof(mo.selectors));
+	mo.tls_certificates = cfg->tls_dir;	/* the same credentials upstream */
+	mo.tls_psk_file = cfg->tls_psk;
 	mo.failback = cfg->failback;
 	mo.failback_delay_ms = cfg->failback_ms;
 	mo.queue_if_no_path_ms = cfg->queue_no_path_ms;
@@ -177,6 +179,7 @@ static int open_queue(struct blkd_server *srv, const struct blkd_config *cfg,
 		      struct blkd_export *e, struct ob_err *err)
 {
 	struct blkd_queue_opts qo;
+	int rc;
 
 	blkd_queue_opts_init(&qo);
 	if (cfg->scheduler)
@@ -188,7 +191,12 @@ static int open_queue(struct blkd_server *srv, const struct blkd_config *cfg,
 		qo.trace = blkd_trace_event;
 		qo.trace_arg = e;
 	}
-	return blkd_queue_create(e->be, &qo, &e->q, err);
+	rc = blkd_queue_create(e->be, &qo, &e->q, err);
+	if (!rc) {
+		blkd_queue_set_limit(e->q, &cfg->export_limit);
+		blkd_client_limit_set(e, &cfg->client_limit);
+	}
+	return rc;
 }
 
 /* Open every FILE of the command line; errors are printed, naming it. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * nbd-handshake.c - fixed-newstyle negotiation (spec E.1, E.2), run on the
- * connection's own thread with blocking I/O, so a slow or hostile client
- * only ever holds up itself, and for --handshake-timeout at most (conn.c).
+ * nbd-handshake.c - fixed-newstyle negotiation (spec E.1, E.2), run on a
+ * connection thread with blocking I/O once the client has sent its flags,
+ * so a slow or hostile client holds up that thread for --handshake-timeout
+ * at most (conn.c).
  *
  * Supported: EXPORT_NAME, ABORT, LIST, INFO, GO, STRUCTURED_REPLY,
  * LIST_META_CONTEXT and SET_META_CONTEXT (base:allocation, when the
@@ -282,16 +283,12 @@ static int tls_gate(struct blkd_conn *c, uint32_t opt)
 
 int blkd_handshake(struct blkd_conn *c)
 {
-	uint8_t b[18], hdr[NBD_OPT_HDR_SIZE], *data = NULL;
+	uint8_t b[4], hdr[NBD_OPT_HDR_SIZE], *data = NULL;
 	uint32_t cflags;
 	int rc;
 
-	nbd_put64(b, NBD_MAGIC);
-	nbd_put64(b + 8, NBD_IHAVEOPT);
-	nbd_put16(b + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-	rc = blkd_conn_write_full(c, b, 18);
-	if (!rc)
-		rc = blkd_conn_read_full(c, b, 4);
+	/* the greeting went out at accept (conn.c) */
+	rc = blkd_conn_read_full(c, b, 4);
 	if (rc)
 		return rc;
 	cflags = nbd_get32(b);

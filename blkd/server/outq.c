@@ -138,8 +138,9 @@ static struct blkd_slot *__outq_push(struct blkd_conn *c, unsigned *n)
 				continue;
 			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 				break;
-			if (r < 0) {
+			if (r < 0) {	/* no reply will reach it: drop what is queued */
 				c->dead = true;
+				blkd_client_cancel(&c->client);
 				shutdown(c->fd, SHUT_RDWR);
 			}
 		}

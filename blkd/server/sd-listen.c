@@ -55,6 +55,7 @@ int blkd_sd_listen_take(void)
 	}
 	for (long i = 0; i < n; i++) {
 		fd = SD_LISTEN_FDS_START + (int)i;
+		errno = 0;
 		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) || !on) {
 			fprintf(stderr, "blkd: systemd socket fd %d: not a listening socket%s%s\n",
 				fd, errno ? ": " : "", errno ? strerror(errno) : "");

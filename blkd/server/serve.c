@@ -9,6 +9,8 @@
  * stdin, stdout and, once ready, stderr; run with -f to keep its log lines.
  * SIGTERM/SIGINT: stop listening, let every connection's in-flight requests
  * finish and be answered, flush each backend, remove socket and pid file.
+ * Sockets systemd hands over (blkd.socket, LISTEN_FDS) are served too
+ * (sd-listen.c); then --unix and --port may be left out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "sd-listen.h"
 #include "server.h"
 #include "tls.h"
 #include "ob/clock.h"
@@ -255,6 +258,8 @@ int blkd_cmd_serve(int argc, char **argv)
 	}
 	if (blkd_open_exports(&srv, &cfg))
 		goto out_exports;
+	if (blkd_evloop_start(&srv, cfg.conn_threads))
+		goto out_exports;
 	if (cfg.unix_path) {
 		int fd = blkd_listen_unix(cfg.unix_path, &unix_own);
 
@@ -274,6 +279,7 @@ int blkd_cmd_serve(int argc, char **argv)
 		}
 		nl += n;
 	}
+	nl += blkd_sd_listen_fds(lfds + nl, MAX_LISTEN - nl);	/* blkd.socket */
 	if (cfg.control) {
 		cfd = blkd_listen_unix(cfg.control, &ctl_own);
 		if (cfd < 0)
@@ -317,6 +323,7 @@ out_listen:
 		blkd_unlink_own(cfg.control, &ctl_own);
 	}
 	stop_connections(&srv);
+	blkd_evloop_stop(&srv);
 out_exports:
 	blkd_close_exports(&srv);
 out:

@@ -7,11 +7,13 @@
  *   main.c                   picks the command
  *   serve.c, ctl-client.c    the commands
  *   config.c, listen.c       the command line; listening and accepting
- *   conn.c                   a connection's thread and lifetime
+ *   evloop.c                 the event loop and the connection threads
+ *   conn.c                   a connection's steps and lifetime
  *   nbd-handshake.c, transmission.c, control.c   the two NBD phases; control
  *   export.c, sockio.c, log.c, nbd-proto.c       leaves
  *
- * Lock order: srv->lock (the connection list) before conn->lock (a
+ * Lock order: srv->lock (the connection list) before srv->pool_lock before
+ * conn->lock (a
  * connection's slots) before conn->send_lock (its socket's write side);
  * queue locks are never held while any of these is taken (bio end_io runs
  * with the queue lock dropped, see queue.c).
@@ -40,6 +42,7 @@ struct blkd_export {
 	bool readonly;
 	uint32_t min_block;
 	unsigned index;			/* blktrace minor */
+	struct blkd_limit client_limit;	/* each client's (fields atomic) */
 	struct blkd_server *srv;
 };
 
@@ -64,6 +67,20 @@ struct blkd_server {
 	unsigned nr_conns;
 	unsigned long next_id;
 	bool stopping;
+	/* connection threads and the event loop (evloop.c) */
+	int epfd;			/* every connection's socket and wake fd */
+	int ev_wake;			/* eventfd: wakes the event loop */
+	pthread_t ev_thread;
+	bool ev_running;
+	pthread_t *pool;
+	unsigned nr_pool;
+	pthread_mutex_t pool_lock;	/* after srv->lock, before conn->lock */
+	pthread_cond_t pool_cond;
+	struct blkd_conn *runq_head, *runq_tail;	/* under pool_lock */
+	unsigned runq_len;		/* under pool_lock; read relaxed */
+	unsigned pool_idle;		/* under pool_lock */
+	bool pool_stop;
+	struct blkd_conn *retired;	/* to free, under pool_lock */
 	FILE *trace;			/* --trace-text file */
 	pthread_mutex_t trace_lock;
 	struct blkd_blktrace *blktrace;	/* --trace DIR */
@@ -87,8 +104,36 @@ struct blkd_slot {
 	struct blkd_slot *next_pending;	/* the output queue, then a done chain */
 };
 
+/* Who runs a connection (evloop.c); under srv->pool_lock. */
+enum blkd_sched {
+	BLKD_SCHED_PARKED,		/* waits in the epoll set, no thread */
+	BLKD_SCHED_QUEUED,		/* on the run queue */
+	BLKD_SCHED_RUNNING,		/* a pool thread runs its step */
+	BLKD_SCHED_DEAD,		/* retired, to be freed */
+};
+
+/* Where a connection is in its life (conn.c). */
+enum blkd_phase {
+	BLKD_PHASE_HANDSHAKE,
+	BLKD_PHASE_TRANSMISSION,
+	BLKD_PHASE_DRAIN,
+};
+
+struct reader;
+
 struct blkd_conn {
 	struct blkd_conn *prev, *next;	/* srv->conns, under srv->lock */
+	struct blkd_conn *run_next;	/* run queue or retired list */
+	enum blkd_sched sched;
+	bool again;			/* an event came while it ran */
+	bool want_in, want_out;		/* what a parked step waits for (evloop.c) */
+	enum blkd_phase phase;		/* only its running thread touches it */
+	uint64_t deadline_ns;		/* handshake or drain ends by then (0: none) */
+	bool budget_wait;		/* parked for buffer budget (atomic) */
+	bool disc;			/* the client said NBD_CMD_DISC */
+	struct reader *rd;		/* transmission state between steps */
+	struct blkd_throttle thr;	/* against exp->client_limit */
+	uint64_t throttled_ns;		/* thr's total, for stats (atomic) */
 	struct blkd_server *srv;
 	struct blkd_export *exp;
 	int fd;
@@ -157,12 +202,26 @@ int blkd_listen_tcp(const char *ip, const char *port, int *fds, int max);
 /* Accept one client: 0, or -errno of accept4 (EMFILE at the fd limit). */
 int blkd_accept(struct blkd_server *srv, int lfd);
 
-/* conn.c: take over fd; the connection runs on its own thread */
+/* conn.c: take over fd; the connection waits in the event loop until
+ * the client speaks */
 void blkd_conn_start(struct blkd_server *srv, int fd, const char *peer);
+/* Run c until it would block; true when it ended (and was retired). */
+bool blkd_conn_step(struct blkd_conn *c);
+void blkd_conn_free(struct blkd_conn *c);
 
-/* transmission.c: the transmission phase, after the handshake; 0 when
- * the client left cleanly, else -errno */
-int blkd_transmission(struct blkd_conn *c);
+/* evloop.c: the event loop and the connection threads */
+int blkd_evloop_start(struct blkd_server *srv, unsigned nthreads);
+void blkd_evloop_stop(struct blkd_server *srv);
+int blkd_conn_watch(struct blkd_conn *c);	/* into the epoll set; -errno */
+void blkd_conn_schedule(struct blkd_conn *c);
+void blkd_conn_retire(struct blkd_conn *c);	/* freed by the event loop */
+bool blkd_pool_busy(struct blkd_server *srv);	/* connections wait to run */
+
+/* transmission.c: the transmission phase, after the handshake, in steps:
+ * -EAGAIN when it would block (call again on the next event), 0 when the
+ * client left, else -errno.  blkd_transmission_end frees its state. */
+int blkd_transmission_step(struct blkd_conn *c);
+void blkd_transmission_end(struct blkd_conn *c);
 /* Give back n slots chained by next_pending (their replies have left). */
 void blkd_slots_put(struct blkd_conn *c, struct blkd_slot *s, unsigned n);
 
@@ -181,6 +240,12 @@ int blkd_handshake(struct blkd_conn *c);
 /* serve.c, ctl-client.c: the commands */
 int blkd_cmd_serve(int argc, char **argv);
 int blkd_cmd_ctl(int argc, char **argv);
+
+/* throttle-client.c: may the request in hand start under the client's
+ * limits?  0, or the ns to wait (then c->deadline_ns wakes it). */
+uint64_t blkd_client_throttle(struct blkd_conn *c, uint16_t nbd_type, uint32_t len);
+void blkd_client_limit_get(const struct blkd_export *e, struct blkd_limit *lim);
+void blkd_client_limit_set(struct blkd_export *e, const struct blkd_limit *lim);
 
 /* control.c */
 int blkd_control_handle(struct blkd_server *srv, int fd);

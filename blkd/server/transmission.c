@@ -185,13 +185,22 @@ static void conn_bio_end(struct blkd_bio *bio)
 
 /* ---- the reader ---------------------------------------------------- */
 
+/* Kept between steps (c->rd): a step that would block returns -EAGAIN
+ * and the next one goes on from here. */
 struct reader {
 	struct blkd_conn *c;
-	uint8_t *buf;
+	uint8_t *buf;		/* NULL while idle between requests */
 	size_t pos, len;
 	struct blkd_bio *batch[BATCH];
 	unsigned nb;
 	unsigned heavy;		/* bios in the batch that write or read big */
+	/* the request being taken in */
+	bool have_rq;
+	bool charged;		/* it passed the client's limits */
+	struct nbd_request rq;
+	struct blkd_slot *s;	/* its slot, once it has one */
+	int err;		/* the answer it gets instead of I/O */
+	size_t pdone;		/* payload bytes taken so far */
 };
 
 static bool bio_is_heavy(const struct blkd_conn *c, const struct blkd_bio *bio)
@@ -273,30 +282,6 @@ static ssize_t recv_poll(struct reader *r)
 	return n;
 }
 
-/* Receive at least one byte into buf, sleeping when there is none - and
- * sending waiting replies meanwhile: the reader never sleeps on one
- * direction only.  Bytes, or -errno (-ECONNRESET at end of file). */
-static ssize_t recv_wait(struct blkd_conn *c, void *buf, size_t len)
-{
-	for (;;) {
-		ssize_t n = blkd_conn_recv(c, buf, len);
-		int rc;
-
-		if (n > 0)
-			return n;
-		if (n == 0)
-			return -ECONNRESET;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		trim_idle(c);
-		rc = blkd_conn_wait(c, true, -1);
-		if (rc)
-			return rc;
-	}
-}
-
 /* Make at least need bytes available in the receive buffer. */
 static int fill(struct reader *r, size_t need)
 {
@@ -316,8 +301,8 @@ static int fill(struct reader *r, size_t need)
 			n = recv_poll(r);	/* at least one more try */
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			n = recv_wait(r->c, r->buf + r->len, RBUF_SIZE - r->len);
-		else if (n <= 0)
+			return -EAGAIN;		/* the next step goes on */
+		if (n <= 0)
 			n = n ? -errno : -ECONNRESET;
 		if (n < 0)
 			return (int)n;
@@ -326,22 +311,26 @@ static int fill(struct reader *r, size_t need)
 	return 0;
 }
 
-/* Receive len bytes straight into dst. */
-static int recv_full(struct blkd_conn *c, char *dst, size_t len)
+/* Receive into dst until it has len bytes, without blocking: 0, -EAGAIN
+ * (r->pdone says how far it got) or -errno. */
+static int recv_direct(struct reader *r, char *dst, size_t len)
 {
-	while (len) {
-		ssize_t n = recv_wait(c, dst, len);
+	while (r->pdone < len) {
+		ssize_t n = blkd_conn_recv(r->c, dst + r->pdone, len - r->pdone);
 
+		if (n == 0)
+			return -ECONNRESET;
 		if (n < 0)
-			return (int)n;
-		dst += n;
-		len -= (size_t)n;
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN
+											   : -errno;
+		r->pdone += (size_t)n;
 	}
 	return 0;
 }
 
-/* Copy a payload of len bytes into dst: buffered part, then straight in. */
-static int read_payload(struct reader *r, void *dst, size_t len)
+/* Copy a payload of len bytes into dst (NULL: discard it): buffered part,
+ * then straight in.  Resumes after -EAGAIN from r->pdone. */
+static int read_payload(struct reader *r, char *dst, size_t len)
 {
 	size_t have;
 
@@ -359,26 +348,25 @@ static int read_payload(struct reader *r, void *dst, size_t len)
 		return 0;
 	}
 	have = r->len - r->pos;
-
-	if (have > len)
-		have = len;
+	if (have > len - r->pdone)
+		have = len - r->pdone;
 	if (dst)
-		memcpy(dst, r->buf + r->pos, have);
+		memcpy(dst + r->pdone, r->buf + r->pos, have);
 	r->pos += have;
-	len -= have;
-	if (!len)
+	r->pdone += have;
+	if (r->pdone == len)
 		return 0;
 	submit_batch_to_pool(r);
 	if (dst)
-		return recv_full(r->c, (char *)dst + have, len);
-	while (len) {	/* discard */
+		return recv_direct(r, dst, len);
+	while (r->pdone < len) {	/* discard */
 		int rc = fill(r, 1);
-		size_t n = r->len - r->pos < len ? r->len - r->pos : len;
+		size_t n = r->len - r->pos < len - r->pdone ? r->len - r->pos : len - r->pdone;
 
 		if (rc)
 			return rc;
 		r->pos += n;
-		len -= n;
+		r->pdone += n;
 	}
 	return 0;
 }
@@ -388,8 +376,8 @@ static int read_payload(struct reader *r, void *dst, size_t len)
  * (the data path does not allocate in steady state), but their capacity is
  * budgeted per connection and in total (--max-inflight-bytes): a client
  * over its budget waits here - and so is not read from - until its replies
- * have left; other clients are not held up.  -ECONNRESET if the
- * connection died meanwhile.
+ * have left; other clients are not held up.  NULL when it must wait (the
+ * connection is parked until a slot or bytes come back).
  */
 static struct blkd_slot *slot_get(struct reader *r, size_t need)
 {
@@ -404,13 +392,16 @@ static struct blkd_slot *slot_get(struct reader *r, size_t need)
 			break;
 		if (s && __reclaim_idle(c))
 			continue;
+		/* Park: a slot coming back kicks the wake fd; bytes other
+		 * connections give back are looked for every tick. */
 		c->reader_waits = true;
+		__atomic_store_n(&c->budget_wait, true, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&c->lock);
 		submit_batch(r);
-		blkd_conn_wait(c, false, 100);	/* timeout: other connections' bytes */
-		pthread_mutex_lock(&c->lock);
-		c->reader_waits = false;
+		return NULL;
 	}
+	c->reader_waits = false;
+	__atomic_store_n(&c->budget_wait, false, __ATOMIC_RELAXED);
 	c->free_slots = s->next_free;
 	c->inflight++;
 	if (cap > s->cap || (s->cap > (4u << 20) && need <= (1u << 20))) {
@@ -578,94 +569,217 @@ static const enum blkd_op cmd_op[] = {
 	[NBD_CMD_CACHE] = BLKD_OP_CACHE, [NBD_CMD_WRITE_ZEROES] = BLKD_OP_ZERO,
 };
 
-int blkd_transmission(struct blkd_conn *c)
+/* A new request header: the checks that hang up; 1 for DISC. */
+static int take_header(struct reader *r)
 {
-	struct reader r = { .c = c };
-	struct nbd_request rq;
+	struct blkd_conn *c = r->c;
+	struct nbd_request *rq = &r->rq;
+	int rc = fill(r, NBD_REQUEST_SIZE);
+
+	if (rc)
+		return rc;
+	nbd_request_parse(r->buf + r->pos, rq);
+	r->pos += NBD_REQUEST_SIZE;
+	if (rq->magic != NBD_REQUEST_MAGIC) {
+		blkd_log("conn %lu: bad request magic (expected %08x, got %08x), hanging up",
+			 c->id, NBD_REQUEST_MAGIC, rq->magic);
+		return -EPROTO;
+	}
+	if (rq->type == NBD_CMD_DISC)
+		return 1;
+	if (rq->type == NBD_CMD_WRITE && rq->length > NBD_MAX_PAYLOAD) {
+		blkd_log("conn %lu: WRITE payload too large (%u > %u), hanging up",
+			 c->id, rq->length, NBD_MAX_PAYLOAD);
+		return -EPROTO;
+	}
+	r->have_rq = true;
+	r->charged = false;
+	r->s = NULL;
+	r->pdone = 0;
+	return 0;
+}
+
+/* Over the client's limits: park until its buckets have room. */
+static int client_limit(struct reader *r)
+{
+	uint64_t wait;
+
+	if (r->charged)
+		return 0;
+	wait = blkd_client_throttle(r->c, r->rq.type, r->rq.length);
+	if (wait) {
+		submit_batch(r);
+		r->c->deadline_ns = ob_mono_ns() + wait;
+		return -EAGAIN;
+	}
+	r->c->deadline_ns = 0;
+	r->charged = true;
+	return 0;
+}
+
+/* A slot for the request in hand, and what it is answered with if not
+ * I/O; -EAGAIN when the budget says wait.  1 when it was answered here. */
+static int take_slot(struct reader *r)
+{
+	struct blkd_conn *c = r->c;
+	struct nbd_request *rq = &r->rq;
+	struct blkd_slot *s;
+
+	if (rq->type == NBD_CMD_BLOCK_STATUS && c->meta_alloc) {
+		s = slot_get(r, 4 + 8 * MAX_EXTENTS);
+		if (!s)
+			return -EAGAIN;
+		if (rq->flags & ~(NBD_CMD_FLAG_REQ_ONE | NBD_CMD_FLAG_FUA))
+			chunk_error(c, s, rq->cookie, -EINVAL);
+		else
+			block_status(c, s, rq);
+		return 1;
+	}
+	r->err = request_check(c, rq);
+	if (!r->err && rq->type == NBD_CMD_READ && rq->length > NBD_MAX_PAYLOAD)
+		r->err = -EINVAL;
+	s = slot_get(r, rq->type == NBD_CMD_READ || rq->type == NBD_CMD_WRITE ? rq->length : 0);
+	if (!s)
+		return -EAGAIN;
+	s->cookie = rq->cookie;
+	s->type = rq->type;
+	s->nbd_flags = rq->flags;
+	r->s = s;
+	return 0;
+}
+
+/* The request in hand, with its slot and payload, becomes a bio in the
+ * batch (or is answered with r->err). */
+static void queue_request(struct reader *r)
+{
+	struct blkd_conn *c = r->c;
+	struct nbd_request *rq = &r->rq;
+	struct blkd_slot *s = r->s;
+
+	if (rq->type == NBD_CMD_WRITE && s->cap < rq->length && !r->err)
+		r->err = -ENOMEM;
+	else if (rq->type == NBD_CMD_READ && s->cap < rq->length && !r->err)
+		r->err = -ENOMEM;
+	if (r->err) {
+		s->bio.len = 0;
+		reply(c, s, r->err);
+		return;
+	}
+	s->bio.op = cmd_op[rq->type];
+	s->bio.flags = 0;
+	if ((rq->flags & NBD_CMD_FLAG_FUA) && rq->type != NBD_CMD_READ && rq->type != NBD_CMD_CACHE)
+		s->bio.flags |= BLKD_F_FUA;
+	if (rq->flags & NBD_CMD_FLAG_NO_HOLE)
+		s->bio.flags |= BLKD_F_NOHOLE;
+	if (rq->flags & NBD_CMD_FLAG_FAST_ZERO)
+		s->bio.flags |= BLKD_F_FASTZERO;
+	s->bio.off = rq->offset;
+	s->bio.len = rq->type == NBD_CMD_FLUSH ? 0 : rq->length;
+	s->bio.error = 0;
+	s->bio.client = &c->client;
+	s->bio.end_io = conn_bio_end;
+	s->bio.private = s;
+	r->batch[r->nb++] = &s->bio;
+	r->heavy += bio_is_heavy(c, &s->bio);
+	if (r->nb == BATCH)
+		submit_batch(r);
+}
+
+/* One request as far as it goes: 0 when queued or answered, 1 for DISC,
+ * -EAGAIN, or -errno to hang up. */
+static int take_request(struct reader *r)
+{
+	struct nbd_request *rq = &r->rq;
 	int rc;
 
-	c->tls_nonblock = true;		/* from here on nothing waits in TLS */
-	r.buf = malloc(RBUF_SIZE);
-	if (!r.buf)
-		return -ENOMEM;
-	for (;;) {
-		struct blkd_slot *s;
-		int err;
-
-		rc = fill(&r, NBD_REQUEST_SIZE);
+	if (!r->have_rq) {
+		rc = take_header(r);
 		if (rc)
-			break;
-		nbd_request_parse(r.buf + r.pos, &rq);
-		r.pos += NBD_REQUEST_SIZE;
-		if (rq.magic != NBD_REQUEST_MAGIC) {
-			blkd_log("conn %lu: bad request magic (expected %08x, got %08x), hanging up",
-				 c->id, NBD_REQUEST_MAGIC, rq.magic);
-			rc = -EPROTO;
-			break;
-		}
-		if (rq.type == NBD_CMD_DISC) {
-			rc = 0;
-			break;
-		}
-		if (rq.type == NBD_CMD_WRITE && rq.length > NBD_MAX_PAYLOAD) {
-			blkd_log("conn %lu: WRITE payload too large (%u > %u), hanging up",
-				 c->id, rq.length, NBD_MAX_PAYLOAD);
-			rc = -EPROTO;
-			break;
-		}
-		if (rq.type == NBD_CMD_BLOCK_STATUS && c->meta_alloc) {
-			s = slot_get(&r, 4 + 8 * MAX_EXTENTS);
-			if (rq.flags & ~(NBD_CMD_FLAG_REQ_ONE | NBD_CMD_FLAG_FUA))
-				chunk_error(c, s, rq.cookie, -EINVAL);
-			else
-				block_status(c, s, &rq);
-			continue;
-		}
-		err = request_check(c, &rq);
-		if (!err && rq.type == NBD_CMD_READ && rq.length > NBD_MAX_PAYLOAD)
-			err = -EINVAL;
-		s = slot_get(&r, rq.type == NBD_CMD_READ || rq.type == NBD_CMD_WRITE ?
-				 rq.length : 0);
-		s->cookie = rq.cookie;
-		s->type = rq.type;
-		s->nbd_flags = rq.flags;
-		if (rq.type == NBD_CMD_WRITE) {
-			rc = read_payload(&r, s->cap >= rq.length ? s->bio.buf : NULL, rq.length);
-			if (rc) {
-				slot_put(c, s);
-				break;
-			}
-			if (s->cap < rq.length && !err)
-				err = -ENOMEM;
-		} else if (rq.type == NBD_CMD_READ && s->cap < rq.length && !err) {
-			err = -ENOMEM;
-		}
-		if (err) {
-			s->bio.len = 0;
-			reply(c, s, err);
-			continue;
-		}
-		s->bio.op = cmd_op[rq.type];
-		s->bio.flags = 0;
-		if ((rq.flags & NBD_CMD_FLAG_FUA) && rq.type != NBD_CMD_READ &&
-		    rq.type != NBD_CMD_CACHE)
-			s->bio.flags |= BLKD_F_FUA;
-		if (rq.flags & NBD_CMD_FLAG_NO_HOLE)
-			s->bio.flags |= BLKD_F_NOHOLE;
-		if (rq.flags & NBD_CMD_FLAG_FAST_ZERO)
-			s->bio.flags |= BLKD_F_FASTZERO;
-		s->bio.off = rq.offset;
-		s->bio.len = rq.type == NBD_CMD_FLUSH ? 0 : rq.length;
-		s->bio.error = 0;
-		s->bio.client = &c->client;
-		s->bio.end_io = conn_bio_end;
-		s->bio.private = s;
-		r.batch[r.nb++] = &s->bio;
-		r.heavy += bio_is_heavy(c, &s->bio);
-		if (r.nb == BATCH)
-			submit_batch(&r);
+			return rc;
 	}
-	submit_batch(&r);
-	free(r.buf);
+	if (!r->s) {
+		rc = client_limit(r);
+		if (rc)
+			return rc;
+		rc = take_slot(r);
+		if (rc < 0)
+			return rc;
+		if (rc) {
+			r->have_rq = false;
+			return 0;
+		}
+	}
+	if (rq->type == NBD_CMD_WRITE) {
+		rc = read_payload(r, r->s->cap >= rq->length ? (char *)r->s->bio.buf : NULL,
+				  rq->length);
+		if (rc)
+			return rc;
+	}
+	r->have_rq = false;
+	queue_request(r);
+	return 0;
+}
+
+/* Between requests with nothing buffered, an idle connection keeps no
+ * receive buffer (2,000 idle clients would hold 500 MiB of them). */
+static void reader_idle(struct reader *r)
+{
+	if (!r->have_rq && !r->nb && r->pos == r->len) {
+		free(r->buf);
+		r->buf = NULL;
+		r->pos = r->len = 0;
+	}
+}
+
+int blkd_transmission_step(struct blkd_conn *c)
+{
+	struct reader *r = c->rd;
+	int rc;
+
+	if (!r) {
+		r = c->rd = calloc(1, sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		r->c = c;
+		c->tls_nonblock = true;	/* from here on nothing waits in TLS */
+	}
+	if (!r->buf) {
+		r->buf = malloc(RBUF_SIZE);
+		if (!r->buf)
+			return -ENOMEM;
+	}
+	blkd_outq_push(c);		/* woken by POLLOUT, perhaps */
+	do
+		rc = take_request(r);
+	while (!rc);
+	if (rc == -EAGAIN) {
+		submit_batch(r);	/* never park with requests held back */
+		trim_idle(c);
+		reader_idle(r);
+		return -EAGAIN;
+	}
+	if (rc == 1) {
+		c->disc = true;
+		rc = 0;
+	}
+	if (r->have_rq && r->s) {	/* a payload cut short */
+		slot_put(c, r->s);
+		r->have_rq = false;
+	}
+	submit_batch(r);
 	return rc == -ECONNRESET ? 0 : rc;
+}
+
+void blkd_transmission_end(struct blkd_conn *c)
+{
+	struct reader *r = c->rd;
+
+	if (!r)
+		return;
+	submit_batch(r);
+	if (r->have_rq && r->s)
+		slot_put(c, r->s);
+	free(r->buf);
+	free(r);
+	c->rd = NULL;
 }
