@@ -25,15 +25,14 @@ $(UMAP_LIB): $(call objs,$(UMAP_SRCS) $(UMAP_LIB_SRCS) $(COMMON_SRCS))
 	rm -f $@
 	$(AR) rcs $@ $^
 
-# The shared library is for unchanged UMap programs built elsewhere (the
-# benchmark); not in the sanitizer build, whose runtime must come first.
-ifneq ($(SAN),1)
+# The shared libraries themselves (libmmpager.so.0, libumap.so.0) are made
+# by mmpager/install.mk; these links in $(O)/lib let unchanged UMap
+# programs built elsewhere (the benchmark) say "-L$(O)/lib -lumap".
 UMAP_SO := $(O)/lib/libumap.so
 LIBS += $(UMAP_SO)
-$(UMAP_SO): $(call objs,$(UMAP_SRCS) $(UMAP_LIB_SRCS) $(COMMON_SRCS))
-	@mkdir -p $(dir $@)
-	$(CC) -shared $(ALL_LDFLAGS) -Wl,-soname,libumap.so -o $@ $^
-endif
+$(UMAP_SO): $(O)/lib/libumap.so.0.1.0
+	ln -sfn libumap.so.0.1.0 $(O)/lib/libumap.so.0
+	ln -sfn libumap.so.0 $@
 
 MMPAGER_CLI_SRCS := $(wildcard mmpager/cli/*.c) mmpager/bench/workloads.c
 MMPAGER_BIN := $(O)/bin/mmpager

@@ -17,9 +17,11 @@ ROOT = os.environ.get("OB_ROOT") or os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))
 PACKAGES = ["ecfs", "libpam-ecfs", "blkd", "numamove", "libob-common0", "libob-common-dev",
             "libecfs0", "libecfs-dev", "libblkd0", "libblkd-dev", "libnumamove0",
-            "libnumamove-dev"]
+            "libnumamove-dev", "mmpager", "libmmpager0", "libmmpager-dev", "libumap0",
+            "libumap-dev"]
 PAGES = {"ecfs": "man1/ecfs.1", "mount.fuse.ecfs": "man8/mount.fuse.ecfs.8",
-         "pam_ecfs": "man8/pam_ecfs.8", "blkd": "man8/blkd.8", "numamove": "man8/numamove.8"}
+         "pam_ecfs": "man8/pam_ecfs.8", "blkd": "man8/blkd.8", "numamove": "man8/numamove.8",
+         "mmpager": "man1/mmpager.1"}
 
 
 def installed(pkg):
@@ -77,10 +79,10 @@ def test_unpacked_programs_and_pages(debs, tmp_path):
     la = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], stdout=subprocess.PIPE,
                         text=True).stdout.strip()
     env = dict(os.environ, LD_LIBRARY_PATH="%s/usr/lib/%s" % (root, la), MANWIDTH="80")
-    for prog in ("ecfs", "blkd", "numamove"):
+    for prog in ("ecfs", "blkd", "numamove", "mmpager"):
         out = run([str(root / "usr/bin" / prog), "--help"], env=env)
         assert "usage" in out.lower()
-    for prog in ("blkd", "numamove"):
+    for prog in ("blkd", "numamove", "mmpager"):
         assert run([str(root / "usr/bin" / prog), "--version"], env=env).startswith(prog)
     for name, page in PAGES.items():
         p = subprocess.run(["man", "-l", str(root / "usr/share/man" / (page + ".gz"))],
@@ -88,6 +90,10 @@ def test_unpacked_programs_and_pages(debs, tmp_path):
         assert p.returncode == 0 and not p.stderr and name.upper() in p.stdout, page
     assert (root / ("lib/%s/security/pam_ecfs.so" % la)).exists()
     assert (root / "sbin/mount.fuse.ecfs").exists()
+    # UMap users link -lumap: the link resolves to the soname's package.
+    assert os.path.realpath(root / ("usr/lib/%s/libumap.so" % la)) == \
+        str(root / ("usr/lib/%s/libumap.so.0.1.0" % la))
+    assert (root / "usr/include/umap/umap.h").exists()
 
 
 def test_install_demo_purge(debs):

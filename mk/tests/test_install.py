@@ -17,7 +17,7 @@ ROOT = os.environ.get("OB_ROOT") or os.path.dirname(os.path.dirname(
 BUILD = os.environ.get("OB_BUILD") or os.path.join(ROOT, "build")
 SAN = "build-san" in os.path.abspath(BUILD)
 PREFIX = "/usr/local"
-PROGRAMS = {"ecfs": "1", "blkd": "8", "numamove": "8"}
+PROGRAMS = {"ecfs": "1", "blkd": "8", "numamove": "8", "mmpager": "1"}
 HELPERS = {"mount.fuse.ecfs": "8", "pam_ecfs": "8"}
 
 
@@ -66,7 +66,14 @@ def test_every_listed_file_is_installed_and_nothing_else(dest):
         "/sbin/mount.fuse.ecfs", "/lib/%s/security/pam_ecfs.so" % la,
         "%s/include/ecfs.h" % PREFIX, "%s/include/ob/err.h" % PREFIX,
         "%s/lib/%s/libecfs.so.0" % (PREFIX, la), "%s/lib/%s/libecfs.so" % (PREFIX, la),
-        "%s/lib/%s/pkgconfig/ecfs.pc" % (PREFIX, la)]
+        "%s/lib/%s/pkgconfig/ecfs.pc" % (PREFIX, la),
+        "%s/include/mmpager.h" % PREFIX, "%s/include/umap/umap.h" % PREFIX,
+        "%s/include/umap.h" % PREFIX, "%s/share/man/man1/mmpager.1" % PREFIX,
+        "%s/share/bash-completion/completions/mmpager" % PREFIX]
+    for name in ("mmpager", "umap"):
+        must += ["%s/lib/%s/lib%s.so.0" % (PREFIX, la, name),
+                 "%s/lib/%s/lib%s.so" % (PREFIX, la, name),
+                 "%s/lib/%s/pkgconfig/%s.pc" % (PREFIX, la, name)]
     for p in must:
         assert p in listed, p
     for p in listed:
@@ -94,12 +101,15 @@ def test_programs_run_and_have_pages_and_completion(dest):
         p = subprocess.run(["bash", "-c", 'source "$1" && complete -p "$2"', "-", comp, prog],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert p.returncode == 0 and prog in p.stdout, (comp, p.stderr)
+    for prog in ("blkd", "numamove", "mmpager"):
+        p = subprocess.run([prog, "--version"], stdout=subprocess.PIPE, text=True, env=env)
+        assert p.returncode == 0 and p.stdout.startswith(prog + " "), (prog, p.stdout)
 
 
 def test_libraries_have_sonames_and_link_from_outside(dest, tmp_path):
     la = multiarch()
     libdir = "%s%s/lib/%s" % (dest, PREFIX, la)
-    for name in ("ob-common", "ecfs", "blkd", "numamove"):
+    for name in ("ob-common", "ecfs", "blkd", "numamove", "mmpager", "umap"):
         real = os.path.join(libdir, "lib%s.so.0.1.0" % name)
         dyn = subprocess.run(["readelf", "-d", real], stdout=subprocess.PIPE, text=True).stdout
         assert "Library soname: [lib%s.so.0]" % name in dyn, name
@@ -139,9 +149,61 @@ def test_libraries_have_sonames_and_link_from_outside(dest, tmp_path):
                      "pam_sm_open_session", "pam_sm_setcred"]
 
 
+UMAP_PROG = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <umap/umap.h>
+/* An unchanged UMap user: map FILE, add one to every byte, flush, unmap. */
+int main(int argc, char **argv)
+{
+    int fd = open(argv[1], O_RDWR);
+    size_t len = (size_t)atol(argv[2]), sum = 0;
+    unsigned char *p;
+    if (fd < 0) return 2;
+    p = umap(NULL, len, PROT_READ | PROT_WRITE, UMAP_PRIVATE, fd, 0);
+    if (p == UMAP_FAILED) return 3;
+    for (size_t i = 0; i < len; i++) { sum += p[i]; p[i]++; }
+    if (umap_flush() || uunmap(p, len)) return 4;
+    printf("%zu\n", sum);
+    return 0;
+}
+"""
+
+
+def test_umap_program_builds_against_installed_libumap(dest, tmp_path):
+    """A UMap-API program built from the installed umap.pc and umap/umap.h
+    with "-lumap" alone, run on a small file through the installed library:
+    it reads what is in the file and its writes land there."""
+    la = multiarch()
+    libdir = "%s%s/lib/%s" % (dest, PREFIX, la)
+    src = tmp_path / "um.c"
+    src.write_text(UMAP_PROG)
+    pc_env = dict(os.environ, PKG_CONFIG_SYSROOT_DIR=dest,
+                  PKG_CONFIG_LIBDIR=os.path.join(libdir, "pkgconfig"))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "umap"], env=pc_env,
+                           stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+    assert "-lumap" in flags
+    exe = str(tmp_path / "um")
+    san = ["-fsanitize=address,undefined"] if SAN else []
+    subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-o", exe, str(src)] + san + flags,
+                   check=True)
+    needed = subprocess.run(["readelf", "-d", exe], stdout=subprocess.PIPE, text=True).stdout
+    assert "[libumap.so.0]" in needed
+    data = bytes((i * 7) % 251 for i in range(3 * 4096 + 100))
+    f = tmp_path / "data"
+    f.write_bytes(data)
+    p = subprocess.run([exe, str(f), str(len(data))], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, env=env_for(dest), timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    assert int(p.stdout) == sum(data)
+    assert f.read_bytes() == bytes((b + 1) % 256 for b in data)
+
+
 def test_public_headers_stand_alone(dest, tmp_path):
     inc = "%s%s/include" % (dest, PREFIX)
-    for h in ("ecfs.h", "blkd.h", "numamove.h", "ob/err.h", "ob/secmem.h"):
+    for h in ("ecfs.h", "blkd.h", "numamove.h", "ob/err.h", "ob/secmem.h", "mmpager.h",
+              "umap/umap.h", "umap.h"):
         src = tmp_path / "one.c"
         src.write_text("#include <%s>\nint main(void) { return 0; }\n" % h)
         p = subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-I", inc, "-c", "-o",

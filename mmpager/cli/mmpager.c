@@ -333,6 +333,48 @@ static int cmd_stat(int argc, char **argv)
 	return 0;
 }
 
+/* "mmpager --help" and "mmpager --version": the options before a subcommand. */
+enum { K_VERSION = 1 };
+
+static const struct ob_opt top_opts[] = {
+	{ "version", 0, K_VERSION, NULL, "print the version", 0 },
+	{ OB_OPT_END },
+};
+
+static const struct ob_opt *const top_tables[] = { top_opts, NULL };
+
+static const struct ob_cmd top_cmd = {
+	.prog = PROG,
+	.synopsis = PROG " bench FILE|URI [OPTION]...\n"
+		    PROG " stat PID\n"
+		    PROG " serve --snapshot FILE --socket PATH [OPTION]...",
+	.about = "Demand paging in userspace (libmmpager); see mmpager(1) and "
+		 "'" PROG " SUBCOMMAND --help'.",
+	.tables = top_tables,
+	.operands_min = 0,
+	.operands_max = 0,
+};
+
+static int top_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char *arg,
+		   void *ctx)
+{
+	(void)cmd, (void)arg, (void)ctx;
+	if (opt->key == K_VERSION) {
+		printf(PROG " 0.1\n");
+		return -1;	/* stop: not an error, nothing more to do */
+	}
+	return 0;
+}
+
+static int cmd_top(int argc, char **argv)
+{
+	int status;
+
+	if (ob_opt_parse(&top_cmd, argc, argv, top_opt, NULL, &status) < 0)
+		return status < 0 ? 0 : status;
+	return ob_opt_usage(&top_cmd, "a subcommand is needed: bench, stat or serve");
+}
+
 int main(int argc, char **argv)
 {
 	mmp_set_log(log_stderr);
@@ -342,14 +384,8 @@ int main(int argc, char **argv)
 		return cmd_stat(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "serve"))
 		return cmd_serve(argc - 1, argv + 1);
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: " PROG " bench FILE|URI [OPTION]...\n"
-		       "       " PROG " stat PID\n"
-		       "       " PROG " serve --snapshot FILE --socket PATH [OPTION]...\n"
-		       "Demand paging in userspace (libmmpager); see mmpager(1) and "
-		       "'" PROG " bench --help'.\n");
-		return 0;
-	}
+	if (argc >= 2 && argv[1][0] == '-')
+		return cmd_top(argc, argv);
 	fprintf(stderr, "usage: " PROG " bench FILE|URI [OPTION]... | " PROG " stat PID | " PROG " serve ...\n");
 	return 2;
 }
