@@ -28,11 +28,11 @@ int mp_bounce_get(struct mp_worker_buf *b, size_t size)
 {
 	void *page;
 
-	if (b->size >= size)
+	if (b->size >= size && !b->mapped)
 		return 0;
 	if (size > MP_HUGE_SIZE) {
-		/* A 1 GiB page: its own mapping, aligned for the copy and
-		 * given back after the fill, so a filler never sits on a GiB */
+		/* A 1 GiB page: a fresh (so zero) mapping each time, given
+		 * back after the fill, so a filler never sits on a GiB */
 		mp_bounce_free(b);
 		page = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

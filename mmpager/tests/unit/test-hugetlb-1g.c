@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "mmp-test.h"
+#include "mp-int.h"
 
 #define GIB		((size_t)1 << 30)
 #define POOL		"/sys/kernel/mm/hugepages/hugepages-1048576kB"
@@ -202,6 +203,29 @@ static void test_1g_flag_alone_refused(void **state)
 	mmp_pager_free(p);
 }
 
+/* A 1 GiB fill's bounce buffer is a fresh zero mapping, given back once
+ * the page is copied in: no filler keeps a GiB between faults. */
+static void test_1g_bounce_given_back(void **state)
+{
+	struct mp_worker_buf b = { 0 };
+	volatile uint8_t *page;
+
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(mp_bounce_get(&b, GIB), 0);
+		assert_true(b.mapped);
+		page = b.page;
+		assert_int_equal(page[GIB - 1], 0);	/* fresh, even after a write */
+		page[GIB - 1] = 0x77;
+		mp_bounce_trim(&b);
+		assert_null(b.page);
+		assert_int_equal(b.size, 0);
+	}
+	assert_int_equal(mp_bounce_get(&b, 4096), 0);	/* small pages stay */
+	mp_bounce_trim(&b);
+	assert_non_null(b.page);
+	mp_bounce_free(&b);
+}
+
 static int run_1g_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +234,7 @@ static int run_1g_tests(void)
 		cmocka_unit_test(test_short_1g_pool_refused),
 		cmocka_unit_test(test_1g_needs_1g_buffer),
 		cmocka_unit_test(test_1g_flag_alone_refused),
+		cmocka_unit_test(test_1g_bounce_given_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
