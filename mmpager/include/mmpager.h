@@ -158,6 +158,8 @@ void mmp_pager_config(const struct mmp_pager *p, struct mmp_config *cfg);
 
 #define MMP_MAP_FIXED	0x1	/* addr is the address, as MAP_FIXED */
 #define MMP_MAP_HUGETLB	0x2	/* back with 2 MiB huge pages (MAP_HUGETLB) */
+#define MMP_MAP_HUGE_1GB 0x4	/* with MMP_MAP_HUGETLB: 1 GiB pages instead
+				 * (MAP_HUGE_1GB, or a pagesize=1G mount) */
 
 struct mmp_map_args {
 	void *addr;		/* hint, or the address with MMP_MAP_FIXED */

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "mp-int.h"
@@ -27,11 +28,22 @@ int mp_bounce_get(struct mp_worker_buf *b, size_t size)
 {
 	void *page;
 
-	if (b->size >= size)
+	if (b->size >= size && !b->mapped)
 		return 0;
-	if (posix_memalign(&page, 4096, size))
+	if (size > MP_HUGE_SIZE) {
+		/* A 1 GiB page: a fresh (so zero) mapping each time, given
+		 * back after the fill, so a filler never sits on a GiB */
+		mp_bounce_free(b);
+		page = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (page == MAP_FAILED)
+			return -ENOMEM;
+		b->mapped = true;
+	} else if (posix_memalign(&page, 4096, size)) {
 		return -ENOMEM;
-	free(b->page);
+	} else {
+		mp_bounce_free(b);
+	}
 	b->page = page;
 	b->size = size;
 	return 0;
@@ -39,9 +51,20 @@ int mp_bounce_get(struct mp_worker_buf *b, size_t size)
 
 void mp_bounce_free(struct mp_worker_buf *b)
 {
-	free(b->page);
+	if (b->mapped)
+		munmap(b->page, b->size);
+	else
+		free(b->page);
 	b->page = NULL;
 	b->size = 0;
+	b->mapped = false;
+}
+
+/* Drop a 1 GiB bounce buffer once its page is copied in. */
+void mp_bounce_trim(struct mp_worker_buf *b)
+{
+	if (b->mapped)
+		mp_bounce_free(b);
 }
 
 static void *page_addr(const struct mp_region *r, uint64_t idx)
@@ -150,12 +173,13 @@ int mp_fill_page(struct mp_region *r, uint64_t idx, bool write, bool pin,
 	if (rc == 0 && !zero) {
 		rc = r->store->ops->read(r->store, b->page, len, r->offset + idx * r->psize);
 		if (rc < 0) {
+			mp_bounce_trim(b);
 			fill_abort(r, tp, e, len, true);
 			fill_failed(r, idx, len, rc, b->tid);
 			return -EIO;
 		}
 		atomic_fetch_add_explicit(&p->n_rd_bytes, len, RELAXED);
-	} else if (rc == 0) {
+	} else if (rc == 0 && !b->mapped) {	/* a fresh mapping is zero */
 		memset(b->page, 0, len);
 	}
 	/* A write fault maps the page writable at once: it is dirty anyway,
@@ -171,6 +195,7 @@ int mp_fill_page(struct mp_region *r, uint64_t idx, bool write, bool pin,
 			rc = mp_uffd_zeropage(p->uffd, page_addr(r, idx), len);
 		else
 			rc = mp_uffd_copy(p->uffd, page_addr(r, idx), b->page, len, wp);
+		mp_bounce_trim(b);
 		if (rc == -EEXIST) {	/* present after all: treat as dirty */
 			wp = false;
 			rc = 0;

@@ -38,6 +38,7 @@
 
 #define MP_PT_ENTRIES	512	/* entries per table page */
 #define MP_HUGE_SIZE	(2u << 20)
+#define MP_GIGA_SIZE	((size_t)1 << 30)
 
 /* ---- counted locks (lock.c) ------------------------------------------ */
 
@@ -202,11 +203,14 @@ void mp_region_put(struct mp_region *r);
 struct mp_worker_buf {
 	void *page;		/* bounce buffer, one pager page (or 2 MiB) */
 	size_t size;
+	bool mapped;		/* page is an mmap of a 1 GiB page: dropped
+				 * after each fill (see mp_bounce_trim) */
 	pid_t tid;		/* the faulting thread (UFFD_FEATURE_THREAD_ID), or 0 */
 };
 
 int mp_bounce_get(struct mp_worker_buf *b, size_t size);
 void mp_bounce_free(struct mp_worker_buf *b);
+void mp_bounce_trim(struct mp_worker_buf *b);
 
 /* Make page idx of r resident (wait if another thread is on it).  write
  * says the fault was a write (map it writable and dirty).  Returns 0 or

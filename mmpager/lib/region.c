@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* region.c - map and unmap regions; the sorted region index; the hugetlb
- * pool check.
+ * pool check (2 MiB pages, and 1 GiB pages where the machine has them).
  *
  * Each region is its own anonymous private mapping registered with the
  * pager's one userfaultfd (missing faults, plus write-protect faults when
@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "ob/err.h"
@@ -29,6 +30,11 @@
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB	(21 << 26)	/* log2(2 MiB) << MAP_HUGE_SHIFT */
 #endif
+#ifndef MAP_HUGE_1GB
+#define MAP_HUGE_1GB	(30 << 26)	/* log2(1 GiB) << MAP_HUGE_SHIFT */
+#endif
+#define HUGETLBFS_MAGIC_NR	0x958458f6
+#define GIGA_POOL	"/sys/kernel/mm/hugepages/hugepages-1048576kB"
 
 int mp_pager_check_owner(struct mmp_pager *p, struct ob_err *err);
 
@@ -149,34 +155,104 @@ static int meminfo_value(const char *key, uint64_t *out)
 	return rc;
 }
 
-/* The pool must hold what can be resident at once: the whole region when it
- * fits in the buffer (then the kernel reserves it at mmap time), else the
- * buffer (then MAP_NORESERVE, and the pager never has more resident). */
-static int hugetlb_check(struct mmp_pager *p, size_t len, bool *noreserve,
-			 struct ob_err *err)
+static uint64_t sysfs_value(const char *name)
 {
-	uint64_t free_pages = 0, rsvd = 0, total = 0, size_kb = 0;
-	uint64_t region_pages = len / MP_HUGE_SIZE, buf_pages = p->buf_bytes / MP_HUGE_SIZE;
-	uint64_t need, avail;
+	char path[128];
+	FILE *f;
+	unsigned long long v = 0;
 
+	snprintf(path, sizeof(path), GIGA_POOL "/%s", name);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* The pool's knob (named in errors) and its counts.  2 MiB pages are the
+ * default size, counted in /proc/meminfo; 1 GiB pages have their own pool,
+ * which /proc/sys/vm/nr_hugepages does not touch. */
+static int pool_counts(size_t hsz, const char **knob, uint64_t *total, uint64_t *free_pages,
+		       uint64_t *rsvd, struct ob_err *err)
+{
+	uint64_t size_kb = 0;
+
+	if (hsz == MP_GIGA_SIZE) {
+		if (access(GIGA_POOL, F_OK) < 0)
+			return ob_err_set(err, -EOPNOTSUPP, "hugetlb: this machine has no "
+					  "1 GiB huge pages (no " GIGA_POOL "; the CPU needs "
+					  "pdpe1gb)");
+		*knob = GIGA_POOL "/nr_hugepages";
+		*total = sysfs_value("nr_hugepages");
+		*free_pages = sysfs_value("free_hugepages");
+		*rsvd = sysfs_value("resv_hugepages");
+		return 0;
+	}
 	if (meminfo_value("Hugepagesize", &size_kb) < 0 || size_kb * 1024 != MP_HUGE_SIZE)
 		return ob_err_set(err, -EOPNOTSUPP, "hugetlb: the default huge page "
 				  "size is not 2 MiB (Hugepagesize %" PRIu64 " kB)", size_kb);
+	*knob = "/proc/sys/vm/nr_hugepages";
+	meminfo_value("HugePages_Total", total);
+	meminfo_value("HugePages_Free", free_pages);
+	meminfo_value("HugePages_Rsvd", rsvd);
+	return 0;
+}
+
+static const char *huge_name(size_t hsz)
+{
+	return hsz == MP_GIGA_SIZE ? "1 GiB" : "2 MiB";
+}
+
+/* The pool must hold what can be resident at once: the whole region when it
+ * fits in the buffer (then the kernel reserves it at mmap time), else the
+ * buffer (then MAP_NORESERVE, and the pager never has more resident). */
+static int hugetlb_check(struct mmp_pager *p, size_t len, size_t hsz, bool *noreserve,
+			 struct ob_err *err)
+{
+	uint64_t free_pages = 0, rsvd = 0, total = 0;
+	uint64_t region_pages = len / hsz, buf_pages = p->buf_bytes / hsz;
+	uint64_t need, avail;
+	const char *knob = NULL;
+	int rc = pool_counts(hsz, &knob, &total, &free_pages, &rsvd, err);
+
+	if (rc < 0)
+		return rc;
 	if (buf_pages == 0)
 		return ob_err_set(err, -EINVAL, "hugetlb: the buffer (%zu bytes) is "
-				  "smaller than one 2 MiB huge page", p->buf_bytes);
-	meminfo_value("HugePages_Total", &total);
-	meminfo_value("HugePages_Free", &free_pages);
-	meminfo_value("HugePages_Rsvd", &rsvd);
+				  "smaller than one %s huge page", p->buf_bytes, huge_name(hsz));
 	*noreserve = region_pages > buf_pages;
 	need = *noreserve ? buf_pages : region_pages;
 	avail = free_pages > rsvd ? free_pages - rsvd : 0;
 	if (avail < need)
 		return ob_err_set(err, -ENOMEM, "hugetlb: a region of %zu MiB needs %" PRIu64
-				  " free 2 MiB huge pages, the pool has %" PRIu64
-				  " unreserved; raise /proc/sys/vm/nr_hugepages to at "
-				  "least %" PRIu64, len >> 20, need, avail,
-				  total + (need - avail));
+				  " free %s huge pages, the pool has %" PRIu64
+				  " unreserved; raise %s to at least %" PRIu64, len >> 20,
+				  need, huge_name(hsz), avail, knob, total + (need - avail));
+	return 0;
+}
+
+/* The huge page size a region asks for: a hugetlbfs directory decides by
+ * its mount's pagesize, else MMP_MAP_HUGE_1GB picks 1 GiB over 2 MiB. */
+static int huge_size(const struct mmp_map_args *a, size_t *hsz, struct ob_err *err)
+{
+	bool giga = a->flags & MMP_MAP_HUGE_1GB;
+	struct statfs sf;
+
+	*hsz = giga ? MP_GIGA_SIZE : MP_HUGE_SIZE;
+	if (!a->hugetlbfs_file || statfs(a->hugetlbfs_file, &sf) < 0 ||
+	    (unsigned long)sf.f_type != HUGETLBFS_MAGIC_NR)
+		return 0;	/* not a mount we can read: the file creation says why */
+	if ((size_t)sf.f_bsize == MP_GIGA_SIZE || (size_t)sf.f_bsize == MP_HUGE_SIZE)
+		*hsz = (size_t)sf.f_bsize;
+	else
+		return ob_err_set(err, -EOPNOTSUPP, "hugetlbfs: %s has %ld-byte pages; "
+				  "mmpager pages 2 MiB and 1 GiB huge pages",
+				  a->hugetlbfs_file, (long)sf.f_bsize);
+	if (giga && *hsz != MP_GIGA_SIZE)
+		return ob_err_set(err, -EINVAL, "hugetlbfs: 1 GiB pages asked for, but %s "
+				  "is mounted with pagesize=2M", a->hugetlbfs_file);
 	return 0;
 }
 
@@ -204,7 +280,7 @@ static int hugetlbfs_file(const char *dir, size_t len, struct ob_err *err)
 
 /* ---- map and unmap ---------------------------------------------------- */
 
-static int check_args(struct mmp_pager *p, const struct mmp_map_args *a,
+static int check_args(struct mmp_pager *p, const struct mmp_map_args *a, size_t hsz,
 		      struct ob_err *err)
 {
 	if (!a->len)
@@ -223,15 +299,18 @@ static int check_args(struct mmp_pager *p, const struct mmp_map_args *a,
 	if ((a->flags & MMP_MAP_FIXED) && ((uintptr_t)a->addr % 4096))
 		return ob_err_set(err, -EINVAL, "map: fixed address %p is not page aligned",
 				  a->addr);
+	if ((a->flags & MMP_MAP_HUGE_1GB) && !(a->flags & MMP_MAP_HUGETLB))
+		return ob_err_set(err, -EINVAL, "map: MMP_MAP_HUGE_1GB without "
+				  "MMP_MAP_HUGETLB");
 	if ((a->flags & MMP_MAP_HUGETLB) && ((a->flags & MMP_MAP_FIXED) &&
-					     (uintptr_t)a->addr % MP_HUGE_SIZE))
+					     (uintptr_t)a->addr % hsz))
 		return ob_err_set(err, -EINVAL, "map: fixed hugetlb address %p is not "
-				  "2 MiB aligned", a->addr);
+				  "%s aligned", a->addr, huge_name(hsz));
 	return 0;
 }
 
 static void *map_memory(struct mmp_pager *p, const struct mmp_map_args *a, size_t len,
-			int *hfd, struct ob_err *err)
+			size_t hsz, int *hfd, struct ob_err *err)
 {
 	int flags = MAP_PRIVATE | MAP_NORESERVE;
 	bool noreserve = true;
@@ -241,7 +320,7 @@ static void *map_memory(struct mmp_pager *p, const struct mmp_map_args *a, size_
 	if (a->flags & MMP_MAP_FIXED)
 		flags |= MAP_FIXED;
 	if (a->flags & MMP_MAP_HUGETLB) {
-		if (hugetlb_check(p, len, &noreserve, err) < 0)
+		if (hugetlb_check(p, len, hsz, &noreserve, err) < 0)
 			return MAP_FAILED;
 		if (!noreserve)
 			flags &= ~MAP_NORESERVE;
@@ -250,7 +329,8 @@ static void *map_memory(struct mmp_pager *p, const struct mmp_map_args *a, size_
 			if (fd < 0)
 				return MAP_FAILED;
 		} else {
-			flags |= MAP_HUGETLB | MAP_HUGE_2MB;
+			flags |= MAP_HUGETLB | (hsz == MP_GIGA_SIZE ? MAP_HUGE_1GB
+								    : MAP_HUGE_2MB);
 		}
 	}
 	if (fd < 0)
@@ -260,7 +340,8 @@ static void *map_memory(struct mmp_pager *p, const struct mmp_map_args *a, size_
 		ob_err_set(err, -errno, "map: mmap of %zu bytes%s failed%s", len,
 			   (a->flags & MMP_MAP_HUGETLB) ? " of huge pages" : "",
 			   (a->flags & MMP_MAP_HUGETLB) && errno == ENOMEM ?
-			   " (check /proc/sys/vm/nr_hugepages)" : "");
+			   (hsz == MP_GIGA_SIZE ? " (check " GIGA_POOL "/nr_hugepages)"
+			    : " (check /proc/sys/vm/nr_hugepages)") : "");
 		if (fd >= 0)
 			close(fd);
 		return MAP_FAILED;
@@ -270,7 +351,7 @@ static void *map_memory(struct mmp_pager *p, const struct mmp_map_args *a, size_
 }
 
 static struct mp_region *region_new(struct mmp_pager *p, const struct mmp_map_args *a,
-				    size_t len)
+				    size_t len, size_t hsz)
 {
 	struct mp_region *r = calloc(1, sizeof(*r));
 
@@ -279,7 +360,7 @@ static struct mp_region *region_new(struct mmp_pager *p, const struct mmp_map_ar
 	r->pager = p;
 	r->len = len;
 	r->data_len = a->len;
-	r->psize = (a->flags & MMP_MAP_HUGETLB) ? MP_HUGE_SIZE : p->cfg.page_size;
+	r->psize = (a->flags & MMP_MAP_HUGETLB) ? hsz : p->cfg.page_size;
 	r->offset = a->offset;
 	r->store = a->store;
 	r->writable = a->prot & PROT_WRITE;
@@ -310,9 +391,7 @@ static void region_free(struct mp_region *r)
 int mmp_map(struct mmp_pager *p, const struct mmp_map_args *a, void **addr_out,
 	    struct ob_err *err)
 {
-	bool huge = a->flags & MMP_MAP_HUGETLB;
-	size_t len = (a->len + (huge ? MP_HUGE_SIZE : 4096) - 1) &
-		     ~(size_t)((huge ? MP_HUGE_SIZE : 4096) - 1);
+	size_t hsz, len, align;
 	struct mp_region *r;
 	int rc, hfd = -1;
 	void *m;
@@ -320,9 +399,16 @@ int mmp_map(struct mmp_pager *p, const struct mmp_map_args *a, void **addr_out,
 	rc = mp_pager_check_owner(p, err);
 	if (rc < 0)
 		return rc;
-	rc = check_args(p, a, err);
+	rc = huge_size(a, &hsz, err);
 	if (rc < 0)
 		return rc;
+	rc = check_args(p, a, hsz, err);
+	if (rc < 0)
+		return rc;
+	align = (a->flags & MMP_MAP_HUGETLB) ? hsz : 4096;
+	if (a->len > SIZE_MAX - align)
+		return ob_err_set(err, -EINVAL, "map: length %zu too large", a->len);
+	len = (a->len + align - 1) & ~(align - 1);
 	if (a->flags & MMP_MAP_FIXED) {
 		mp_rdlock(&p->regions_lock);
 		rc = index_overlaps(p, a->addr, len);
@@ -331,10 +417,10 @@ int mmp_map(struct mmp_pager *p, const struct mmp_map_args *a, void **addr_out,
 			return ob_err_set(err, -EEXIST, "map: %p+%zu overlaps a mapped region",
 					  a->addr, len);
 	}
-	m = map_memory(p, a, len, &hfd, err);
+	m = map_memory(p, a, len, hsz, &hfd, err);
 	if (m == MAP_FAILED)
 		return err ? err->code : -ENOMEM;
-	r = region_new(p, a, len);
+	r = region_new(p, a, len, hsz);
 	if (!r) {
 		rc = ob_err_set(err, -ENOMEM, "map: out of memory for a region of %zu bytes", len);
 		goto fail_unmap;

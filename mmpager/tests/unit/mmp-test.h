@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <cmocka.h>
 
 #include "ob/err.h"
@@ -74,6 +75,36 @@ static inline int mt_file(size_t len, uint64_t seed, void **content)
 	else
 		free(buf);
 	return fd;
+}
+
+/* Write n to a sysctl or sysfs file (a hugepage pool's size); 0 or -1. */
+static inline int mt_write_long(const char *path, long n)
+{
+	FILE *f = fopen(path, "w");
+	int rc;
+
+	if (!f)
+		return -1;
+	rc = fprintf(f, "%ld\n", n) < 0;
+	rc |= fclose(f) != 0;
+	return rc ? -1 : 0;
+}
+
+/* Run run(dir) on a fresh hugetlbfs mount of the given pagesize ("2M",
+ * "1G") in a temporary directory; skip when it cannot be mounted. */
+static inline void mt_on_hugetlbfs(const char *pagesize, void (*run)(const char *dir))
+{
+	char dir[] = "/tmp/mmp-hugetlbfs-XXXXXX", opts[32];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(opts, sizeof(opts), "pagesize=%s", pagesize);
+	if (mount("mmp-hugetlbfs", dir, "hugetlbfs", 0, opts) < 0) {
+		rmdir(dir);
+		skip();
+	}
+	run(dir);
+	assert_int_equal(umount(dir), 0);
+	rmdir(dir);
 }
 
 #endif

@@ -7,7 +7,6 @@
  * huge-page granularity.  The group setup adds 8 pages to the pool and
  * the teardown gives them back. */
 #include <sys/mman.h>
-#include <sys/mount.h>
 
 #include "mmp-test.h"
 
@@ -34,14 +33,7 @@ static long meminfo(const char *key)
 
 static int pool_set(long n)
 {
-	FILE *f = fopen(NR_HUGEPAGES, "w");
-	int rc;
-
-	if (!f)
-		return -1;
-	rc = fprintf(f, "%ld\n", n) < 0;
-	rc |= fclose(f) != 0;
-	return rc ? -1 : 0;
+	return mt_write_long(NR_HUGEPAGES, n);
 }
 
 static long pool_get(void)
@@ -148,17 +140,8 @@ static void test_map_hugetlb_demand(void **state)
 
 static void test_hugetlbfs_file_demand(void **state)
 {
-	char dir[] = "/tmp/mmp-hugetlbfs-XXXXXX";
-
 	need_pool();
-	assert_non_null(mkdtemp(dir));
-	if (mount("mmp-hugetlbfs", dir, "hugetlbfs", 0, "pagesize=2M") < 0) {
-		rmdir(dir);
-		skip();
-	}
-	demand_paging(dir);
-	assert_int_equal(umount(dir), 0);
-	rmdir(dir);
+	mt_on_hugetlbfs("2M", demand_paging);
 }
 
 /* Read-only huge pages of the zero store: hugetlb has no UFFDIO_ZEROPAGE,
