@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* walk.h - the one walker of lower trees (fsck, rekey, escrow recover,
+/* walk.h - the one walker of lower trees (fsck, rekey, escrow recover, recover,
  * encrypt/decrypt).
  *
  * Depth first, each directory opened relative to its parent's descriptor
