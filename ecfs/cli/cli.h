@@ -81,8 +81,8 @@ struct key_opts {
 	const char *lower;		/* the lower dir, set by the subcommand */
 };
 
-/* The key options (keyopts.c: the table; keyopts-pk.c: keys beyond
- * passphrases).  Their keys are their own, above any subcommand's. */
+/* The key options' keys (each source's rows carry their own).  Their keys
+ * are their own, above any subcommand's. */
 enum key_opt {
 	KO_PASSFILE = 0x1000, KO_EXTPASS, KO_SALT, KO_RC, KO_EXTRA, KO_FNEK,
 	KO_FNEK_SAME, KO_FNEK_PASSFILE, KO_KEY_SIG,
@@ -91,8 +91,35 @@ enum key_opt {
 	KO_KEYS_DIR, KO_NO_KEYS_DIR,
 	KO_END
 };
-extern const struct ob_opt key_opt_table[];
-/* Take one key option into ko: 0, or EXIT_USAGE after a message. */
+
+/* One source of keys.  The generic code (keyopts.c) walks key_sources[]
+ * for parsing, --help and loading; a source knows only its own options.
+ *   opts:    its option rows, help text included (a heading may lead);
+ *   take:    one of its options into ko: 0, or EXIT_USAGE after a message;
+ *   count/collect: the passphrase-equivalent secrets it holds (the key-file
+ *            layer), in order; collect's secret is freed by cleanup;
+ *   load_early/load: keys it puts into the chain itself, before the
+ *            passphrases (keyring tokens) or after them (RSA, escrow, policy).
+ * Unused ops are NULL. */
+struct key_source_ops {
+	const char *name;
+	const struct ob_opt *opts;
+	int (*take)(struct key_opts *ko, int key, const char *arg);
+	int (*count)(const struct key_opts *ko);
+	int (*collect)(const struct key_opts *ko, int i, struct secret *s, struct ob_err *err);
+	void (*cleanup)(struct secret *s);
+	int (*load_early)(const struct key_opts *ko, struct ecfs_keychain *kc,
+			  struct ob_err *err);
+	int (*load)(const struct key_opts *ko, struct ecfs_keychain *kc, struct ob_err *err);
+};
+/* NULL-terminated, in --help order (keyopts.c) */
+extern const struct key_source_ops *const key_sources[];
+/* keys beyond passphrases (keyopts-pk.c) */
+extern const struct key_source_ops ks_key_file, ks_key_extpass, ks_gpg_key, ks_tpm_key,
+	ks_rsa_key, ks_escrow_key, ks_gpg_recipient, ks_policy, ks_keys_dir;
+
+/* Take one key option into ko (the source owning key): 0, or EXIT_USAGE
+ * after a message. */
 int key_opts_handle(struct key_opts *ko, int key, const char *arg);
 
 /* One subcommand's command line through ob/opt.h: its own table, then the
@@ -143,26 +170,23 @@ int cipher_opts_resolve(const struct cipher_opts *co, struct cipher_choice *out)
 int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_cipher,
 		  size_t fn_key_bytes, struct ecfs_keychain *kc, struct ob_err *err);
 
-/* keyring.c: tokens of --key-sig from the kernel keyring into kc; tmp is
- * scratch locked memory. */
+/* keyring.c: tokens of --key-sig from the kernel keyring into kc. */
 int keyring_keys_load(const struct key_opts *ko, struct ecfs_keychain *kc,
-		      struct ecfs_key *tmp, struct ob_err *err);
+		      struct ob_err *err);
 /* Read the token with description hex(sig) of type "user" from the
  * keyrings this process can search (request_key), into key. */
 int keyring_read_key(const uint8_t sig[ECFS_SIG_BYTES], struct ecfs_key *key,
 		     struct ob_err *err);
 
-/* keyopts-pk.c: the options of keys beyond passphrases.  handle: as
- * key_opts_handle.  ext_count/ext_secret: the key-file-layer keys (key
- * files, --key-extpass, GPG- and TPM-wrapped key files) in order, each a
- * passphrase-equivalent secret.  load_pk: RSA keys, the escrow key and the
- * policy into kc.  keys_dir: the lower dir's key dir into buf (0), or
- * -ENOENT when there is none to use. */
-int key_opts_handle_pk(struct key_opts *ko, int key, const char *arg);
+/* The key-file-layer secrets of all sources (key files, --key-extpass,
+ * GPG- and TPM-wrapped key files) in order, each a passphrase-equivalent
+ * secret: how many, and number i (free with key_opts_ext_free). */
 int key_opts_ext_count(const struct key_opts *ko);
 int key_opts_ext_secret(const struct key_opts *ko, int i, struct secret *s,
 			struct ob_err *err);
-int cli_keys_load_pk(const struct key_opts *ko, struct ecfs_keychain *kc, struct ob_err *err);
+void key_opts_ext_free(const struct key_opts *ko, int i, struct secret *s);
+/* keyopts-pk.c: the lower dir's key dir into buf (0), or -ENOENT when
+ * there is none to use. */
 int cli_keys_dir(const struct key_opts *ko, char *buf, size_t len);
 
 /* The wrapped-passphrase file a command works on: arg when given, else

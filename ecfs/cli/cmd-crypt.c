@@ -12,6 +12,7 @@
  * tree keeps going past a bad entry, reports each one, and exits 1.
  */
 #include "cli.h"
+#include "walk.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -328,92 +329,127 @@ struct tree_ops {
 		    struct ob_err *err);
 };
 
-static void crypt_tree(struct crypt_job *job, const struct tree_ops *ops,
-		       const char *src, const char *dest);
+/* A tree copy under way: the walker's context.  Each directory's value is
+ * its destination path (the root's is the output directory). */
+struct crypt_walk {
+	struct crypt_job *job;
+	const struct tree_ops *ops;
+	const char *src_root;
+};
 
-static void crypt_entry(struct crypt_job *job, const struct tree_ops *ops,
-			const char *src_dir, const char *dest_dir, const char *name)
+/* One entry: its copy in the destination directory.  A directory whose
+ * copy cannot be made is not descended into (WALK_SKIP); any failure is
+ * reported and counted, and the walk goes on. */
+static int crypt_visit(const struct walk_entry *e, void **child_data, void *ctx)
 {
+	struct crypt_walk *cw = ctx;
+	struct crypt_job *job = cw->job;
+	const struct tree_ops *ops = cw->ops;
+	const char *dest_dir = e->dir_data;
 	char src[PATH_MAX], dest[PATH_MAX], conv[ECFS_LOWER_NAME_MAX];
 	struct ob_err err = {0};
-	struct stat st;
+	const struct stat *st = e->st;
 	int rc;
 
-	snprintf(src, sizeof(src), "%s/%s", src_dir, name);
-	if (lstat(src, &st)) {
+	snprintf(src, sizeof(src), "%s/%s", cw->src_root, e->path);
+	if (!st) {
 		ob_err_set(&err, -errno, "stat");
-		return job_fail(job, src, &err);
+		goto fail;
 	}
-	rc = ops->name(job, name, conv, sizeof(conv), &err);
+	rc = ops->name(job, e->name, conv, sizeof(conv), &err);
 	if (rc)
-		return job_fail(job, src, &err);
+		goto fail;
 	if (snprintf(dest, sizeof(dest), "%s/%s", dest_dir, conv) >= (int)sizeof(dest)) {
 		ob_err_set(&err, -ENAMETOOLONG, "output path too long");
-		return job_fail(job, src, &err);
+		goto fail;
 	}
-	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
-		const char *first = link_find(job, &st);
+	if (!S_ISDIR(st->st_mode) && st->st_nlink > 1) {
+		const char *first = link_find(job, st);
 
 		if (first) {
 			if (link(first, dest)) {
 				ob_err_set(&err, -errno, "link %s to %s", dest, first);
-				return job_fail(job, src, &err);
+				goto fail;
 			}
-			return;
+			return 0;
 		}
 	}
-	if (S_ISDIR(st.st_mode)) {
-		if (mkdir(dest, st.st_mode & 07777) && errno != EEXIST) {
+	if (S_ISDIR(st->st_mode)) {
+		if (mkdir(dest, st->st_mode & 07777) && errno != EEXIST) {
 			ob_err_set(&err, -errno, "mkdir %s", dest);
-			return job_fail(job, src, &err);
+			goto fail;
 		}
-		crypt_tree(job, ops, src, dest);
-	} else if (S_ISLNK(st.st_mode)) {
+		*child_data = strdup(dest);
+		if (!*child_data) {
+			ob_err_set(&err, -ENOMEM, "copying the directory");
+			goto fail;
+		}
+		return 0;
+	} else if (S_ISLNK(st->st_mode)) {
 		char target[PATH_MAX], ctarget[ECFS_LOWER_NAME_MAX];
-		ssize_t n = readlink(src, target, sizeof(target) - 1);
+		ssize_t n = readlinkat(e->dfd, e->name, target, sizeof(target) - 1);
 
 		if (n < 0) {
 			ob_err_set(&err, -errno, "readlink");
-			return job_fail(job, src, &err);
+			goto fail;
 		}
 		target[n] = '\0';
 		rc = ops->target(job, target, (size_t)n, ctarget, sizeof(ctarget), &err);
 		if (!rc && symlink(ctarget, dest))
 			rc = ob_err_set(&err, -errno, "symlink %s", dest);
 		if (rc)
-			return job_fail(job, src, &err);
-	} else if (S_ISREG(st.st_mode)) {
-		rc = ops->file(job, src, dest, st.st_mode, &err);
+			goto fail;
+	} else if (S_ISREG(st->st_mode)) {
+		rc = ops->file(job, src, dest, st->st_mode, &err);
 		if (rc)
-			return job_fail(job, src, &err);
+			goto fail;
 	} else {
-		rc = copy_special(dest, &st, &err);
+		rc = copy_special(dest, st, &err);
 		if (rc)
-			return job_fail(job, src, &err);
+			goto fail;
 	}
-	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
-		link_add(job, &st, dest);
+	if (st->st_nlink > 1)
+		link_add(job, st, dest);
+	return 0;
+fail:
+	job_fail(job, src, &err);
+	return WALK_SKIP;
 }
 
+static void crypt_leave(const struct walk_entry *e, void *child_data, void *ctx)
+{
+	if (child_data != e->dir_data)
+		free(child_data);
+}
+
+static void crypt_unreadable(const struct walk_entry *e, int errnum, void *ctx)
+{
+	struct crypt_walk *cw = ctx;
+	char src[PATH_MAX];
+	struct ob_err err = {0};
+
+	snprintf(src, sizeof(src), "%s/%s", cw->src_root, e->path);
+	ob_err_set(&err, -errnum, "reading the directory");
+	job_fail(cw->job, src, &err);
+}
+
+/* The tree under src into the (empty) directory dest, in name order. */
 static void crypt_tree(struct crypt_job *job, const struct tree_ops *ops,
 		       const char *src, const char *dest)
 {
-	struct dirent **ents;
+	static const struct walk_ops wops = {
+		.visit = crypt_visit, .leave = crypt_leave, .unreadable = crypt_unreadable,
+		.sorted = true,
+	};
+	struct crypt_walk cw = { .job = job, .ops = ops, .src_root = src };
 	struct ob_err err = {0};
-	int n = scandir(src, &ents, NULL, alphasort);
+	int fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd < 0 ? -errno : walk_tree(fd, (void *)dest, &wops, &cw);
 
-	if (n < 0) {
-		ob_err_set(&err, -errno, "reading the directory");
-		return job_fail(job, src, &err);
+	if (rc < 0) {
+		ob_err_set(&err, rc, "reading the directory");
+		job_fail(job, src, &err);
 	}
-	for (int i = 0; i < n; i++) {
-		const char *name = ents[i]->d_name;
-
-		if (strcmp(name, ".") && strcmp(name, ".."))
-			crypt_entry(job, ops, src, dest, name);
-		free(ents[i]);
-	}
-	free(ents);
 }
 
 /* Symlink target adapters: plain_target takes no length, lower_target does. */

@@ -212,7 +212,7 @@ int cmd_keyfile(int argc, char **argv)
 		if (isatty(STDOUT_FILENO))
 			cli_msg("keyfile unwrap: printing a key to a terminal");
 		rc = printf("%s\n", s.buf) < 0;
-		secret_free(&s);
+		key_opts_ext_free(&ko, 0, &s);
 		return rc ? EXIT_FAIL : EXIT_OK;
 	}
 	cli_msg("keyfile: expected create OUT, wrap IN OUT, unwrap with one key option, or id "

@@ -28,6 +28,7 @@
  */
 #include "cli.h"
 #include "legacy-cli.h"
+#include "walk.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -290,47 +291,61 @@ static bool skip_dir(const char *path)
 	return false;
 }
 
-static void search(struct recover *r, const char *dir, int depth)
+/* The layout search: the walker's context. */
+struct search {
+	struct recover *r;
+	const char *root;
+};
+
+/* One entry below the search root: a lower directory by its layout, or a
+ * directory to look into (at most SEARCH_DEPTH levels down, never into a
+ * lower tree or a pseudo file system). */
+static int search_visit(const struct walk_entry *e, void **child_data, void *ctx)
 {
-	DIR *d;
-	struct dirent *e;
+	struct search *sr = ctx;
+	struct recover *r = sr->r;
+	char p[PATH_MAX];
 
-	if (depth > SEARCH_DEPTH || r->nfound == MAX_FOUND || skip_dir(dir))
-		return;
-	d = opendir(dir);
-	if (!d)
-		return;
-	while ((e = readdir(d)) && r->nfound < MAX_FOUND) {
-		char p[PATH_MAX];
-		struct stat st;
+	if (r->nfound == MAX_FOUND)
+		return -1;			/* enough: end the walk */
+	if (!e->st)
+		return WALK_SKIP;
+	snprintf(p, sizeof(p), "%s/%s", strcmp(sr->root, "/") ? sr->root : "", e->path);
+	if (S_ISLNK(e->st->st_mode) && !strcmp(e->name, ".Private")) {
+		char real[PATH_MAX];
 
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", strcmp(dir, "/") ? dir : "", e->d_name);
-		if (lstat(p, &st))
-			continue;
-		if (S_ISLNK(st.st_mode) && !strcmp(e->d_name, ".Private")) {
-			char real[PATH_MAX];
-
-			if (!disk_link(r, p, real))
-				add_found(r, real, LAY_UBUNTU);
-			continue;
-		}
-		if (!S_ISDIR(st.st_mode))
-			continue;
-		if (!strcmp(e->d_name, ".Private")) {
-			add_found(r, p, LAY_UBUNTU);
-			continue;
-		}
-		if (syno_name(e->d_name) && has_ecryptfs_names(p)) {
-			add_found(r, p, LAY_SYNO);
-			continue;
-		}
-		if (!strncmp(e->d_name, ECFS_FNEK_PREFIX, strlen(ECFS_FNEK_PREFIX)))
-			continue;	/* inside a lower tree already */
-		search(r, p, depth + 1);
+		if (!disk_link(r, p, real))
+			add_found(r, real, LAY_UBUNTU);
+		return WALK_SKIP;
 	}
-	closedir(d);
+	if (!S_ISDIR(e->st->st_mode))
+		return WALK_SKIP;
+	if (!strcmp(e->name, ".Private")) {
+		add_found(r, p, LAY_UBUNTU);
+		return WALK_SKIP;
+	}
+	if (syno_name(e->name) && has_ecryptfs_names(p)) {
+		add_found(r, p, LAY_SYNO);
+		return WALK_SKIP;
+	}
+	if (!strncmp(e->name, ECFS_FNEK_PREFIX, strlen(ECFS_FNEK_PREFIX)))
+		return WALK_SKIP;		/* inside a lower tree already */
+	if (e->depth > SEARCH_DEPTH || r->nfound == MAX_FOUND || skip_dir(p))
+		return WALK_SKIP;
+	return 0;
+}
+
+static void search(struct recover *r, const char *dir)
+{
+	static const struct walk_ops ops = { .visit = search_visit };
+	struct search sr = { .r = r, .root = dir };
+	int fd;
+
+	if (r->nfound == MAX_FOUND || skip_dir(dir))
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		(void)walk_tree(fd, NULL, &ops, &sr);
 }
 
 static void discover(struct recover *r, const char *path)
@@ -362,7 +377,7 @@ static void discover(struct recover *r, const char *path)
 	}
 	if (!r->root)
 		r->root = path;		/* absolute config symlinks resolve here */
-	search(r, path, 0);
+	search(r, path);
 }
 
 /* --------------------------------------------------------------- sampling */
@@ -395,62 +410,65 @@ static int name_cipher(const char *lower)
 	return off + ECFS_SIG_BYTES < n ? raw[off + ECFS_SIG_BYTES] : -1;
 }
 
-static void sample_dir(struct sample *s, int dfd, int depth)
+/* A regular file's Tag 3 packets into the sample. */
+static void sample_file(struct sample *s, int dfd, const char *name)
 {
-	DIR *d = fdopendir(dfd);
-	struct dirent *e;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	struct ecfs_header *h;
 
-	if (!d) {
-		close(dfd);
+	if (fd < 0)
 		return;
-	}
-	while ((e = readdir(d)) && s->visited < WALK_MAX) {
-		uint8_t sig[ECFS_SIG_BYTES];
-		struct stat st;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		s->visited++;
-		if (s->names < SAMPLE_MAX && !ecfs_name_sig(e->d_name, sig)) {
-			if (!s->nname_sigs) {
-				int c = name_cipher(e->d_name);
-
-				s->name_cipher = c < 0 ? 0 : (uint8_t)c;
-				snprintf(s->name, sizeof(s->name), "%s", e->d_name);
+	h = malloc(sizeof(*h));
+	if (h && !ecfs_metadata_read(fd, ECFS_OPEN_XATTR_OK, h, NULL)) {
+		for (unsigned i = 0; i < h->npackets; i++)
+			if (h->packets[i].tag == ECFS_PKT_TAG3) {
+				if (!s->nfile_sigs) {
+					s->file_cipher = h->packets[i].cipher_code;
+					s->file_ekey_len = h->packets[i].ekey_len;
+				}
+				add_sig(s->file_sigs, &s->nfile_sigs, h->packets[i].sig);
 			}
-			add_sig(s->name_sigs, &s->nname_sigs, sig);
-			s->names++;
-		}
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW))
-			continue;
-		if (S_ISDIR(st.st_mode) && depth < 8) {
-			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-			if (sub >= 0)
-				sample_dir(s, sub, depth + 1);
-		} else if (S_ISREG(st.st_mode) && s->files < SAMPLE_MAX) {
-			int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
-			struct ecfs_header *h;
-
-			if (fd < 0)
-				continue;
-			h = malloc(sizeof(*h));
-			if (h && !ecfs_metadata_read(fd, ECFS_OPEN_XATTR_OK, h, NULL)) {
-				for (unsigned i = 0; i < h->npackets; i++)
-					if (h->packets[i].tag == ECFS_PKT_TAG3) {
-						if (!s->nfile_sigs) {
-							s->file_cipher = h->packets[i].cipher_code;
-							s->file_ekey_len = h->packets[i].ekey_len;
-						}
-						add_sig(s->file_sigs, &s->nfile_sigs, h->packets[i].sig);
-					}
-				s->files++;
-			}
-			free(h);
-			close(fd);
-		}
+		s->files++;
 	}
-	closedir(d);
+	free(h);
+	close(fd);
+}
+
+/* One entry of the lower tree: its name's and (a file's) packets'
+ * signatures, up to WALK_MAX entries and 8 levels down. */
+static int sample_visit(const struct walk_entry *e, void **child_data, void *ctx)
+{
+	struct sample *s = ctx;
+	uint8_t sig[ECFS_SIG_BYTES];
+
+	if (s->visited >= WALK_MAX)
+		return -1;			/* enough: end the walk */
+	s->visited++;
+	if (s->names < SAMPLE_MAX && !ecfs_name_sig(e->name, sig)) {
+		if (!s->nname_sigs) {
+			int c = name_cipher(e->name);
+
+			s->name_cipher = c < 0 ? 0 : (uint8_t)c;
+			snprintf(s->name, sizeof(s->name), "%s", e->name);
+		}
+		add_sig(s->name_sigs, &s->nname_sigs, sig);
+		s->names++;
+	}
+	if (!e->st)
+		return WALK_SKIP;
+	if (S_ISDIR(e->st->st_mode))
+		return e->depth <= 8 ? 0 : WALK_SKIP;
+	if (S_ISREG(e->st->st_mode) && s->files < SAMPLE_MAX)
+		sample_file(s, e->dfd, e->name);
+	return WALK_SKIP;
+}
+
+/* Sample the lower tree dfd (taken). */
+static void sample_dir(struct sample *s, int dfd)
+{
+	static const struct walk_ops ops = { .visit = sample_visit };
+
+	(void)walk_tree(dfd, NULL, &ops, s);
 }
 
 static bool sig_in(uint8_t sigs[][ECFS_SIG_BYTES], int n, const uint8_t *sig)
@@ -656,7 +674,7 @@ static int check_keys(struct recover *r, struct found *f, struct keys *k, bool f
 		cli_msg("%s: %s", f->lower, strerror(errno));
 		return -EINVAL;
 	}
-	sample_dir(&s, dfd, 0);
+	sample_dir(&s, dfd);
 
 	/* K2: content key. */
 	memcpy(pl->content_sig, k->content.sig, ECFS_SIG_BYTES);
@@ -828,7 +846,7 @@ static void say_wanted_sig(struct found *f)
 
 	if (dfd < 0)
 		return;
-	sample_dir(&s, dfd, 0);
+	sample_dir(&s, dfd);
 	if (s.nfile_sigs)
 		cli_msg("%s: the files want key sig %s%s (the mount passphrase that gives it)",
 			f->lower, hexs(s.file_sigs[0], a),

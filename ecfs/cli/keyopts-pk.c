@@ -44,52 +44,6 @@ static int push(const char **list, int *n, const char *arg, const char *what)
 	return 0;
 }
 
-int key_opts_handle_pk(struct key_opts *ko, int key, const char *arg)
-{
-	switch (key) {
-	case KO_KEY_FILE:
-		return push(ko->key_files, &ko->nkey_files, arg, "--key-file");
-	case KO_KEY_EXTPASS:
-		ko->key_extpass = arg;
-		return 0;
-	case KO_GPG_KEY:
-		return push(ko->gpg_keys, &ko->ngpg_keys, arg, "--gpg-key");
-	case KO_TPM_KEY:
-		return push(ko->tpm_keys, &ko->ntpm_keys, arg, "--tpm-key");
-	case KO_TPM_TCTI:
-		ko->tcti = arg;
-		return 0;
-	case KO_RSA_KEY:
-		return push(ko->rsa_keys, &ko->nrsa, arg, "--rsa-key");
-	case KO_RSA_PASSFILE:
-		ko->rsa_pass.file = arg;
-		return 0;
-	case KO_RSA_EXTPASS:
-		ko->rsa_pass.extpass = arg;
-		return 0;
-	case KO_ESCROW_KEY:
-		ko->escrow_key = arg;
-		return 0;
-	case KO_GPG_RECIPIENT:
-		return push(ko->gpg_recipients, &ko->ngpg_recipients, arg, "--gpg-recipient");
-	case KO_POLICY:
-		ko->policy = arg;
-		return 0;
-	case KO_KEYS_DIR:
-		ko->keys_dir = arg;
-		return 0;
-	case KO_NO_KEYS_DIR:
-		ko->no_keys_dir = true;
-		return 0;
-	}
-	return EXIT_USAGE;
-}
-
-int key_opts_ext_count(const struct key_opts *ko)
-{
-	return ko->nkey_files + (ko->key_extpass ? 1 : 0) + ko->ngpg_keys + ko->ntpm_keys;
-}
-
 /* A whole (non-secret) file into malloc'd memory. */
 static int read_small(const char *path, uint8_t **out, size_t *len, struct ob_err *err)
 {
@@ -148,36 +102,19 @@ static int to_secret(uint8_t *plain, size_t n, struct secret *s, const char *pat
 	return 0;
 }
 
-int key_opts_ext_secret(const struct key_opts *ko, int i, struct secret *s,
-			struct ob_err *err)
+/* A wrapped key file, opened by unwrap, as a secret. */
+static int unwrapped_secret(const char *path, const char *tcti,
+			    int (*unwrap)(const char *tcti, const uint8_t *blob, size_t blen,
+					  uint8_t **plain, size_t *plen, struct ob_err *err),
+			    struct secret *s, struct ob_err *err)
 {
 	uint8_t *blob = NULL, *plain = NULL;
 	size_t blen = 0, plen = 0;
-	const char *path;
 	int rc;
 
-	if (i < ko->nkey_files) {
-		struct secret_source src = { .file = ko->key_files[i] };
-
-		return secret_read(&src, NULL, s, err);
-	}
-	i -= ko->nkey_files;
-	if (ko->key_extpass && i-- == 0) {
-		struct secret_source src = { .extpass = ko->key_extpass };
-
-		return secret_read(&src, NULL, s, err);
-	}
-	if (i < ko->ngpg_keys) {
-		path = ko->gpg_keys[i];
-		rc = read_small(path, &blob, &blen, err);
-		if (!rc)
-			rc = ecfs_gpg_decrypt(blob, blen, &plain, &plen, ECFS_SECRET_MAX + 1, err);
-	} else {
-		path = ko->tpm_keys[i - ko->ngpg_keys];
-		rc = read_small(path, &blob, &blen, err);
-		if (!rc)
-			rc = ecfs_tpm_unseal(ko->tcti, blob, blen, &plain, &plen, err);
-	}
+	rc = read_small(path, &blob, &blen, err);
+	if (!rc)
+		rc = unwrap(tcti, blob, blen, &plain, &plen, err);
 	free(blob);
 	if (rc) {
 		ob_err_prefix(err, "%s", path);
@@ -185,6 +122,148 @@ int key_opts_ext_secret(const struct key_opts *ko, int i, struct secret *s,
 	}
 	return to_secret(plain, plen, s, path, err);
 }
+
+/* ---- --key-file ---- */
+
+static int key_file_take(struct key_opts *ko, int key, const char *arg)
+{
+	return push(ko->key_files, &ko->nkey_files, arg, "--key-file");
+}
+
+static int key_file_count(const struct key_opts *ko)
+{
+	return ko->nkey_files;
+}
+
+static int key_file_collect(const struct key_opts *ko, int i, struct secret *s,
+			    struct ob_err *err)
+{
+	struct secret_source src = { .file = ko->key_files[i] };
+
+	return secret_read(&src, NULL, s, err);
+}
+
+static const struct ob_opt key_file_opts[] = {
+	{ OB_OPT_HEADING("Keys beyond passphrases (each repeatable; any one opens a file, new files get\n"
+			 "one key packet per key; with only these, no passphrase is asked for):") },
+	{ "key-file", 0, KO_KEY_FILE, "F",
+	  "a key file (ecfs keyfile create): a random key used as\n"
+	  "a passphrase, so the kernel reads files with it too", OB_OPT_EXACT },
+	{ OB_OPT_END },
+};
+
+const struct key_source_ops ks_key_file = {
+	.name = "key-file", .opts = key_file_opts, .take = key_file_take,
+	.count = key_file_count, .collect = key_file_collect, .cleanup = secret_free,
+};
+
+/* ---- --key-extpass ---- */
+
+static int key_extpass_take(struct key_opts *ko, int key, const char *arg)
+{
+	ko->key_extpass = arg;
+	return 0;
+}
+
+static int key_extpass_count(const struct key_opts *ko)
+{
+	return ko->key_extpass ? 1 : 0;
+}
+
+static int key_extpass_collect(const struct key_opts *ko, int i, struct secret *s,
+			       struct ob_err *err)
+{
+	struct secret_source src = { .extpass = ko->key_extpass };
+
+	return secret_read(&src, NULL, s, err);
+}
+
+static const struct ob_opt key_extpass_opts[] = {
+	{ "key-extpass", 0, KO_KEY_EXTPASS, "CMD",
+	  "run CMD for a key file's content (e.g. a password store)", OB_OPT_EXACT },
+	{ OB_OPT_END },
+};
+
+const struct key_source_ops ks_key_extpass = {
+	.name = "key-extpass", .opts = key_extpass_opts, .take = key_extpass_take,
+	.count = key_extpass_count, .collect = key_extpass_collect, .cleanup = secret_free,
+};
+
+/* ---- --gpg-key ---- */
+
+static int gpg_key_take(struct key_opts *ko, int key, const char *arg)
+{
+	return push(ko->gpg_keys, &ko->ngpg_keys, arg, "--gpg-key");
+}
+
+static int gpg_key_count(const struct key_opts *ko)
+{
+	return ko->ngpg_keys;
+}
+
+static int gpg_unwrap(const char *tcti, const uint8_t *blob, size_t blen, uint8_t **plain,
+		      size_t *plen, struct ob_err *err)
+{
+	return ecfs_gpg_decrypt(blob, blen, plain, plen, ECFS_SECRET_MAX + 1, err);
+}
+
+static int gpg_key_collect(const struct key_opts *ko, int i, struct secret *s,
+			   struct ob_err *err)
+{
+	return unwrapped_secret(ko->gpg_keys[i], NULL, gpg_unwrap, s, err);
+}
+
+static const struct ob_opt gpg_key_opts[] = {
+	{ "gpg-key", 0, KO_GPG_KEY, "F", "a key file wrapped to GnuPG keys (opened via gpg-agent)",
+	  OB_OPT_EXACT },
+	{ OB_OPT_END },
+};
+
+const struct key_source_ops ks_gpg_key = {
+	.name = "gpg-key", .opts = gpg_key_opts, .take = gpg_key_take,
+	.count = gpg_key_count, .collect = gpg_key_collect, .cleanup = secret_free,
+};
+
+/* ---- --tpm-key, --tpm-tcti ---- */
+
+static int tpm_key_take(struct key_opts *ko, int key, const char *arg)
+{
+	if (key == KO_TPM_TCTI) {
+		ko->tcti = arg;
+		return 0;
+	}
+	return push(ko->tpm_keys, &ko->ntpm_keys, arg, "--tpm-key");
+}
+
+static int tpm_key_count(const struct key_opts *ko)
+{
+	return ko->ntpm_keys;
+}
+
+static int tpm_unwrap(const char *tcti, const uint8_t *blob, size_t blen, uint8_t **plain,
+		      size_t *plen, struct ob_err *err)
+{
+	return ecfs_tpm_unseal(tcti, blob, blen, plain, plen, err);
+}
+
+static int tpm_key_collect(const struct key_opts *ko, int i, struct secret *s,
+			   struct ob_err *err)
+{
+	return unwrapped_secret(ko->tpm_keys[i], ko->tcti, tpm_unwrap, s, err);
+}
+
+static const struct ob_opt tpm_key_opts[] = {
+	{ "tpm-key", 0, KO_TPM_KEY, "F", "a key file sealed by this machine's TPM 2.0", OB_OPT_EXACT },
+	{ "tpm-tcti", 0, KO_TPM_TCTI, "CONF",
+	  "TPM access, e.g. swtpm:host=127.0.0.1,port=2321\n"
+	  "(default: the tss2 default, /dev/tpmrm0)", 0 },
+	{ OB_OPT_END },
+};
+
+const struct key_source_ops ks_tpm_key = {
+	.name = "tpm-key", .opts = tpm_key_opts, .take = tpm_key_take,
+	.count = tpm_key_count, .collect = tpm_key_collect, .cleanup = secret_free,
+};
 
 int cli_keys_dir(const struct key_opts *ko, char *buf, size_t len)
 {
@@ -209,6 +288,8 @@ int cli_keys_dir(const struct key_opts *ko, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* ---- --rsa-key ---- */
+
 /* An RSA key; ask for its passphrase only when the file needs one. */
 static int load_rsa(const struct key_opts *ko, const char *path, struct secret *pass,
 		    struct ecfs_pubkey **out, struct ob_err *err)
@@ -223,13 +304,23 @@ static int load_rsa(const struct key_opts *ko, const char *path, struct secret *
 	return ecfs_pubkey_load(path, pass->buf, pass->len, false, out, err);
 }
 
-int cli_keys_load_pk(const struct key_opts *ko, struct ecfs_keychain *kc, struct ob_err *err)
+static int rsa_key_take(struct key_opts *ko, int key, const char *arg)
+{
+	switch (key) {
+	case KO_RSA_PASSFILE:
+		ko->rsa_pass.file = arg;
+		return 0;
+	case KO_RSA_EXTPASS:
+		ko->rsa_pass.extpass = arg;
+		return 0;
+	}
+	return push(ko->rsa_keys, &ko->nrsa, arg, "--rsa-key");
+}
+
+static int rsa_key_load(const struct key_opts *ko, struct ecfs_keychain *kc, struct ob_err *err)
 {
 	struct secret pass = { 0 };
-	char dir[PATH_MAX], path[PATH_MAX + 32];
-	const char *escrow = ko->escrow_key, *policy = ko->policy;
 	struct ecfs_pubkey *pk;
-	bool have_dir = cli_keys_dir(ko, dir, sizeof(dir)) == 0;
 	int rc = 0;
 
 	for (int i = 0; i < ko->nrsa && !rc; i++) {
@@ -238,24 +329,130 @@ int cli_keys_load_pk(const struct key_opts *ko, struct ecfs_keychain *kc, struct
 			rc = ecfs_keychain_add_pubkey(kc, pk, false, err);
 	}
 	secret_free(&pass);
-	if (rc)
-		return rc;
-	if (!escrow && have_dir) {
-		snprintf(path, sizeof(path), "%s/escrow.pem", dir);
-		if (access(path, F_OK) == 0)
-			escrow = path;
-	}
-	if (escrow) {
-		rc = ecfs_keychain_load_escrow(kc, escrow, err);
-		if (rc)
-			return rc;
-	}
-	if (!policy && have_dir) {
-		snprintf(path, sizeof(path), "%s/policy", dir);
-		if (access(path, F_OK) == 0)
-			policy = path;
-	}
-	if (policy)
-		rc = ecfs_keychain_load_policy(kc, policy, err);
 	return rc;
 }
+
+static const struct ob_opt rsa_key_opts[] = {
+	{ "rsa-key", 0, KO_RSA_KEY, "PEM",
+	  "an RSA key (Tag 1 packets, ecryptfs-utils' openssl module):\n"
+	  "a public key wraps new files, a private key also opens", OB_OPT_EXACT },
+	{ "rsa-passphrase-file", 0, KO_RSA_PASSFILE, "F", "the private key's passphrase from F",
+	  OB_OPT_EXACT },
+	{ "rsa-passphrase-extpass", 0, KO_RSA_EXTPASS, "CMD",
+	  "... or from CMD's output (default: prompt)", OB_OPT_EXACT },
+	{ OB_OPT_END },
+};
+
+const struct key_source_ops ks_rsa_key = {
+	.name = "rsa-key", .opts = rsa_key_opts, .take = rsa_key_take, .load = rsa_key_load,
+};
+
+/* ---- --escrow-key, --policy: given, else found in the key dir ---- */
+
+/* The option's file, else NAME in the key dir if it is there (0 and *out
+ * NULL: none). */
+static void key_dir_file(const struct key_opts *ko, const char *given, const char *name,
+			 char *buf, size_t len, const char **out)
+{
+	char dir[PATH_MAX];
+
+	*out = given;
+	if (given || cli_keys_dir(ko, dir, sizeof(dir)))
+		return;
+	snprintf(buf, len, "%s/%s", dir, name);
+	if (access(buf, F_OK) == 0)
+		*out = buf;
+}
+
+static int escrow_key_take(struct key_opts *ko, int key, const char *arg)
+{
+	ko->escrow_key = arg;
+	return 0;
+}
+
+static int escrow_key_load(const struct key_opts *ko, struct ecfs_keychain *kc,
+			   struct ob_err *err)
+{
+	char path[PATH_MAX + 32];
+	const char *escrow;
+
+	key_dir_file(ko, ko->escrow_key, "escrow.pem", path, sizeof(path), &escrow);
+	return escrow ? ecfs_keychain_load_escrow(kc, escrow, err) : 0;
+}
+
+static const struct ob_opt escrow_key_opts[] = {
+	{ "escrow-key", 0, KO_ESCROW_KEY, "PEM",
+	  "escrow public key added to every new file (default:\n"
+	  "escrow.pem in the key dir)", 0 },
+	{ OB_OPT_END },
+};
+
+const struct key_source_ops ks_escrow_key = {
+	.name = "escrow-key", .opts = escrow_key_opts, .take = escrow_key_take,
+	.load = escrow_key_load,
+};
+
+/* ---- --gpg-recipient (ecfs keyfile wraps to them; no key to load) ---- */
+
+static int gpg_recipient_take(struct key_opts *ko, int key, const char *arg)
+{
+	return push(ko->gpg_recipients, &ko->ngpg_recipients, arg, "--gpg-recipient");
+}
+
+static const struct ob_opt gpg_recipient_opts[] = {
+	{ "gpg-recipient", 0, KO_GPG_RECIPIENT, "ID", "a GnuPG key to wrap to (ecfs keyfile)", 0 },
+	{ OB_OPT_END },
+};
+
+const struct key_source_ops ks_gpg_recipient = {
+	.name = "gpg-recipient", .opts = gpg_recipient_opts, .take = gpg_recipient_take,
+};
+
+/* ---- --policy ---- */
+
+static int policy_take(struct key_opts *ko, int key, const char *arg)
+{
+	ko->policy = arg;
+	return 0;
+}
+
+static int policy_load(const struct key_opts *ko, struct ecfs_keychain *kc, struct ob_err *err)
+{
+	char path[PATH_MAX + 32];
+	const char *policy;
+
+	key_dir_file(ko, ko->policy, "policy", path, sizeof(path), &policy);
+	return policy ? ecfs_keychain_load_policy(kc, policy, err) : 0;
+}
+
+static const struct ob_opt policy_opts[] = {
+	{ "policy", 0, KO_POLICY, "F", "per-file cipher policy (default: policy in the key dir)", 0 },
+	{ OB_OPT_END },
+};
+
+const struct key_source_ops ks_policy = {
+	.name = "policy", .opts = policy_opts, .take = policy_take, .load = policy_load,
+};
+
+/* ---- --keys-dir, --no-keys-dir ---- */
+
+static int keys_dir_take(struct key_opts *ko, int key, const char *arg)
+{
+	if (key == KO_NO_KEYS_DIR)
+		ko->no_keys_dir = true;
+	else
+		ko->keys_dir = arg;
+	return 0;
+}
+
+static const struct ob_opt keys_dir_opts[] = {
+	{ "keys-dir", 0, KO_KEYS_DIR, "D",
+	  "the lower dir's key dir (default: .ecfs-NAME beside\n"
+	  "LOWER, i.e. LOWER/../.ecfs-NAME); --no-keys-dir: none", 0 },
+	{ "no-keys-dir", 0, KO_NO_KEYS_DIR, NULL, NULL, 0 },
+	{ OB_OPT_END },
+};
+
+const struct key_source_ops ks_keys_dir = {
+	.name = "keys-dir", .opts = keys_dir_opts, .take = keys_dir_take,
+};

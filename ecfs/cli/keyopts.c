@@ -2,13 +2,14 @@
 /* keyopts.c - the key options every keyed subcommand takes, and gathering
  * the secrets they name.
  *
- * One ob/opt.h table of options (--passphrase-file, --extpass, --salt,
- * --ecryptfsrc, --extra-passphrase-file, --fnek, --fnek-same-key and the
- * keys beyond passphrases) follows each keyed subcommand's own table
- * (cli_parse), so they parse and print the same everywhere.
- * The secrets are read here, in the order the options define; what they
- * become (content keys, both filename-key candidates) is libecfs's
- * business (lib/keychain.c).
+ * Each source of keys (the passphrase, the salt, extra passphrases, the
+ * filename key, keyring tokens here; key files, GPG, TPM, RSA, escrow and
+ * the key dir in keyopts-pk.c) is one struct key_source_ops: its option
+ * rows, how it takes them, the secrets it yields or the keys it loads.
+ * key_sources[] lists them once; parsing (cli_parse), --help and
+ * cli_keys_load walk that table, so every keyed subcommand parses and
+ * prints them the same.  What the secrets become (content keys, both
+ * filename-key candidates) is libecfs's business (lib/keychain.c).
  */
 #include "cli.h"
 
@@ -20,20 +21,92 @@
 #include "ob/secmem.h"
 
 /* Secret-carrying options are OB_OPT_EXACT: never guessed from a prefix. */
-const struct ob_opt key_opt_table[] = {
+
+/* ---- --passphrase-file, --extpass: the main passphrase ---- */
+
+static int passphrase_take(struct key_opts *ko, int key, const char *arg)
+{
+	if (key == KO_EXTPASS)
+		ko->src.extpass = arg;
+	else
+		ko->src.file = arg;
+	return 0;
+}
+
+static const struct ob_opt passphrase_opts[] = {
 	{ OB_OPT_HEADING("Key options:") },
 	{ "passphrase-file", 0, KO_PASSFILE, "F", "read the passphrase from F ('-' = stdin)",
 	  OB_OPT_EXACT },
 	{ "extpass", 0, KO_EXTPASS, "CMD",
 	  "run CMD (via /bin/sh) and read the passphrase from its output\n"
 	  "(default: prompt on the terminal without echo)", OB_OPT_EXACT },
+	{ OB_OPT_END },
+};
+
+static const struct key_source_ops ks_passphrase = {
+	.name = "passphrase", .opts = passphrase_opts, .take = passphrase_take,
+};
+
+/* ---- --salt, --ecryptfsrc: the salt every passphrase is derived with ---- */
+
+static int salt_take(struct key_opts *ko, int key, const char *arg)
+{
+	if (key == KO_RC)
+		ko->rc_path = arg;
+	else
+		ko->salt_hex = arg;
+	return 0;
+}
+
+static const struct ob_opt salt_opts[] = {
 	{ "salt", 0, KO_SALT, "HEX",
 	  "16 hex digits: the key salt (default: salt= from\n"
 	  "~/.ecryptfsrc, else 0011223344556677)", 0 },
 	{ "ecryptfsrc", 0, KO_RC, "FILE", "read salt= from FILE instead of ~/.ecryptfsrc", 0 },
+	{ OB_OPT_END },
+};
+
+static const struct key_source_ops ks_salt = {
+	.name = "salt", .opts = salt_opts, .take = salt_take,
+};
+
+/* ---- --extra-passphrase-file ---- */
+
+static int extra_take(struct key_opts *ko, int key, const char *arg)
+{
+	if (ko->nextra == (int)(sizeof(ko->extra_files) / sizeof(ko->extra_files[0]))) {
+		cli_msg("too many --extra-passphrase-file options");
+		return EXIT_USAGE;
+	}
+	ko->extra_files[ko->nextra++] = arg;
+	return 0;
+}
+
+static const struct ob_opt extra_opts[] = {
 	{ "extra-passphrase-file", 0, KO_EXTRA, "F",
 	  "one more key (repeatable): new files get one key\n"
 	  "packet per key, and any key opens a file", OB_OPT_EXACT },
+	{ OB_OPT_END },
+};
+
+static const struct key_source_ops ks_extra = {
+	.name = "extra-passphrase-file", .opts = extra_opts, .take = extra_take,
+};
+
+/* ---- --fnek, --fnek-same-key, --fnek-passphrase-file: the names' key ---- */
+
+static int fnek_take(struct key_opts *ko, int key, const char *arg)
+{
+	if (key == KO_FNEK)
+		ko->fnek = true;
+	else if (key == KO_FNEK_SAME)
+		ko->fnek_same = true;
+	else
+		ko->fnek_file = arg;
+	return 0;
+}
+
+static const struct ob_opt fnek_opts[] = {
 	{ "fnek", 0, KO_FNEK, NULL,
 	  "encrypt new names with the filename key of\n"
 	  "ecryptfs-add-passphrase --fnek (ecryptfs-setup-private)", 0 },
@@ -42,86 +115,123 @@ const struct ob_opt key_opt_table[] = {
 	{ "fnek-passphrase-file", 0, KO_FNEK_PASSFILE, "F",
 	  "the filename key comes from this passphrase, not the\n"
 	  "main one (crouton: two passphrases)", OB_OPT_EXACT },
+	{ OB_OPT_END },
+};
+
+static const struct key_source_ops ks_fnek = {
+	.name = "fnek", .opts = fnek_opts, .take = fnek_take,
+};
+
+/* ---- --key-sig: tokens already in the kernel keyring (keyring.c) ---- */
+
+static int key_sig_take(struct key_opts *ko, int key, const char *arg)
+{
+	if (ko->nkey_sigs == (int)(sizeof(ko->key_sigs) / sizeof(ko->key_sigs[0]))) {
+		cli_msg("too many --key-sig options");
+		return EXIT_USAGE;
+	}
+	if (ecfs_sig_from_hex(arg, ko->key_sigs[ko->nkey_sigs])) {
+		cli_msg("--key-sig %s: a key signature is 16 hex digits", arg);
+		return EXIT_USAGE;
+	}
+	ko->nkey_sigs++;
+	return 0;
+}
+
+static const struct ob_opt key_sig_opts[] = {
 	{ "key-sig", 0, KO_KEY_SIG, "SIG",
 	  "use the key already in the kernel keyring under SIG\n"
 	  "(ecfs add-passphrase, ecryptfs-add-passphrase); repeatable;\n"
 	  "without a passphrase source no passphrase is asked for", 0 },
-	{ OB_OPT_HEADING("Keys beyond passphrases (each repeatable; any one opens a file, new files get\n"
-			 "one key packet per key; with only these, no passphrase is asked for):") },
-	{ "key-file", 0, KO_KEY_FILE, "F",
-	  "a key file (ecfs keyfile create): a random key used as\n"
-	  "a passphrase, so the kernel reads files with it too", OB_OPT_EXACT },
-	{ "key-extpass", 0, KO_KEY_EXTPASS, "CMD",
-	  "run CMD for a key file's content (e.g. a password store)", OB_OPT_EXACT },
-	{ "gpg-key", 0, KO_GPG_KEY, "F", "a key file wrapped to GnuPG keys (opened via gpg-agent)",
-	  OB_OPT_EXACT },
-	{ "tpm-key", 0, KO_TPM_KEY, "F", "a key file sealed by this machine's TPM 2.0", OB_OPT_EXACT },
-	{ "tpm-tcti", 0, KO_TPM_TCTI, "CONF",
-	  "TPM access, e.g. swtpm:host=127.0.0.1,port=2321\n"
-	  "(default: the tss2 default, /dev/tpmrm0)", 0 },
-	{ "rsa-key", 0, KO_RSA_KEY, "PEM",
-	  "an RSA key (Tag 1 packets, ecryptfs-utils' openssl module):\n"
-	  "a public key wraps new files, a private key also opens", OB_OPT_EXACT },
-	{ "rsa-passphrase-file", 0, KO_RSA_PASSFILE, "F", "the private key's passphrase from F",
-	  OB_OPT_EXACT },
-	{ "rsa-passphrase-extpass", 0, KO_RSA_EXTPASS, "CMD",
-	  "... or from CMD's output (default: prompt)", OB_OPT_EXACT },
-	{ "escrow-key", 0, KO_ESCROW_KEY, "PEM",
-	  "escrow public key added to every new file (default:\n"
-	  "escrow.pem in the key dir)", 0 },
-	{ "gpg-recipient", 0, KO_GPG_RECIPIENT, "ID", "a GnuPG key to wrap to (ecfs keyfile)", 0 },
-	{ "policy", 0, KO_POLICY, "F", "per-file cipher policy (default: policy in the key dir)", 0 },
-	{ "keys-dir", 0, KO_KEYS_DIR, "D",
-	  "the lower dir's key dir (default: .ecfs-NAME beside\n"
-	  "LOWER, i.e. LOWER/../.ecfs-NAME); --no-keys-dir: none", 0 },
-	{ "no-keys-dir", 0, KO_NO_KEYS_DIR, NULL, NULL, 0 },
 	{ OB_OPT_END },
 };
 
+static const struct key_source_ops ks_key_sig = {
+	.name = "key-sig", .opts = key_sig_opts, .take = key_sig_take,
+	.load_early = keyring_keys_load,
+};
+
+const struct key_source_ops *const key_sources[] = {
+	&ks_passphrase, &ks_salt, &ks_extra, &ks_fnek, &ks_key_sig,
+	&ks_key_file, &ks_key_extpass, &ks_gpg_key, &ks_tpm_key,
+	&ks_rsa_key, &ks_escrow_key, &ks_gpg_recipient, &ks_policy, &ks_keys_dir,
+	NULL,
+};
+#define NSOURCES (sizeof(key_sources) / sizeof(key_sources[0]) - 1)
+
+/* The source whose rows hold key, or NULL. */
+static const struct key_source_ops *source_of(int key)
+{
+	for (const struct key_source_ops *const *ks = key_sources; *ks; ks++)
+		for (const struct ob_opt *o = (*ks)->opts; o->name || o->help; o++)
+			if (o->name && o->key == key)
+				return *ks;
+	return NULL;
+}
+
 int key_opts_handle(struct key_opts *ko, int key, const char *arg)
 {
-	switch (key) {
-	case KO_PASSFILE:
-		ko->src.file = arg;
-		return 0;
-	case KO_EXTPASS:
-		ko->src.extpass = arg;
-		return 0;
-	case KO_SALT:
-		ko->salt_hex = arg;
-		return 0;
-	case KO_RC:
-		ko->rc_path = arg;
-		return 0;
-	case KO_EXTRA:
-		if (ko->nextra == (int)(sizeof(ko->extra_files) / sizeof(ko->extra_files[0]))) {
-			cli_msg("too many --extra-passphrase-file options");
-			return EXIT_USAGE;
-		}
-		ko->extra_files[ko->nextra++] = arg;
-		return 0;
-	case KO_FNEK:
-		ko->fnek = true;
-		return 0;
-	case KO_FNEK_SAME:
-		ko->fnek_same = true;
-		return 0;
-	case KO_FNEK_PASSFILE:
-		ko->fnek_file = arg;
-		return 0;
-	case KO_KEY_SIG:
-		if (ko->nkey_sigs == (int)(sizeof(ko->key_sigs) / sizeof(ko->key_sigs[0]))) {
-			cli_msg("too many --key-sig options");
-			return EXIT_USAGE;
-		}
-		if (ecfs_sig_from_hex(arg, ko->key_sigs[ko->nkey_sigs])) {
-			cli_msg("--key-sig %s: a key signature is 16 hex digits", arg);
-			return EXIT_USAGE;
-		}
-		ko->nkey_sigs++;
-		return 0;
+	const struct key_source_ops *ks = source_of(key);
+
+	return ks ? ks->take(ko, key, arg) : EXIT_USAGE;
+}
+
+int key_opts_ext_count(const struct key_opts *ko)
+{
+	int n = 0;
+
+	for (const struct key_source_ops *const *ks = key_sources; *ks; ks++)
+		if ((*ks)->count)
+			n += (*ks)->count(ko);
+	return n;
+}
+
+/* The source holding key-file-layer secret number *i, *i made its own. */
+static const struct key_source_ops *ext_source(const struct key_opts *ko, int *i)
+{
+	for (const struct key_source_ops *const *ks = key_sources; *ks; ks++) {
+		int n = (*ks)->count ? (*ks)->count(ko) : 0;
+
+		if (*i < n)
+			return *ks;
+		*i -= n;
 	}
-	return key_opts_handle_pk(ko, key, arg);
+	return NULL;
+}
+
+int key_opts_ext_secret(const struct key_opts *ko, int i, struct secret *s,
+			struct ob_err *err)
+{
+	const struct key_source_ops *ks = ext_source(ko, &i);
+
+	if (!ks)
+		return ob_err_set(err, -ENOKEY, "no key number %d", i);
+	return ks->collect(ko, i, s, err);
+}
+
+void key_opts_ext_free(const struct key_opts *ko, int i, struct secret *s)
+{
+	const struct key_source_ops *ks = ext_source(ko, &i);
+
+	if (ks && ks->cleanup)
+		ks->cleanup(s);
+	else
+		secret_free(s);
+}
+
+/* Every source's own loading, early or late. */
+static int load_sources(const struct key_opts *ko, struct ecfs_keychain *kc, bool early,
+			struct ob_err *err)
+{
+	for (const struct key_source_ops *const *ks = key_sources; *ks; ks++) {
+		int (*load)(const struct key_opts *, struct ecfs_keychain *, struct ob_err *) =
+			early ? (*ks)->load_early : (*ks)->load;
+		int rc = load ? load(ko, kc, err) : 0;
+
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* ---- one subcommand's command line ---- */
@@ -148,7 +258,8 @@ static int cli_dispatch(const struct ob_cmd *cmd, const struct ob_opt *opt, cons
 		}
 		if (c->ko) {
 			fputc('\n', stdout);
-			ob_opt_print_table(key_opt_table, stdout);
+			for (const struct key_source_ops *const *ks = key_sources; *ks; ks++)
+				ob_opt_print_table((*ks)->opts, stdout);
 		}
 		return -1;	/* done: exit 0 */
 	}
@@ -175,7 +286,7 @@ int cli_opt_value(const struct ob_cmd *cmd, const struct ob_opt *opt, const char
 
 int cli_parse(const struct cli_cmd *c, int argc, char **argv, int *status)
 {
-	const struct ob_opt *tables[5];
+	const struct ob_opt *tables[4 + NSOURCES];
 	struct ob_cmd cmd = {
 		.prog = c->prog,
 		.synopsis = c->prog,
@@ -191,7 +302,8 @@ int cli_parse(const struct cli_cmd *c, int argc, char **argv, int *status)
 	if (c->co)
 		tables[n++] = cipher_opt_table;
 	if (c->ko)
-		tables[n++] = key_opt_table;
+		for (const struct key_source_ops *const *ks = key_sources; *ks; ks++)
+			tables[n++] = (*ks)->opts;
 	tables[n++] = help_table;
 	tables[n] = NULL;
 	first = ob_opt_parse(&cmd, argc, argv, cli_dispatch, (void *)c, status);
@@ -226,7 +338,10 @@ static int add_secret(struct ecfs_keychain *kc, const struct secret_source *src,
 	if (rc)
 		return rc;
 	rc = ecfs_keychain_add_passphrase(kc, s.buf, s.len, salt, flags, err);
-	secret_free(&s);
+	if (src)
+		secret_free(&s);
+	else
+		key_opts_ext_free(ko, ext, &s);
 	return rc;
 }
 
@@ -234,7 +349,6 @@ int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_c
 		  size_t fn_key_bytes, struct ecfs_keychain *kc, struct ob_err *err)
 {
 	uint8_t salt[ECFS_SALT_BYTES];
-	struct ecfs_key *tmp;
 	unsigned names = ECFS_KC_NAMES | (ko->fnek ? ECFS_KC_WRITE_FNEK : 0) |
 			 (ko->fnek_same ? ECFS_KC_WRITE_SAME : 0);
 	int rc, ext0 = 0;
@@ -242,16 +356,13 @@ int cli_keys_load(const struct key_opts *ko, const struct ecfs_cipher_info *fn_c
 	bool fnek_sep = ko->fnek_file || ko->fnek_mem;
 
 	rc = ecfs_keychain_init(kc, fn_cipher, fn_key_bytes, err);
-	tmp = ob_secure_alloc(sizeof(*tmp));
-	if (!rc && !tmp)
-		rc = ob_err_set(err, -ENOMEM, "allocating locked memory");
 	if (rc)
-		goto fail;
+		return rc;
 	rc = content_salt(ko, salt, err);
 	if (rc)
 		goto fail;
 	/* Keys from the kernel keyring; with no passphrase source, only them. */
-	rc = keyring_keys_load(ko, kc, tmp, err);
+	rc = load_sources(ko, kc, true, err);
 	if (rc)
 		goto fail;
 	if (ko->nkey_sigs && no_pass)
@@ -290,13 +401,11 @@ extra:
 		if (rc)
 			goto fail;
 	}
-	rc = cli_keys_load_pk(ko, kc, err);
+	rc = load_sources(ko, kc, false, err);
 	if (rc)
 		goto fail;
-	ob_secure_free(tmp);
 	return 0;
 fail:
-	ob_secure_free(tmp);
 	ecfs_keychain_free(kc);
 	return rc;
 }

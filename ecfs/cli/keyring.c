@@ -72,16 +72,21 @@ int keyring_read_key(const uint8_t sig[ECFS_SIG_BYTES], struct ecfs_key *key,
 }
 
 int keyring_keys_load(const struct key_opts *ko, struct ecfs_keychain *kc,
-		      struct ecfs_key *tmp, struct ob_err *err)
+		      struct ob_err *err)
 {
-	int rc;
+	struct ecfs_key *tmp;
+	int rc = 0;
 
-	for (int i = 0; i < ko->nkey_sigs; i++) {
+	if (!ko->nkey_sigs)
+		return 0;
+	tmp = ob_secure_alloc(sizeof(*tmp));
+	if (!tmp)
+		return ob_err_set(err, -ENOMEM, "allocating locked memory");
+	for (int i = 0; i < ko->nkey_sigs && !rc; i++) {
 		rc = keyring_read_key(ko->key_sigs[i], tmp, err);
 		if (!rc)
 			rc = ecfs_keychain_add_token(kc, tmp, err);
-		if (rc)
-			return rc;
 	}
-	return 0;
+	ob_secure_free(tmp);
+	return rc;
 }

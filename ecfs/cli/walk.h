@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* walk.h - the one walker of lower trees (fsck, rekey, escrow recover).
+/* walk.h - the one walker of lower trees (fsck, rekey, escrow recover, recover,
+ * encrypt/decrypt).
  *
  * Depth first, each directory opened relative to its parent's descriptor
  * (openat, fdopendir), with a context pointer for the caller and a value
@@ -10,6 +11,7 @@
 #ifndef ECFS_WALK_H
 #define ECFS_WALK_H
 
+#include <stdbool.h>
 #include <sys/stat.h>
 
 struct walk_entry {
@@ -24,13 +26,19 @@ struct walk_entry {
 #define WALK_SKIP 1			/* visit(): do not descend into it */
 
 struct walk_ops {
-	/* Every entry below the root, in readdir order.  For a directory,
+	/* Every entry below the root, in readdir order (or sorted).  For a directory,
 	 * *child_data (preset to e->dir_data) becomes the value its entries
 	 * see.  Returns 0, WALK_SKIP, or a negative value that ends the walk. */
 	int (*visit)(const struct walk_entry *e, void **child_data, void *ctx);
 	/* A directory visit() let in is done (or could not be opened): the
 	 * place to free its value.  May be NULL. */
 	void (*leave)(const struct walk_entry *e, void *child_data, void *ctx);
+	/* A directory visit() let in cannot be opened or read (-errno), just
+	 * before its leave().  May be NULL: it is passed over, as nftw does. */
+	void (*unreadable)(const struct walk_entry *e, int errnum, void *ctx);
+	/* Visit each directory's entries in alphasort(3) order rather than
+	 * readdir order, for output that is the same on every run. */
+	bool sorted;
 };
 
 /* Walk the tree under root_fd (a directory; taken and closed).  root_data
