@@ -257,6 +257,23 @@ def kernel_ok():
     return os.access(KERNEL_TOOL, os.X_OK) and os.geteuid() == 0
 
 
+def journal_sizes(jdir):
+    return {w: os.path.getsize(os.path.join(jdir, "w%d" % w))
+            if os.path.exists(os.path.join(jdir, "w%d" % w)) else 0 for w in range(WORKERS)}
+
+
+def wait_for_progress(jdir, before, limit=60.0):
+    """Kill only once every worker has journaled something this cycle: on a
+    loaded machine starting four interpreters can take longer than the
+    random delay, and a cycle killed before any work checks nothing."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        now = journal_sizes(jdir)
+        if all(now[w] > before[w] for w in now):
+            return
+        time.sleep(0.05)
+
+
 def test_sigkill_during_mixed_workload(tmp_path):
     lower, mnt, out = (str(tmp_path / n) for n in ("lower", "mnt", "out"))
     jdir, pw, log = str(tmp_path / "journal"), str(tmp_path / "pw"), str(tmp_path / "daemon.log")
@@ -272,10 +289,12 @@ def test_sigkill_during_mixed_workload(tmp_path):
         # The tree the last kill left must be served: sealed files re-read.
         sealed, _ = read_journals(jdir)
         assert not check_sealed(mnt, sealed), "cycle %d (through the mount)" % cycle
+        before = journal_sizes(jdir)
         workers = [subprocess.Popen([sys.executable, __file__, mnt, str(w),
                                      os.path.join(jdir, "w%d" % w), str(rnd.getrandbits(32)),
                                      marker])
                    for w in range(WORKERS)]
+        wait_for_progress(jdir, before)
         time.sleep(rnd.uniform(0.3, 2.0))
         open(marker, "w").close()
         daemon.send_signal(signal.SIGKILL)
