@@ -272,14 +272,15 @@ static int exec_mount(const struct pe_layout *l, const struct mount_arg *a,
 }
 
 /* A mount whose daemon has died answers ENOTCONN (ECONNABORTED right
- * after the kill): take it away, so that this login mounts afresh instead
- * of keeping a dead directory. */
+ * after the kill; ECANCELED when it took requests over FUSE io_uring):
+ * take it away, so that this login mounts afresh instead of keeping a
+ * dead directory. */
 static bool clear_dead_mount(const char *mnt)
 {
 	const char *argv[] = { NULL, "-u", "-z", mnt, NULL };
 	struct stat st;
 
-	if (stat(mnt, &st) == 0 || (errno != ENOTCONN && errno != ECONNABORTED))
+	if (stat(mnt, &st) == 0 || (errno != ENOTCONN && errno != ECONNABORTED && errno != ECANCELED))
 		return false;
 	argv[0] = fusermount();
 	return spawn_wait(argv) == 0;

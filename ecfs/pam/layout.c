@@ -94,7 +94,7 @@ int pe_layout_find(const struct pe_user *u, struct pe_layout *l, char *msg, size
 		snprintf(l->mnt, sizeof(l->mnt), "%.3000s%s", u->home,
 			 l->home_encrypted ? "" : "/Private");
 	/* mountinfo has canonical paths; a dead daemon's mount point fails
-	 * with ENOTCONN here, and then the path stays as written. */
+	 * with ENOTCONN (or ECANCELED) here, and the path stays as written. */
 	if (realpath(l->mnt, p))
 		snprintf(l->mnt, sizeof(l->mnt), "%s", p);
 	snprintf(p, sizeof(p), "%.3000s/auto-mount", l->conf);
