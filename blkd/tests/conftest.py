@@ -148,3 +148,15 @@ def make_image(path, size, pattern=None):
         else:
             f.write(pattern * (size // len(pattern)))
     return str(path)
+
+
+def nbdsh_roundtrip(uri, count, base, step, timeout=120):
+    """Write count random 4 KiB blocks at base + i * step through nbdsh,
+    read each back, flush; the completed nbdsh run."""
+    return nbdsh(uri, "import os\n"
+                 "for i in range(%d):\n"
+                 "    d = os.urandom(4096)\n"
+                 "    h.pwrite(d, %d + i * %d)\n"
+                 "    assert h.pread(4096, %d + i * %d) == d\n"
+                 "h.flush()\nprint('ok')" % (count, base, step, base, step),
+                 timeout=timeout, check=False)

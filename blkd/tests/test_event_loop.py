@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from conftest import make_image, need, nbdsh, run
+from conftest import make_image, need, nbdsh, nbdsh_roundtrip, run
 from nbd_raw import (CMD_FLUSH, CMD_READ, CMD_WRITE, handshake_go, raw_connect,
                      recv_exact, send_request)
 from test_multipath import wait_for
@@ -55,12 +55,7 @@ def test_2000_idle_connections_take_no_thread_each(blkd, tmp_path):
         rss_mb = (proc_status(pid, "RssAnon") - base_rss) / 1024
         assert threads < 64, (base_threads, threads)
         assert rss_mb < 128, rss_mb
-        p = nbdsh(s.uri(), "import os\n"
-                  "for i in range(32):\n"
-                  "    d = os.urandom(4096)\n"
-                  "    h.pwrite(d, i * 65536)\n"
-                  "    assert h.pread(4096, i * 65536) == d\n"
-                  "h.flush()\nprint('ok')", timeout=120, check=False)
+        p = nbdsh_roundtrip(s.uri(), 32, 0, 65536)
         assert p.returncode == 0 and "ok" in p.stdout, p.stderr
         assert proc_status(pid, "Threads") < 64
         # the idle negotiated ones still work

@@ -119,3 +119,10 @@ void ob_err_print(const char *prog, const char *object, const struct ob_err *err
 	ob_err_sink(big ? big : line);
 	free(big);
 }
+
+void ob_msgv(const char *prog, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}

@@ -429,9 +429,7 @@ void cli_msg(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", ECFS_PROG);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ob_msgv(ECFS_PROG, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }

@@ -68,11 +68,9 @@ void ef_msg(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", EF_PROG);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ob_msgv(EF_PROG, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void ef_log(struct ef_fs *fs, struct ef_inode *ino, const char *fmt, ...)

@@ -42,6 +42,11 @@ size_t ob_err_format(char *buf, size_t len, const char *prog, const char *object
 /* Print ob_err_format() plus a newline to stderr, never cut (see err.c). */
 void ob_err_print(const char *prog, const char *object, const struct ob_err *err);
 
+/* Print "prog: <fmt...>" and a newline to stderr: the one-line message of a
+ * front end that has no struct ob_err (usage, progress, refusals). */
+void ob_msgv(const char *prog, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 /* The sink ob_err_print() writes to; tests replace it to capture messages. */
 extern void (*ob_err_sink)(const char *line);
 
