@@ -65,6 +65,42 @@ static int mp_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const char
 	return 0;
 }
 
+/* The mount passphrase (given, or unwrapped with the login password) and
+ * the key chain the mount gets, made here once. */
+static int mp_keys(const struct key_opts *ko, const struct secret_source *login,
+		   const struct lc_private *p, struct ecfs_keychain *kc)
+{
+	static const struct lc_ciphers aes16 = { .cipher = "aes", .key_bytes = 16 };
+	char *pass = ob_secure_alloc(ECFS_MAX_PASSPHRASE + 1);
+	struct ob_err err = {0};
+	int rc;
+
+	if (!pass) {
+		cli_msg("out of locked memory");
+		return EXIT_FAIL;
+	}
+	if (ko->src.file) {
+		struct secret s;
+
+		rc = secret_read(&ko->src, "", &s, &err);
+		if (!rc) {
+			snprintf(pass, ECFS_MAX_PASSPHRASE + 1, "%s", s.buf);
+			secret_free(&s);
+		}
+	} else {
+		rc = lc_unwrap_file(p->wrapped, login, ko, "Login password: ", pass, &err);
+	}
+	if (rc) {
+		cli_error(ko->src.file ? ko->src.file : p->wrapped, &err);
+	} else {
+		rc = lc_keys_make(ko, pass, NULL, &aes16, kc, &err);
+		if (rc)
+			cli_error(NULL, &err);
+	}
+	ob_secure_free(pass);
+	return rc ? EXIT_FAIL : EXIT_OK;
+}
+
 int cmd_mount_private(int argc, char **argv)
 {
 	struct mp_args ma = {0};
@@ -77,9 +113,10 @@ int cmd_mount_private(int argc, char **argv)
 	struct lc_private p;
 	struct ob_err err = {0};
 	uint8_t sigs[2][ECFS_SIG_BYTES];
-	char buf[256], hex[2][ECFS_SIG_HEX], opts_s[256], *pass = NULL;
+	struct ecfs_keychain kc = {0};
+	char buf[256], hex[2][ECFS_SIG_HEX], opts_s[256];
 	const char *home, *mnt, *args[12];
-	bool ro, in_keyring = true;
+	bool ro, in_keyring = true, use_keyring;
 	size_t len;
 	int first, rc, nsig, n = 0;
 
@@ -113,41 +150,24 @@ int cmd_mount_private(int argc, char **argv)
 	snprintf(opts_s, sizeof(opts_s), "%s,ecryptfs_sig=%s,ecryptfs_cipher=aes,"
 		 "ecryptfs_key_bytes=16%s%s", ro ? "ro" : "rw", hex[0],
 		 nsig == 2 ? ",ecryptfs_fnek_sig=" : "", nsig == 2 ? hex[1] : "");
-	if (in_keyring && !ko.src.file && !login.file && !login.extpass) {
+	use_keyring = in_keyring && !ko.src.file && !login.file && !login.extpass;
+	if (use_keyring) {
 		for (int i = 0; i < nsig; i++) {
 			args[n++] = "--key-sig";
 			args[n++] = hex[i];
 		}
 	} else {
-		pass = ob_secure_alloc(ECFS_MAX_PASSPHRASE + 1);
-		if (!pass) {
-			cli_msg("out of locked memory");
-			return EXIT_FAIL;
-		}
-		if (ko.src.file) {
-			struct secret s;
-
-			rc = secret_read(&ko.src, "", &s, &err);
-			if (!rc) {
-				snprintf(pass, ECFS_MAX_PASSPHRASE + 1, "%s", s.buf);
-				secret_free(&s);
-			}
-		} else {
-			rc = lc_unwrap_file(p.wrapped, &login, &ko, "Login password: ", pass, &err);
-		}
-		if (rc) {
-			cli_error(ko.src.file ? ko.src.file : p.wrapped, &err);
-			ob_secure_free(pass);
-			return EXIT_FAIL;
-		}
+		rc = mp_keys(&ko, &login, &p, &kc);
+		if (rc)
+			return rc;
 	}
 	args[n++] = "-o";
 	args[n++] = opts_s;
 	args[n] = NULL;
 	if (!mnt)
 		mnt = p.mnt;
-	rc = lc_spawn_mount(p.lower, mnt, pass, NULL, args);
-	ob_secure_free(pass);
+	rc = lc_spawn_mount(p.lower, mnt, use_keyring ? NULL : &kc, args);
+	ecfs_keychain_free(&kc);
 	if (rc == EXIT_OK)
 		printf("Mounted %s at %s\n", p.lower, mnt);
 	return rc;

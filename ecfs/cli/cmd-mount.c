@@ -10,7 +10,8 @@
  *      child says "mounted", or with the child's status.  The child keeps
  *      the terminal until then (passphrase prompt, error messages).  We
  *      fork before any key exists because mlock()ed key memory is not
- *      locked in a child;
+ *      locked in a child (recover and mount-private hand over a chain
+ *      made before the fork: the child locks it again, step 3);
  *   3. lock all memory as it is touched (mlockall with MCL_ONFAULT), so
  *      the key schedules OpenSSL keeps in its own heap never reach swap
  *      either; best effort (it needs the memlock limit, which root has);
@@ -180,6 +181,19 @@ static int parse_argv(struct mount_args *a, int argc, char **argv)
 	return -1;	/* go on */
 }
 
+const struct ecfs_cipher_info *cli_mount_fn_cipher(const char *cipher, size_t key_bytes,
+						   const char *fn_cipher, size_t fn_key_bytes,
+						   size_t *fn_kb)
+{
+	const char *name = cipher ? cipher : "aes";
+	const struct ecfs_cipher_info *ci = ecfs_cipher_by_name(name, key_bytes);
+
+	if (!ci)
+		return NULL;
+	*fn_kb = fn_key_bytes ? fn_key_bytes : key_bytes ? key_bytes : ci->key_default;
+	return ecfs_cipher_by_name(fn_cipher ? fn_cipher : name, *fn_kb);
+}
+
 /* Cipher choices and cross-option rules (the config-complete step). */
 static int settle_options(struct ef_opts *o, const struct ecfs_cipher_info **fn_ci,
 			  size_t *fn_kb)
@@ -193,8 +207,8 @@ static int settle_options(struct ef_opts *o, const struct ecfs_cipher_info **fn_
 		return -1;
 	}
 	o->cipher_key_bytes = o->key_bytes ? o->key_bytes : o->cipher->key_default;
-	*fn_kb = o->fn_key_bytes ? o->fn_key_bytes : o->cipher_key_bytes;
-	*fn_ci = ecfs_cipher_by_name(o->fn_cipher_name ? o->fn_cipher_name : name, *fn_kb);
+	*fn_ci = cli_mount_fn_cipher(name, o->key_bytes, o->fn_cipher_name, o->fn_key_bytes,
+				     fn_kb);
 	if (!*fn_ci) {
 		cli_msg("ecryptfs_fn_cipher=%s with a %zu-byte key: not a cipher eCryptfs knows",
 			o->fn_cipher_name ? o->fn_cipher_name : name, *fn_kb);
@@ -218,11 +232,11 @@ static int settle_options(struct ef_opts *o, const struct ecfs_cipher_info **fn_
 	return 0;
 }
 
-/* Lock every page the daemon touches from now on.  Our key objects are in
+/* Lock every page the process touches from now on.  Our key objects are in
  * locked memory already; this covers OpenSSL's expanded key schedules and
  * the plaintext passing through the I/O buffers.  MCL_ONFAULT locks pages
  * as they are used, so reserved but untouched memory costs nothing. */
-static void lock_all_memory(void)
+void cli_lock_memory(void)
 {
 	(void)mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT);
 }
@@ -243,44 +257,68 @@ void mount_args_free(struct mount_args *a)
 	a->nowned = 0;
 }
 
+/* The keys of the mount: made here from a->ko, or the chain handed over.
+ * A chain made for another name cipher would pick no name key. */
+static int mount_keys(struct mount_args *a, const struct ecfs_cipher_info *fn_ci,
+		      size_t fn_kb, struct ecfs_keychain *kc)
+{
+	struct ob_err err = {0};
+
+	if (a->kc) {
+		if (a->kc->fn_cipher != fn_ci || a->kc->fn_key_bytes != fn_kb) {
+			cli_msg("%s: the keys were made for another filename cipher", a->o.lower);
+			return -1;
+		}
+		*kc = *a->kc;
+		memset(a->kc, 0, sizeof(*a->kc));
+		return 0;
+	}
+	a->ko.lower = a->o.lower;	/* its key dir: escrow key, policy */
+	if (cli_keys_load(&a->ko, fn_ci, fn_kb, kc, &err)) {
+		cli_error(NULL, &err);
+		return -1;
+	}
+	return 0;
+}
+
 int cli_mount(struct mount_args *a)
 {
 	struct background bg = { .notify_fd = -1 };
 	const struct ecfs_cipher_info *fn_ci = NULL;
 	struct ecfs_keychain kc = {0};
-	struct ob_err err = {0};
 	size_t fn_kb = 0;
 	int rc = EXIT_FAIL;
 
 	if (settle_options(&a->o, &fn_ci, &fn_kb))
 		return EXIT_USAGE;
 	if (!a->o.foreground) {
+		/* A chain handed over exists in both processes from here on:
+		 * the parent's caller wipes its copy, the daemon wipes its own
+		 * on unmount.  mlock() is not inherited; cli_lock_memory()
+		 * locks the daemon's copy again, first thing. */
 		int forked = background_fork(&bg, &rc);
 
 		if (forked)
 			return forked < 0 ? EXIT_FAIL : rc;
 	}
-	lock_all_memory();
-	if (!a->o.nokey) {
-		a->ko.lower = a->o.lower;	/* its key dir: escrow key, policy */
-		if (cli_keys_load(&a->ko, fn_ci, fn_kb, &kc, &err)) {
-			cli_error(NULL, &err);
-			goto out;
-		}
-	}
+	cli_lock_memory();
+	if (!a->o.nokey && mount_keys(a, fn_ci, fn_kb, &kc))
+		goto out;
 	rc = ef_mount_run(&a->o, &kc, a->o.foreground ? NULL : background_detach, &bg) ?
 		EXIT_FAIL : EXIT_OK;
-	ecfs_keychain_free(&kc);
 out:
+	ecfs_keychain_free(&kc);
 	if (!a->o.foreground) {
 		/* The daemon: its caller's work is the parent's. */
+		if (a->kc)
+			ecfs_keychain_free(a->kc);
 		mount_args_free(a);
 		exit(rc);
 	}
 	return rc;
 }
 
-int cli_mount_argv(int argc, char **argv, const char *pass, const char *fnek_pass)
+int cli_mount_argv(int argc, char **argv, struct ecfs_keychain *kc)
 {
 	struct mount_args a;
 	int rc;
@@ -288,10 +326,7 @@ int cli_mount_argv(int argc, char **argv, const char *pass, const char *fnek_pas
 	mount_args_init(&a);
 	rc = parse_argv(&a, argc, argv);
 	if (rc < 0) {
-		if (pass)
-			a.ko.src = (struct secret_source){ .mem = pass };
-		if (fnek_pass)
-			a.ko.fnek_mem = fnek_pass;
+		a.kc = kc;
 		rc = cli_mount(&a);
 	}
 	mount_args_free(&a);
@@ -300,7 +335,7 @@ int cli_mount_argv(int argc, char **argv, const char *pass, const char *fnek_pas
 
 int cmd_mount(int argc, char **argv)
 {
-	return cli_mount_argv(argc, argv, NULL, NULL);
+	return cli_mount_argv(argc, argv, NULL);
 }
 
 /* ------------------------------------------------------------ umount */

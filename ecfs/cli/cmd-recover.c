@@ -13,18 +13,29 @@
  *   L5 crouton chroot         <chroot>/ with a key file <chroot>/.ecryptfs
  * A PATH that is none of these but holds them is searched (a disk's root).
  *
+ * Keys.  recover takes every key option "ecfs mount" takes, with the same
+ * meaning (keyopts.c), plus the legacy secrets: the login password and
+ * wrapped files.  --key-file F that holds a wrapped passphrase (a Synology
+ * .key, a wrapped-passphrase v1/v2) rather than an ecfs key file is the
+ * wrapped file K1 unwraps.  The key chain is made ONCE (lc_keys_make, the
+ * mount's own cli_keys_load), checked, and handed to the mount: no secret
+ * is read twice, so a pipe or an --extpass command works as for the mount.
+ *
  * Key checks, in order; each failure names the key that is wrong:
- *   K1 the login password against the wrapped file's signature;
- *   K2 the content key (FEKEK) against Private.sig line 1 and the Tag 3
- *      signatures of sampled files (the files win: Private.sig may be stale);
- *   K3 the filename key: both candidates (ASCII "99887766" salt as
+ *   K1 the login password against the wrapped file's signature (skipped
+ *      when only key files, GPG/TPM/RSA keys or keyring keys are given);
+ *   K2 the content key against Private.sig line 1 and the Tag 3
+ *      signatures (or Tag 1 RSA key ids) of sampled files (the files win:
+ *      Private.sig may be stale);
+ *   K3 the filename key: the chain's candidates (ASCII "99887766" salt as
  *      ecryptfs-utils, and the content key as mount.ecryptfs) against the
  *      Tag 70 signatures of sampled names, then Private.sig line 2.  A wrong
  *      line 2 is reported and the matching candidate is used.
  *
  * Divisions of this file: discovery (finding layouts under PATH), sampling
  * (files and names to check keys against), keys (K1-K3), mount (through
- * cli_mount_argv, as "ecfs mount"), main (the command line).
+ * cli_mount_argv, as "ecfs mount", with the checked chain), main (the
+ * command line).
  */
 #include "cli.h"
 #include "legacy-cli.h"
@@ -60,14 +71,15 @@ static const char *const layout_names[] = {
 struct found {
 	char lower[PATH_MAX];
 	char conf[PATH_MAX];		/* .ecryptfs dir, or crouton key file; "" = none */
-	char keyfile[PATH_MAX];		/* Synology .key */
+	char keyfile[PATH_MAX];		/* Synology .key found beside it */
 	enum layout lay;
 };
 
 struct recover {
-	struct key_opts ko;		/* --passphrase-file/--extpass = mount passphrase */
+	struct key_opts ko;		/* the mount's key options */
 	struct secret_source login;	/* --login-password-file/--login-extpass */
-	const char *mnt, *wrapped, *sigfile, *keyfile, *root;
+	const char *mnt, *wrapped, *sigfile, *root;
+	const char *keyfile;		/* --key-file holding a wrapped passphrase */
 	char root_buf[PATH_MAX];	/* a disk root found by disk_link() */
 	bool rw, yes, check_only;
 	char errobj[PATH_MAX];		/* the file an error is about */
@@ -79,6 +91,8 @@ struct recover {
 struct sample {
 	uint8_t file_sigs[8][ECFS_SIG_BYTES];
 	int nfile_sigs;
+	uint8_t pub_ids[8][ECFS_SIG_BYTES];	/* Tag 1: RSA key ids */
+	int npub_ids;
 	uint8_t file_cipher;		/* Tag 3 cipher code of the first file */
 	uint16_t file_ekey_len;		/* ... and its wrapped key's length */
 	uint8_t name_sigs[8][ECFS_SIG_BYTES];
@@ -420,7 +434,9 @@ static void sample_file(struct sample *s, int dfd, const char *name)
 		return;
 	h = malloc(sizeof(*h));
 	if (h && !ecfs_metadata_read(fd, ECFS_OPEN_XATTR_OK, h, NULL)) {
-		for (unsigned i = 0; i < h->npackets; i++)
+		for (unsigned i = 0; i < h->npackets; i++) {
+			if (h->packets[i].tag == ECFS_PKT_TAG1)
+				add_sig(s->pub_ids, &s->npub_ids, h->packets[i].sig);
 			if (h->packets[i].tag == ECFS_PKT_TAG3) {
 				if (!s->nfile_sigs) {
 					s->file_cipher = h->packets[i].cipher_code;
@@ -428,6 +444,7 @@ static void sample_file(struct sample *s, int dfd, const char *name)
 				}
 				add_sig(s->file_sigs, &s->nfile_sigs, h->packets[i].sig);
 			}
+		}
 		s->files++;
 	}
 	free(h);
@@ -471,7 +488,7 @@ static void sample_dir(struct sample *s, int dfd)
 	(void)walk_tree(dfd, NULL, &ops, s);
 }
 
-static bool sig_in(uint8_t sigs[][ECFS_SIG_BYTES], int n, const uint8_t *sig)
+static bool sig_in(const uint8_t sigs[][ECFS_SIG_BYTES], int n, const uint8_t *sig)
 {
 	for (int i = 0; i < n; i++)
 		if (!memcmp(sigs[i], sig, ECFS_SIG_BYTES))
@@ -481,11 +498,12 @@ static bool sig_in(uint8_t sigs[][ECFS_SIG_BYTES], int n, const uint8_t *sig)
 
 /* -------------------------------------------------------------- keys */
 
-/* The secrets of one attempt, in locked memory. */
+/* The secrets of one attempt, in locked memory, and the keys made from
+ * them (the chain's own key memory is locked too). */
 struct keys {
 	char pass[ECFS_MAX_PASSPHRASE + 1];	/* mount passphrase / share password */
 	char fpass[ECFS_MAX_PASSPHRASE + 1];	/* crouton filename passphrase */
-	struct ecfs_key content, fnek_ascii, fnek_same;
+	struct ecfs_keychain kc;
 };
 
 static const char *hexs(const uint8_t *sig, char buf[ECFS_SIG_HEX])
@@ -601,87 +619,141 @@ static int get_passphrase(struct recover *r, struct found *f, struct keys *k,
 			       "ecryptfs-unwrap-passphrase): ", err);
 }
 
+/* What the mount gets: the ciphers the sampled files and names were
+ * written with, and the keys that opened them. */
 struct plan {
+	bool have_sig;			/* a passphrase key opens the files */
 	uint8_t content_sig[ECFS_SIG_BYTES];
+	bool content_pub;		/* ... or an RSA key does (Tag 1) */
 	bool fnek;
 	uint8_t fnek_sig[ECFS_SIG_BYTES];
-	size_t key_bytes, fn_key_bytes;
-	const char *cipher;
-	char salt_hex[ECFS_SIG_HEX];
+	struct lc_ciphers ci;		/* as -o ecryptfs_cipher= and friends */
 };
 
-/* The key size names were written with: blowfish, cast6 and twofish take
- * several, and Tag 70 does not say which (the decoder tries them all and
- * reports the one that validates).  guess when the name does not decode. */
-static size_t name_key_bytes(const struct ecfs_key *key, const struct ecfs_cipher_info *ci,
-			     size_t guess, const char *name)
+/* The ciphers of the sample: contents from the first file's Tag 3 packet,
+ * names from the first name's Tag 70 packet (its key size is known for
+ * AES only: the others' are taken from the files, checked by
+ * names_key_bytes once there are keys). */
+static void plan_ciphers(const struct found *f, const struct sample *s, struct plan *pl)
+{
+	const struct ecfs_cipher_info *ci = s->file_cipher ?
+		ecfs_cipher_by_code(s->file_cipher) : NULL;
+	const struct ecfs_cipher_info *fci = s->name_cipher ?
+		ecfs_cipher_by_code(s->name_cipher) : NULL;
+	size_t kb = ci ? ci->key_default : (f->lay == LAY_SYNO ? 32 : 16);
+
+	if (ci && !strcmp(ci->name, "aes"))
+		kb = s->file_cipher == ECFS_CIPHER_AES_256 ? 32 :
+		     s->file_cipher == ECFS_CIPHER_AES_192 ? 24 : 16;
+	else if (ci && ecfs_cipher_by_name(ci->name, s->file_ekey_len))
+		kb = s->file_ekey_len;		/* the FEK, unpadded */
+	pl->ci.cipher = ci ? ci->name : "aes";
+	pl->ci.key_bytes = kb;
+	pl->ci.fn_cipher = fci ? fci->name : pl->ci.cipher;
+	pl->ci.fn_key_bytes = kb;
+	if (fci && !strcmp(fci->name, "aes"))
+		pl->ci.fn_key_bytes = s->name_cipher == ECFS_CIPHER_AES_256 ? 32 :
+				      s->name_cipher == ECFS_CIPHER_AES_192 ? 24 : 16;
+	else if (fci && !ecfs_cipher_by_name(fci->name, kb))
+		pl->ci.fn_key_bytes = fci->key_default;
+}
+
+/* The key size the sampled name was written with: blowfish, cast6 and
+ * twofish take several, and Tag 70 does not say which (the decoder tries
+ * them all and reports the one that validates).  guess when it does not
+ * decode. */
+static size_t names_key_bytes(const struct ecfs_keychain *kc, const char *name, size_t guess)
 {
 	char plain[ECFS_LOWER_NAME_MAX];
-	struct ecfs_fnek *fn = NULL;
 	size_t used = guess;
 
-	if (!name[0] || ecfs_fnek_new(key, ci, 0, &fn, NULL))
-		return guess;
-	if (ecfs_name_decrypt_sized(&fn, 1, name, plain, sizeof(plain), &used, NULL) < 0)
+	if (!name[0] || ecfs_name_decrypt_sized(kc->fneks, kc->nfneks, name, plain,
+						sizeof(plain), &used, NULL) < 0)
 		used = guess;
-	ecfs_fnek_free(fn);
 	ob_wipe(plain, sizeof(plain));
 	return used;
 }
 
-/* K2 and K3.  0 with a plan, or -EKEYREJECTED after printing why. */
-static int check_keys(struct recover *r, struct found *f, struct keys *k, bool fnek_sep,
-		      struct plan *pl)
+/* The key chain, made once for this directory (lc_keys_make, the mount's
+ * own way): the passphrase(s) of K1 when it ran, and every key option.
+ * Names written with another key size than the files need a chain made
+ * for that size: the only second one, from the same secrets in memory. */
+static int make_keys(struct recover *r, struct found *f, struct keys *k, bool have_pass,
+		     bool fnek_sep, const struct sample *s, struct plan *pl)
 {
-	uint8_t salt[ECFS_SALT_BYTES], psig[2][ECFS_SIG_BYTES];
-	char a[ECFS_SIG_HEX], b[ECFS_SIG_HEX], sigpath[PATH_MAX];
 	struct ob_err err = {0};
-	struct sample s = {0};
-	const char *fp = fnek_sep ? k->fpass : k->pass;
-	int npsig = 0, dfd;
-	const struct ecfs_key *cands[2], *name_key = NULL;
-	const char *cand_how[2];
+	size_t kb;
 
-	if (lc_v1_salt(&r->ko, salt, &err)) {
-		cli_error(NULL, &err);
-		return -EINVAL;
-	}
-	ecfs_sig_to_hex(salt, pl->salt_hex);
-	if (ecfs_key_derive(&k->content, k->pass, strlen(k->pass), salt, &err) ||
-	    ecfs_key_derive(&k->fnek_ascii, fp, strlen(fp), ecfs_fnek_salt, &err) ||
-	    ecfs_key_derive(&k->fnek_same, fp, strlen(fp), salt, &err)) {
-		cli_error(f->lower, &err);
-		return -EINVAL;
-	}
-	sigpath[0] = '\0';
-	if (r->sigfile)
-		snprintf(sigpath, sizeof(sigpath), "%s", r->sigfile);
-	else if (f->conf[0] && f->lay != LAY_CROUTON)
-		join(sigpath, f->conf, "Private.sig");
-	if (sigpath[0] && is_file(sigpath)) {
-		char buf[256];
-		size_t len;
+	r->ko.lower = f->lower;
+	if (lc_keys_make(&r->ko, have_pass ? k->pass : NULL, fnek_sep ? k->fpass : NULL,
+			 &pl->ci, &k->kc, &err))
+		goto fail;
+	if (!strcmp(pl->ci.fn_cipher, "aes"))
+		return 0;
+	kb = names_key_bytes(&k->kc, s->name, pl->ci.fn_key_bytes);
+	if (kb == pl->ci.fn_key_bytes || !have_pass || key_opts_ext_count(&r->ko))
+		return 0;
+	pl->ci.fn_key_bytes = kb;
+	ecfs_keychain_free(&k->kc);
+	if (lc_keys_make(&r->ko, k->pass, fnek_sep ? k->fpass : NULL, &pl->ci, &k->kc, &err))
+		goto fail;
+	return 0;
+fail:
+	cli_error(f->lower, &err);
+	return -EINVAL;
+}
 
-		if (lc_read_small(sigpath, (uint8_t *)buf, sizeof(buf), &len, &err) ||
-		    (npsig = ecfs_private_sig_parse(buf, len, psig, &err)) < 0) {
-			cli_msg("%s: %s (ignoring it; the files' own signatures decide)",
-				sigpath, err.msg);
-			npsig = 0;
+/* "this passphrase gives key sig X" (one key) or "the keys given have
+ * sigs X, Y" (the chain's passphrase keys), for messages. */
+static const char *chain_sigs(const struct ecfs_keychain *kc, char *buf, size_t len)
+{
+	size_t n = ecfs_keyset_count(kc->keys), o;
+	char a[ECFS_SIG_HEX];
+
+	if (n == 1 && !kc->npub)
+		o = (size_t)snprintf(buf, len, "this passphrase gives key sig ");
+	else
+		o = (size_t)snprintf(buf, len, "the keys given have sig%s ", n == 1 ? "" : "s");
+	if (!n)
+		snprintf(buf + o, len - o, "none (RSA keys only)");
+	for (size_t i = 0; i < n && i < 4 && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
+				      hexs(ecfs_keyset_get(kc->keys, i)->sig, a));
+	return buf;
+}
+
+/* K2: the content key.  A passphrase key whose signature the files carry
+ * (Tag 3), else an RSA private key they name (Tag 1); with no file to
+ * check, the main key.  0, or -EKEYREJECTED after saying why. */
+static int check_content(struct found *f, const struct ecfs_keychain *kc,
+			 const struct sample *s, const uint8_t psig[][ECFS_SIG_BYTES], int npsig,
+			 const char *sigpath, struct plan *pl)
+{
+	char a[ECFS_SIG_HEX], b[ECFS_SIG_HEX], have[160];
+	size_t n = ecfs_keyset_count(kc->keys);
+
+	for (size_t i = 0; i < n && !pl->have_sig; i++)
+		if (sig_in(s->file_sigs, s->nfile_sigs,
+			   ecfs_keyset_get(kc->keys, i)->sig)) {
+			pl->have_sig = true;
+			memcpy(pl->content_sig, ecfs_keyset_get(kc->keys, i)->sig, ECFS_SIG_BYTES);
 		}
+	for (size_t i = 0; i < kc->npub && !pl->have_sig && !pl->content_pub; i++)
+		if (ecfs_pubkey_has_private(kc->pub[i]) &&
+		    sig_in(s->pub_ids, s->npub_ids,
+			   ecfs_pubkey_id(kc->pub[i]))) {
+			pl->content_pub = true;
+			memcpy(pl->content_sig, ecfs_pubkey_id(kc->pub[i]), ECFS_SIG_BYTES);
+		}
+	if (!s->nfile_sigs && !s->npub_ids && n) {
+		pl->have_sig = true;
+		memcpy(pl->content_sig, ecfs_keyset_get(kc->keys, 0)->sig, ECFS_SIG_BYTES);
 	}
-	dfd = open(f->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		cli_msg("%s: %s", f->lower, strerror(errno));
-		return -EINVAL;
-	}
-	sample_dir(&s, dfd);
-
-	/* K2: content key. */
-	memcpy(pl->content_sig, k->content.sig, ECFS_SIG_BYTES);
-	if (s.nfile_sigs && !sig_in(s.file_sigs, s.nfile_sigs, k->content.sig)) {
-		cli_msg("%s: wrong key: this passphrase gives key sig %s, but the files need %s%s",
-			f->lower, hexs(k->content.sig, a), hexs(s.file_sigs[0], b),
-			s.nfile_sigs > 1 ? " (or another of theirs)" : "");
+	if ((s->nfile_sigs || s->npub_ids) && !pl->have_sig && !pl->content_pub) {
+		cli_msg("%s: wrong key: %s, but the files need %s%s",
+			f->lower, chain_sigs(kc, have, sizeof(have)),
+			hexs(s->nfile_sigs ? s->file_sigs[0] : s->pub_ids[0], b),
+			s->nfile_sigs + s->npub_ids > 1 ? " (or another of theirs)" : "");
 		if (f->lay == LAY_UBUNTU || f->lay == LAY_904 || f->lay == LAY_BARE)
 			cli_msg("try: the 32-hex MOUNT passphrase (--passphrase-file) instead of the "
 				"login password, or the other way round (--login-password-file); a "
@@ -691,139 +763,200 @@ static int check_keys(struct recover *r, struct found *f, struct keys *k, bool f
 				"exported .key file with --key-file");
 		return -EKEYREJECTED;
 	}
-	if (npsig >= 1 && memcmp(psig[0], k->content.sig, ECFS_SIG_BYTES)) {
-		if (!s.nfile_sigs) {
-			cli_msg("%s: wrong key: this passphrase gives key sig %s, but Private.sig "
+	if (npsig >= 1 && pl->have_sig && memcmp(psig[0], pl->content_sig, ECFS_SIG_BYTES) &&
+	    !ecfs_keyset_find(kc->keys, psig[0])) {
+		if (!s->nfile_sigs) {
+			cli_msg("%s: wrong key: %s, but Private.sig "
 				"line 1 says %s (and there is no file to check against); try the "
 				"other secret (login password vs 32-hex mount passphrase)",
-				f->lower, hexs(k->content.sig, a), hexs(psig[0], b));
+				f->lower, chain_sigs(kc, have, sizeof(have)), hexs(psig[0], b));
 			return -EKEYREJECTED;
 		}
 		cli_msg("warning: %s line 1 says %s but the files use %s, which this key opens; "
-			"going on", sigpath, hexs(psig[0], a), hexs(k->content.sig, b));
+			"going on", sigpath, hexs(psig[0], a), hexs(pl->content_sig, b));
 	}
+	return 0;
+}
 
-	/* K3: filename key. */
-	cands[0] = &k->fnek_ascii;
-	cand_how[0] = "ecryptfs-utils filename key (salt \"99887766\")";
-	cands[1] = &k->fnek_same;
-	cand_how[1] = fnek_sep ? "filename passphrase with the default salt" :
-			"content key used for names (mount.ecryptfs default)";
-	if (f->lay == LAY_SYNO || fnek_sep) {	/* their usual first */
-		const struct ecfs_key *t = cands[0];
-		const char *th = cand_how[0];
+/* A name-key candidate of the chain made with the content salt (its
+ * signature is its owner's: mount.ecryptfs, crouton's filename
+ * passphrase), not with ecryptfs-utils' FNEK salt. */
+static bool fnek_same_salt(const struct ecfs_keychain *kc, size_t i)
+{
+	return !memcmp(ecfs_fnek_sig(kc->fneks[i]), kc->fnek_owner[i], ECFS_SIG_BYTES);
+}
 
-		cands[0] = cands[1];
-		cand_how[0] = cand_how[1];
-		cands[1] = t;
-		cand_how[1] = th;
+static const char *fnek_how(bool same, bool fnek_sep)
+{
+	if (!same)
+		return "ecryptfs-utils filename key (salt \"99887766\")";
+	return fnek_sep ? "filename passphrase with the default salt" :
+			  "content key used for names (mount.ecryptfs default)";
+}
+
+/* The chain's candidate whose signature the names carry, the usual kind of
+ * the layout first; -1 if none. */
+static int find_name_key(const struct ecfs_keychain *kc, const struct sample *s, bool pref_same)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < kc->nfneks; i++)
+			if ((fnek_same_salt(kc, i) == pref_same) == (pass == 0) &&
+			    sig_in(s->name_sigs, s->nname_sigs,
+				   ecfs_fnek_sig(kc->fneks[i])))
+				return (int)i;
+	return -1;
+}
+
+/* K3: the filename key.  0, or -EKEYREJECTED after saying why. */
+static int check_names(struct found *f, const struct ecfs_keychain *kc, const struct sample *s,
+		       const uint8_t psig[][ECFS_SIG_BYTES], int npsig, const char *sigpath,
+		       bool fnek_sep, struct plan *pl)
+{
+	char a[ECFS_SIG_HEX], b[ECFS_SIG_HEX], cands[128];
+	int i = find_name_key(kc, s, f->lay == LAY_SYNO || fnek_sep);
+	size_t o = 0;
+
+	if (s->nname_sigs && i >= 0) {
+		pl->fnek = true;
+		memcpy(pl->fnek_sig, ecfs_fnek_sig(kc->fneks[i]), ECFS_SIG_BYTES);
+		if (npsig == 2 && memcmp(psig[1], pl->fnek_sig, ECFS_SIG_BYTES))
+			cli_msg("warning: %s line 2 (filename key sig %s) does not match "
+				"the names; they use %s, the %s; using that", sigpath,
+				hexs(psig[1], a), hexs(pl->fnek_sig, b),
+				fnek_how(fnek_same_salt(kc, (size_t)i), fnek_sep));
+		return 0;
 	}
-	pl->fnek = false;
-	if (s.nname_sigs) {
-		for (int i = 0; i < 2 && !pl->fnek; i++)
-			if (sig_in(s.name_sigs, s.nname_sigs, cands[i]->sig)) {
-				name_key = cands[i];
-				pl->fnek = true;
-				memcpy(pl->fnek_sig, cands[i]->sig, ECFS_SIG_BYTES);
-				if (npsig == 2 && memcmp(psig[1], cands[i]->sig, ECFS_SIG_BYTES))
-					cli_msg("warning: %s line 2 (filename key sig %s) does not match "
-						"the names; they use %s, the %s; using that", sigpath,
-						hexs(psig[1], a), hexs(cands[i]->sig, b), cand_how[i]);
-			}
-		if (!pl->fnek) {
-			cli_msg("%s: wrong filename key: the names need sig %s; this passphrase "
-				"gives %s (%s) and %s (%s)", f->lower, hexs(s.name_sigs[0], a),
-				hexs(cands[0]->sig, b), cand_how[0],
-				hexs(cands[1]->sig, (char[ECFS_SIG_HEX]){0}), cand_how[1]);
-			cli_msg("try: the filename passphrase of this tree (crouton keeps a second "
-				"one), or mount with 'ecfs mount -o nokey' to see what is readable");
-			return -EKEYREJECTED;
+	if (s->nname_sigs) {
+		cands[0] = '\0';
+		for (size_t j = 0; j < kc->nfneks && o < sizeof(cands) - 20; j++)
+			if (!strstr(cands, hexs(ecfs_fnek_sig(kc->fneks[j]), a)))
+				o += (size_t)snprintf(cands + o, sizeof(cands) - o, "%s%s",
+						      o ? ", " : "", a);
+		cli_msg("%s: wrong filename key: the names need sig %s; the keys given make "
+			"filename keys %s", f->lower, hexs(s->name_sigs[0], a),
+			cands[0] ? cands : "none");
+		cli_msg("try: the filename passphrase of this tree (crouton keeps a second "
+			"one), or mount with 'ecfs mount -o nokey' to see what is readable");
+		return -EKEYREJECTED;
+	}
+	if (npsig < 2)
+		return 0;
+	for (size_t j = 0; j < kc->nfneks && !pl->fnek; j++)
+		if (!memcmp(psig[1], ecfs_fnek_sig(kc->fneks[j]), ECFS_SIG_BYTES)) {
+			pl->fnek = true;
+			memcpy(pl->fnek_sig, psig[1], ECFS_SIG_BYTES);
 		}
-	} else if (npsig == 2) {
-		for (int i = 0; i < 2 && !pl->fnek; i++)
-			if (!memcmp(psig[1], cands[i]->sig, ECFS_SIG_BYTES)) {
-				pl->fnek = true;
-				memcpy(pl->fnek_sig, cands[i]->sig, ECFS_SIG_BYTES);
-			}
-		if (!pl->fnek) {
-			cli_msg("warning: %s line 2 (filename key sig %s) matches neither filename "
-				"key of this passphrase; there are no encrypted names to check; new "
+	for (size_t j = 0; j < kc->nfneks && !pl->fnek; j++)
+		if (!fnek_same_salt(kc, j)) {
+			cli_msg("warning: %s line 2 (filename key sig %s) matches no filename "
+				"key of the keys given; there are no encrypted names to check; new "
 				"names will be written with the ecryptfs-utils key", sigpath,
 				hexs(psig[1], a));
 			pl->fnek = true;
-			memcpy(pl->fnek_sig, k->fnek_ascii.sig, ECFS_SIG_BYTES);
+			memcpy(pl->fnek_sig, ecfs_fnek_sig(kc->fneks[j]), ECFS_SIG_BYTES);
 		}
-	}
-	{
-		const struct ecfs_cipher_info *ci = s.file_cipher ?
-			ecfs_cipher_by_code(s.file_cipher) : NULL;
-		const struct ecfs_cipher_info *fci = s.name_cipher ?
-			ecfs_cipher_by_code(s.name_cipher) : NULL;
+	return 0;
+}
 
-		pl->cipher = ci ? ci->name : "aes";
-		pl->key_bytes = ci ? ci->key_default : (f->lay == LAY_SYNO ? 32 : 16);
-		if (ci && !strcmp(ci->name, "aes"))
-			pl->key_bytes = s.file_cipher == ECFS_CIPHER_AES_256 ? 32 :
-					s.file_cipher == ECFS_CIPHER_AES_192 ? 24 : 16;
-		else if (ci && ecfs_cipher_by_name(ci->name, s.file_ekey_len))
-			pl->key_bytes = s.file_ekey_len;	/* the FEK, unpadded */
-		pl->fn_key_bytes = pl->key_bytes;
-		if (fci && !strcmp(fci->name, "aes"))
-			pl->fn_key_bytes = s.name_cipher == ECFS_CIPHER_AES_256 ? 32 :
-					   s.name_cipher == ECFS_CIPHER_AES_192 ? 24 : 16;
-		else if (fci && name_key)
-			pl->fn_key_bytes = name_key_bytes(name_key, fci, pl->fn_key_bytes, s.name);
+/* Private.sig beside the directory (or --sig-file): its signatures. */
+static int read_private_sig(struct recover *r, struct found *f, char *sigpath,
+			    uint8_t psig[2][ECFS_SIG_BYTES])
+{
+	struct ob_err err = {0};
+	char buf[256];
+	size_t len;
+	int npsig;
+
+	sigpath[0] = '\0';
+	if (r->sigfile)
+		snprintf(sigpath, PATH_MAX, "%s", r->sigfile);
+	else if (f->conf[0] && f->lay != LAY_CROUTON)
+		join(sigpath, f->conf, "Private.sig");
+	if (!sigpath[0] || !is_file(sigpath))
+		return 0;
+	if (lc_read_small(sigpath, (uint8_t *)buf, sizeof(buf), &len, &err) ||
+	    (npsig = ecfs_private_sig_parse(buf, len, psig, &err)) < 0) {
+		cli_msg("%s: %s (ignoring it; the files' own signatures decide)", sigpath, err.msg);
+		return 0;
 	}
-	printf("Key check passed for %s: content key %s (%u file%s checked)",
-	       f->lower, hexs(pl->content_sig, a), s.files, s.files == 1 ? "" : "s");
+	return npsig;
+}
+
+/* K2 and K3 against the sample s.  0 with a plan, or -EKEYREJECTED after
+ * printing why. */
+static int check_keys(struct recover *r, struct found *f, const struct ecfs_keychain *kc,
+		      const struct sample *s, bool fnek_sep, struct plan *pl)
+{
+	uint8_t psig[2][ECFS_SIG_BYTES];
+	char a[ECFS_SIG_HEX], b[ECFS_SIG_HEX], sigpath[PATH_MAX];
+	int npsig = read_private_sig(r, f, sigpath, psig);
+
+	if (check_content(f, kc, s, (const uint8_t (*)[ECFS_SIG_BYTES])psig, npsig, sigpath, pl) ||
+	    check_names(f, kc, s, (const uint8_t (*)[ECFS_SIG_BYTES])psig, npsig, sigpath,
+			fnek_sep, pl))
+		return -EKEYREJECTED;
+	printf("Key check passed for %s: %s %s (%u file%s checked)", f->lower,
+	       pl->content_pub ? "RSA key" : "content key", hexs(pl->content_sig, a), s->files,
+	       s->files == 1 ? "" : "s");
 	if (pl->fnek)
-		printf(", filename key %s (%u name%s checked)", hexs(pl->fnek_sig, b), s.names,
-		       s.names == 1 ? "" : "s");
+		printf(", filename key %s (%u name%s checked)", hexs(pl->fnek_sig, b), s->names,
+		       s->names == 1 ? "" : "s");
 	printf("\n");
 	return 0;
 }
 
 /* ----------------------------------------------------------------- mount */
 
-static int do_mount(struct recover *r, struct found *f, struct keys *k, bool fnek_sep,
-		    const struct plan *pl)
+/* The mount point: --mountpoint (made if missing) or a fresh temporary
+ * directory.  *made when we made it. */
+static int mount_point(struct recover *r, char mnt[PATH_MAX], bool *made)
 {
-	char mnt[PATH_MAX], opts[512], a[ECFS_SIG_HEX], b[ECFS_SIG_HEX];
-	const char *args[8];
-	int n = 0, rc;
-	bool made = false;
+	const char *tmp = getenv("TMPDIR");
 
+	*made = false;
 	if (r->mnt) {
-		snprintf(mnt, sizeof(mnt), "%s", r->mnt);
+		snprintf(mnt, PATH_MAX, "%s", r->mnt);
 		if (mkdir(mnt, 0700) == 0)
-			made = true;
+			*made = true;
 		else if (errno != EEXIST) {
 			cli_msg("%s: cannot create the mount point: %s", mnt, strerror(errno));
-			return EXIT_FAIL;
+			return -1;
 		}
-	} else {
-		const char *tmp = getenv("TMPDIR");
-
-		snprintf(mnt, sizeof(mnt), "%s/" LC_RECOVER_DIR "XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		if (!mkdtemp(mnt)) {
-			cli_msg("%s: cannot create a mount point: %s (give one with --mountpoint)",
-				mnt, strerror(errno));
-			return EXIT_FAIL;
-		}
-		made = true;
+		return 0;
 	}
-	snprintf(opts, sizeof(opts), "%s,ecryptfs_sig=%s,ecryptfs_cipher=%s,ecryptfs_key_bytes=%zu",
-		 r->rw ? "rw" : "ro", hexs(pl->content_sig, a), pl->cipher, pl->key_bytes);
+	snprintf(mnt, PATH_MAX, "%s/" LC_RECOVER_DIR "XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(mnt)) {
+		cli_msg("%s: cannot create a mount point: %s (give one with --mountpoint)",
+			mnt, strerror(errno));
+		return -1;
+	}
+	*made = true;
+	return 0;
+}
+
+/* Mount with the chain the check used: the mount reads no secret again. */
+static int do_mount(struct recover *r, struct found *f, struct keys *k, const struct plan *pl)
+{
+	char mnt[PATH_MAX], opts[512], a[ECFS_SIG_HEX], b[ECFS_SIG_HEX];
+	const char *args[4];
+	bool made;
+	int rc;
+
+	if (mount_point(r, mnt, &made))
+		return EXIT_FAIL;
+	snprintf(opts, sizeof(opts), "%s,ecryptfs_cipher=%s,ecryptfs_key_bytes=%zu,"
+		 "ecryptfs_fn_cipher=%s,ecryptfs_fn_key_bytes=%zu", r->rw ? "rw" : "ro",
+		 pl->ci.cipher, pl->ci.key_bytes, pl->ci.fn_cipher, pl->ci.fn_key_bytes);
+	if (pl->have_sig)
+		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), ",ecryptfs_sig=%s",
+			 hexs(pl->content_sig, a));
 	if (pl->fnek)
-		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts),
-			 ",ecryptfs_fnek_sig=%s,ecryptfs_fn_key_bytes=%zu",
-			 hexs(pl->fnek_sig, b), pl->fn_key_bytes);
-	args[n++] = "--salt";
-	args[n++] = pl->salt_hex;
-	args[n++] = "-o";
-	args[n++] = opts;
-	args[n] = NULL;
-	rc = lc_spawn_mount(f->lower, mnt, k->pass, fnek_sep ? k->fpass : NULL, args);
+		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), ",ecryptfs_fnek_sig=%s",
+			 hexs(pl->fnek_sig, b));
+	args[0] = "-o";
+	args[1] = opts;
+	args[2] = NULL;
+	rc = lc_spawn_mount(f->lower, mnt, &k->kc, args);
 	if (rc != EXIT_OK) {
 		if (made)
 			rmdir(mnt);
@@ -853,37 +986,65 @@ static void say_wanted_sig(struct found *f)
 			s.nfile_sigs > 1 ? " or another of theirs" : "");
 }
 
-static int recover_one(struct recover *r, struct found *f)
+/* K1 runs unless the key options alone name keys (a key file, GPG, TPM,
+ * RSA, the keyring) and nothing asks for a passphrase or a wrapped file. */
+static bool wants_passphrase(const struct recover *r, const struct found *f)
+{
+	const struct key_opts *ko = &r->ko;
+
+	if (ko->src.file || ko->src.extpass || r->login.file || r->login.extpass ||
+	    r->wrapped || r->keyfile || f->lay == LAY_CROUTON)
+		return true;
+	return !key_opts_ext_count(ko) && !ko->nrsa && !ko->nkey_sigs;
+}
+
+/* K1, the key chain, K2, K3 and the mount, for one directory. */
+static int recover_keys(struct recover *r, struct found *f, struct keys *k)
 {
 	struct ob_err err = {0};
+	struct sample s = {0};
+	struct plan pl = {0};
+	bool fnek_sep = false, have_pass = wants_passphrase(r, f);
+	int rc, dfd;
+
+	r->errobj[0] = '\0';
+	rc = have_pass ? get_passphrase(r, f, k, &fnek_sep, &err) : 0;
+	if (rc) {
+		cli_error(r->errobj[0] ? r->errobj : NULL, &err);
+		if (rc == -EKEYREJECTED)
+			say_wanted_sig(f);
+		return EXIT_FAIL;
+	}
+	dfd = open(f->lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		cli_msg("%s: %s", f->lower, strerror(errno));
+		return EXIT_FAIL;
+	}
+	sample_dir(&s, dfd);
+	plan_ciphers(f, &s, &pl);
+	if (make_keys(r, f, k, have_pass, fnek_sep, &s, &pl) ||
+	    check_keys(r, f, &k->kc, &s, fnek_sep, &pl))
+		return EXIT_FAIL;
+	return r->check_only ? EXIT_OK : do_mount(r, f, k, &pl);
+}
+
+static int recover_one(struct recover *r, struct found *f)
+{
 	struct keys *k = ob_secure_alloc(sizeof(*k));
-	struct plan pl;
-	bool fnek_sep;
 	int rc;
 
 	if (!k) {
 		cli_msg("out of locked memory");
 		return EXIT_FAIL;
 	}
-	memset(k, 0, sizeof(*k));
 	printf("Found %s: %s\n", layout_names[f->lay], f->lower);
 	if (f->conf[0])
 		printf("  keys from: %s\n", f->conf);
 	if (f->keyfile[0])
 		printf("  key file: %s\n", f->keyfile);
 	fflush(stdout);
-	r->errobj[0] = '\0';
-	rc = get_passphrase(r, f, k, &fnek_sep, &err);
-	if (rc) {
-		cli_error(r->errobj[0] ? r->errobj : NULL, &err);
-		if (rc == -EKEYREJECTED)
-			say_wanted_sig(f);
-		ob_secure_free(k);
-		return EXIT_FAIL;
-	}
-	rc = check_keys(r, f, k, fnek_sep, &pl) ? EXIT_FAIL : EXIT_OK;
-	if (rc == EXIT_OK && !r->check_only)
-		rc = do_mount(r, f, k, fnek_sep, &pl);
+	rc = recover_keys(r, f, k);
+	ecfs_keychain_free(&k->kc);
 	ob_secure_free(k);
 	return rc;
 }
@@ -891,7 +1052,7 @@ static int recover_one(struct recover *r, struct found *f)
 /* ------------------------------------------------------------------ main */
 
 static const char recover_help[] =
-	"usage: ecfs recover [OPTIONS] [PATH]\n\n"
+	"usage: ecfs recover [OPTIONS] [KEY OPTIONS] [PATH]\n\n"
 	"Open eCryptfs data without the kernel module, as ecryptfs-recover-private does:\n"
 	"find the encrypted directory and the keys kept beside it, check the key against\n"
 	"the stored signatures, and mount read-only at a fresh directory (printed).\n\n"
@@ -901,40 +1062,39 @@ static const char recover_help[] =
 	"(.ecryptfs/wrapped-passphrase, Private.sig), Ubuntu 9.04 (/var/lib/ecryptfs/USER),\n"
 	"Synology/Asustor shares (share password or the exported .key file), crouton.\n\n"
 	"Which secret?  The LOGIN password unwraps .ecryptfs/wrapped-passphrase; the\n"
-	"MOUNT passphrase (32 hex digits) is what that file holds.  Either works.\n\n"
+	"MOUNT passphrase (32 hex digits) is what that file holds.  Either works.\n"
+	"The key options are the mount's, with the same meaning (ecfs mount --help):\n"
+	"--passphrase-file/--extpass give the MOUNT passphrase (or a NAS share's\n"
+	"password); --key-file, --gpg-key, --tpm-key, --rsa-key, --key-sig add keys.\n"
+	"With only such keys (no passphrase option), no passphrase is asked for.\n"
+	"--key-file F is recognised by its content: an ecfs key file (64 hex digits)\n"
+	"is a key as for the mount; a Synology/Asustor .key or a wrapped-passphrase\n"
+	"file (v1 or v2) is unwrapped (a .key without a password, a wrapped-passphrase\n"
+	"with the login password).  A pipe or FIFO is read once, as an ecfs key file.\n"
+	"Every secret is read once: the keys checked are the keys mounted with.\n\n"
 	"Options:\n"
 	"  --login-password-file F  the login password (unwraps wrapped-passphrase; for a\n"
 	"                           crouton chroot its passphrase; for a .key file its password)\n"
 	"  --login-extpass CMD      the same from a command's output\n"
-	"  --passphrase-file F      the MOUNT passphrase, or a NAS share's password\n"
-	"  --extpass CMD            the same from a command's output\n"
 	"  --wrapped-passphrase F   use this wrapped-passphrase file (e.g. from a backup)\n"
 	"  --sig-file F             use this Private.sig\n"
-	"  --key-file F             a Synology .key file (unwrapped without a password)\n"
 	"  --mountpoint DIR         mount there (default: a new /tmp/ecfs-recover.XXXXXX)\n"
 	"  --rw                     mount read-write\n"
 	"  --check                  check the keys, do not mount\n"
 	"  -y, --yes                do not ask which directory: take the first found\n"
-	"  --salt HEX, --ecryptfsrc F  the content-key salt of an old ~/.ecryptfsrc\n"
-	"  -h, --help               this help\n\n"
-	"Without a passphrase option it asks on the terminal.\n";
+	"Without a passphrase or key option it asks on the terminal.\n";
 
-enum { O_LOGIN = 1, O_LOGIN_EXT, O_WRAPPED, O_SIGF, O_KEYF, O_MNT, O_RW, O_CHECK, O_YES };
+enum { O_LOGIN = 1, O_LOGIN_EXT, O_WRAPPED, O_SIGF, O_MNT, O_RW, O_CHECK, O_YES };
 
 static const struct ob_opt recover_opts[] = {
 	{ "login-password-file", 0, O_LOGIN, "F", NULL, OB_OPT_EXACT },
 	{ "login-extpass", 0, O_LOGIN_EXT, "CMD", NULL, OB_OPT_EXACT },
 	{ "wrapped-passphrase", 0, O_WRAPPED, "F", NULL, 0 },
 	{ "sig-file", 0, O_SIGF, "F", NULL, 0 },
-	{ "key-file", 0, O_KEYF, "F", NULL, OB_OPT_EXACT },
 	{ "mountpoint", 0, O_MNT, "DIR", NULL, 0 },
 	{ "rw", 0, O_RW, NULL, NULL, 0 },
 	{ "check", 0, O_CHECK, NULL, NULL, 0 },
 	{ "yes", 'y', O_YES, NULL, NULL, 0 },
-	{ "passphrase-file", 0, KO_PASSFILE, "F", NULL, OB_OPT_EXACT },
-	{ "extpass", 0, KO_EXTPASS, "CMD", NULL, OB_OPT_EXACT },
-	{ "salt", 0, KO_SALT, "HEX", NULL, 0 },
-	{ "ecryptfsrc", 0, KO_RC, "F", NULL, 0 },
 	{ OB_OPT_END },
 };
 
@@ -948,13 +1108,58 @@ static int recover_opt(const struct ob_cmd *cmd, const struct ob_opt *opt, const
 	case O_LOGIN_EXT: r->login.extpass = arg; break;
 	case O_WRAPPED: r->wrapped = arg; break;
 	case O_SIGF: r->sigfile = arg; break;
-	case O_KEYF: r->keyfile = arg; break;
 	case O_MNT: r->mnt = arg; break;
 	case O_RW: r->rw = true; break;
 	case O_CHECK: r->check_only = true; break;
 	case O_YES: r->yes = true; break;
-	default: return key_opts_handle(&r->ko, opt->key, arg);
 	}
+	return 0;
+}
+
+/* Does the regular file path hold a wrapped passphrase (a Synology/Asustor
+ * .key, a wrapped-passphrase v1/v2) rather than an ecfs key file (64 hex
+ * digits)?  Anything else is left to the key-file layer to judge. */
+static bool holds_wrapped_passphrase(const char *path)
+{
+	uint8_t *buf = ob_secure_alloc(ECFS_WRAPPED_MAX + 1);
+	size_t len = 0, hex = 0;
+	bool wrapped = false;
+
+	if (!buf || !is_file(path) ||
+	    lc_read_small(path, buf, ECFS_WRAPPED_MAX + 1, &len, NULL)) {
+		ob_secure_free(buf);
+		return false;
+	}
+	while (hex < len && strchr("0123456789abcdefABCDEF", buf[hex]) && buf[hex])
+		hex++;
+	if (!(hex == ECFS_KEYFILE_CHARS && (len == hex || (len == hex + 1 && buf[hex] == '\n'))))
+		wrapped = ecfs_syno_key_probe(buf, len) || ecfs_wrapped_version(buf, len, NULL) > 0;
+	ob_secure_free(buf);
+	return wrapped;
+}
+
+/* --key-file means what it means to the mount, except that a wrapped
+ * passphrase given to it (issue 20: an explicit Synology .key) is the
+ * one K1 unwraps.  At most one of those. */
+static int sort_key_files(struct recover *r)
+{
+	struct key_opts *ko = &r->ko;
+	int n = 0;
+
+	for (int i = 0; i < ko->nkey_files; i++) {
+		const char *kf = ko->key_files[i];
+
+		if (!holds_wrapped_passphrase(kf)) {
+			ko->key_files[n++] = kf;
+			continue;
+		}
+		if (r->keyfile) {
+			cli_msg("%s: a second wrapped key file (after %s); give one", kf, r->keyfile);
+			return -1;
+		}
+		r->keyfile = kf;
+	}
+	ko->nkey_files = n;
 	return 0;
 }
 
@@ -963,7 +1168,7 @@ int cmd_recover(int argc, char **argv)
 	struct recover *r = calloc(1, sizeof(*r));
 	const struct cli_cmd cmd = {
 		.prog = "ecfs recover", .help = recover_help, .own = recover_opts,
-		.fn = recover_opt, .ctx = r,
+		.ko = &r->ko, .fn = recover_opt, .ctx = r,
 	};
 	const char *path = "/";
 	char linked[PATH_MAX];
@@ -977,7 +1182,7 @@ int cmd_recover(int argc, char **argv)
 		return rc;
 	}
 	rc = EXIT_FAIL;
-	if (argc - first > 1)
+	if (argc - first > 1 || sort_key_files(r))
 		goto usage;
 	if (first < argc)
 		path = argv[first];

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* legacy-cli.c - helpers shared by the legacy subcommands (legacy-cli.h).
  *
- * lc_spawn_mount(): recover and mount-private know the mount passphrase
- * already (unwrapped, in locked memory); they mount through the same path
- * as "ecfs mount" (cli_mount_argv), handing the secret over in memory.
+ * lc_spawn_mount(): recover and mount-private make the key chain
+ * themselves (from an unwrapped passphrase, key files, ...: the secrets
+ * are read once); they mount through the same path as "ecfs mount"
+ * (cli_mount_argv), handing that chain over.
  */
 #include "legacy-cli.h"
 #include "cmd-mount.h"
@@ -141,8 +142,30 @@ int lc_unwrap_file(const char *path, const struct secret_source *src,
 	return rc;
 }
 
-int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
-		   const char *fnek_pass, const char *const *args)
+int lc_keys_make(const struct key_opts *ko, const char *pass, const char *fnek_pass,
+		 const struct lc_ciphers *c, struct ecfs_keychain *kc, struct ob_err *err)
+{
+	struct key_opts k = *ko;
+	const struct ecfs_cipher_info *fn_ci;
+	size_t fn_kb;
+
+	fn_ci = cli_mount_fn_cipher(c->cipher, c->key_bytes, c->fn_cipher, c->fn_key_bytes,
+				    &fn_kb);
+	if (!fn_ci)
+		return ob_err_set(err, -EINVAL, "no cipher %s with %zu-byte keys",
+				  c->fn_cipher ? c->fn_cipher : c->cipher, c->fn_key_bytes);
+	cli_lock_memory();	/* the chain's cipher contexts live in OpenSSL's heap */
+	if (pass)
+		k.src = (struct secret_source){ .mem = pass };
+	if (fnek_pass) {
+		k.fnek_file = NULL;
+		k.fnek_mem = fnek_pass;
+	}
+	return cli_keys_load(&k, fn_ci, fn_kb, kc, err);
+}
+
+int lc_spawn_mount(const char *lower, const char *mnt, struct ecfs_keychain *kc,
+		   const char *const *args)
 {
 	const char *argv[48];
 	int n = 0;
@@ -153,7 +176,7 @@ int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
 	argv[n++] = lower;
 	argv[n++] = mnt;
 	argv[n] = NULL;
-	return cli_mount_argv(n, (char **)argv, pass, fnek_pass);
+	return cli_mount_argv(n, (char **)argv, kc);
 }
 
 int lc_private_paths(const char *home, const char *alias, struct lc_private *p,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* legacy-cli.h - what the legacy subcommands (recover, fsck, the
  * *-passphrase and *-private commands) share: small files, atomic writes,
- * yes/no questions, and starting "ecfs mount" with a secret on a pipe.
+ * yes/no questions, and starting "ecfs mount" with keys made already.
  */
 #ifndef ECFS_LEGACY_CLI_H
 #define ECFS_LEGACY_CLI_H
@@ -37,13 +37,26 @@ int lc_unwrap_file(const char *path, const struct secret_source *src,
 		   const struct key_opts *ko, const char *prompt, char *pass,
 		   struct ob_err *err);
 
-/* Mount as "ecfs mount [args...] LOWER MNT" would, with the passphrase
- * pass (if not NULL; else args name the keys, e.g. --key-sig) and the
- * filename passphrase fnek_pass (if not NULL, as --fnek-passphrase-file)
- * handed over in memory; returns once it is mounted (the daemon runs in a
- * child), with the mount's exit status. */
-int lc_spawn_mount(const char *lower, const char *mnt, const char *pass,
-		   const char *fnek_pass, const char *const *args);
+/* The cipher options a legacy command gives the mount (NULL/0 = unset). */
+struct lc_ciphers {
+	const char *cipher, *fn_cipher;
+	size_t key_bytes, fn_key_bytes;
+};
+
+/* The key chain a mount with ciphers c and the key options ko makes, the
+ * passphrase (if not NULL) and the filename passphrase (if not NULL) given
+ * in memory: what recover checks and mount-private mounts with, made the
+ * one way (cli_keys_load).  Free kc with ecfs_keychain_free. */
+int lc_keys_make(const struct key_opts *ko, const char *pass, const char *fnek_pass,
+		 const struct lc_ciphers *c, struct ecfs_keychain *kc, struct ob_err *err);
+
+/* Mount as "ecfs mount [args...] LOWER MNT" would, with the key chain kc
+ * (if not NULL; else args name the keys, e.g. --key-sig), made for the
+ * name cipher args settle on (cli_mount_fn_cipher); returns once it is
+ * mounted (the daemon runs in a child), with the mount's exit status.  The
+ * caller frees kc. */
+int lc_spawn_mount(const char *lower, const char *mnt, struct ecfs_keychain *kc,
+		   const char *const *args);
 
 /* recover's temporary mount points: LC_RECOVER_DIR "XXXXXX" in $TMPDIR;
  * "ecfs umount" removes one (if empty) after unmounting it. */

@@ -96,9 +96,8 @@ _ecfs()
         sig|add-passphrase) opts="--help $_ecfs_key_opts" ;;
         unwrap)     opts="--help $_ecfs_key_opts" ;;
         wrap)       opts="--mount-passphrase-file --help $_ecfs_key_opts" ;;
-        recover)    opts="--login-password-file --login-extpass --passphrase-file --extpass
-                        --wrapped-passphrase --sig-file --key-file --mountpoint --rw --check
-                        -y --yes --salt --ecryptfsrc --help" ;;
+        recover)    opts="--login-password-file --login-extpass --wrapped-passphrase --sig-file
+                        --mountpoint --rw --check -y --yes --help $_ecfs_key_opts" ;;
         unwrap-passphrase) opts="--login-password-file --login-extpass --salt --ecryptfsrc --help" ;;
         wrap-passphrase)   opts="--passphrase-file --extpass --login-password-file
                         --login-extpass --wrapping-salt --help" ;;

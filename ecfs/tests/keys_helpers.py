@@ -1,8 +1,13 @@
 """Helpers for the keys tests (issue 10): RSA PEM files made with the
-openssl CLI, passphrase and key files, header inspection via `ecfs info`."""
+openssl CLI, passphrase and key files, header inspection via `ecfs info`,
+a throwaway GnuPG home with two keys (fixture gnupg)."""
 import os
 import re
+import shutil
 import subprocess
+import tempfile
+
+import pytest
 
 from conftest import run_ecfs
 
@@ -58,8 +63,6 @@ def opens(lower, *key_args, out=None):
     """Recover-style check: decrypt every file of lower with exactly these
     keys (no passphrase prompt: stdin closed); returns {relpath: bytes} or
     raises with ecfs's message."""
-    import shutil
-    import tempfile
     tmp = tempfile.mkdtemp()
     try:
         dest = os.path.join(tmp, "out")
@@ -74,3 +77,25 @@ def opens(lower, *key_args, out=None):
         return r.returncode, got, r.stderr.decode()
     finally:
         shutil.rmtree(tmp)
+
+
+@pytest.fixture
+def gnupg():
+    if not shutil.which("gpg"):
+        pytest.skip("needs gpg (Debian package gnupg)")
+    home = tempfile.mkdtemp(prefix="g", dir="/tmp")   # agent sockets need short paths
+    os.chmod(home, 0o700)
+    env = dict(os.environ, GNUPGHOME=home)
+    for uid in ("ecfs one <one@ecfs.test>", "ecfs two <two@ecfs.test>"):
+        subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid,
+                        "default", "default", "never"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    old = os.environ.get("GNUPGHOME")
+    os.environ["GNUPGHOME"] = home
+    yield home
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env)
+    if old is None:
+        del os.environ["GNUPGHOME"]
+    else:
+        os.environ["GNUPGHOME"] = old
+    shutil.rmtree(home, ignore_errors=True)

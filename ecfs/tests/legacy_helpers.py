@@ -19,6 +19,7 @@ from fuse_helpers import fusermount_u, is_mounted
 CASE = os.path.join(CORPUS, "e-private-wrapped")
 SYNO_KEY_HEX = "3332333338326233633466316336643231b2f8ad3a6454ea8738af537d132b28"
 SYNO_PASS = "Secret-Key-123"          # legacy-ecryptfs.md §1.4 test vector
+SYNO_WRAP_PASS = "$1$5YN01o9y"      # legacy-ecryptfs.md §1.4: DSM's wrapping passphrase
 
 
 def need_case():
@@ -129,3 +130,24 @@ def v1_wrap(secret, login):
     ct = subprocess.run(["openssl", "enc", "-aes-128-ecb", "-nopad", "-K", d[:16].hex()],
                         input=pt, stdout=subprocess.PIPE, check=True).stdout
     return sig + ct
+
+
+def syno_v2_key(tmp_path):
+    """A .key wrapped as version 2 (random salt) with DSM's passphrase."""
+    k = tmp_path / "Share.key"
+    share_pw = write_secret(tmp_path / "share.pw", SYNO_PASS)
+    wrap_pw = write_secret(tmp_path / "wrap.pw", SYNO_WRAP_PASS)
+    run_ecfs("wrap-passphrase", "--passphrase-file", share_pw, "--login-password-file",
+             wrap_pw, str(k))
+    assert k.read_bytes()[:2] == b":\x02"
+    return k
+
+
+def syno_share(tmp_path, name):
+    plain, share = tmp_path / "plain", tmp_path / "vol" / name
+    make_plain(str(plain))
+    os.makedirs(share.parent)
+    pw = write_secret(tmp_path / "pw", SYNO_PASS)
+    run_ecfs("encrypt", "--passphrase-file", pw, "--cipher", "aes", "--key-bytes", "32",
+             "--fnek-same-key", str(plain), "-o", str(share))
+    return plain, share

@@ -14,29 +14,7 @@ import pytest
 
 from conftest import run_ecfs
 from fuse_helpers import mounter  # noqa: F401
-from keys_helpers import opens, packets, pwfile, sig_of
-
-
-@pytest.fixture
-def gnupg():
-    if not shutil.which("gpg"):
-        pytest.skip("needs gpg (Debian package gnupg)")
-    home = tempfile.mkdtemp(prefix="g", dir="/tmp")   # agent sockets need short paths
-    os.chmod(home, 0o700)
-    env = dict(os.environ, GNUPGHOME=home)
-    for uid in ("ecfs one <one@ecfs.test>", "ecfs two <two@ecfs.test>"):
-        subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid,
-                        "default", "default", "never"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    old = os.environ.get("GNUPGHOME")
-    os.environ["GNUPGHOME"] = home
-    yield home
-    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env)
-    if old is None:
-        del os.environ["GNUPGHOME"]
-    else:
-        os.environ["GNUPGHOME"] = old
-    shutil.rmtree(home, ignore_errors=True)
+from keys_helpers import gnupg, opens, packets, pwfile, sig_of  # noqa: F401
 
 
 def free_port():

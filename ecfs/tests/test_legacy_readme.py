@@ -1,4 +1,4 @@
-"""The README's three rescues, command for command.  Each command below is
+"""The README's four rescues, command for command.  Each command below is
 the README's text with its example paths (/mnt/old, /backup, /mnt/nas,
 ~/rescued) pointed into the test's tmp dir; stdin is never a terminal, so
 the non-interactive forms the README gives are the ones that run."""
@@ -27,6 +27,10 @@ RESCUE_3 = [
     "ecfs recover --key-file /mnt/nas/Projects.key /mnt/nas/volume1/@Projects@",
     "ecfs umount $MNT",
     "ecfs fsck --passphrase-file share-password.txt /mnt/nas/volume1/@Projects@",
+]
+RESCUE_4 = [
+    "ecfs recover --key-file /backup/private.key /backup/.Private",
+    "ecfs umount $MNT",
 ]
 
 
@@ -90,3 +94,17 @@ def test_rescue_3_synology_share_with_key_file(tmp_path, mounts):  # noqa: F811
     assert tree(state["mnt"]) == tree(plain)
     run(RESCUE_3[2], tmp_path, state)
     assert b"no problems" in run(RESCUE_3[3], tmp_path, state).stdout
+
+
+def test_rescue_4_data_written_with_an_ecfs_key_file(tmp_path, mounts):  # noqa: F811
+    plain, backup = tmp_path / "plain", tmp_path / "backup"
+    make_plain(str(plain))
+    os.makedirs(backup)
+    key = str(backup / "private.key")
+    subprocess.run([ECFS, "keyfile", "create", key], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([ECFS, "encrypt", "--no-keys-dir", "--key-file", key, "--fnek", str(plain),
+                    "-o", str(backup / ".Private")], check=True, stdout=subprocess.DEVNULL)
+    state = {"mounts": mounts}
+    run(RESCUE_4[0], tmp_path, state)
+    assert tree(state["mnt"]) == tree(plain)
+    run(RESCUE_4[1], tmp_path, state)

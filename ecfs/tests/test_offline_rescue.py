@@ -15,11 +15,8 @@ import pytest
 
 from conftest import run_ecfs
 import kernel_matrix as km
-from legacy_helpers import (SYNO_PASS, mounted_at, mounts, tree,  # noqa: F401
-                            write_secret)
-
-SYNO_WRAP_PASS = "$1$5YN01o9y"      # legacy-ecryptfs.md §1.4
-
+from legacy_helpers import (SYNO_PASS, mounted_at, mounts, syno_share, syno_v2_key,  # noqa: F401
+                            tree, write_secret)
 
 def make_plain(root):
     os.makedirs(os.path.join(root, "docs"))
@@ -29,32 +26,11 @@ def make_plain(root):
         f.write(bytes(range(256)) * 40)
 
 
-def syno_v2_key(tmp_path):
-    """A .key wrapped as version 2 (random salt) with DSM's passphrase."""
-    k = tmp_path / "Share.key"
-    share_pw = write_secret(tmp_path / "share.pw", SYNO_PASS)
-    wrap_pw = write_secret(tmp_path / "wrap.pw", SYNO_WRAP_PASS)
-    run_ecfs("wrap-passphrase", "--passphrase-file", share_pw, "--login-password-file",
-             wrap_pw, str(k))
-    assert k.read_bytes()[:2] == b":\x02"
-    return k
-
-
 def test_synology_v2_key_unwraps_without_a_password(tmp_path):
     k = syno_v2_key(tmp_path)
     p = run_ecfs("unwrap-passphrase", str(k), stdin=subprocess.DEVNULL, check=False)
     assert p.returncode == 0, p.stderr.decode()
     assert p.stdout == SYNO_PASS.encode() + b"\n"
-
-
-def syno_share(tmp_path, name):
-    plain, share = tmp_path / "plain", tmp_path / "vol" / name
-    make_plain(str(plain))
-    os.makedirs(share.parent)
-    pw = write_secret(tmp_path / "pw", SYNO_PASS)
-    run_ecfs("encrypt", "--passphrase-file", pw, "--cipher", "aes", "--key-bytes", "32",
-             "--fnek-same-key", str(plain), "-o", str(share))
-    return plain, share
 
 
 def test_recover_uses_an_explicit_key_file_on_a_renamed_share(tmp_path, mounts):  # noqa: F811
