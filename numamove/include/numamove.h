@@ -287,9 +287,9 @@ struct nm_move_opts {
 	struct nm_mask from, to;
 	unsigned int flags;		/* NM_F_* */
 	unsigned int retries;		/* passes after the first; default 5 */
-	unsigned int call_budget_us;	/* work per move_pages call; default 200000 */
+	unsigned int call_budget_us;	/* work per move_pages call; default 1000000 */
 	unsigned int backoff_ms;	/* first back-off; doubles each pass; default 10 */
-	unsigned int batch_min, batch_max, batch_first;	/* pages per call: 512, 16384, 1024 */
+	unsigned int batch_min, batch_max, batch_first;	/* pages per call: 512, 65536, 16384 */
 	void (*progress)(void *arg, const struct nm_progress *pr);
 	void *progress_arg;
 };

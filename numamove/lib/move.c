@@ -18,14 +18,16 @@
  *       pages sorted by target so the kernel sees one group per target.
  *       Batch size follows the measured cost (nm_batch_next) so the part
  *       of a call that grows with its size stays near call_budget_us
- *       (default 200 ms); the fixed part (lru_cache_disable) is not held
- *       against it, since a smaller batch cannot shrink it.  The budget
- *       sets how often we see progress, not how long the target waits:
- *       the kernel takes the target's mmap_lock per page
+ *       (default 1 s; 16,384 pages first, at most 65,536); the fixed part
+ *       (lru_cache_disable) is not held against it, since a smaller batch
+ *       cannot shrink it.  The budget sets how often we see progress (and
+ *       how soon a signal stops us), not how long the target waits: the
+ *       kernel takes the target's mmap_lock per page
  *       (add_page_for_migration) and migrates with it dropped, so the
- *       target's mmap/munmap wait for one page, not for our batch.  At
- *       20 ms, 50,000 scattered pages took 60 calls in a TCG guest (each
- *       paying the fixed part) for no shorter stall (issue 21);
+ *       target's mmap/munmap wait for one page, not for our batch.  Every
+ *       call pays the fixed part once, so calls are few and large: 50,000
+ *       scattered pages took 60 calls at a 20 ms budget and 7 to 19 at
+ *       200 ms in a TCG guest, for no shorter stall (issue 21);
  *   M4  after a pass, re-query the node of every page of that pass whose
  *       status is not its target; status[] errors are not the truth (THP
  *       sub-pages say EBUSY yet moved; a failed group writes no status).
@@ -53,11 +55,11 @@ void nm_move_opts_init(struct nm_move_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->retries = 5;
-	o->call_budget_us = 200000;
+	o->call_budget_us = 1000000;
 	o->backoff_ms = 10;
 	o->batch_min = 512;
-	o->batch_max = 16384;
-	o->batch_first = 1024;
+	o->batch_max = 65536;
+	o->batch_first = 16384;
 }
 
 unsigned int nm_batch_next(const struct nm_move_opts *o, unsigned int n, uint64_t us,
