@@ -363,7 +363,7 @@ int nm_move(const struct nm_host *h, const struct nm_sys *sys, pid_t pid,
 		goto out;
 	/* Counters before the job; nm_move_planned turns them into deltas. */
 	nm_host_vmstat_migrate(h, &rep->vm_success, &rep->vm_fail);
-	rc = nm_proc_open(&rep->proc, h, pid, err);	/* M1 */
+	rc = nm_proc_open_lean(&rep->proc, h, pid, o->numa_maps_max, err);	/* M1 */
 	if (rc)
 		goto out;
 	rc = nm_proc_scan_pages(&rep->proc, h, sys, err);
