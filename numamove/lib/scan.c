@@ -536,12 +536,58 @@ static bool same_mappings(const struct nm_proc *a, const struct nm_proc *b)
 	return true;
 }
 
+/* A second look of a lean scan takes old's mappings instead of reading maps
+ * again: at 50,000 mappings maps is most of a verification (issue 21), and
+ * what it could add, mappings made during the move, holds pages the
+ * process's own policy placed after the move began.  status is read again:
+ * it says whether the process is still there and whether hugetlb pages
+ * (whose size only numa_maps says) have appeared; 1 means read maps. */
+static int proc_reuse_maps(struct nm_proc *p, const struct nm_proc *old, const struct nm_host *h,
+			   struct ob_err *err)
+{
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = old->pid;
+	rc = status_parse(p, h, err);
+	if (rc)
+		return proc_errno(h, p->pid, rc, "status", err);
+	if (nm_proc_gone(h, p->pid))
+		return ob_err_set(err, -ESRCH, "process %d has exited", p->pid);
+	if (p->hugetlb_kb)
+		return 1;
+	p->vmas = malloc(old->nr_vmas * sizeof(*p->vmas));
+	if (!p->vmas)
+		return ob_err_set(err, -ENOMEM, "%zu mappings", old->nr_vmas);
+	for (size_t i = 0; i < old->nr_vmas; i++) {
+		struct nm_vma *v = &p->vmas[i];
+
+		*v = old->vmas[i];
+		v->flags &= ~NM_VMA_SKIPPED;
+		if (v->name != no_name && !(v->name = strdup(v->name))) {
+			p->nr_vmas = i;
+			return ob_err_set(err, -ENOMEM, "mapping names");
+		}
+		p->nr_vmas = i + 1;
+	}
+	p->lean = true;
+	return 0;
+}
+
 int nm_proc_reopen(struct nm_proc *p, const struct nm_proc *old, const struct nm_host *h,
 		   bool policies_changed, struct ob_err *err)
 {
-	char *buf = malloc(PROC_BUF);
-	int rc = proc_read_maps(p, h, old->pid, buf, err);
+	char *buf = NULL;
+	int rc = 1;
 
+	if (old->lean && !policies_changed) {
+		rc = proc_reuse_maps(p, old, h, err);
+		if (rc <= 0)
+			goto out;
+		nm_proc_close(p);
+	}
+	buf = malloc(PROC_BUF);
+	rc = proc_read_maps(p, h, old->pid, buf, err);
 	if (rc)
 		goto out;
 	if (policies_changed || !same_mappings(p, old)) {
