@@ -590,7 +590,9 @@ int nm_proc_reopen(struct nm_proc *p, const struct nm_proc *old, const struct nm
 	rc = proc_read_maps(p, h, old->pid, buf, err);
 	if (rc)
 		goto out;
-	if (policies_changed || !same_mappings(p, old)) {
+	/* A lean old look has no huge page sizes to lend if hugetlb pages
+	 * have appeared since. */
+	if (policies_changed || !same_mappings(p, old) || (old->lean && needs_numa_maps(p))) {
 		rc = proc_read_counts_if(p, h, buf, policies_changed || !old->lean, err);
 		goto out;
 	}

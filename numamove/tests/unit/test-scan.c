@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "numamove.h"
+#include "nm-int.h"
 #include "fake-tree.h"
 
 static const char smaps[] =
@@ -204,6 +205,7 @@ static void fake_process(const char *status_extra, bool big)
 	snprintf(status, sizeof(status), "Name:\tfake\nUid:\t0\t0\t0\t0\n%s"
 		 "Mems_allowed_list:\t0-1\nCpus_allowed_list:\t0-1\n", status_extra);
 	fake_put("proc/42/status", status);
+	fake_put("proc/42/stat", "42 (fake) S 1 42 42 0 -1\n");
 	fake_put("proc/42/maps",
 		 big ? "00010000-00011000 rw-p 00000000 00:00 0 \n"
 		       "00020000-00022000 rw-p 00000000 00:00 0 \n"
@@ -266,6 +268,35 @@ static void test_lean_open_reads_numa_maps_when_only_it_can_say(void **state)
 	assert_string_equal(pol, "bind:0");
 }
 
+/* The verification's second look after a lean scan (nm_proc_reopen). */
+static void test_lean_second_look_reuses_the_mappings_until_hugetlb_appears(void **state)
+{
+	struct nm_host h = { .root = fake_root };
+	struct nm_proc p, again;
+	struct ob_err err = { 0 };
+
+	fake_process("HugetlbPages:\t       0 kB\n", false);
+	assert_int_equal(nm_proc_open_lean(&p, &h, 42, 1, &err), 0);
+	assert_true(p.lean);
+	/* maps is not read again: a mapping that appears now is not seen. */
+	fake_put("proc/42/maps", "00010000-00011000 rw-p 00000000 00:00 0 \n");
+	assert_int_equal(nm_proc_reopen(&again, &p, &h, false, &err), 0);
+	assert_true(again.lean);
+	assert_int_equal(again.nr_vmas, 3);
+	assert_string_equal(again.vmas[2].name, "/usr/lib/x");
+	nm_proc_close(&again);
+	/* Huge pages mapped since: their size must come from numa_maps. */
+	fake_process("HugetlbPages:\t    2048 kB\n", false);
+	assert_int_equal(nm_proc_reopen(&again, &p, &h, false, &err), 0);
+	assert_false(again.lean);
+	assert_string_equal(again.vmas[0].policy, "bind:0");
+	nm_proc_close(&again);
+	/* A target that died in between is gone, not empty. */
+	fake_put("proc/42/stat", "42 (fake) Z 1 42 42 0 -1\n");
+	assert_int_equal(nm_proc_reopen(&again, &p, &h, false, &err), -ESRCH);
+	nm_proc_close(&p);
+}
+
 static int group_setup(void **state)
 {
 	return fake_tree_make("scan");
@@ -286,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_open_missing_process),
 		cmocka_unit_test(test_lean_open_leaves_numa_maps_out_above_the_limit),
 		cmocka_unit_test(test_lean_open_reads_numa_maps_when_only_it_can_say),
+		cmocka_unit_test(test_lean_second_look_reuses_the_mappings_until_hugetlb_appears),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
