@@ -112,6 +112,11 @@ void nm_cli_move_opts(const struct nm_cli *c, struct nm_move_opts *o)
 		o->retries = c->retries;
 	if (c->budget_ms)
 		o->call_budget_us = c->budget_ms * 1000;
+	/* Policies only feed warnings in a move, and at many mappings reading
+	 * them (numa_maps) costs as much as the move itself (issue 21); a dry
+	 * run and --policy, which need them, always read them. */
+	if (!c->dry_run && !c->policy)
+		o->numa_maps_max = NM_CLI_NUMA_MAPS_MAX;
 	if (c->progress == 1 || (c->progress == -1 && !c->json && !c->quiet && isatty(2))) {
 		o->progress = nm_progress_bar;
 		o->progress_arg = NULL;

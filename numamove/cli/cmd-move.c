@@ -17,7 +17,8 @@
  *   C4  shared pages without CAP_SYS_NICE will stay (warning);
  *   C5  automatic NUMA balancing may move pages back (warning);
  *   C6  a policy that names a source node pulls new faults back (warning,
- *       unless --policy will rebind it).
+ *       unless --policy will rebind it); "skipped" when a real move left
+ *       policies out (NM_CLI_NUMA_MAPS_MAX).
  * Problems (C2, C3) change the exit status of a dry run; warnings do not.
  */
 #include "cli.h"
@@ -29,7 +30,7 @@
 
 struct check {
 	const char *name;
-	const char *level;		/* "ok", "warning", "problem" */
+	const char *level;		/* "ok", "skipped", "warning", "problem" */
 	char detail[2048];
 };
 
@@ -146,7 +147,12 @@ static void run_checks(struct nm_cli *c, const struct nm_report *rep,
 	}
 
 	back = nm_policy_points_back(p, &c->from);				/* C6 */
-	if (back && !c->policy) {
+	if (p->lean) {
+		k = check_add(cs, "policy", "skipped", 0);
+		snprintf(k->detail, sizeof(k->detail), "policies not read: %zu mappings "
+			 "(numa_maps would cost about as much as the move; --dry-run reads it)",
+			 p->nr_vmas);
+	} else if (back && !c->policy) {
 		k = check_add(cs, "policy", "warning", 0);
 		snprintf(k->detail, sizeof(k->detail), "%zu mappings have a policy naming node "
 			 "%s; new faults will land there (use --policy)", back,
@@ -305,7 +311,10 @@ int nm_cmd_move(struct nm_cli *c)
 			fprintf(m, ",\"policy\":{\"requested\":%s,\"moved\":%s,\"cgroup\":",
 				c->policy ? "true" : "false", policy_done ? "true" : "false");
 			nm_json_str(m, policy_done ? pl.cgroup : "");
-			fprintf(m, ",\"points_back\":%zu}", back);
+			if (rep.proc.lean)
+				fprintf(m, ",\"points_back\":null}");
+			else
+				fprintf(m, ",\"points_back\":%zu}", back);
 			fclose(m);
 		}
 		print_json(c, &rep, &cs, m ? pjson : NULL, ex);
@@ -321,6 +330,10 @@ int nm_cmd_move(struct nm_cli *c)
 		fprintf(stderr, "numamove: warning: policy: %zu mappings still have a policy "
 			"naming node %s; new faults will land there%s\n", back, c->from_s,
 			c->policy ? "" : " (use --policy)");
+	else if (rep.proc.lean && !c->quiet)
+		fprintf(stderr, "numamove: note: policies not read at %zu mappings (numa_maps "
+			"costs about as much as the move); --dry-run shows them\n",
+			rep.proc.nr_vmas);
 	nm_report_free(&rep);
 	return ex;
 }

@@ -42,7 +42,7 @@ static const struct ob_opt opts[] = {
 	{ "own-only", 0, O_OWN_ONLY, NULL, "never use MOVE_ALL: leave pages shared with "
 	  "other\nprocesses (default: use it when we have CAP_SYS_NICE)", 0 },
 	{ "retries", 0, O_RETRIES, "N", "retry passes for busy pages (default 5)", 0 },
-	{ "budget-ms", 0, O_BUDGET, "MS", "work per move_pages call (default 200)", 0 },
+	{ "budget-ms", 0, O_BUDGET, "MS", "work per move_pages call (default 1000)", 0 },
 	{ "json", 'j', O_JSON, NULL, "one JSON object on stdout", 0 },
 	{ "progress", 0, O_PROGRESS, NULL, "progress bar on stderr (default: on a "
 	  "terminal)", 0 },

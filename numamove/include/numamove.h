@@ -202,6 +202,8 @@ struct nm_proc {
 	size_t nr_vmas;
 	struct nm_page *pages;		/* present pages, by address */
 	size_t nr_pages;
+	uint64_t hugetlb_kb;		/* status' HugetlbPages, UINT64_MAX if absent */
+	bool lean;			/* numa_maps not read (nm_proc_open_lean) */
 };
 
 /* Read /proc/PID/{maps,numa_maps,status}.  -ESRCH when the process does not
@@ -209,6 +211,16 @@ struct nm_proc {
  * The VmFlags only smaps has (mlocked, VM_IO/PFNMAP, THP advice) and Rss
  * are left out; nm_proc_read_smaps adds them. */
 int nm_proc_open(struct nm_proc *p, const struct nm_host *h, pid_t pid, struct ob_err *err);
+/* nm_proc_open that leaves numa_maps out for a process of more than
+ * numa_maps_max mappings (0: never leaves it out).  At 50,000 mappings the
+ * kernel takes as long to format numa_maps as migrate_pages(2) takes for
+ * the whole move (issue 21), and only the policies need it, for warnings.
+ * It is still read when what only it says is needed: the size of hugetlb
+ * pages (status' HugetlbPages is not 0) and the page count of a mapping too
+ * large to walk.  Left out, p->lean is set, every policy reads "?" and
+ * every mapping is walked. */
+int nm_proc_open_lean(struct nm_proc *p, const struct nm_host *h, pid_t pid,
+		      size_t numa_maps_max, struct ob_err *err);
 /* Add smaps' VmFlags, KernelPageSize and Rss to p's mappings (those whose
  * range is unchanged).  smaps costs as much as the rest of a scan at many
  * mappings, so callers read it only when they need it. */
@@ -287,9 +299,10 @@ struct nm_move_opts {
 	struct nm_mask from, to;
 	unsigned int flags;		/* NM_F_* */
 	unsigned int retries;		/* passes after the first; default 5 */
-	unsigned int call_budget_us;	/* work per move_pages call; default 200000 */
+	unsigned int call_budget_us;	/* work per move_pages call; default 1000000 */
 	unsigned int backoff_ms;	/* first back-off; doubles each pass; default 10 */
-	unsigned int batch_min, batch_max, batch_first;	/* pages per call: 512, 16384, 1024 */
+	unsigned int batch_min, batch_max, batch_first;	/* pages per call: 512, 65536, 16384 */
+	size_t numa_maps_max;		/* scan: nm_proc_open_lean; default 0 (always read) */
 	void (*progress)(void *arg, const struct nm_progress *pr);
 	void *progress_arg;
 };

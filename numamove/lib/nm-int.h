@@ -28,8 +28,10 @@ int nm_open(const struct nm_host *h, int flags, const char *fmt, ...)
 /* nm_proc_open for a second look at the same process (verify.c): when its
  * mappings are the ones of old (same ranges and permissions) and no policy
  * was changed meanwhile, page counts, sizes and policies are taken from old
- * instead of numa_maps, the costliest file of a scan at many mappings.
- * Pages themselves are always looked up afresh (pagemap, move_pages). */
+ * instead of numa_maps, the costliest file of a scan at many mappings; after
+ * a lean scan (old->lean) without policies_changed the mappings themselves
+ * are taken from old, maps is not read, and only status is.  Pages
+ * themselves are always looked up afresh (pagemap, move_pages). */
 int nm_proc_reopen(struct nm_proc *p, const struct nm_proc *old, const struct nm_host *h,
 		   bool policies_changed, struct ob_err *err);
 

@@ -4,7 +4,12 @@
  * Four procfs files and one system call (spec 1.2, 1.5):
  *   maps       every mapping: range, permissions, file, name;
  *   numa_maps  the memory policy of each mapping, how many pages it has,
- *              their size (kernelpagesize_kB) and "huge" for hugetlb;
+ *              their size (kernelpagesize_kB) and "huge" for hugetlb; a
+ *              move leaves it out at many mappings (nm_proc_open_lean):
+ *              the kernel's per-mapping page walk for it cost as long as
+ *              migrate_pages(2)' whole move at 50,000 mappings, and only
+ *              the policy warnings need it when status says no hugetlb
+ *              pages are mapped;
  *   smaps      VmFlags (lo = mlocked, io/pf = VM_IO / PFNMAP, nh/hg = THP
  *              advice) and Rss, read only when a reason or inspect needs
  *              them (nm_proc_read_smaps): the kernel formats ~25 lines a
@@ -377,6 +382,9 @@ static int status_parse(struct nm_proc *p, const struct nm_host *h, struct ob_er
 	s = strstr(buf, "\nUid:");
 	if (s)
 		p->uid = (uid_t)strtoul(s + 5, NULL, 10);
+	/* Absent before Linux 4.5: then numa_maps must say (needs_numa_maps). */
+	s = strstr(buf, "\nHugetlbPages:");
+	p->hugetlb_kb = s ? strtoull(s + 14, NULL, 10) : UINT64_MAX;
 	s = strstr(buf, "Mems_allowed_list:");
 	if (s)
 		nm_mask_parse(strndupa(s + 18, strcspn(s + 18, "\n")), &p->mems_allowed, NULL);
@@ -473,17 +481,48 @@ static int proc_read_counts(struct nm_proc *p, const struct nm_host *h, char *bu
 	return rc;
 }
 
-int nm_proc_open(struct nm_proc *p, const struct nm_host *h, pid_t pid, struct ob_err *err)
+/* What only numa_maps says and a scan cannot do without: the size of
+ * hugetlb pages (4 KiB steps would list a 2 MiB page 512 times) and how many
+ * pages a mapping too large to walk holds. */
+static bool needs_numa_maps(const struct nm_proc *p)
+{
+	if (p->hugetlb_kb)
+		return true;
+	for (size_t i = 0; i < p->nr_vmas; i++)
+		if (p->vmas[i].end - p->vmas[i].start > NM_SCAN_MAX_BYTES)
+			return true;
+	return false;
+}
+
+/* numa_maps when wanted or needed; otherwise the scan is lean. */
+static int proc_read_counts_if(struct nm_proc *p, const struct nm_host *h, char *buf, bool want,
+			       struct ob_err *err)
+{
+	if (!want && !needs_numa_maps(p)) {
+		p->lean = true;
+		return 0;
+	}
+	return proc_read_counts(p, h, buf, err);
+}
+
+int nm_proc_open_lean(struct nm_proc *p, const struct nm_host *h, pid_t pid,
+		      size_t numa_maps_max, struct ob_err *err)
 {
 	char *buf = malloc(PROC_BUF);	/* NULL: stdio's own small buffer */
 	int rc = proc_read_maps(p, h, pid, buf, err);
 
 	if (!rc)
-		rc = proc_read_counts(p, h, buf, err);
+		rc = proc_read_counts_if(p, h, buf, !numa_maps_max || p->nr_vmas <= numa_maps_max,
+					 err);
 	if (rc)
 		nm_proc_close(p);
 	free(buf);
 	return rc;
+}
+
+int nm_proc_open(struct nm_proc *p, const struct nm_host *h, pid_t pid, struct ob_err *err)
+{
+	return nm_proc_open_lean(p, h, pid, 0, err);
 }
 
 static bool same_mappings(const struct nm_proc *a, const struct nm_proc *b)
@@ -497,18 +536,67 @@ static bool same_mappings(const struct nm_proc *a, const struct nm_proc *b)
 	return true;
 }
 
+/* A second look of a lean scan takes old's mappings instead of reading maps
+ * again: at 50,000 mappings maps is most of a verification (issue 21), and
+ * what it could add, mappings made during the move, holds pages the
+ * process's own policy placed after the move began.  status is read again:
+ * it says whether the process is still there and whether hugetlb pages
+ * (whose size only numa_maps says) have appeared; 1 means read maps. */
+static int proc_reuse_maps(struct nm_proc *p, const struct nm_proc *old, const struct nm_host *h,
+			   struct ob_err *err)
+{
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = old->pid;
+	rc = status_parse(p, h, err);
+	if (rc)
+		return proc_errno(h, p->pid, rc, "status", err);
+	if (nm_proc_gone(h, p->pid))
+		return ob_err_set(err, -ESRCH, "process %d has exited", p->pid);
+	if (p->hugetlb_kb)
+		return 1;
+	p->vmas = malloc(old->nr_vmas * sizeof(*p->vmas));
+	if (!p->vmas)
+		return ob_err_set(err, -ENOMEM, "%zu mappings", old->nr_vmas);
+	for (size_t i = 0; i < old->nr_vmas; i++) {
+		struct nm_vma *v = &p->vmas[i];
+
+		*v = old->vmas[i];
+		v->flags &= ~NM_VMA_SKIPPED;
+		if (v->name != no_name && !(v->name = strdup(v->name))) {
+			p->nr_vmas = i;
+			return ob_err_set(err, -ENOMEM, "mapping names");
+		}
+		p->nr_vmas = i + 1;
+	}
+	p->lean = true;
+	return 0;
+}
+
 int nm_proc_reopen(struct nm_proc *p, const struct nm_proc *old, const struct nm_host *h,
 		   bool policies_changed, struct ob_err *err)
 {
-	char *buf = malloc(PROC_BUF);
-	int rc = proc_read_maps(p, h, old->pid, buf, err);
+	char *buf = NULL;
+	int rc = 1;
 
+	if (old->lean && !policies_changed) {
+		rc = proc_reuse_maps(p, old, h, err);
+		if (rc <= 0)
+			goto out;
+		nm_proc_close(p);
+	}
+	buf = malloc(PROC_BUF);
+	rc = proc_read_maps(p, h, old->pid, buf, err);
 	if (rc)
 		goto out;
-	if (policies_changed || !same_mappings(p, old)) {
-		rc = proc_read_counts(p, h, buf, err);
+	/* A lean old look has no huge page sizes to lend if hugetlb pages
+	 * have appeared since. */
+	if (policies_changed || !same_mappings(p, old) || (old->lean && needs_numa_maps(p))) {
+		rc = proc_read_counts_if(p, h, buf, policies_changed || !old->lean, err);
 		goto out;
 	}
+	p->lean = old->lean;
 	for (size_t i = 0; i < p->nr_vmas; i++) {
 		struct nm_vma *v = &p->vmas[i];
 		const struct nm_vma *o = &old->vmas[i];
@@ -595,12 +683,13 @@ static int pages_push(struct nm_proc *p, size_t *cap, unsigned long addr, uint32
 	return 0;
 }
 
-static bool vma_walkable(struct nm_vma *v)
+static bool vma_walkable(const struct nm_proc *p, struct nm_vma *v)
 {
 	if (v->flags & NM_VMA_IO)
 		return false;
-	/* [vdso] pages are reported (special), though numa_maps counts none. */
-	bool counted = v->nm_pages || v->rss_kb || (v->flags & NM_VMA_SPECIAL);
+	/* [vdso] pages are reported (special), though numa_maps counts none.
+	 * A lean scan has no counts and no mapping too large to walk. */
+	bool counted = p->lean || v->nm_pages || v->rss_kb || (v->flags & NM_VMA_SPECIAL);
 
 	if (!counted && !nm_vma_may_hold_zero_pages(v))
 		return false;
@@ -699,7 +788,7 @@ int nm_proc_scan_pages(struct nm_proc *p, const struct nm_host *h, const struct 
 		goto out_close;
 	}
 	for (size_t i = 0; i < p->nr_vmas; i++) {
-		if (!vma_walkable(&p->vmas[i]))
+		if (!vma_walkable(p, &p->vmas[i]))
 			continue;
 		rc = walk_pagemap(p, &w, (uint32_t)i, &cap);
 		if (rc == -ESRCH || rc == -EIO) {

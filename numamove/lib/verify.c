@@ -5,7 +5,11 @@
  * come and gone, and pages may have been faulted in on a source node while
  * we worked (a bind policy pointing back does that).  Every page is looked
  * up afresh; numa_maps is read again only when the mappings changed or a
- * policy was moved (nm_proc_reopen), as it costs most at many mappings.  The
+ * policy was moved (nm_proc_reopen), as it costs most at many mappings.
+ * After a lean scan (many mappings, nm_proc_open_lean) maps is not read
+ * again either: the scan's mappings are walked afresh, so pages that came
+ * or went in them are seen, but a mapping made during the move is not
+ * (issue 21: maps was half of the verification at 50,000 mappings).  The
  * fresh scan is merged with the old one by address (both are sorted) so a
  * page keeps the status and try count of its last move, then every page
  * still on a source node gets a reason (explain.c) and is added to a residue

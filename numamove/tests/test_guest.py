@@ -334,6 +334,22 @@ def test_a_mapping_of_only_zero_pages_is_listed_and_counted(edge):
     assert [m["nonode"] for m in ro] == [32]
 
 
+def test_many_mappings_move_without_reading_policies_and_say_so(edge):
+    dry = edge.json("many-dry")
+    assert edge.rc("many-dry") == 0, edge.err("many-dry")
+    assert [c["level"] for c in dry["checks"] if c["name"] == "policy"] == ["warning"]
+    d = edge.json("many")
+    assert edge.rc("many") == 0, edge.err("many")
+    assert d["bytes_left"] == 0 and failures(d) == []
+    assert d["bytes_moved"] >= (1024 + 9000) * 4096
+    assert d["policy"]["points_back"] is None
+    assert [c["level"] for c in d["checks"] if c["name"] == "policy"] == ["skipped"]
+    assert "policies not read at" in edge.err("many")
+    left = sum(int(c) for line in edge.maps("many").splitlines() if "anon=" in line
+               for c in re.findall(r"N0=(\d+)", line))
+    assert left == 0, edge.maps("many")
+
+
 def test_policy_moves_there_and_back(edge):
     for name, node, bind in (("pol-0to1", 1, "bind:1"), ("pol-1to0", 0, "bind:0")):
         d = edge.json(name)

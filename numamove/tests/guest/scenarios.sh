@@ -184,6 +184,13 @@ edge() {
 	$NM inspect $P --json > out/zero-alone-inspect.json 2> out/zero-alone-inspect.err
 	kill $P
 
+	# More mappings than a move reads policies for (NM_CLI_NUMA_MAPS_MAX,
+	# 8192): the move leaves numa_maps out, the dry run still warns.
+	start many --mib 4 --bind 0 --maps 9000
+	run many-dry $NM $P --from 0 --to 1 --dry-run --json
+	run many $NM $P --from 0 --to 1 --json
+	kill $P; wait $P 2>/dev/null
+
 	# --policy there and back, then a process alone in a cgroup whose
 	# cpuset.mems excludes the target.
 	start pol --mib 16 --bind 0; POL=$P

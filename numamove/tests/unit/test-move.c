@@ -30,6 +30,7 @@ struct fake {
 	bool bogus[NPAGES];		/* moves but says EBUSY (THP) */
 	int call_err;			/* whole-call error for move calls */
 	unsigned int move_calls, max_count;
+	unsigned int target_runs;	/* runs of one target node within calls */
 };
 
 static long fake_move_pages(void *priv, int pid, unsigned long count, void **pages,
@@ -52,6 +53,8 @@ static long fake_move_pages(void *priv, int pid, unsigned long count, void **pag
 	if (!nodes)
 		return 0;
 	f->move_calls++;
+	for (unsigned long j = 0; j < count; j++)
+		f->target_runs += j == 0 || nodes[j] != nodes[j - 1];
 	if (count > f->max_count)
 		f->max_count = (unsigned int)count;
 	if (f->call_err)
@@ -138,6 +141,20 @@ static void test_plain_move_is_one_pass(void **state)
 	assert_int_equal(on_node(w, 1), NPAGES);
 	assert_int_equal(w->rep.passes, 1);
 	assert_true(w->f.max_count <= w->o.batch_max);
+}
+
+static void test_pages_for_two_targets_go_in_one_group_each(void **state)
+{
+	struct world *w = *state;
+
+	/* Address order alternates the targets: the mover must sort. */
+	for (size_t i = 0; i < NPAGES; i++)
+		w->p.pages[i].target = (int16_t)(1 + i % 2);
+	assert_int_equal(nm_move_pages(&w->p, &w->sys, &w->o, &w->rep, NULL), 0);
+	assert_int_equal(w->f.move_calls, 1);
+	assert_int_equal(w->f.target_runs, 2);
+	for (size_t i = 0; i < NPAGES; i++)
+		assert_int_equal(w->f.node[i], 1 + (int)(i % 2));
 }
 
 static void test_busy_pages_are_retried_until_they_move(void **state)
@@ -251,7 +268,7 @@ static void test_batch_follows_the_time_budget(void **state)
 	assert_int_equal(nm_batch_next(&o, 2048, 0, 0), 4096);
 	/* Clamped to the limits. */
 	assert_int_equal(nm_batch_next(&o, 1024, 10000000, 0), o.batch_min);
-	assert_int_equal(nm_batch_next(&o, 16384, 1, 0), o.batch_max);
+	assert_int_equal(nm_batch_next(&o, o.batch_max - 1, 1, 0), o.batch_max);
 }
 
 static void test_batch_ignores_the_fixed_cost_of_a_call(void **state)
@@ -347,6 +364,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_plain_move_is_one_pass, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pages_for_two_targets_go_in_one_group_each,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_pages_are_retried_until_they_move, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_busy_forever_is_reported_busy, setup, teardown),

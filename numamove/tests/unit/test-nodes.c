@@ -17,84 +17,62 @@
 #include <unistd.h>
 
 #include "numamove.h"
-
-static char root[256];
-
-static void put(const char *rel, const char *text)
-{
-	char path[512], *slash;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
+#include "fake-tree.h"
 
 static int setup(void **state)
 {
-	snprintf(root, sizeof(root), "/tmp/nm-test-nodes-XXXXXX");
-	if (!mkdtemp(root))
+	if (fake_tree_make("nodes"))
 		return -1;
-	put("sys/devices/system/node/online", "0-3\n");
-	put("sys/devices/system/node/has_memory", "0-1,3\n");
-	put("sys/devices/system/node/node0/cpulist", "0-1\n");
-	put("sys/devices/system/node/node1/cpulist", "2-3\n");
-	put("sys/devices/system/node/node2/cpulist", "4\n");
-	put("sys/devices/system/node/node3/cpulist", "\n");
-	put("sys/devices/system/node/node0/distance", "10 20 20 30\n");
-	put("sys/devices/system/node/node1/distance", "20 10 30 20\n");
-	put("sys/devices/system/node/node0/meminfo",
-	    "Node 0 MemTotal:         524288 kB\nNode 0 MemFree:          400000 kB\n"
-	    "Node 0 MemUsed:          124288 kB\n");
+	fake_put("sys/devices/system/node/online", "0-3\n");
+	fake_put("sys/devices/system/node/has_memory", "0-1,3\n");
+	fake_put("sys/devices/system/node/node0/cpulist", "0-1\n");
+	fake_put("sys/devices/system/node/node1/cpulist", "2-3\n");
+	fake_put("sys/devices/system/node/node2/cpulist", "4\n");
+	fake_put("sys/devices/system/node/node3/cpulist", "\n");
+	fake_put("sys/devices/system/node/node0/distance", "10 20 20 30\n");
+	fake_put("sys/devices/system/node/node1/distance", "20 10 30 20\n");
+	fake_put("sys/devices/system/node/node0/meminfo",
+	         "Node 0 MemTotal:         524288 kB\nNode 0 MemFree:          400000 kB\n"
+	         "Node 0 MemUsed:          124288 kB\n");
 	/* Node 1 as the two-node guest shows it (6.1): only DMA32 has memory;
 	 * node 0 with a DMA zone whose reserve against higher zones hides it. */
-	put("proc/zoneinfo",
-	    "Node 0, zone      DMA\n  per-node stats\n      nr_free_pages 99\n"
-	    "  pages free     3000\n        boost    0\n        min      100\n"
-	    "        low      125\n        high     150\n        managed  3900\n"
-	    "        protection: (0, 1800, 1800, 1800, 1800)\n"
-	    "Node 0, zone    DMA32\n  pages free     50000\n        boost    500\n"
-	    "        min      5000\n        low      6000\n        high     7000\n"
-	    "        protection: (0, 0, 0, 0, 0)\n      nr_free_pages 50000\n"
-	    "Node 0, zone   Normal\n  pages free     0\n        min      0\n"
-	    "        protection: (0, 0, 0, 0, 0)\n"
-	    "Node 0, zone  Movable\n  pages free     0\n        min      0\n"
-	    "        protection: (0, 0, 0, 0, 0)\n"
-	    "Node 0, zone   Device\n  pages free     0\n        min      0\n"
-	    "        protection: (0, 0, 0, 0, 0)\n"
-	    "Node 1, zone      DMA\n  pages free     0\n        min      0\n"
-	    "        protection: (0, 0, 0, 0, 0)\n"
-	    "Node 1, zone    DMA32\n  pages free     20601\n        boost    0\n"
-	    "        min      5686\n        low      7107\n        high     8528\n"
-	    "        protection: (0, 0, 0, 0, 0)\n      nr_free_pages 20601\n"
-	    "              high:  7107\n"
-	    "Node 1, zone   Normal\n  pages free     0\n        min      0\n"
-	    "        protection: (0, 0, 0, 0, 0)\n"
-	    "Node 1, zone  Movable\n  pages free     0\n        min      0\n"
-	    "        protection: (0, 0, 0, 0, 0)\n");
-	put("proc/sys/kernel/numa_balancing", "1\n");
-	put("proc/vmstat", "nr_free_pages 5\npgmigrate_success 16384\npgmigrate_fail 31\n");
+	fake_put("proc/zoneinfo",
+	         "Node 0, zone      DMA\n  per-node stats\n      nr_free_pages 99\n"
+	         "  pages free     3000\n        boost    0\n        min      100\n"
+	         "        low      125\n        high     150\n        managed  3900\n"
+	         "        protection: (0, 1800, 1800, 1800, 1800)\n"
+	         "Node 0, zone    DMA32\n  pages free     50000\n        boost    500\n"
+	         "        min      5000\n        low      6000\n        high     7000\n"
+	         "        protection: (0, 0, 0, 0, 0)\n      nr_free_pages 50000\n"
+	         "Node 0, zone   Normal\n  pages free     0\n        min      0\n"
+	         "        protection: (0, 0, 0, 0, 0)\n"
+	         "Node 0, zone  Movable\n  pages free     0\n        min      0\n"
+	         "        protection: (0, 0, 0, 0, 0)\n"
+	         "Node 0, zone   Device\n  pages free     0\n        min      0\n"
+	         "        protection: (0, 0, 0, 0, 0)\n"
+	         "Node 1, zone      DMA\n  pages free     0\n        min      0\n"
+	         "        protection: (0, 0, 0, 0, 0)\n"
+	         "Node 1, zone    DMA32\n  pages free     20601\n        boost    0\n"
+	         "        min      5686\n        low      7107\n        high     8528\n"
+	         "        protection: (0, 0, 0, 0, 0)\n      nr_free_pages 20601\n"
+	         "              high:  7107\n"
+	         "Node 1, zone   Normal\n  pages free     0\n        min      0\n"
+	         "        protection: (0, 0, 0, 0, 0)\n"
+	         "Node 1, zone  Movable\n  pages free     0\n        min      0\n"
+	         "        protection: (0, 0, 0, 0, 0)\n");
+	fake_put("proc/sys/kernel/numa_balancing", "1\n");
+	fake_put("proc/vmstat", "nr_free_pages 5\npgmigrate_success 16384\npgmigrate_fail 31\n");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return fake_tree_remove();
 }
 
 static void test_nodes_with_memory(void **state)
 {
-	struct nm_host h = { .root = root };
+	struct nm_host h = { .root = fake_root };
 	struct nm_mask m;
 	char buf[32];
 
@@ -105,7 +83,7 @@ static void test_nodes_with_memory(void **state)
 
 static void test_meminfo(void **state)
 {
-	struct nm_host h = { .root = root };
+	struct nm_host h = { .root = fake_root };
 	struct ob_err err = { 0 };
 	uint64_t total, free_kb;
 
@@ -120,7 +98,7 @@ static void test_meminfo(void **state)
  * zone's reserve against movable allocations, never MemFree. */
 static void test_avail_is_free_above_the_min_watermark_and_reserve(void **state)
 {
-	struct nm_host h = { .root = root };
+	struct nm_host h = { .root = fake_root };
 	struct ob_err err = { 0 };
 	uint64_t kb, page_kb = (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
 
@@ -135,7 +113,7 @@ static void test_avail_is_free_above_the_min_watermark_and_reserve(void **state)
 
 static void test_cpus_to_nodes_includes_cpu_only_nodes(void **state)
 {
-	struct nm_host h = { .root = root };
+	struct nm_host h = { .root = fake_root };
 	struct nm_mask cpus, nodes;
 	char buf[32];
 
@@ -147,7 +125,7 @@ static void test_cpus_to_nodes_includes_cpu_only_nodes(void **state)
 
 static void test_distance_row(void **state)
 {
-	struct nm_host h = { .root = root };
+	struct nm_host h = { .root = fake_root };
 
 	assert_int_equal(nm_host_distance(&h, 0, 0, NULL), 10);
 	assert_int_equal(nm_host_distance(&h, 0, 3, NULL), 30);
@@ -157,7 +135,7 @@ static void test_distance_row(void **state)
 
 static void test_balancing_and_vmstat(void **state)
 {
-	struct nm_host h = { .root = root };
+	struct nm_host h = { .root = fake_root };
 	uint64_t s, f;
 
 	assert_int_equal(nm_host_numa_balancing(&h), 1);

@@ -6,7 +6,7 @@
  * "weighted interleave:0-1") and flags ("bind=static:0").  The last test
  * scans this very process on the one-node CI machine: a buffer we wrote
  * must be present, on node 0, exclusively ours, and [vdso] must be marked
- * special.
+ * special.  The lean scan (issue 21) reads a fake /proc/42.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "numamove.h"
+#include "nm-int.h"
+#include "fake-tree.h"
 
 static const char smaps[] =
 	"55d0c4a00000-55d0c4a02000 r--p 00000000 08:01 131090                     /usr/bin/cat\n"
@@ -193,6 +195,118 @@ static void test_open_missing_process(void **state)
 	assert_non_null(strstr(err.msg, "no process"));
 }
 
+/* A process of three mappings, one bound to node 0, as the fake tree's
+ * /proc/42 shows it; status_extra goes into status (HugetlbPages), big adds
+ * a mapping too large to walk. */
+static void fake_process(const char *status_extra, bool big)
+{
+	char status[256];
+
+	snprintf(status, sizeof(status), "Name:\tfake\nUid:\t0\t0\t0\t0\n%s"
+		 "Mems_allowed_list:\t0-1\nCpus_allowed_list:\t0-1\n", status_extra);
+	fake_put("proc/42/status", status);
+	fake_put("proc/42/stat", "42 (fake) S 1 42 42 0 -1\n");
+	fake_put("proc/42/maps",
+		 big ? "00010000-00011000 rw-p 00000000 00:00 0 \n"
+		       "00020000-00022000 rw-p 00000000 00:00 0 \n"
+		       "1000000000-3000000000 ---p 00000000 00:00 0 \n"
+		     : "00010000-00011000 rw-p 00000000 00:00 0 \n"
+		       "00020000-00022000 rw-p 00000000 00:00 0 \n"
+		       "00030000-00031000 r--p 00000000 08:01 12     /usr/lib/x\n");
+	fake_put("proc/42/numa_maps",
+		 "00010000 bind:0 anon=1 dirty=1 N0=1 kernelpagesize_kB=4\n"
+		 "00020000 default anon=2 dirty=2 N1=2 kernelpagesize_kB=4\n"
+		 "00030000 default file=/usr/lib/x mapped=1 N0=1 kernelpagesize_kB=4\n"
+		 "1000000000 default\n");
+}
+
+/* Is the scan of /proc/42 lean with this limit?  Fails the test on error. */
+static bool open_is_lean(size_t numa_maps_max, char *policy0, size_t len)
+{
+	struct nm_host h = { .root = fake_root };
+	struct nm_mask from;
+	struct nm_proc p;
+	struct ob_err err = { 0 };
+	bool lean;
+
+	assert_int_equal(nm_proc_open_lean(&p, &h, 42, numa_maps_max, &err), 0);
+	lean = p.lean;
+	snprintf(policy0, len, "%s", p.vmas[0].policy);
+	nm_mask_zero(&from);
+	nm_mask_set(&from, 0);
+	assert_int_equal(nm_policy_points_back(&p, &from), lean ? 0 : 1);
+	nm_proc_close(&p);
+	return lean;
+}
+
+static void test_lean_open_leaves_numa_maps_out_above_the_limit(void **state)
+{
+	char pol[NM_POLICY_LEN];
+
+	fake_process("HugetlbPages:\t       0 kB\n", false);
+	assert_true(open_is_lean(2, pol, sizeof(pol)));
+	assert_string_equal(pol, "?");		/* unknown, not "default" */
+	assert_false(open_is_lean(3, pol, sizeof(pol)));
+	assert_string_equal(pol, "bind:0");
+	assert_false(open_is_lean(0, pol, sizeof(pol)));	/* 0: always read */
+	assert_string_equal(pol, "bind:0");
+}
+
+static void test_lean_open_reads_numa_maps_when_only_it_can_say(void **state)
+{
+	char pol[NM_POLICY_LEN];
+
+	/* Huge page sizes are only in numa_maps (or smaps). */
+	fake_process("HugetlbPages:\t    2048 kB\n", false);
+	assert_false(open_is_lean(1, pol, sizeof(pol)));
+	/* A kernel that does not say whether hugetlb pages are mapped. */
+	fake_process("", false);
+	assert_false(open_is_lean(1, pol, sizeof(pol)));
+	/* A mapping too large to walk is reported with numa_maps' count. */
+	fake_process("HugetlbPages:\t       0 kB\n", true);
+	assert_false(open_is_lean(1, pol, sizeof(pol)));
+	assert_string_equal(pol, "bind:0");
+}
+
+/* The verification's second look after a lean scan (nm_proc_reopen). */
+static void test_lean_second_look_reuses_the_mappings_until_hugetlb_appears(void **state)
+{
+	struct nm_host h = { .root = fake_root };
+	struct nm_proc p, again;
+	struct ob_err err = { 0 };
+
+	fake_process("HugetlbPages:\t       0 kB\n", false);
+	assert_int_equal(nm_proc_open_lean(&p, &h, 42, 1, &err), 0);
+	assert_true(p.lean);
+	/* maps is not read again: a mapping that appears now is not seen. */
+	fake_put("proc/42/maps", "00010000-00011000 rw-p 00000000 00:00 0 \n");
+	assert_int_equal(nm_proc_reopen(&again, &p, &h, false, &err), 0);
+	assert_true(again.lean);
+	assert_int_equal(again.nr_vmas, 3);
+	assert_string_equal(again.vmas[2].name, "/usr/lib/x");
+	nm_proc_close(&again);
+	/* Huge pages mapped since: their size must come from numa_maps. */
+	fake_process("HugetlbPages:\t    2048 kB\n", false);
+	assert_int_equal(nm_proc_reopen(&again, &p, &h, false, &err), 0);
+	assert_false(again.lean);
+	assert_string_equal(again.vmas[0].policy, "bind:0");
+	nm_proc_close(&again);
+	/* A target that died in between is gone, not empty. */
+	fake_put("proc/42/stat", "42 (fake) Z 1 42 42 0 -1\n");
+	assert_int_equal(nm_proc_reopen(&again, &p, &h, false, &err), -ESRCH);
+	nm_proc_close(&p);
+}
+
+static int group_setup(void **state)
+{
+	return fake_tree_make("scan");
+}
+
+static int group_teardown(void **state)
+{
+	return fake_tree_remove();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,7 +315,10 @@ int main(void)
 		cmocka_unit_test(test_numa_maps_merge_by_address),
 		cmocka_unit_test(test_scan_self_finds_our_buffer_on_node0),
 		cmocka_unit_test(test_open_missing_process),
+		cmocka_unit_test(test_lean_open_leaves_numa_maps_out_above_the_limit),
+		cmocka_unit_test(test_lean_open_reads_numa_maps_when_only_it_can_say),
+		cmocka_unit_test(test_lean_second_look_reuses_the_mappings_until_hugetlb_appears),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
