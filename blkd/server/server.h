@@ -79,6 +79,8 @@ struct blkd_server {
 	struct blkd_conn *runq_head, *runq_tail;	/* under pool_lock */
 	unsigned runq_len;		/* under pool_lock; read relaxed */
 	unsigned pool_idle;		/* under pool_lock */
+	unsigned max_handshakes;	/* pool threads that may negotiate at once */
+	unsigned nr_handshakes;		/* negotiating now (atomic) */
 	bool pool_stop;
 	struct blkd_conn *retired;	/* to free, under pool_lock */
 	FILE *trace;			/* --trace-text file */
@@ -130,6 +132,7 @@ struct blkd_conn {
 	enum blkd_phase phase;		/* only its running thread touches it */
 	uint64_t deadline_ns;		/* handshake or drain ends by then (0: none) */
 	bool budget_wait;		/* parked for buffer budget (atomic) */
+	bool hs_wait;			/* parked for a handshake thread (atomic) */
 	bool disc;			/* the client said NBD_CMD_DISC */
 	struct reader *rd;		/* transmission state between steps */
 	struct blkd_throttle thr;	/* against exp->client_limit */

@@ -106,3 +106,37 @@ def test_a_closed_connections_queued_requests_are_cancelled(blkd, tmp_path):
         nbdkit.kill()                   # blkd, stopped later, still holds it
         nbdkit.wait(timeout=30)
 
+
+def test_stalled_negotiations_leave_threads_for_transmission(blkd, tmp_path):
+    """With 2 connection threads, 4 clients that send half an option and
+    stall (a 60 s handshake timeout) must not hold both threads: a client
+    already transmitting still gets its READ answered.  Before the cap on
+    concurrent negotiations both threads sat in those handshakes and the
+    READ waited for the timeout."""
+    img = make_image(tmp_path / "disk.img", MB, pattern=b"\x3c")
+    s = blkd(tmp_path, [img], "--conn-threads", "2", "--handshake-timeout", "60s")
+    c = raw_connect(s.sock)
+    handshake_go(c)
+    time.sleep(0.1)                     # its thread moves on (not required to pass)
+    stalled = []
+    try:
+        for _ in range(4):
+            x = raw_connect(s.sock)
+            recv_exact(x, 18)
+            x.sendall(b"\0\0\0\3IHAVE")    # flags, then half an option magic
+            stalled.append(x)
+        time.sleep(0.5)                 # they reach the threads first (not required to pass)
+        c.settimeout(30)
+        send_request(c, CMD_READ, 0, 4096, cookie=9)
+        hdr = recv_exact(c, 16)
+        assert hdr[8:16] == (9).to_bytes(8, "big") and hdr[4:8] == b"\0\0\0\0"
+        assert recv_exact(c, 4096) == b"\x3c" * 4096
+        # and a new client still negotiates once the stalled ones give up
+        for x in stalled:
+            x.close()
+        p = nbdsh(s.uri(), "print(h.get_size())", timeout=60)
+        assert p.stdout.strip() == str(MB)
+    finally:
+        for x in stalled:
+            x.close()
+        c.close()
