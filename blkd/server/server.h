@@ -151,6 +151,8 @@ struct blkd_conn {
 	uint16_t tflags;
 	struct gnutls_session_int *tls;	/* after STARTTLS (tls.c) */
 	bool tls_nonblock;		/* transmission: the session never blocks */
+	bool tls_held;			/* GnuTLS holds a record half sent (outq.c);
+					 * under send_lock */
 	/* slots */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
