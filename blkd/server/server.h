@@ -122,6 +122,7 @@ enum blkd_phase {
 };
 
 struct reader;
+struct blkd_tls_rx;
 
 struct blkd_conn {
 	struct blkd_conn *prev, *next;	/* srv->conns, under srv->lock */
@@ -153,6 +154,7 @@ struct blkd_conn {
 	bool tls_nonblock;		/* transmission: the session never blocks */
 	bool tls_held;			/* GnuTLS holds a record half sent (outq.c);
 					 * under send_lock */
+	struct blkd_tls_rx *tls_rx;	/* its read-ahead (tls.c), reader only */
 	/* slots */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
