@@ -163,6 +163,41 @@ static int tls_errno(ssize_t rc)
 	}
 }
 
+/*
+ * The cipher.  GnuTLS goes by the client's order, and libnbd's GnuTLS puts
+ * ChaCha20-Poly1305 first: with it, ChaCha20 and Poly1305 were 70% of
+ * the server's cycles on 1 MiB reads, for nbdkit as for blkd.  With AES-NI
+ * and PCLMUL, AES-GCM costs a tenth as much (gnutls-cli
+ * --benchmark-ciphers here: AES-128-GCM 4.4 GB/s, ChaCha20-Poly1305
+ * 0.44 GB/s; 1 MiB TLS reads went from 264 to 950 MiB/s), so the server's
+ * order decides, AES-GCM first; NORMAL's other ciphers stay, after it.
+ * Without those instructions the client's choice stands.
+ */
+#define AES_FIRST "%SERVER_PRECEDENCE:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
+		  "+CHACHA20-POLY1305:+AES-256-CCM:+AES-128-CCM:+AES-256-CBC:+AES-128-CBC"
+#define PSK_KX "+ECDHE-PSK:+DHE-PSK:+PSK"
+
+static bool cpu_has_fast_aes(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
+#else
+	return false;
+#endif
+}
+
+static int set_priority(gnutls_session_t s, bool psk)
+{
+	bool aes = cpu_has_fast_aes();
+
+	if (psk)
+		return gnutls_priority_set_direct(s, aes ? "NORMAL:" AES_FIRST ":" PSK_KX
+							 : "NORMAL:" PSK_KX, NULL);
+	return aes ? gnutls_set_default_priority_append(s, AES_FIRST, NULL, 0)
+		   : gnutls_set_default_priority(s);
+}
+
 int blkd_tls_start(struct blkd_conn *c)
 {
 	struct blkd_tls *t = c->srv->tls;
@@ -173,11 +208,11 @@ int blkd_tls_start(struct blkd_conn *c)
 		return -ENOMEM;
 	c->tls = s;
 	if (t->psk) {
-		rc = gnutls_priority_set_direct(s, "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK", NULL);
+		rc = set_priority(s, true);
 		if (!rc)
 			rc = gnutls_credentials_set(s, GNUTLS_CRD_PSK, t->psk);
 	} else {
-		rc = gnutls_set_default_priority(s);
+		rc = set_priority(s, false);
 		if (!rc)
 			rc = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->x509);
 		if (t->verify_peer)
