@@ -29,6 +29,16 @@ $(BLKD_BIN): $(call objs,blkd/server/main.c) $(BLKD_SRV_LIB) $(BLKD_LIB) $(COMMO
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(BLKD_LDLIBS)
 
+# bench/blkd-vs-nbdkit's load generator for the TLS rows: a libnbd client,
+# built with everything so the benchmark finds it beside blkd.
+BLKD_NBDLOAD := $(O)/bench/nbd-load
+PROGS += $(BLKD_NBDLOAD)
+CFLAGS_bench := $(shell $(PKG) --cflags libnbd)
+
+$(BLKD_NBDLOAD): $(call objs,bench/nbd-load.c) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG) --libs libnbd)
+
 # Unit tests: blkd/tests/unit/test-<unit>.c, each its own cmocka binary.
 BLKD_UNIT_SRCS := $(wildcard blkd/tests/unit/test-*.c)
 BLKD_UNIT_BINS := $(patsubst blkd/tests/unit/%.c,$(O)/tests/blkd/%,$(BLKD_UNIT_SRCS))
@@ -38,4 +48,4 @@ $(O)/tests/blkd/%: $(O)/blkd/tests/unit/%.o $(BLKD_SRV_LIB) $(BLKD_LIB) $(COMMON
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG) --libs cmocka) $(BLKD_LDLIBS)
 
-DEPS += $(call deps,$(BLKD_LIB_SRCS) $(BLKD_SRV_SRCS) $(BLKD_UNIT_SRCS))
+DEPS += $(call deps,$(BLKD_LIB_SRCS) $(BLKD_SRV_SRCS) $(BLKD_UNIT_SRCS) bench/nbd-load.c)

@@ -216,6 +216,16 @@ void blkd_queue_submit(struct blkd_queue *q, struct blkd_bio **bios, unsigned n)
 static bool blkd_backend_issue(struct blkd_queue *q, struct blkd_request *rq, int *errp);
 static void __blkd_rq_end(struct blkd_queue *q, struct blkd_request *rq, int err);
 
+/* rq ended where it was issued (q->lock held): a backend I/O unless it was
+ * cancelled before it reached the backend (-ECANCELED, which the stats
+ * count as cancelled, not as an error). */
+static void __blkd_issued_end(struct blkd_queue *q, struct blkd_request *rq, int err)
+{
+	if (err != -ECANCELED)
+		q->stats.backend_ios++;
+	__blkd_rq_end(q, rq, err);
+}
+
 /*
  * Direct issue: the submitter runs the queue itself, so a request served
  * from the page cache costs no thread handoff (two context switches and a
@@ -266,8 +276,7 @@ static void queue_run_direct(struct blkd_queue *q, struct blkd_bio **bios, unsig
 		pthread_mutex_lock(&q->lock);
 		if (!sync)
 			continue;	/* ends later through blkd_io_end */
-		q->stats.backend_ios++;
-		__blkd_rq_end(q, rq, err);
+		__blkd_issued_end(q, rq, err);
 		if (t0 > BLKD_SLOW_NS)
 			break;
 	}
@@ -426,8 +435,7 @@ void blkd_queue_execute(struct blkd_queue *q, struct blkd_request *rq)
 	if (!blkd_backend_issue(q, rq, &err))
 		return;
 	pthread_mutex_lock(&q->lock);
-	q->stats.backend_ios++;
-	__blkd_rq_end(q, rq, err);
+	__blkd_issued_end(q, rq, err);
 	__blkd_run_done(q);
 	pthread_mutex_unlock(&q->lock);
 }
@@ -556,8 +564,7 @@ static void *blkd_worker(void *arg)
 		pthread_mutex_lock(&q->lock);
 		if (!sync)
 			continue;
-		q->stats.backend_ios++;
-		__blkd_rq_end(q, rq, err);
+		__blkd_issued_end(q, rq, err);
 	}
 	pthread_cond_broadcast(&q->work);
 	pthread_mutex_unlock(&q->lock);

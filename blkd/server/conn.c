@@ -67,12 +67,44 @@ static bool linger(struct blkd_conn *c)
 	return ob_mono_ns() - t0 < LINGER_MS * 1000000ull;	/* woken: go on */
 }
 
-static bool readable(struct blkd_conn *c)
+/* 1: the client has sent something, 0: not yet, -errno: it hung up. */
+static int peek(struct blkd_conn *c)
 {
 	char b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 
-	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 || (errno != EAGAIN &&
-								   errno != EWOULDBLOCK);
+	if (n > 0)
+		return 1;
+	if (n == 0)
+		return -ECONNRESET;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+}
+
+/*
+ * A negotiation holds its thread until it ends, so at most half the pool
+ * negotiates at once: clients that speak a byte and stall (or a TLS
+ * handshake that crawls) cannot take every thread from the connections
+ * already transmitting.  One over the cap waits parked, for the tick.
+ */
+static bool handshake_enter(struct blkd_conn *c)
+{
+	struct blkd_server *srv = c->srv;
+	unsigned n = __atomic_load_n(&srv->nr_handshakes, __ATOMIC_RELAXED);
+
+	do {
+		if (n >= srv->max_handshakes) {
+			__atomic_store_n(&c->hs_wait, true, __ATOMIC_RELAXED);
+			return false;
+		}
+	} while (!__atomic_compare_exchange_n(&srv->nr_handshakes, &n, n + 1, false,
+					      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	__atomic_store_n(&c->hs_wait, false, __ATOMIC_RELAXED);
+	return true;
+}
+
+static void handshake_leave(struct blkd_conn *c)
+{
+	__atomic_sub_fetch(&c->srv->nr_handshakes, 1, __ATOMIC_RELEASE);
 }
 
 /* The handshake runs blocking (bounded by SO_RCVTIMEO), but only once the
@@ -84,14 +116,17 @@ static int step_handshake(struct blkd_conn *c)
 	uint64_t now = ob_mono_ns();
 	int rc;
 
-	if (now < c->deadline_ns && !readable(c))
-		return -EAGAIN;
 	if (now >= c->deadline_ns) {
 		rc = -ETIMEDOUT;
-	} else {
+	} else if ((rc = peek(c)) == 0) {
+		return -EAGAIN;
+	} else if (rc > 0) {
+		if (!handshake_enter(c))
+			return -EAGAIN;
 		set_timeouts(c->fd, (unsigned)((c->deadline_ns - now) / 1000000) + 1);
 		rc = blkd_handshake(c);
 		set_timeouts(c->fd, 0);
+		handshake_leave(c);
 	}
 	if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -ETIMEDOUT) {
 		blkd_log("conn %lu: %s: handshake timed out after %u ms", c->id, c->peer,
@@ -186,11 +221,13 @@ static void eat_kicks(struct blkd_conn *c)
 }
 
 /* What a parked c waits for: readable only while it would read (not over
- * its budget or limit, whose unread bytes would wake it at once: a kick or
- * the tick does), writable only while replies wait. */
+ * its budget or limit, nor waiting for a handshake thread, whose unread
+ * bytes would wake it at once: a kick or the tick does), writable only
+ * while replies wait. */
 static bool park(struct blkd_conn *c)
 {
-	c->want_in = c->phase == BLKD_PHASE_HANDSHAKE ||
+	c->want_in = (c->phase == BLKD_PHASE_HANDSHAKE &&
+		      !__atomic_load_n(&c->hs_wait, __ATOMIC_RELAXED)) ||
 		     (c->phase == BLKD_PHASE_TRANSMISSION && !c->deadline_ns &&
 		      !__atomic_load_n(&c->budget_wait, __ATOMIC_RELAXED));
 	pthread_mutex_lock(&c->send_lock);

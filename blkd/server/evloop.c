@@ -14,8 +14,9 @@
  * more (c->again).
  *
  * Every 100 ms the loop also queues the parked connections that wait for a
- * deadline (handshake, drain) or for bytes other connections may give back
- * (the total buffer budget), which no event announces.
+ * deadline (handshake, drain), for bytes other connections may give back
+ * (the total buffer budget) or for a thread to negotiate on (conn.c), which
+ * no event announces.
  *
  * A finished connection is freed here, after the batch of events in hand,
  * because that batch may still name it.
@@ -140,7 +141,8 @@ static void tick(struct blkd_server *srv)
 	for (struct blkd_conn *c = srv->conns; c; c = c->next)
 		if (c->sched == BLKD_SCHED_PARKED &&
 		    ((c->deadline_ns && now >= c->deadline_ns) ||
-		     __atomic_load_n(&c->budget_wait, __ATOMIC_RELAXED)))
+		     __atomic_load_n(&c->budget_wait, __ATOMIC_RELAXED) ||
+		     __atomic_load_n(&c->hs_wait, __ATOMIC_RELAXED)))
 			__runq_add(srv, c);
 	pthread_mutex_unlock(&srv->pool_lock);
 	pthread_mutex_unlock(&srv->lock);
@@ -230,6 +232,7 @@ int blkd_evloop_start(struct blkd_server *srv, unsigned nthreads)
 	if (srv->epfd < 0 || srv->ev_wake < 0 ||
 	    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->ev_wake, &ev))
 		goto fail;
+	srv->max_handshakes = nthreads > 1 ? nthreads / 2 : 1;
 	srv->pool = calloc(nthreads, sizeof(*srv->pool));
 	if (!srv->pool || pthread_create(&srv->ev_thread, NULL, evloop_main, srv))
 		goto fail;

@@ -12,6 +12,9 @@
  * never a worker thread that other clients' requests need (279 unread
  * 32 MiB READs used to park every worker in sendmsg).
  *
+ * Through TLS, the queue's bytes are cut into records as full as possible
+ * (tls_sendv below).
+ *
  * Corking: while the reader runs a batch, small replies are appended
  * without a send and leave together, a few per sendmsg, when the reader
  * uncorks or CORK_MAX have gathered (random writes: +3-10% IOPS, less
@@ -21,6 +24,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -94,24 +98,78 @@ static void consume(struct blkd_conn *c, size_t took, struct blkd_slot **done,
 	}
 }
 
-/* sendmsg through the TLS session: records of each piece in turn.  After
- * EAGAIN GnuTLS wants the same bytes again, which the queue's head is. */
-static ssize_t tls_sendv(struct blkd_conn *c, const struct iovec *iov, int n)
+/*
+ * sendmsg through the TLS session, one record (at most TLS_RECORD bytes)
+ * per gnutls_record_send, and each record as full as the queue allows:
+ * pieces shorter than a record (a reply's header, a 4 KiB payload, the tail
+ * of a long one) are gathered with what follows into one record, so a
+ * 4 KiB read's header and data leave as one record and one send(), not
+ * two, and a corked batch of them as a few records.  Long payloads are
+ * encrypted in place, a record at a time.
+ *
+ * A record GnuTLS could not push whole (EAGAIN) stays with it, encrypted;
+ * c->tls_held says so, and the next push finishes it first with
+ * gnutls_record_send(NULL, 0), which returns the bytes that record took -
+ * the head of the queue, whatever was gathered for it.
+ */
+#define TLS_RECORD 16384
+
+/* Copy up to TLS_RECORD bytes of iov into rec; returns how many. */
+static size_t record_gather(char *rec, const struct iovec *iov, int n)
 {
+	size_t len = 0;
+
+	for (int i = 0; i < n && len < TLS_RECORD; i++) {
+		size_t k = iov[i].iov_len < TLS_RECORD - len ? iov[i].iov_len : TLS_RECORD - len;
+
+		memcpy(rec + len, iov[i].iov_base, k);
+		len += k;
+	}
+	return len;
+}
+
+/* Drop bytes off the front of iov; returns the pieces used up. */
+static int iov_advance(struct iovec *iov, int n, size_t bytes)
+{
+	int i = 0;
+
+	while (i < n && bytes >= iov[i].iov_len)
+		bytes -= iov[i++].iov_len;
+	if (i < n) {
+		iov[i].iov_base = (char *)iov[i].iov_base + bytes;
+		iov[i].iov_len -= bytes;
+	}
+	return i;
+}
+
+static ssize_t tls_sendv(struct blkd_conn *c, struct iovec *iov, int n)
+{
+	char rec[TLS_RECORD];
 	ssize_t total = 0;
 
-	for (int i = 0; i < n; i++) {
-		size_t off = 0;
+	while (n > 0) {
+		const void *p = iov[0].iov_base;
+		size_t len = iov[0].iov_len;
+		ssize_t r;
+		int used;
 
-		while (off < iov[i].iov_len) {
-			ssize_t r = blkd_tls_send(c, (char *)iov[i].iov_base + off,
-						  iov[i].iov_len - off);
-
-			if (r < 0)
-				return total ? total : -1;
-			off += (size_t)r;
-			total += r;
+		if (c->tls_held) {
+			p = NULL;
+			len = 0;
+		} else if (len < TLS_RECORD && n > 1) {
+			len = record_gather(rec, iov, n);
+			p = rec;
 		}
+		r = blkd_tls_send(c, p, len);
+		if (r < 0) {
+			c->tls_held = errno == EAGAIN || errno == EINTR;
+			return total ? total : -1;
+		}
+		c->tls_held = false;
+		total += r;
+		used = iov_advance(iov, n, (size_t)r);
+		iov += used;
+		n -= used;
 	}
 	return total;
 }

@@ -79,6 +79,8 @@ struct blkd_server {
 	struct blkd_conn *runq_head, *runq_tail;	/* under pool_lock */
 	unsigned runq_len;		/* under pool_lock; read relaxed */
 	unsigned pool_idle;		/* under pool_lock */
+	unsigned max_handshakes;	/* pool threads that may negotiate at once */
+	unsigned nr_handshakes;		/* negotiating now (atomic) */
 	bool pool_stop;
 	struct blkd_conn *retired;	/* to free, under pool_lock */
 	FILE *trace;			/* --trace-text file */
@@ -120,6 +122,7 @@ enum blkd_phase {
 };
 
 struct reader;
+struct blkd_tls_rx;
 
 struct blkd_conn {
 	struct blkd_conn *prev, *next;	/* srv->conns, under srv->lock */
@@ -130,6 +133,7 @@ struct blkd_conn {
 	enum blkd_phase phase;		/* only its running thread touches it */
 	uint64_t deadline_ns;		/* handshake or drain ends by then (0: none) */
 	bool budget_wait;		/* parked for buffer budget (atomic) */
+	bool hs_wait;			/* parked for a handshake thread (atomic) */
 	bool disc;			/* the client said NBD_CMD_DISC */
 	struct reader *rd;		/* transmission state between steps */
 	struct blkd_throttle thr;	/* against exp->client_limit */
@@ -148,6 +152,9 @@ struct blkd_conn {
 	uint16_t tflags;
 	struct gnutls_session_int *tls;	/* after STARTTLS (tls.c) */
 	bool tls_nonblock;		/* transmission: the session never blocks */
+	bool tls_held;			/* GnuTLS holds a record half sent (outq.c);
+					 * under send_lock */
+	struct blkd_tls_rx *tls_rx;	/* its read-ahead (tls.c), reader only */
 	/* slots */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

@@ -14,6 +14,14 @@
  * blocking during the handshake (bounded by --handshake-timeout, conn.c)
  * and with MSG_DONTWAIT in the transmission phase (c->tls_nonblock), so
  * the reader and outq.c keep their never-block rules.
+ *
+ * GnuTLS reads a record in two exact pieces, its 5-byte header and its
+ * body: two recv() calls for every 28-byte request.  In the transmission
+ * phase the pull side reads ahead instead, up to TLS_RX bytes at a time
+ * into c->tls_rx, so a burst of requests costs one system call; a read as
+ * long as the buffer (a big record's body) goes straight to GnuTLS.
+ * GnuTLS only reports EAGAIN once that buffer is empty, so poll and epoll
+ * stay right about readability; an idle connection gives the buffer back.
  */
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -86,11 +94,49 @@ void blkd_tls_free(struct blkd_tls *t)
 	free(t);
 }
 
+#define TLS_RX (16u << 10)
+
+struct blkd_tls_rx {
+	size_t pos, len;
+	char buf[TLS_RX];
+};
+
+/* Read ahead into c->tls_rx (transmission phase); bytes, 0, -1 + errno. */
+static ssize_t rx_fill(struct blkd_conn *c)
+{
+	struct blkd_tls_rx *rx = c->tls_rx;
+	ssize_t n;
+
+	if (!rx) {
+		rx = c->tls_rx = malloc(sizeof(*rx));
+		if (!rx) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	n = recv(c->fd, rx->buf, TLS_RX, MSG_DONTWAIT);
+	rx->pos = 0;
+	rx->len = n > 0 ? (size_t)n : 0;
+	return n;
+}
+
 static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 {
 	struct blkd_conn *c = p;
-	ssize_t n = recv(c->fd, buf, len, c->tls_nonblock ? MSG_DONTWAIT : 0);
+	struct blkd_tls_rx *rx = c->tls_rx;
+	ssize_t n;
 
+	if (!c->tls_nonblock || (!(rx && rx->pos < rx->len) && len >= TLS_RX)) {
+		n = recv(c->fd, buf, len, c->tls_nonblock ? MSG_DONTWAIT : 0);
+	} else {
+		n = rx && rx->pos < rx->len ? 1 : rx_fill(c);
+		if (n > 0) {
+			rx = c->tls_rx;
+			n = (ssize_t)(rx->len - rx->pos < len ? rx->len - rx->pos : len);
+			memcpy(buf, rx->buf + rx->pos, (size_t)n);
+			rx->pos += (size_t)n;
+		}
+	}
 	if (n < 0)
 		gnutls_transport_set_errno(c->tls, errno);
 	return n;
@@ -117,6 +163,41 @@ static int tls_errno(ssize_t rc)
 	}
 }
 
+/*
+ * The cipher.  GnuTLS goes by the client's order, and libnbd's GnuTLS puts
+ * ChaCha20-Poly1305 first: with it, ChaCha20 and Poly1305 were 70% of
+ * the server's cycles on 1 MiB reads, for nbdkit as for blkd.  With AES-NI
+ * and PCLMUL, AES-GCM costs a tenth as much (gnutls-cli
+ * --benchmark-ciphers here: AES-128-GCM 4.4 GB/s, ChaCha20-Poly1305
+ * 0.44 GB/s; 1 MiB TLS reads went from 264 to 950 MiB/s), so the server's
+ * order decides, AES-GCM first; NORMAL's other ciphers stay, after it.
+ * Without those instructions the client's choice stands.
+ */
+#define AES_FIRST "%SERVER_PRECEDENCE:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
+		  "+CHACHA20-POLY1305:+AES-256-CCM:+AES-128-CCM:+AES-256-CBC:+AES-128-CBC"
+#define PSK_KX "+ECDHE-PSK:+DHE-PSK:+PSK"
+
+static bool cpu_has_fast_aes(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
+#else
+	return false;
+#endif
+}
+
+static int set_priority(gnutls_session_t s, bool psk)
+{
+	bool aes = cpu_has_fast_aes();
+
+	if (psk)
+		return gnutls_priority_set_direct(s, aes ? "NORMAL:" AES_FIRST ":" PSK_KX
+							 : "NORMAL:" PSK_KX, NULL);
+	return aes ? gnutls_set_default_priority_append(s, AES_FIRST, NULL, 0)
+		   : gnutls_set_default_priority(s);
+}
+
 int blkd_tls_start(struct blkd_conn *c)
 {
 	struct blkd_tls *t = c->srv->tls;
@@ -127,11 +208,11 @@ int blkd_tls_start(struct blkd_conn *c)
 		return -ENOMEM;
 	c->tls = s;
 	if (t->psk) {
-		rc = gnutls_priority_set_direct(s, "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK", NULL);
+		rc = set_priority(s, true);
 		if (!rc)
 			rc = gnutls_credentials_set(s, GNUTLS_CRD_PSK, t->psk);
 	} else {
-		rc = gnutls_set_default_priority(s);
+		rc = set_priority(s, false);
 		if (!rc)
 			rc = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->x509);
 		if (t->verify_peer)
@@ -165,10 +246,20 @@ fail:
 
 void blkd_tls_end(struct blkd_conn *c)
 {
+	free(c->tls_rx);
+	c->tls_rx = NULL;
 	if (!c->tls)
 		return;
 	gnutls_deinit(c->tls);
 	c->tls = NULL;
+}
+
+void blkd_tls_idle(struct blkd_conn *c)
+{
+	if (c->tls_rx && c->tls_rx->pos == c->tls_rx->len) {
+		free(c->tls_rx);
+		c->tls_rx = NULL;
+	}
 }
 
 ssize_t blkd_tls_recv(struct blkd_conn *c, void *buf, size_t len)
@@ -193,5 +284,6 @@ ssize_t blkd_tls_send(struct blkd_conn *c, const void *buf, size_t len)
 
 bool blkd_tls_pending(struct blkd_conn *c)
 {
-	return c->tls && gnutls_record_check_pending(c->tls) > 0;
+	return c->tls && (gnutls_record_check_pending(c->tls) > 0 ||
+			  (c->tls_rx && c->tls_rx->pos < c->tls_rx->len));
 }

@@ -26,7 +26,10 @@ int blkd_tls_start(struct blkd_conn *c);
 void blkd_tls_end(struct blkd_conn *c);
 ssize_t blkd_tls_recv(struct blkd_conn *c, void *buf, size_t len);
 ssize_t blkd_tls_send(struct blkd_conn *c, const void *buf, size_t len);
-/* Bytes decrypted but not yet taken (poll would not see them). */
+/* Between requests: give back the read-ahead buffer if it is empty. */
+void blkd_tls_idle(struct blkd_conn *c);
+/* Bytes decrypted or read ahead but not yet taken (poll would not see
+ * them). */
 bool blkd_tls_pending(struct blkd_conn *c);
 
 #endif

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "tls.h"
 #include "ob/clock.h"
 
 #define RBUF_SIZE (256u << 10)
@@ -728,6 +729,8 @@ static void reader_idle(struct reader *r)
 		free(r->buf);
 		r->buf = NULL;
 		r->pos = r->len = 0;
+		if (r->c->tls)
+			blkd_tls_idle(r->c);
 	}
 }
 

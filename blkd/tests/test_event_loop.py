@@ -74,7 +74,9 @@ def test_a_closed_connections_queued_requests_are_cancelled(blkd, tmp_path):
     """Behind a write the upstream holds for 3 s and a FLUSH (drain: later
     requests wait for it), 40 READs sit in the queue; the client hangs up.
     They never reach the upstream: the stats count them as cancelled, not
-    as errors, and another client's FLUSH still succeeds."""
+    as errors nor as backend I/Os (the READs are 8 KiB apart, so none
+    merges: before the fix backend_ios counted all 40), and another
+    client's FLUSH still succeeds."""
     need("nbdkit", "nbdsh")
     up = str(tmp_path / "up.sock")
     nbdkit = subprocess.Popen(["nbdkit", "-f", "-U", up, "--filter=delay", "memory", "16M",
@@ -87,7 +89,7 @@ def test_a_closed_connections_queued_requests_are_cancelled(blkd, tmp_path):
         send_request(c, CMD_WRITE, 0, 4096, cookie=1, payload=b"x" * 4096)
         send_request(c, CMD_FLUSH, cookie=2)
         for i in range(40):
-            send_request(c, CMD_READ, i * 4096, 4096, cookie=10 + i)
+            send_request(c, CMD_READ, i * 8192, 4096, cookie=10 + i)
         wait_for(lambda: s.stats()["exports"][0]["stats"]["ops"]["read"] >= 40,
                  what="the reads queued")
         c.close()
@@ -96,9 +98,45 @@ def test_a_closed_connections_queued_requests_are_cancelled(blkd, tmp_path):
         st = s.stats()["exports"][0]["stats"]
         assert st.get("cancelled", 0) >= 40, st
         assert st["errors"] == 0, st
+        assert st["backend_ios"] <= 4, st      # the WRITE and the FLUSH's steps
         p = nbdsh(s.uri(), "h.pwrite(b'y' * 512, 0)\nh.flush()\nprint('ok')", timeout=60,
                   check=False)
         assert p.returncode == 0 and "ok" in p.stdout, p.stderr
     finally:
         nbdkit.kill()                   # blkd, stopped later, still holds it
         nbdkit.wait(timeout=30)
+
+
+def test_stalled_negotiations_leave_threads_for_transmission(blkd, tmp_path):
+    """With 2 connection threads, 4 clients that send half an option and
+    stall (a 60 s handshake timeout) must not hold both threads: a client
+    already transmitting still gets its READ answered.  Before the cap on
+    concurrent negotiations both threads sat in those handshakes and the
+    READ waited for the timeout."""
+    img = make_image(tmp_path / "disk.img", MB, pattern=b"\x3c")
+    s = blkd(tmp_path, [img], "--conn-threads", "2", "--handshake-timeout", "60s")
+    c = raw_connect(s.sock)
+    handshake_go(c)
+    time.sleep(0.1)                     # its thread moves on (not required to pass)
+    stalled = []
+    try:
+        for _ in range(4):
+            x = raw_connect(s.sock)
+            recv_exact(x, 18)
+            x.sendall(b"\0\0\0\3IHAVE")    # flags, then half an option magic
+            stalled.append(x)
+        time.sleep(0.5)                 # they reach the threads first (not required to pass)
+        c.settimeout(30)
+        send_request(c, CMD_READ, 0, 4096, cookie=9)
+        hdr = recv_exact(c, 16)
+        assert hdr[8:16] == (9).to_bytes(8, "big") and hdr[4:8] == b"\0\0\0\0"
+        assert recv_exact(c, 4096) == b"\x3c" * 4096
+        # and a new client still negotiates once the stalled ones give up
+        for x in stalled:
+            x.close()
+        p = nbdsh(s.uri(), "print(h.get_size())", timeout=60)
+        assert p.stdout.strip() == str(MB)
+    finally:
+        for x in stalled:
+            x.close()
+        c.close()

@@ -4,6 +4,7 @@ with X.509 certificates or PSK, --tls on|require, checked with nbdinfo,
 nbdcopy and qemu-io.  Certificates and keys are made here with certtool
 and psktool (gnutls-bin)."""
 import os
+import ssl
 import struct
 import subprocess
 
@@ -147,6 +148,34 @@ def test_a_client_silent_after_starttls_is_dropped(blkd, tmp_path):
     _, opt, rtype, ln = struct.unpack(">QIII", recv_exact(c, 20))
     assert (opt, rtype, ln) == (5, 1, 0)                                       # ACK
     assert c.recv(4096) == b""          # no ClientHello: the server hangs up
+
+
+def cpu_has_fast_aes():
+    with open("/proc/cpuinfo") as f:
+        flags = next((line.split() for line in f if line.startswith("flags")), [])
+    return "aes" in flags and "pclmulqdq" in flags
+
+
+def test_the_server_picks_aes_gcm_where_the_cpu_has_aes_ni(blkd, tmp_path):
+    """OpenSSL (Python's ssl) as the client, after STARTTLS on a raw NBD
+    socket: its TLS 1.3 order starts with AES-256-GCM and ChaCha20, and
+    before the server's own order AES-256-GCM (or libnbd's ChaCha20, at a
+    tenth of AES-GCM's speed here) was what a connection got.  With AES-NI
+    the server's order decides: AES-128-GCM."""
+    if not cpu_has_fast_aes():
+        pytest.skip("no AES-NI/PCLMUL: the client's cipher stands")
+    srv, cli = make_x509(tmp_path)
+    s = blkd(tmp_path, ["memory:1M"], "--tls", "require", "--tls-certificates", str(srv))
+    c = raw_connect(s.sock)
+    recv_exact(c, 18)
+    c.sendall(struct.pack(">I", 3) + struct.pack(">QII", IHAVEOPT, 5, 0))    # STARTTLS
+    _, opt, rtype, ln = struct.unpack(">QIII", recv_exact(c, 20))
+    assert (opt, rtype, ln) == (5, 1, 0)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(str(cli / "ca-cert.pem"))
+    ctx.check_hostname = False
+    with ctx.wrap_socket(c) as t:
+        assert t.cipher()[0] == "TLS_AES_128_GCM_SHA256", t.cipher()
 
 
 def test_tls_options_are_checked(tmp_path):
