@@ -30,8 +30,8 @@
  *      -r 12% less.  Not after reads, opens, lookups or releases: polling
  *      there made a cold md5sum of the same tree 12% slower (readahead
  *      nobody waits for, and a sleeping thread woken for each request the
- *      poller then takes).  A quiet mount costs one window; with one CPU
- *      it never polls.  (Requests from io_uring have idlepoll.c instead.)
+ *      poller then takes).  A quiet mount costs one window; with one CPU,
+ *      or on battery unless spin= was given (ob/power.h), it never polls.  (Requests from io_uring have idlepoll.c instead.)
  *   4. It offers FUSE over io_uring in the INIT reply when the kernel offers
  *      it and ring.c has a thread with a ring ready for every CPU, and it
  *      routes the replies of requests that came from a ring back to ring.c
@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "ob/clock.h"
+#include "ob/power.h"
 
 /* The request this thread serves: libfuse processes a request on the
  * thread that read it, before that thread reads the next one.  Everything
@@ -113,6 +114,11 @@ bool ef_wire_changes_tree(uint32_t opcode)
 	return false;
 }
 
+bool ef_wire_may_poll(struct ef_wire *w)
+{
+	return !w->power_aware || !ob_power_on_battery(&w->power, ob_mono_ns());
+}
+
 /* Wait for a request by polling, for at most spin_ns, if the last request
  * changed the tree and no other thread polls already.  Whatever happens,
  * read() follows: if a sleeping reader took the request meanwhile, this
@@ -122,7 +128,7 @@ static void spin_for_request(struct ef_wire *w, int fd)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	uint64_t end;
 
-	if (!w->spin_ns || !ef_wire_changes_tree(last_opcode) ||
+	if (!w->spin_ns || !ef_wire_changes_tree(last_opcode) || !ef_wire_may_poll(w) ||
 	    __atomic_exchange_n(&w->spinning, 1, __ATOMIC_ACQUIRE))
 		return;
 	end = ob_mono_ns() + w->spin_ns;
@@ -235,6 +241,7 @@ int ef_wire_install(struct ef_wire *w, struct fuse_session *se, struct ef_fs *fs
 	w->se = se;
 	w->fs = fs;
 	w->use_ring = ring;
+	w->power_aware = !fs->o->spin_set;
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		w->spin_ns = (uint64_t)spin_us * 1000;
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
