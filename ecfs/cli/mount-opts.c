@@ -77,7 +77,7 @@ static const struct ob_opt mount_opt_table[] = {
 	{ "timeout", 0, MO_TIMEOUT, "SECONDS", "kernel attribute and entry cache time (default 1)", 0 },
 	{ "spin", 0, MO_SPIN, "USEC",
 	  "after a request that changes the tree, poll this long for the next\n"
-	  "one before sleeping (default 50; 0 = never)", 0 },
+	  "one before sleeping (default 50, none on battery; 0 = never)", 0 },
 	{ "readahead", 0, MO_READAHEAD, "KIB",
 	  "read-ahead window of the mount (default 1024, so sequential reads\n"
 	  "come as 1 MiB requests; 0 = the kernel's 128 KiB; root only)", 0 },
@@ -248,8 +248,10 @@ static int on_value(struct mount_args *a, const struct ob_opt *opt, const char *
 		return set_timeout(o, name, val);
 	case MO_SPIN:
 		rc = number(name, val, 0, 10000, "expected microseconds, 0 to 10000", &v);
-		if (!rc)
+		if (!rc) {
 			o->spin_us = (unsigned)v;
+			o->spin_set = true;
+		}
 		return rc;
 	case MO_READAHEAD:
 		rc = number(name, val, 0, 65536, "expected KiB, 0 to 65536", &v);

@@ -47,6 +47,7 @@
 #include <sys/uio.h>
 
 #include "ecfs-mount.h"
+#include "ob/power.h"
 
 #define EF_PROG		"ecfs"		/* messages start with it */
 #define EF_IO_MAX	(1u << 20)	/* max_write and readahead: 1 MiB */
@@ -115,6 +116,8 @@ struct ef_wire {
 	struct fuse_session *se;
 	struct ef_fs *fs;
 	uint64_t spin_ns;		/* poll window; 0: never poll */
+	bool power_aware;		/* no polling while on battery */
+	struct ob_power power;		/* on battery? (cached) */
 	int spinning;			/* a thread is polling now */
 	uint64_t init_unique;		/* the INIT request, once seen */
 	uint32_t init_kernel_flags;	/* what the kernel offered */
@@ -238,6 +241,9 @@ int ef_wire_install(struct ef_wire *w, struct fuse_session *se, struct ef_fs *fs
 		    unsigned spin_us, bool ring);
 /* The session loop has ended: stop the rings and pollers, free them. */
 void ef_wire_stop(struct ef_wire *w);
+/* May the daemon poll now (spin window, pollers)?  No while on battery,
+ * unless spin= was given. */
+bool ef_wire_may_poll(struct ef_wire *w);
 /* Take note of a request about to be processed (its opcode and flags). */
 void ef_wire_note_request(const void *buf, size_t len);
 /* Must the request being processed drop suid/sgid (writer without

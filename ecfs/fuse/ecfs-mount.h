@@ -45,6 +45,7 @@ struct ef_opts {
 	int new_files;			/* enum ef_new_files, -1 = default */
 	double timeout;			/* entry/attr timeout, seconds */
 	unsigned spin_us;		/* poll window for the next request */
+	bool spin_set;			/* spin= was given: also on battery */
 	bool no_uring;			/* io_uring=off */
 	unsigned readahead_kb;		/* 0: the kernel's default */
 	bool readahead_set;		/* readahead= was given */

@@ -18,7 +18,10 @@
  * sleep on a futex until the next such reply.  This is the /dev/fuse
  * transport's poll window (wire.c) on every CPU instead of one thread: a
  * tree-changing program keeps all CPUs busy, a quiet mount spends one
- * window.
+ * window and then nothing: every poller sleeps on the futex, with no
+ * timeout, until the next kick (ecfs/tests: an idle mount's threads make
+ * no context switch at all).  No kicks while on battery unless spin= was
+ * given (wire.c, ef_wire_may_poll).
  */
 #include "ecfs-fuse.h"
 

@@ -306,7 +306,7 @@ static void serve(struct ring_thread *t)
 	serving = NULL;
 	if (!t->replied)	/* every op we have replies before it returns */
 		reply_error(t, EIO);
-	if (ef_wire_changes_tree(in.opcode))
+	if (ef_wire_changes_tree(in.opcode) && ef_wire_may_poll(r->w))
 		ef_idlepoll_kick(&r->w->idle);
 }
 

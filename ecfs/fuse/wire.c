@@ -30,11 +30,12 @@
  *      -r 12% less.  Not after reads, opens, lookups or releases: polling
  *      there made a cold md5sum of the same tree 12% slower (readahead
  *      nobody waits for, and a sleeping thread woken for each request the
- *      poller then takes).  A quiet mount costs one window; with one CPU
- *      it never polls.  (Requests from io_uring have idlepoll.c instead.
- *      Those pollers were tried on /dev/fuse too, kicked after each reply
- *      to a request that changes the tree: on a busy 2-CPU machine (load
- *      2 to 4, io_uring=off) tar -x of 2,869 files took a median 2.70 s
+ *      poller then takes).  A quiet mount costs one window; with one CPU,
+ *      or on battery unless spin= was given (ob/power.h), it never polls.
+ *      (Requests from io_uring have idlepoll.c instead.  Those pollers
+ *      were tried on /dev/fuse too, kicked after each reply to a request
+ *      that changes the tree: on a busy 2-CPU machine (load 2 to 4,
+ *      io_uring=off) tar -x of 2,869 files took a median 2.70 s
  *      [2.17-3.29] against 2.60 s [1.85-3.70] without them, 2,000 creates
  *      1.73 s against 1.62 (5 runs each, taking turns), for 15-70% more
  *      daemon CPU; so not here.)
@@ -57,6 +58,7 @@
 #include <unistd.h>
 
 #include "ob/clock.h"
+#include "ob/power.h"
 
 /* The request this thread serves: libfuse processes a request on the
  * thread that read it, before that thread reads the next one.  Everything
@@ -119,6 +121,11 @@ bool ef_wire_changes_tree(uint32_t opcode)
 	return false;
 }
 
+bool ef_wire_may_poll(struct ef_wire *w)
+{
+	return !w->power_aware || !ob_power_on_battery(&w->power, ob_mono_ns());
+}
+
 /* Wait for a request by polling, for at most spin_ns, if the last request
  * changed the tree and no other thread polls already.  Whatever happens,
  * read() follows: if a sleeping reader took the request meanwhile, this
@@ -128,7 +135,7 @@ static void spin_for_request(struct ef_wire *w, int fd)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	uint64_t end;
 
-	if (!w->spin_ns || !ef_wire_changes_tree(last_opcode) ||
+	if (!w->spin_ns || !ef_wire_changes_tree(last_opcode) || !ef_wire_may_poll(w) ||
 	    __atomic_exchange_n(&w->spinning, 1, __ATOMIC_ACQUIRE))
 		return;
 	end = ob_mono_ns() + w->spin_ns;
@@ -241,6 +248,7 @@ int ef_wire_install(struct ef_wire *w, struct fuse_session *se, struct ef_fs *fs
 	w->se = se;
 	w->fs = fs;
 	w->use_ring = ring;
+	w->power_aware = !fs->o->spin_set;
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		w->spin_ns = (uint64_t)spin_us * 1000;
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));

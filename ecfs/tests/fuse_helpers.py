@@ -75,6 +75,52 @@ def daemon_threads(pid, prefix):
     return found
 
 
+def thread_counters(pid):
+    """{tid: (CPU ticks, context switches)} of every thread of pid."""
+    found = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        base = "/proc/%d/task/%s/" % (pid, tid)
+        try:
+            with open(base + "stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(base + "status") as f:
+                switches = sum(int(line.split()[1]) for line in f
+                               if "ctxt_switches:" in line)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found[int(tid)] = (int(fields[11]) + int(fields[12]), switches)
+    return found
+
+
+def burst_of_changes(mnt, files=100, size=64 * 1024):
+    """What a program changing files sends: creates, writes, chmods,
+    renames and removes, one after another."""
+    blob = os.urandom(size)
+    for i in range(files):
+        path = os.path.join(mnt, "burst%d" % i)
+        with open(path, "wb") as f:
+            for off in range(0, size, 4096):
+                f.write(blob[off:off + 4096])
+        os.chmod(path, 0o640)
+        os.rename(path, path + ".done")
+    for i in range(files):
+        os.unlink(os.path.join(mnt, "burst%d.done" % i))
+
+
+def idle_growth(pid, seconds):
+    """How much the daemon's threads did while nobody used the mount:
+    (CPU ticks, context switches, {tid: (ticks, switches)} of those that
+    ran at all)."""
+    before = thread_counters(pid)
+    time.sleep(seconds)
+    after = thread_counters(pid)
+    ran = {t: (a[0] - before[t][0], a[1] - before[t][1])
+           for t, a in after.items() if t in before and a != before[t]}
+    new = [t for t in after if t not in before]
+    return (sum(r[0] for r in ran.values()), sum(r[1] for r in ran.values()) + len(new),
+            ran)
+
+
 def requests_then_pause(m, n, pause, cpu, change=True):
     """n chmods (a SETATTR each: changes the tree) or stats (a LOOKUP each,
     with timeout=0) of one file, each followed by a pause; returns how much

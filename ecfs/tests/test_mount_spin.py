@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from fuse_helpers import mounter, requests_then_pause, task_cpu  # noqa: F401 (fixture)
+from fuse_helpers import (burst_of_changes, idle_growth, mounter,  # noqa: F401 (fixture)
+                          requests_then_pause, task_cpu)
 
 pytestmark = pytest.mark.skipif(os.cpu_count() == 1,
                                 reason="with one CPU the daemon never polls")
@@ -48,3 +49,17 @@ def test_window_follows_changes_not_reads_and_spin_0_spends_none(spin_mount):
     assert spent > 0.2, "spin=10000 spent only %.2f s polling after chmods" % spent
     assert reads < 0.1, "spin=10000 spent %.2f s polling after lookups" % reads
     assert none < 0.1, "spin=0 still spent %.2f s" % none
+
+
+@pytest.mark.parametrize("opts", [[], ["spin=10000"]], ids=["default", "spin10ms"])
+def test_idle_mount_wakes_no_thread_after_a_burst(mounter, opts):
+    """An idle mount pays nothing: once the poll window after the last
+    change has passed, no daemon thread runs at all (no timer, no
+    periodic wake-up), so over 3 quiet seconds the daemon gains no CPU
+    ticks and no context switches (slack: 2 of each)."""
+    m = mounter(opts=["io_uring=off"] + opts)
+    burst_of_changes(m.mnt)
+    time.sleep(0.5)             # 50 times the longest window
+    ticks, switches, ran = idle_growth(m.proc.pid, 3.0)
+    assert ticks <= 2 and switches <= 2, \
+        "idle for 3 s: %d ticks, %d context switches (%s)" % (ticks, switches, ran)

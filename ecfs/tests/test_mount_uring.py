@@ -16,8 +16,9 @@ import time
 
 import pytest
 
-from fuse_helpers import (daemon_threads, is_mounted, lower_entries,  # noqa: F401
-                          mounter, requests_then_pause, task_cpu)
+from fuse_helpers import (burst_of_changes, daemon_threads, idle_growth,  # noqa: F401
+                          is_mounted, lower_entries, mounter, requests_then_pause,
+                          task_cpu)
 
 PARAM = "/sys/module/fuse/parameters/enable_uring"
 IO_URING_DISABLED = "/proc/sys/kernel/io_uring_disabled"
@@ -291,6 +292,23 @@ def test_idle_pollers_spin_after_changes_only_and_stop_when_quiet(uring, mounter
     time.sleep(1.0)
     assert poll_cpu(m) - quiet < 0.05
     assert burst(m, False) < 0.05  # lookups: no window
+
+
+@pytest.mark.parametrize("opts", [[], ["spin=10000"]], ids=["default", "spin10ms"])
+def test_idle_mount_wakes_no_thread_after_a_burst(uring, mounter, opts):
+    """With rings too an idle mount pays nothing: after a burst of changes
+    and the poll window, the pollers sleep on their futex and the ring
+    threads in io_uring_enter; over 3 quiet seconds no daemon thread gains
+    CPU ticks or context switches (slack: 2 of each)."""
+    m = mounter(opts=opts)
+    burst_of_changes(m.mnt)
+    assert ring_fds(m.proc.pid), "no rings: the test would prove nothing"
+    if os.cpu_count() > 1 and "spin=0" not in opts:
+        assert pollers(m.proc.pid), "no pollers: the test would prove nothing"
+    time.sleep(0.5)             # 50 times the longest window
+    ticks, switches, ran = idle_growth(m.proc.pid, 3.0)
+    assert ticks <= 2 and switches <= 2, \
+        "idle for 3 s: %d ticks, %d context switches (%s)" % (ticks, switches, ran)
 
 
 @pytest.mark.parametrize("opts", [["spin=0"], ["io_uring=off"]])
