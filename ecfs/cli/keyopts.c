@@ -252,12 +252,11 @@ static int cli_dispatch(const struct ob_cmd *cmd, const struct ob_opt *opt, cons
 		fputs(c->help, stdout);
 		if (c->more_help)
 			c->more_help(stdout);
-		if (c->co) {
-			fputc('\n', stdout);
+		/* Each table starts with its heading, which brings its
+		 * own blank line. */
+		if (c->co)
 			ob_opt_print_table(cipher_opt_table, stdout);
-		}
 		if (c->ko) {
-			fputc('\n', stdout);
 			for (const struct key_source_ops *const *ks = key_sources; *ks; ks++)
 				ob_opt_print_table((*ks)->opts, stdout);
 		}
