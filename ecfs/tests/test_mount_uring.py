@@ -45,6 +45,9 @@ def uring(request):
 
 
 def ring_fds(pid):
+    """The daemon's io_uring fds.  Right after a mount they may not exist
+    yet: mount(2) returns before the daemon has answered INIT, where the
+    rings are set up; use ring_fds_of() when nothing has been asked yet."""
     found = []
     for fd in os.listdir("/proc/%d/fd" % pid):
         try:
@@ -53,6 +56,12 @@ def ring_fds(pid):
         except FileNotFoundError:
             pass
     return found
+
+
+def ring_fds_of(m):
+    """ring_fds() once INIT is over: a first request waits for it."""
+    os.listdir(m.mnt)
+    return ring_fds(m.proc.pid)
 
 
 def ring_completions(pid):
@@ -118,7 +127,7 @@ def check(seen):
 def test_requests_come_through_the_rings(uring, mounter):
     m = mounter()
     pid = m.proc.pid
-    fds = ring_fds(pid)
+    fds = ring_fds_of(m)
     assert len(fds) >= os.cpu_count(), "one ring per CPU at least: %s" % fds
     before = ring_completions(pid)
     check(workload(m.mnt))
@@ -134,14 +143,14 @@ def test_requests_come_through_the_rings(uring, mounter):
 
 def test_io_uring_off_uses_dev_fuse(uring, mounter):
     m = mounter(opts=["io_uring=off"])
-    assert ring_fds(m.proc.pid) == []
+    assert ring_fds_of(m) == []
     check(workload(m.mnt))
 
 
 @pytest.mark.parametrize("uring", ["N"], indirect=True)
 def test_kernel_not_offering_uses_dev_fuse(uring, mounter):
     m = mounter()
-    assert ring_fds(m.proc.pid) == []
+    assert ring_fds_of(m) == []
     check(workload(m.mnt))
 
 
@@ -163,7 +172,7 @@ def test_same_lower_bytes_readable_either_way(uring, mounter, tmp_path):
         f.write(b"dev-fuse-written" * 3000)
     assert not b.stop()
     c = mounter(lower=tmp_path / "la")
-    assert ring_fds(c.proc.pid)
+    assert ring_fds_of(c)
     with open(os.path.join(c.mnt, "keep2"), "rb") as f:
         assert f.read() == b"dev-fuse-written" * 3000
 
@@ -177,9 +186,10 @@ def test_no_rings_possible_falls_back_with_a_message(uring, mounter):
     old = set_knob(IO_URING_DISABLED, "2")
     try:
         m = mounter()
+        fds = ring_fds_of(m)  # INIT answered while io_uring is still off
     finally:
         set_knob(IO_URING_DISABLED, old)
-    assert ring_fds(m.proc.pid) == []
+    assert fds == []
     check(workload(m.mnt))
     err = m.stderr()
     assert "fuse-io-uring: cannot set up the rings" in err, err
