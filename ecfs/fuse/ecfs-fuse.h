@@ -146,6 +146,7 @@ struct ef_fs {
 	bool use_syslog;
 	double timeout;
 	bool is_root;			/* chown new objects to the caller */
+	bool chown_warned;		/* said once that the lower fs refused */
 	struct ecfs_crypt_helper *crypt;	/* every open file's (fek.c), or NULL */
 	struct ef_wire wire;		/* the transport */
 	int lower_lock_fd;		/* lowerlock.c: fd + 1, 0 = none */

@@ -451,7 +451,13 @@ void ef_chown_new(struct ef_fs *fs, fuse_req_t req, int dirfd, const char *lname
 	/* A setgid directory hands its group down; the lower fs did that. */
 	if (!fstatat(dirfd, "", &dst, AT_EMPTY_PATH) && (dst.st_mode & S_ISGID))
 		gid = (gid_t)-1;
-	(void)fchownat(dirfd, lname, ctx->uid, gid, AT_SYMLINK_NOFOLLOW);
+	/* The create itself succeeded; a lower fs that refuses chown (root
+	 * squashed, no such id) leaves it root's, which the user must hear
+	 * of, once per mount rather than per file. */
+	if (fchownat(dirfd, lname, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) &&
+	    !__atomic_exchange_n(&fs->chown_warned, true, __ATOMIC_RELAXED))
+		ef_msg("%s: cannot give new lower files to uid %u gid %d: %s; they stay root's",
+		       fs->o->lower, (unsigned)ctx->uid, (int)gid, strerror(errno));
 }
 
 /* ------------------------------------------------------------------ ops */

@@ -17,6 +17,9 @@ After each fault: the errno is the expected one, the file decrypts offline
 fsck` finds no size past the extents, and the mount still serves others.
 """
 import errno
+import pathlib
+import shutil
+import tempfile
 import os
 import time
 import subprocess
@@ -329,3 +332,38 @@ def test_truncate_up_on_full_fs_gives_the_space_back(mounter, small_lower, tmp_p
     open(os.path.join(m.mnt, "g"), "wb").write(b"y" * 500000)
     assert not m.stop()
     fsck_clean(lower, tmp_path / "pw")
+
+
+def test_lower_refusing_chown_is_said_once(mounter, tmp_path):
+    """Root serving other users gives each new lower file to its creator.
+    When the lower filesystem refuses (bindfs --chown-deny stands for a
+    root-squashed NFS export), the creates still succeed and the files stay
+    root's; the daemon must say so, once per mount, not stay silent."""
+    need_root()
+    for tool in ("bindfs", "setpriv"):
+        if not shutil.which(tool):
+            pytest.skip("needs " + tool)
+    base = pathlib.Path(tempfile.mkdtemp(prefix="ecfs-chown-"))   # nobody can reach it
+    os.chmod(base, 0o755)
+    real, lower, mnt = base / "real", base / "lower", base / "mnt"
+    for d in (real, lower, mnt):
+        d.mkdir()
+    subprocess.run(["bindfs", "--chown-deny", str(real), str(lower)], check=True)
+    try:
+        m = mounter(lower=lower, mnt=mnt, opts=["allow_other"])
+        os.chmod(mnt, 0o777)
+        client = "for n in ('a', 'b', 'c'):\n open('%s/' + n, 'w').write(n * 100)\n" % mnt
+        subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "/usr/bin/python3", "-c", client], check=True, timeout=60)
+        for n in "abc":
+            assert open(mnt / n).read() == n * 100
+        assert sorted(os.stat(real / f).st_uid for f in os.listdir(real)) == [0, 0, 0]
+        assert not m.stop()
+        said = [line for line in m.stderr().splitlines()
+                if "cannot give new lower files to uid 65534" in line]
+        assert len(said) == 1, m.stderr()
+        assert str(lower) in said[0] and "stay root's" in said[0], said[0]
+    finally:
+        subprocess.run(["fusermount3", "-u", "-z", str(mnt)], stderr=subprocess.DEVNULL)
+        subprocess.run(["umount", "-l", str(lower)])
+        shutil.rmtree(base, ignore_errors=True)
