@@ -43,6 +43,7 @@
 
 #include <dirent.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1130,7 +1131,7 @@ static bool holds_wrapped_passphrase(const char *path)
 		ob_secure_free(buf);
 		return false;
 	}
-	while (hex < len && strchr("0123456789abcdefABCDEF", buf[hex]) && buf[hex])
+	while (hex < len && isxdigit(buf[hex]))
 		hex++;
 	if (!(hex == ECFS_KEYFILE_CHARS && (len == hex || (len == hex + 1 && buf[hex] == '\n'))))
 		wrapped = ecfs_syno_key_probe(buf, len) || ecfs_wrapped_version(buf, len, NULL) > 0;
