@@ -120,23 +120,26 @@ static ssize_t rx_fill(struct blkd_conn *c)
 	return n;
 }
 
+/* Hand GnuTLS what the read-ahead buffer holds, up to len bytes. */
+static ssize_t rx_take(struct blkd_tls_rx *rx, void *buf, size_t len)
+{
+	size_t n = rx->len - rx->pos < len ? rx->len - rx->pos : len;
+
+	memcpy(buf, rx->buf + rx->pos, n);
+	rx->pos += n;
+	return (ssize_t)n;
+}
+
 static ssize_t tls_pull(gnutls_transport_ptr_t p, void *buf, size_t len)
 {
 	struct blkd_conn *c = p;
-	struct blkd_tls_rx *rx = c->tls_rx;
+	bool buffered = c->tls_rx && c->tls_rx->pos < c->tls_rx->len;
 	ssize_t n;
 
-	if (!c->tls_nonblock || (!(rx && rx->pos < rx->len) && len >= TLS_RX)) {
+	if (!c->tls_nonblock || (!buffered && len >= TLS_RX))
 		n = recv(c->fd, buf, len, c->tls_nonblock ? MSG_DONTWAIT : 0);
-	} else {
-		n = rx && rx->pos < rx->len ? 1 : rx_fill(c);
-		if (n > 0) {
-			rx = c->tls_rx;
-			n = (ssize_t)(rx->len - rx->pos < len ? rx->len - rx->pos : len);
-			memcpy(buf, rx->buf + rx->pos, (size_t)n);
-			rx->pos += (size_t)n;
-		}
-	}
+	else if (buffered || (n = rx_fill(c)) > 0)
+		n = rx_take(c->tls_rx, buf, len);
 	if (n < 0)
 		gnutls_transport_set_errno(c->tls, errno);
 	return n;
