@@ -229,6 +229,7 @@ def test_ring_threads_pinned_let_go_after_a_run_of_reads(uring, mounter):
         pytest.skip("one CPU: nothing to pin to")
     m = mounter()
     everywhere = os.sched_getaffinity(m.proc.pid)
+    ring_fds_of(m)          # the ring threads start when INIT is answered
     threads = ring_threads(m.proc.pid)
     assert len(threads) == 2 * os.cpu_count(), threads
     assert all(len(c) == 1 for c in threads.values()), threads
