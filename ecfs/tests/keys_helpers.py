@@ -1,11 +1,14 @@
 """Helpers for the keys tests (issue 10): RSA PEM files made with the
 openssl CLI, passphrase and key files, header inspection via `ecfs info`,
-a throwaway GnuPG home with two keys (fixture gnupg)."""
+a throwaway GnuPG home with two keys (fixture gnupg), a software TPM 2.0
+listening on 127.0.0.1 only (fixture swtpm, its tss2 TCTI string)."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -99,3 +102,42 @@ def gnupg():
     else:
         os.environ["GNUPGHOME"] = old
     shutil.rmtree(home, ignore_errors=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+@pytest.fixture
+def swtpm(tmp_path):
+    if not shutil.which("swtpm"):
+        pytest.skip("needs swtpm (Debian packages swtpm, swtpm-tools)")
+    state = tmp_path / "tpmstate"
+    state.mkdir()
+    for _ in range(5):
+        port = free_port()
+        ctrl = port + 1   # the tss2 swtpm TCTI expects the control port next
+        proc = subprocess.Popen(["swtpm", "socket", "--tpm2", "--tpmstate", "dir=%s" % state,
+                                 "--server", "type=tcp,port=%d,bindaddr=127.0.0.1" % port,
+                                 "--ctrl", "type=tcp,port=%d,bindaddr=127.0.0.1" % ctrl,
+                                 "--flags", "not-need-init,startup-clear"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        if proc.poll() is None:
+            break
+    else:
+        pytest.fail("swtpm did not start")
+    yield "swtpm:host=127.0.0.1,port=%d" % port
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -5,55 +5,14 @@ GPG/TPM key alone, and the unwrapped key is the kernel's passphrase.
 GPG runs in a throwaway GNUPGHOME; swtpm listens on 127.0.0.1 only."""
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 
 import pytest
 
 from conftest import run_ecfs
 from fuse_helpers import mounter  # noqa: F401
-from keys_helpers import gnupg, opens, packets, pwfile, sig_of  # noqa: F401
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-@pytest.fixture
-def swtpm(tmp_path):
-    if not shutil.which("swtpm"):
-        pytest.skip("needs swtpm (Debian packages swtpm, swtpm-tools)")
-    state = tmp_path / "tpmstate"
-    state.mkdir()
-    for _ in range(5):
-        port = free_port()
-        ctrl = port + 1   # the tss2 swtpm TCTI expects the control port next
-        proc = subprocess.Popen(["swtpm", "socket", "--tpm2", "--tpmstate", "dir=%s" % state,
-                                 "--server", "type=tcp,port=%d,bindaddr=127.0.0.1" % port,
-                                 "--ctrl", "type=tcp,port=%d,bindaddr=127.0.0.1" % ctrl,
-                                 "--flags", "not-need-init,startup-clear"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.05)
-        if proc.poll() is None:
-            break
-    else:
-        pytest.fail("swtpm did not start")
-    yield "swtpm:host=127.0.0.1,port=%d" % port
-    proc.terminate()
-    proc.wait(timeout=10)
+from keys_helpers import gnupg, opens, packets, pwfile, sig_of, swtpm  # noqa: F401
 
 
 def write_files(mnt, files):

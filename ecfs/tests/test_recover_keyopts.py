@@ -2,7 +2,8 @@
 (issue 20 item 5) and makes its keys once, for the check and the mount
 alike (issue 18 item 1):
 
-  --key-file with an ecfs key file (64 hex digits), --gpg-key, --rsa-key
+  --key-file with an ecfs key file (64 hex digits), --gpg-key, --tpm-key,
+  --rsa-key
   a Synology .key given to --key-file is still unwrapped (by its content)
   a key file on a pipe and a --key-extpass command are read exactly once:
   the keys recover checked are the keys the mount serves with
@@ -14,7 +15,7 @@ import subprocess
 import pytest
 
 from conftest import run_ecfs
-from keys_helpers import gnupg, rsa_pair  # noqa: F401
+from keys_helpers import gnupg, rsa_pair, swtpm  # noqa: F401
 from legacy_helpers import (make_plain, mounted_at, mounts, syno_share, syno_v2_key,  # noqa: F401
                             tree, write_secret)
 
@@ -57,6 +58,14 @@ def test_recover_with_a_gpg_wrapped_key_file(tmp_path, mounts, gnupg):  # noqa: 
     k = keyfile(tmp_path, "--gpg-recipient", "one@ecfs.test")
     plain, lower = encrypted(tmp_path, "--gpg-key", k, "--fnek")
     _, mnt = recover(tmp_path, mounts, "--gpg-key", k, lower)
+    assert tree(mnt) == tree(plain)
+
+
+def test_recover_with_a_tpm_sealed_key_file(tmp_path, mounts, swtpm):  # noqa: F811
+    k = str(tmp_path / "k.tpm")
+    run_ecfs("keyfile", "create", "--tpm", "--tpm-tcti", swtpm, k)
+    plain, lower = encrypted(tmp_path, "--tpm-key", k, "--tpm-tcti", swtpm, "--fnek")
+    _, mnt = recover(tmp_path, mounts, "--tpm-key", k, "--tpm-tcti", swtpm, lower)
     assert tree(mnt) == tree(plain)
 
 
