@@ -30,7 +30,7 @@ enum ef_new_files {
  * cli/cmd-mount.c); read-only after mount time. */
 struct ef_opts {
 	const char *lower, *mnt;	/* as given */
-	bool foreground, debug, singlethread;
+	bool foreground, debug;
 	bool ro, allow_other, allow_root;
 	const char *cipher_name;	/* ecryptfs_cipher */
 	size_t key_bytes;		/* ecryptfs_key_bytes, 0 = cipher default */

@@ -204,17 +204,13 @@ static int run_session(struct mount_ctx *c)
 	if (c->mounted)
 		c->mounted(c->mounted_arg);
 	c->fs.use_syslog = !c->o->foreground;
-	if (c->o->singlethread) {
-		lrc = fuse_session_loop(c->fs.se);
-	} else {
-		cfg = fuse_loop_cfg_create();
-		if (!cfg)
-			goto out_unmount;
-		fuse_loop_cfg_set_max_threads(cfg, 16);
-		fuse_loop_cfg_set_idle_threads(cfg, 8);
-		lrc = fuse_session_loop_mt(c->fs.se, cfg);
-		fuse_loop_cfg_destroy(cfg);
-	}
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		goto out_unmount;
+	fuse_loop_cfg_set_max_threads(cfg, 16);
+	fuse_loop_cfg_set_idle_threads(cfg, 8);
+	lrc = fuse_session_loop_mt(c->fs.se, cfg);
+	fuse_loop_cfg_destroy(cfg);
 	ef_wire_stop(&c->fs.wire);
 	rc = lrc == 0 || lrc == -EINTR || lrc == SIGTERM || lrc == SIGINT ? 0 : -1;
 out_unmount:
