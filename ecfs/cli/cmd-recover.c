@@ -41,12 +41,12 @@
 #include "legacy-cli.h"
 #include "walk.h"
 
-#include <dirent.h>
-#include <stdarg.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1131,7 +1131,7 @@ static bool holds_wrapped_passphrase(const char *path)
 		ob_secure_free(buf);
 		return false;
 	}
-	while (hex < len && isxdigit(buf[hex]))
+	while (hex < len && isxdigit((unsigned char)buf[hex]))
 		hex++;
 	if (!(hex == ECFS_KEYFILE_CHARS && (len == hex || (len == hex + 1 && buf[hex] == '\n'))))
 		wrapped = ecfs_syno_key_probe(buf, len) || ecfs_wrapped_version(buf, len, NULL) > 0;

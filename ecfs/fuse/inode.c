@@ -456,8 +456,8 @@ void ef_chown_new(struct ef_fs *fs, fuse_req_t req, int dirfd, const char *lname
 	 * of, once per mount rather than per file. */
 	if (fchownat(dirfd, lname, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) &&
 	    !__atomic_exchange_n(&fs->chown_warned, true, __ATOMIC_RELAXED))
-		ef_msg("%s: cannot give new lower files to uid %u gid %d: %s; they stay root's",
-		       fs->o->lower, (unsigned)ctx->uid, (int)gid, strerror(errno));
+		ef_log(fs, &fs->root, "cannot give new lower files to uid %u gid %d: %s; "
+		       "they stay root's", (unsigned)ctx->uid, (int)gid, strerror(errno));
 }
 
 /* ------------------------------------------------------------------ ops */
