@@ -86,6 +86,22 @@ static uint32_t arg_u32(const uint8_t *arg, size_t alen, size_t need, size_t off
 #define ARG_FIELD(arg, alen, type, field) \
 	arg_u32(arg, alen, sizeof(struct type), offsetof(struct type, field))
 
+/* How many bytes the READ or WRITE in buf moves; 0 for other requests. */
+static uint32_t transfer_size(const void *buf, size_t len)
+{
+	const struct fuse_in_header *in = buf;
+	const uint8_t *arg = (const uint8_t *)buf + sizeof(*in);
+	size_t alen = len - sizeof(*in);
+
+	switch (in->opcode) {
+	case FUSE_READ:
+		return ARG_FIELD(arg, alen, fuse_read_in, size);
+	case FUSE_WRITE:
+		return ARG_FIELD(arg, alen, fuse_write_in, size);
+	}
+	return 0;
+}
+
 /* Does the request in buf carry "drop suid/sgid"? */
 static bool wants_kill(const void *buf, size_t len)
 {
@@ -169,6 +185,7 @@ static ssize_t wire_read(int fd, void *buf, size_t len, void *userdata)
 	if (n < (ssize_t)sizeof(*in))
 		return n;
 	ef_wire_note_request(buf, (size_t)n);
+	ef_colocate_request(&w->coloc, in->pid, in->opcode, transfer_size(buf, (size_t)n));
 	if (in->opcode == FUSE_INIT && (size_t)n >= sizeof(*in) + INIT_IN_FLAGS_END) {
 		struct fuse_init_in init = {0};
 
@@ -210,6 +227,7 @@ static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 
 	if (ef_ring_reply(iov, count, &res))
 		return res;
+	ef_colocate_replied(&w->coloc);
 	if (unique && count == 2 && iov[0].iov_len == sizeof(*out) && out->unique == unique &&
 	    out->error == 0 && iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + 4) {
 		uint32_t offered = __atomic_load_n(&w->init_kernel_flags, __ATOMIC_RELAXED);
@@ -251,10 +269,12 @@ int ef_wire_install(struct ef_wire *w, struct fuse_session *se, struct ef_fs *fs
 	w->power_aware = !fs->o->spin_set;
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		w->spin_ns = (uint64_t)spin_us * 1000;
+	ef_colocate_start(&w->coloc, fs, fuse_session_fd(se));
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }
 
 void ef_wire_stop(struct ef_wire *w)
 {
 	ef_ring_stop(w);
+	ef_colocate_stop(&w->coloc);
 }
