@@ -12,23 +12,29 @@
  * of a kernel tree took a third of the time.
  *
  * So the thread that reads a request moves to the CPU its caller last ran
- * on and runs at SCHED_IDLE.  Moving makes the kernel wake it there; the
- * idle policy makes the scheduler count that CPU as free when our reply
- * wakes the caller, so the caller stays where it was instead of moving to
- * the other CPU.  The caller sleeps while we serve it, so the CPU is ours
- * meanwhile.
+ * on (/proc/PID/stat, looked at again at most every CALLER_CPU_NS) and runs
+ * at SCHED_IDLE.  Moving makes the kernel wake it there; the idle policy
+ * makes the scheduler count that CPU as free when our reply wakes the
+ * caller, so the caller stays where it was instead of moving to the other
+ * CPU.  The caller sleeps while we serve it, so the CPU is ours meanwhile.
+ * Not for requests nobody waits for (RELEASE, FORGET), and not for READs
+ * and WRITEs over FOLLOW_BYTES_MAX: read-ahead runs while the reader goes
+ * on, and large transfers are better done beside the program than after
+ * it; their thread goes back to normal.
  *
  * The price is a hazard: a thread at SCHED_IDLE pinned to a CPU that
  * another busy program keeps busy gets well under 1% of it.  A watchdog
- * therefore looks every WATCH_TICK_NS while requests come: a request held
- * longer than STARVED_NS by a thread that is runnable but not running, or
- * requests left waiting in the device for two ticks with none read, end
- * the arrangement: every serving thread goes back to SCHED_OTHER and to the
- * daemon's own CPUs, and nothing moves again for a back-off that doubles
- * each time (OFF_FIRST_NS, at most OFF_MAX_NS).  That needs the right to
- * leave SCHED_IDLE (root, CAP_SYS_NICE or RLIMIT_NICE): a daemon without
- * it never starts the arrangement.  Nor with one CPU.  A quiet mount's
- * watchdog sleeps on a futex with no timeout.
+ * therefore looks every WATCH_TICK_NS while requests come.  It suspects a
+ * thread that has held a request for over STARVED_NS, and every thread
+ * when requests waited in the device through a tick with none read; a
+ * suspect runnable at two ticks in a row that had under a tenth of the tick
+ * in CPU time is waiting for a CPU somebody else keeps.  Then every serving
+ * thread goes back to SCHED_OTHER on the daemon's own CPUs, one line goes
+ * to the log, and nothing moves again for a back-off that doubles each
+ * time (OFF_FIRST_NS, at most OFF_MAX_NS).  That needs the right to leave
+ * SCHED_IDLE (root, CAP_SYS_NICE or RLIMIT_NICE): a daemon without it never
+ * starts the arrangement, nor one with a single CPU or started at another
+ * policy.  A quiet mount's watchdog sleeps on a futex with no timeout.
  */
 #include "ecfs-fuse.h"
 
@@ -399,8 +405,11 @@ void ef_colocate_start(struct ef_colocate *c, struct ef_fs *fs, int devfd)
 	c->fd = devfd;
 	c->epoch = 1;
 	c->off_ns = OFF_FIRST_NS;
-	if (fs->o->no_colocate || sched_getaffinity(0, sizeof(c->cpus), &c->cpus) ||
-	    CPU_COUNT(&c->cpus) < 2 || !can_leave_idle())
+	/* a daemon started at another policy keeps it: set_free could not
+	 * give it back */
+	if (fs->o->no_colocate || sched_getscheduler(0) != SCHED_OTHER ||
+	    sched_getaffinity(0, sizeof(c->cpus), &c->cpus) || CPU_COUNT(&c->cpus) < 2 ||
+	    !can_leave_idle())
 		return;
 	if (pthread_key_create(&c->key, slot_free))
 		return;
