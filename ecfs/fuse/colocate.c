@@ -70,9 +70,6 @@ static _Thread_local struct {
 	int cpu;			/* pinned there; -1: not pinned */
 	bool idle;			/* at SCHED_IDLE */
 	bool init;
-	pid_t caller;			/* last caller, and where it ran */
-	int caller_cpu;
-	uint64_t caller_checked_ns;
 } me;
 
 static void futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
@@ -163,14 +160,22 @@ struct watch {
 	bool runnable[EF_COLOCATE_SLOTS];
 };
 
-static int caller_cpu(pid_t pid, uint64_t now)
+/* Where caller last ran, from the mount's small cache of callers (one
+ * entry per pid hash; threads share it, so each caller costs one read of
+ * /proc per CALLER_CPU_NS however many threads serve it). */
+static int caller_cpu(struct ef_colocate *c, pid_t pid, uint64_t now)
 {
-	if (pid != me.caller || now - me.caller_checked_ns > CALLER_CPU_NS) {
-		me.caller = pid;
-		me.caller_cpu = task_cpu(pid, NULL);
-		me.caller_checked_ns = now;
-	}
-	return me.caller_cpu;
+	struct ef_caller *e = &c->callers[(uint32_t)pid % EF_COLOCATE_CALLERS];
+	uint64_t v = __atomic_load_n(&e->pid_cpu, __ATOMIC_ACQUIRE);
+	int cpu;
+
+	if ((pid_t)(v >> 32) == pid &&
+	    now - __atomic_load_n(&e->checked_ns, __ATOMIC_RELAXED) <= CALLER_CPU_NS)
+		return (int32_t)(uint32_t)v;
+	cpu = task_cpu(pid, NULL);
+	__atomic_store_n(&e->checked_ns, now, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->pid_cpu, (uint64_t)(uint32_t)pid << 32 | (uint32_t)cpu, __ATOMIC_RELEASE);
+	return cpu;
 }
 
 static void wake_watchdog(struct ef_colocate *c)
@@ -204,7 +209,7 @@ static void let_go(struct ef_colocate *c)
 /* Move this thread to the CPU the caller last ran on, at SCHED_IDLE. */
 static void follow(struct ef_colocate *c, pid_t caller, uint64_t now)
 {
-	int cpu = caller_cpu(caller, now);
+	int cpu = caller_cpu(c, caller, now);
 	cpu_set_t one;
 
 	if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &c->cpus))

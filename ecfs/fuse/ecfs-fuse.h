@@ -112,6 +112,11 @@ struct ef_idlepoll {
 
 /* Requests served on their caller's CPU (colocate.c). */
 #define EF_COLOCATE_SLOTS 64
+#define EF_COLOCATE_CALLERS 64
+struct ef_caller {
+	uint64_t pid_cpu;		/* pid << 32 | the CPU it last ran on */
+	uint64_t checked_ns;
+};
 struct ef_colocate {
 	bool enabled;
 	struct ef_fs *fs;		/* for the log */
@@ -129,6 +134,7 @@ struct ef_colocate {
 		pid_t tid;		/* 0: free */
 		uint64_t held_since_ns;	/* serving a request since; 0: not */
 	} slots[EF_COLOCATE_SLOTS];
+	struct ef_caller callers[EF_COLOCATE_CALLERS];
 };
 
 /* The FUSE transport of one mount: the /dev/fuse hooks (wire.c), the

@@ -34,6 +34,10 @@ HOG = "while True: pass"
 def create_on(cpu, d, n, timeout=120):
     subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-c", CREATOR, str(d), str(n)],
                    check=True, timeout=timeout)
+
+
+def check_created(d, n):
+    """Read back what create_on wrote (from this process, on any CPU)."""
     for i in range(n):
         with open(os.path.join(d, "f%d" % i), "rb") as f:
             assert f.read() == b"%d" % i * 100
@@ -65,6 +69,7 @@ def test_requests_are_served_on_the_callers_cpu(mounter):
         assert {cpu} in idle_threads(m.proc.pid), \
             "no daemon thread at SCHED_IDLE on CPU %d after a program there created " \
             "200 files: %s" % (cpu, threads(m.proc.pid))
+        check_created(os.path.join(m.mnt, "on%d" % cpu), 200)
     assert "busy CPU" not in m.stderr()
 
 
@@ -74,6 +79,7 @@ def test_colocate_off_leaves_the_threads_alone(mounter):
     create_on(cpu, os.path.join(m.mnt, "d"), 200)
     assert idle_threads(m.proc.pid) == [], threads(m.proc.pid)
     assert all(policy == os.SCHED_OTHER for policy, _ in threads(m.proc.pid))
+    check_created(os.path.join(m.mnt, "d"), 200)
 
 
 def test_a_busy_cpu_ends_the_arrangement(mounter):
@@ -90,6 +96,7 @@ def test_a_busy_cpu_ends_the_arrangement(mounter):
     finally:
         hog.kill()
         hog.wait()
+    check_created(os.path.join(m.mnt, "d"), 300)
     said = [line for line in m.stderr().splitlines() if "waited for a busy CPU" in line]
     assert said, "no word of the starved thread: " + m.stderr()
     assert said[0].endswith("requests are served on any CPU for the next 1 s"), said
@@ -117,5 +124,6 @@ def test_a_daemon_that_could_not_leave_sched_idle_never_enters_it(tmp_path):
         assert not caps & (1 << 23), "the daemon still has CAP_SYS_NICE"
         create_on(two_cpus()[1], os.path.join(m.mnt, "d"), 200)
         assert idle_threads(m.proc.pid) == [], threads(m.proc.pid)
+        check_created(os.path.join(m.mnt, "d"), 200)
     finally:
         assert not m.stop()
