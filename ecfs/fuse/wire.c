@@ -153,7 +153,12 @@ static void spin_for_request(struct ef_wire *w, int fd)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	uint64_t end;
 
-	if (!w->spin_ns || !ef_wire_changes_tree(last_opcode) || !ef_wire_may_poll(w) ||
+	/* Not while requests are served on their caller's CPU (colocate.c),
+	 * unless spin= asks: a thread polling at SCHED_IDLE there keeps that
+	 * CPU from looking free when a reply wakes the caller, which then
+	 * moves; tar -x took 4.6-4.9 s with the window, 2.6-2.8 without. */
+	if (!w->spin_ns || (w->coloc.enabled && !w->fs->o->spin_set) ||
+	    !ef_wire_changes_tree(last_opcode) || !ef_wire_may_poll(w) ||
 	    __atomic_exchange_n(&w->spinning, 1, __ATOMIC_ACQUIRE))
 		return;
 	end = ob_mono_ns() + w->spin_ns;
@@ -272,11 +277,6 @@ int ef_wire_install(struct ef_wire *w, struct fuse_session *se, struct ef_fs *fs
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		w->spin_ns = (uint64_t)spin_us * 1000;
 	ef_colocate_start(&w->coloc, fs, fuse_session_fd(se));
-	/* A thread polling at SCHED_IDLE on the caller's CPU keeps that CPU
-	 * from looking free when a reply wakes the caller, which then moves:
-	 * tar -x took 4.6-4.9 s with the window against 2.6-2.8 without. */
-	if (w->coloc.enabled && !fs->o->spin_set)
-		w->spin_ns = 0;
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
 }
 
