@@ -23,23 +23,26 @@
  * it; their thread goes back to normal.
  *
  * The price is a hazard: a thread at SCHED_IDLE pinned to a CPU that
- * another busy program keeps busy gets well under 1% of it.  A watchdog
- * therefore looks every WATCH_TICK_NS while requests come.  It suspects a
- * thread that has held a request for over STARVED_NS, and every thread
- * when requests waited in the device through a tick with none read; a
- * suspect runnable at two ticks in a row that had under a tenth of the tick
- * in CPU time is waiting for a CPU somebody else keeps.  Then every serving
- * thread goes back to SCHED_OTHER on the daemon's own CPUs, one line goes
- * to the log, and nothing moves again for a back-off that doubles each
- * time (OFF_FIRST_NS, at most OFF_MAX_NS).  That needs the right to leave
+ * another busy program keeps busy gets well under 1% of it, and every
+ * request waits for it (2,000 creates beside a busy loop: 36-46 s against
+ * 1.4-7 s unpinned).  Two guards.  Each caller's own waits for its CPU are
+ * looked at every CONTENDED_WINDOW_NS (check_contention): a caller that
+ * waits much longer than it runs shares its CPU with another program and is
+ * served anywhere, at normal priority, for CONTENDED_OFF_NS.  And a
+ * watchdog thread looks every WATCH_TICK_NS while requests come: a serving
+ * thread that holds a request its caller sleeps on for over STARVED_NS (or
+ * any thread, when requests waited in the device through a tick with none
+ * read), runnable at two ticks in a row with under a tenth of the tick in
+ * CPU time, waits for a CPU somebody else keeps.  Then every serving thread
+ * goes back to SCHED_OTHER on the daemon's own CPUs, one line goes to the
+ * log, and nothing moves again for a back-off that doubles each time
+ * (OFF_FIRST_NS, at most OFF_MAX_NS).  Going back needs the right to leave
  * SCHED_IDLE (root, CAP_SYS_NICE or RLIMIT_NICE): a daemon without it never
  * starts the arrangement, nor one with a single CPU or started at another
  * policy.  A quiet mount's watchdog sleeps on a futex with no timeout.
  */
 #include "ecfs-fuse.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/fuse.h>
@@ -56,10 +59,12 @@
 #include "ob/clock.h"
 
 #define WATCH_TICK_NS	(10 * 1000000ull)
-#define STARVED_NS	(5 * 1000000ull)
+#define STARVED_NS	(2 * 1000000ull)
 #define QUIET_TICKS	20		/* then the watchdog sleeps */
 #define CALLER_CPU_NS	(2 * 1000000ull)	/* re-read the caller's CPU */
 #define FOLLOW_BYTES_MAX	(32u << 10)	/* larger transfers run anywhere */
+#define CONTENDED_WINDOW_NS	(20 * 1000000ull)
+#define CONTENDED_OFF_NS	(1000000000ull)
 #define OFF_FIRST_NS	(1000000000ull)
 #define OFF_MAX_NS	(64 * 1000000000ull)
 
@@ -105,6 +110,36 @@ static int task_cpu(pid_t tid, char *state)
 		}
 	}
 	return cpu;
+}
+
+/* How much CPU time task tid has had (/proc/TID/schedstat,
+ * first field; the kernel brings it up to date every scheduler tick), and
+ * whether it is runnable; false when it cannot be read. */
+static bool task_progress(pid_t tid, uint64_t *ran_ns, uint64_t *waited_ns, bool *runnable)
+{
+	char path[64], buf[128];
+	unsigned long long ran, waited;
+	char state = 0;
+	ssize_t n;
+	int fd;
+
+	if (task_cpu(tid, &state) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &ran, &waited) != 2)
+		return false;
+	*ran_ns = ran;
+	*waited_ns = waited;
+	*runnable = state == 'R';
+	return true;
 }
 
 static int set_policy(pid_t tid, int policy)
@@ -160,22 +195,61 @@ struct watch {
 	bool runnable[EF_COLOCATE_SLOTS];
 };
 
-/* Where caller last ran, from the mount's small cache of callers (one
- * entry per pid hash; threads share it, so each caller costs one read of
- * /proc per CALLER_CPU_NS however many threads serve it). */
+/* Waiting four times as long as it ran, and a tenth of the time: a woken
+ * program that only has to wait for our thread to yield waits about as long
+ * as it runs (tar -x); beside a busy loop, for most of that loop's slice. */
+static bool contended(uint64_t waited, uint64_t ran, uint64_t window)
+{
+	return waited > 4 * ran && waited > window / 10;
+}
+
+/* Has caller, since the entry's baseline CONTENDED_WINDOW_NS or more ago,
+ * waited for its CPU much longer than it ran (contended())?  Served on its
+ * own CPU it wakes at once (our thread there yields); so another program
+ * keeps that CPU busy,
+ * and a thread of ours at SCHED_IDLE there waits longer still, before it
+ * can even read the next request.  Such a caller is served anywhere, at
+ * normal priority, for CONTENDED_OFF_NS. */
+static void check_contention(struct ef_caller *e, pid_t pid, bool same, uint64_t now)
+{
+	uint64_t ran, waited, base = __atomic_load_n(&e->base_ns, __ATOMIC_RELAXED);
+	bool runnable;
+
+	if (same && now - base < CONTENDED_WINDOW_NS)
+		return;
+	if (!task_progress(pid, &ran, &waited, &runnable))
+		return;
+	if (same && contended(waited - __atomic_load_n(&e->base_waited_ns, __ATOMIC_RELAXED),
+			      ran - __atomic_load_n(&e->base_ran_ns, __ATOMIC_RELAXED), now - base))
+		__atomic_store_n(&e->off_until_ns, now + CONTENDED_OFF_NS, __ATOMIC_RELAXED);
+	else if (!same)
+		__atomic_store_n(&e->off_until_ns, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->base_waited_ns, waited, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->base_ran_ns, ran, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->base_ns, now, __ATOMIC_RELAXED);
+}
+
+/* Where caller last ran, or -1 when unknown or it should not be followed
+ * (check_contention), from the mount's small cache of callers (one entry
+ * per pid hash; threads share it, so each caller costs a read of /proc per
+ * CALLER_CPU_NS however many threads serve it). */
 static int caller_cpu(struct ef_colocate *c, pid_t pid, uint64_t now)
 {
 	struct ef_caller *e = &c->callers[(uint32_t)pid % EF_COLOCATE_CALLERS];
 	uint64_t v = __atomic_load_n(&e->pid_cpu, __ATOMIC_ACQUIRE);
+	bool same = (pid_t)(v >> 32) == pid;
 	int cpu;
 
-	if ((pid_t)(v >> 32) == pid &&
-	    now - __atomic_load_n(&e->checked_ns, __ATOMIC_RELAXED) <= CALLER_CPU_NS)
-		return (int32_t)(uint32_t)v;
-	cpu = task_cpu(pid, NULL);
-	__atomic_store_n(&e->checked_ns, now, __ATOMIC_RELAXED);
-	__atomic_store_n(&e->pid_cpu, (uint64_t)(uint32_t)pid << 32 | (uint32_t)cpu, __ATOMIC_RELEASE);
-	return cpu;
+	if (!same || now - __atomic_load_n(&e->checked_ns, __ATOMIC_RELAXED) > CALLER_CPU_NS) {
+		check_contention(e, pid, same, now);
+		cpu = task_cpu(pid, NULL);
+		__atomic_store_n(&e->checked_ns, now, __ATOMIC_RELAXED);
+		v = (uint64_t)(uint32_t)pid << 32 | (uint32_t)cpu;
+		__atomic_store_n(&e->pid_cpu, v, __ATOMIC_RELEASE);
+	}
+	if (now < __atomic_load_n(&e->off_until_ns, __ATOMIC_RELAXED))
+		return -1;
+	return (int32_t)(uint32_t)v;
 }
 
 static void wake_watchdog(struct ef_colocate *c)
@@ -212,8 +286,10 @@ static void follow(struct ef_colocate *c, pid_t caller, uint64_t now)
 	int cpu = caller_cpu(c, caller, now);
 	cpu_set_t one;
 
-	if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &c->cpus))
+	if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &c->cpus)) {
+		let_go(c);
 		return;
+	}
 	if (!me.idle && set_policy(0, SCHED_IDLE) == 0)
 		me.idle = true;
 	if (cpu == me.cpu)
@@ -249,12 +325,15 @@ void ef_colocate_request(struct ef_colocate *c, uint32_t caller_pid, uint32_t op
 		let_go(c);
 		return;
 	}
+	if (!caller_pid || !caller_waits(opcode))
+		return;		/* nobody waits: a late RELEASE harms no one */
 	now = ob_mono_ns();
-	if (caller_pid && caller_waits(opcode) &&
-	    now >= __atomic_load_n(&c->off_until_ns, __ATOMIC_RELAXED))
+	if (now >= __atomic_load_n(&c->off_until_ns, __ATOMIC_RELAXED))
 		follow(c, (pid_t)caller_pid, now);
-	if (me.idle)
+	if (me.idle) {
+		__atomic_store_n(&c->slots[me.slot].caller, (pid_t)caller_pid, __ATOMIC_RELAXED);
 		__atomic_store_n(&c->slots[me.slot].held_since_ns, now, __ATOMIC_RELEASE);
+	}
 }
 
 void ef_colocate_replied(struct ef_colocate *c)
@@ -263,40 +342,23 @@ void ef_colocate_replied(struct ef_colocate *c)
 		__atomic_store_n(&c->slots[me.slot].held_since_ns, 0, __ATOMIC_RELEASE);
 }
 
-/* How much CPU time task tid has had (/proc/self/task/TID/schedstat,
- * first field; the kernel brings it up to date every scheduler tick), and
- * whether it is runnable; false when it cannot be read. */
-static bool task_progress(pid_t tid, uint64_t *ran_ns, bool *runnable)
+/* Is the caller of the request slot i holds asleep, waiting for it?  A
+ * caller that runs is not kept waiting by us: it is what keeps our thread
+ * from its CPU (the request is one it did not wait for, or came from
+ * another of its threads). */
+static bool caller_waits_for_us(struct ef_colocate *c, int i)
 {
-	char path[64], buf[128];
-	unsigned long long ran;
+	pid_t caller = __atomic_load_n(&c->slots[i].caller, __ATOMIC_RELAXED);
 	char state = 0;
-	ssize_t n;
-	int fd;
 
-	if (task_cpu(tid, &state) < 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	if (sscanf(buf, "%llu", &ran) != 1)
-		return false;
-	*ran_ns = ran;
-	*runnable = state == 'R';
-	return true;
+	return caller && task_cpu(caller, &state) >= 0 && state != 'R';
 }
 
-/* Is a serving thread starved?  Suspect a thread at SCHED_IDLE that has
- * held a request for over STARVED_NS, and every thread when requests
- * waited in the device through a tick with none read.  A suspect that was
- * runnable at the last tick and is still, having had under a tenth of the
- * tick in CPU time meanwhile, waits for a CPU that somebody else keeps. */
+/* Is a serving thread starved?  Suspect one that has held a request its
+ * caller sleeps on for over STARVED_NS, and every thread when requests
+ * waited in the device through a tick with none read; a suspect that was
+ * runnable at the last tick and still is, having had under a tenth of the
+ * tick in CPU time, waits for a CPU somebody else keeps. */
 static bool starved(struct ef_colocate *c, struct watch *wt, uint64_t now, bool stuck)
 {
 	bool found = false;
@@ -305,11 +367,11 @@ static bool starved(struct ef_colocate *c, struct watch *wt, uint64_t now, bool 
 	for (int i = 0; i < EF_COLOCATE_SLOTS; i++) {
 		pid_t tid = __atomic_load_n(&c->slots[i].tid, __ATOMIC_ACQUIRE);
 		uint64_t since = __atomic_load_n(&c->slots[i].held_since_ns, __ATOMIC_ACQUIRE);
-		uint64_t ran;
+		uint64_t ran, waited;
 		bool runnable;
 
-		if (!tid || !(stuck || (since && now - since > STARVED_NS)) ||
-		    !task_progress(tid, &ran, &runnable))
+		if (!tid || !(stuck || (since && now - since > STARVED_NS && caller_waits_for_us(c, i))) ||
+		    !task_progress(tid, &ran, &waited, &runnable))
 			continue;
 		if (runnable && wt->tid[i] == tid && wt->tick_of[i] == wt->tick - 1 &&
 		    wt->runnable[i] && ran - wt->ran[i] < WATCH_TICK_NS / 10)
@@ -320,6 +382,14 @@ static bool starved(struct ef_colocate *c, struct watch *wt, uint64_t now, bool 
 		wt->tick_of[i] = wt->tick;
 	}
 	return found;
+}
+
+static bool any_held(struct ef_colocate *c)
+{
+	for (int i = 0; i < EF_COLOCATE_SLOTS; i++)
+		if (__atomic_load_n(&c->slots[i].held_since_ns, __ATOMIC_RELAXED))
+			return true;
+	return false;
 }
 
 static bool requests_waiting(struct ef_colocate *c)
@@ -369,7 +439,8 @@ static void *watchdog(void *arg)
 			served = __atomic_load_n(&c->served, __ATOMIC_RELAXED);
 			now = ob_mono_ns();
 			stuck = served == last && requests_waiting(c);
-			quiet = served == last ? quiet + 1 : 0;
+			/* not while a request is held or waits, however long */
+			quiet = served == last && !stuck && !any_held(c) ? quiet + 1 : 0;
 			last = served;
 			if (starved(c, &wt, now, stuck))
 				give_up(c, now);

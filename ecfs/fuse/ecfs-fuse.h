@@ -116,6 +116,10 @@ struct ef_idlepoll {
 struct ef_caller {
 	uint64_t pid_cpu;		/* pid << 32 | the CPU it last ran on */
 	uint64_t checked_ns;
+	uint64_t base_ns;		/* since then it waited for a CPU */
+	uint64_t base_waited_ns;	/* its CPU wait and run time then */
+	uint64_t base_ran_ns;
+	uint64_t off_until_ns;		/* not followed until then */
 };
 struct ef_colocate {
 	bool enabled;
@@ -133,6 +137,7 @@ struct ef_colocate {
 	struct {
 		pid_t tid;		/* 0: free */
 		uint64_t held_since_ns;	/* serving a request since; 0: not */
+		pid_t caller;		/* who waits for it */
 	} slots[EF_COLOCATE_SLOTS];
 	struct ef_caller callers[EF_COLOCATE_CALLERS];
 };
