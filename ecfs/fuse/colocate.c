@@ -206,10 +206,9 @@ static bool contended(uint64_t waited, uint64_t ran, uint64_t window)
 /* Has caller, since the entry's baseline CONTENDED_WINDOW_NS or more ago,
  * waited for its CPU much longer than it ran (contended())?  Served on its
  * own CPU it wakes at once (our thread there yields); so another program
- * keeps that CPU busy,
- * and a thread of ours at SCHED_IDLE there waits longer still, before it
- * can even read the next request.  Such a caller is served anywhere, at
- * normal priority, for CONTENDED_OFF_NS. */
+ * keeps that CPU busy, and a thread of ours at SCHED_IDLE there waits
+ * longer still, before it can even read the next request.  Such a caller
+ * is served anywhere, at normal priority, for CONTENDED_OFF_NS. */
 static void check_contention(struct ef_caller *e, pid_t pid, bool same, uint64_t now)
 {
 	uint64_t ran, waited, base = __atomic_load_n(&e->base_ns, __ATOMIC_RELAXED);
