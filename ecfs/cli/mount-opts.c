@@ -24,7 +24,7 @@ enum {
 	MO_SIG = 1, MO_CIPHER, MO_KEY_BYTES, MO_FNEK_SIG, MO_FN_CIPHER, MO_FN_KEY_BYTES,
 	MO_XATTR, MO_PASSTHROUGH, MO_VIEW, MO_CHECK_RUID, MO_NEW_FILES, MO_NOKEY,
 	MO_PASSFILE, MO_EXTPASS, MO_EXTRA, MO_SALT, MO_RC, MO_FNEK, MO_FNEK_SAME,
-	MO_TIMEOUT, MO_SPIN, MO_READAHEAD, MO_IO_URING, MO_RO, MO_RW, MO_ALLOW_OTHER,
+	MO_TIMEOUT, MO_SPIN, MO_READAHEAD, MO_IO_URING, MO_COLOCATE, MO_RO, MO_RW, MO_ALLOW_OTHER,
 	MO_ALLOW_ROOT, MO_FUSE, MO_IGNORED,
 };
 
@@ -84,6 +84,9 @@ static const struct ob_opt mount_opt_table[] = {
 	{ "io_uring", 0, MO_IO_URING, "auto|off",
 	  "take requests through FUSE over io_uring when the kernel offers it\n"
 	  "(fuse module parameter enable_uring=1, Linux 6.14+; default auto)", 0 },
+	{ "colocate", 0, MO_COLOCATE, "auto|off",
+	  "through /dev/fuse, serve a program on the CPU it runs on (default\n"
+	  "auto: when the daemon may raise its priority again, e.g. root)", 0 },
 	{ "ro", 0, MO_RO, NULL, "read-only", 0 },
 	{ "rw", 0, MO_RW, NULL, NULL, OB_OPT_HIDDEN },
 	{ "allow_other", 0, MO_ALLOW_OTHER, NULL,
@@ -264,6 +267,11 @@ static int on_value(struct mount_args *a, const struct ob_opt *opt, const char *
 		if (strcmp(val, "auto") && strcmp(val, "off"))
 			return bad(name, val, "expected auto or off");
 		o->no_uring = !strcmp(val, "off");
+		return 0;
+	case MO_COLOCATE:
+		if (strcmp(val, "auto") && strcmp(val, "off"))
+			return bad(name, val, "expected auto or off");
+		o->no_colocate = !strcmp(val, "off");
 		return 0;
 	}
 	return 0;

@@ -57,7 +57,7 @@ _ecfs()
                 ecryptfs_fnek_sig= ecryptfs_fn_cipher= ecryptfs_fn_key_bytes=
                 ecryptfs_xattr_metadata ecryptfs_passthrough ecryptfs_encrypted_view
                 ecryptfs_check_dev_ruid new_files= nokey passphrase_file= extpass=
-                extra_passphrase_file= salt= ecryptfsrc= fnek fnek_same_key timeout= spin= io_uring= readahead=
+                extra_passphrase_file= salt= ecryptfsrc= fnek fnek_same_key timeout= spin= io_uring= colocate= readahead=
                 allow_other allow_root auto_unmount" -- "${cur##*,}"))
             return ;;
     esac

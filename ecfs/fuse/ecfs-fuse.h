@@ -41,6 +41,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -109,6 +110,38 @@ struct ef_idlepoll {
 	struct ef_poller_arg *args;
 };
 
+/* Requests served on their caller's CPU (colocate.c). */
+#define EF_COLOCATE_SLOTS 64
+#define EF_COLOCATE_CALLERS 64
+struct ef_caller {
+	uint64_t pid_cpu;		/* pid << 32 | the CPU it last ran on */
+	uint64_t checked_ns;
+	uint64_t base_ns;		/* since then it waited for a CPU */
+	uint64_t base_waited_ns;	/* its CPU wait and run time then */
+	uint64_t base_ran_ns;
+	uint64_t off_until_ns;		/* not followed until then */
+};
+struct ef_colocate {
+	bool enabled;
+	struct ef_fs *fs;		/* for the log */
+	int fd;				/* /dev/fuse, to see requests waiting */
+	cpu_set_t cpus;			/* the daemon's own CPUs */
+	uint32_t epoch;			/* bumped when the watchdog gives up */
+	uint64_t off_until_ns;		/* no moving until then */
+	uint64_t off_ns;		/* the next back-off */
+	uint64_t served;		/* requests read */
+	uint32_t active;		/* futex word: the watchdog watches */
+	bool stop;
+	pthread_key_t key;		/* frees a thread's slot when it ends */
+	pthread_t watchdog;
+	struct {
+		pid_t tid;		/* 0: free */
+		uint64_t held_since_ns;	/* serving a request since; 0: not */
+		pid_t caller;		/* who waits for it */
+	} slots[EF_COLOCATE_SLOTS];
+	struct ef_caller callers[EF_COLOCATE_CALLERS];
+};
+
 /* The FUSE transport of one mount: the /dev/fuse hooks (wire.c), the
  * io_uring queues (ring.c) and the pollers (idlepoll.c).  Part of struct
  * ef_fs; set up by ef_wire_install, torn down by ef_wire_stop. */
@@ -125,6 +158,7 @@ struct ef_wire {
 	bool use_ring;			/* try FUSE over io_uring */
 	struct ef_ring *ring;		/* ring.c; NULL without io_uring */
 	struct ef_idlepoll idle;
+	struct ef_colocate coloc;
 };
 
 struct ef_fs {
@@ -253,6 +287,14 @@ bool ef_req_kill_suidgid(void);
 /* Is this a request of a program that creates, writes or removes one file
  * after another (the ones after which the daemon polls)? */
 bool ef_wire_changes_tree(uint32_t opcode);
+
+/* colocate.c */
+void ef_colocate_start(struct ef_colocate *c, struct ef_fs *fs, int devfd);
+/* Called on the thread that read a request; bytes: a READ's or WRITE's size. */
+void ef_colocate_request(struct ef_colocate *c, uint32_t caller_pid, uint32_t opcode,
+			 uint32_t bytes);
+void ef_colocate_replied(struct ef_colocate *c);
+void ef_colocate_stop(struct ef_colocate *c);
 
 /* idlepoll.c */
 /* Start a SCHED_IDLE poller on each of CPUs 0..cpus-1 (not for one CPU or

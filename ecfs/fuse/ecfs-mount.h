@@ -47,6 +47,7 @@ struct ef_opts {
 	unsigned spin_us;		/* poll window for the next request */
 	bool spin_set;			/* spin= was given: also on battery */
 	bool no_uring;			/* io_uring=off */
+	bool no_colocate;		/* colocate=off */
 	unsigned readahead_kb;		/* 0: the kernel's default */
 	bool readahead_set;		/* readahead= was given */
 	char fuse_opts[1024];		/* generic mount options for libfuse */
