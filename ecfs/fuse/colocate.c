@@ -34,8 +34,8 @@
  * any thread, when requests waited in the device through a tick with none
  * read), runnable at two ticks in a row with under a tenth of the tick in
  * CPU time, waits for a CPU somebody else keeps.  Then every serving thread
- * goes back to SCHED_OTHER on the daemon's own CPUs, one line goes to the
- * log, and nothing moves again for a back-off that doubles each time
+ * goes back to SCHED_OTHER on the daemon's own CPUs (a line in the log
+ * with -d: the log is for faults), and nothing moves again for a back-off that doubles each time
  * (OFF_FIRST_NS, at most OFF_MAX_NS).  Going back needs the right to leave
  * SCHED_IDLE (root, CAP_SYS_NICE or RLIMIT_NICE): a daemon without it never
  * starts the arrangement, nor one with a single CPU or started at another
@@ -414,9 +414,11 @@ static void give_up(struct ef_colocate *c, uint64_t now)
 		if (tid)
 			set_free(c, tid);
 	}
-	ef_log(c->fs, &c->fs->root, "a thread serving requests waited for a busy CPU; "
-	       "requests are served on any CPU for the next %llu s",
-	       (unsigned long long)(off / 1000000000ull));
+	/* not a fault of the mount: said only when asked (-d) */
+	if (c->fs->o->debug)
+		ef_log(c->fs, &c->fs->root, "a thread serving requests waited for a busy CPU; "
+		       "requests are served on any CPU for the next %llu s",
+		       (unsigned long long)(off / 1000000000ull));
 }
 
 static void *watchdog(void *arg)
