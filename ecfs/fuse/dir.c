@@ -211,7 +211,42 @@ struct ef_dir {
 	DIR *dp;
 	struct dirent *entry;	/* read but not yet returned */
 	off_t offset;
+	struct ef_dir *prev, *next;	/* fs->open_dirs, under fs->tlock */
 };
+
+static void dir_link(struct ef_fs *fs, struct ef_dir *d)
+{
+	pthread_mutex_lock(&fs->tlock);
+	d->prev = NULL;
+	d->next = fs->open_dirs;
+	if (d->next)
+		d->next->prev = d;
+	fs->open_dirs = d;
+	pthread_mutex_unlock(&fs->tlock);
+}
+
+static void dir_close(struct ef_fs *fs, struct ef_dir *d)
+{
+	pthread_mutex_lock(&fs->tlock);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		fs->open_dirs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	pthread_mutex_unlock(&fs->tlock);
+	closedir(d->dp);
+	free(d);
+}
+
+/* The kernel drops the RELEASEDIRs still queued when the mount goes away
+ * (a program's closedir() just before fusermount -u): close what is left
+ * once the session has stopped. */
+void ef_dirs_close(struct ef_fs *fs)
+{
+	while (fs->open_dirs)
+		dir_close(fs, fs->open_dirs);
+}
 
 void ef_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -232,10 +267,9 @@ void ef_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)d;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		closedir(d->dp);
-		free(d);
-	}
+	dir_link(ef_fs(req), d);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		dir_close(ef_fs(req), d);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -338,10 +372,7 @@ void ef_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 void ef_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct ef_dir *d = (struct ef_dir *)(uintptr_t)fi->fh;
-
-	closedir(d->dp);
-	free(d);
+	dir_close(ef_fs(req), (struct ef_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

@@ -188,6 +188,7 @@ struct ef_fs {
 	struct ef_inode root;
 
 	pthread_mutex_t tlock;
+	struct ef_dir *open_dirs;	/* tlock: opened, not yet released */
 	struct ef_inode **buckets;
 	size_t nbuckets, ninodes;
 
@@ -231,6 +232,8 @@ static inline void ef_procpath(char buf[64], int fd)
 /* inode.c */
 int ef_table_init(struct ef_fs *fs, int root_fd, const struct stat *st);
 void ef_table_destroy(struct ef_fs *fs);
+/* dir.c: close the directories the kernel never released */
+void ef_dirs_close(struct ef_fs *fs);
 /* Look up lower name lname in parent: fills e (attr with the plaintext
  * size, timeouts) and takes one lookup reference.  Returns 0 or errno. */
 int ef_do_lookup(struct ef_fs *fs, struct ef_inode *parent, const char *lname,

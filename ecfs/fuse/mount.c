@@ -259,6 +259,7 @@ int ef_mount_run(struct ef_opts *o, struct ecfs_keychain *kc, ef_mounted_fn moun
 	rc = run_session(&c);
 	ecfs_crypt_helper_free(c.fs.crypt);
 out_table:
+	ef_dirs_close(&c.fs);
 	ef_table_destroy(&c.fs);
 	close(c.fs.root.fd);
 out_keys:
