@@ -77,11 +77,6 @@ static _Thread_local struct {
 	bool init;
 } me;
 
-static void futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
-{
-	(void)syscall(SYS_futex, word, op | FUTEX_PRIVATE_FLAG, val, ts, NULL, 0);
-}
-
 /* The CPU task tid last ran on (/proc/TID/stat field 39), or -1. */
 static int task_cpu(pid_t tid, char *state)
 {
@@ -255,7 +250,7 @@ static void wake_watchdog(struct ef_colocate *c)
 {
 	if (!__atomic_load_n(&c->active, __ATOMIC_RELAXED) &&
 	    !__atomic_exchange_n(&c->active, 1, __ATOMIC_ACQ_REL))
-		futex(&c->active, FUTEX_WAKE, 1, NULL);
+		ef_futex(&c->active, FUTEX_WAKE, 1);
 }
 
 /* Requests the caller does not wait for: the kernel sends RELEASE after
@@ -432,7 +427,7 @@ static void *watchdog(void *arg)
 		unsigned quiet = 0;
 		bool stuck;
 
-		futex(&c->active, FUTEX_WAIT, 0, NULL);
+		ef_futex(&c->active, FUTEX_WAIT, 0);
 		while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) && quiet < QUIET_TICKS) {
 			uint64_t served, now;
 
@@ -503,7 +498,7 @@ void ef_colocate_stop(struct ef_colocate *c)
 		return;
 	__atomic_store_n(&c->stop, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&c->active, 1, __ATOMIC_RELEASE);
-	futex(&c->active, FUTEX_WAKE, 1, NULL);
+	ef_futex(&c->active, FUTEX_WAKE, 1);
 	pthread_join(c->watchdog, NULL);
 	pthread_key_delete(c->key);
 	c->enabled = false;

@@ -45,7 +45,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/futex.h>
+#include <unistd.h>
 
 #include "ecfs-mount.h"
 #include "ob/power.h"
@@ -290,6 +293,13 @@ bool ef_req_kill_suidgid(void);
 /* Is this a request of a program that creates, writes or removes one file
  * after another (the ones after which the daemon polls)? */
 bool ef_wire_changes_tree(uint32_t opcode);
+
+/* A private futex on one 32-bit word, for the transport's sleepers
+ * (idlepoll.c's pollers, colocate.c's watchdog): FUTEX_WAIT or FUTEX_WAKE. */
+static inline void ef_futex(uint32_t *word, int op, uint32_t val)
+{
+	(void)syscall(SYS_futex, word, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+}
 
 /* colocate.c */
 void ef_colocate_start(struct ef_colocate *c, struct ef_fs *fs, int devfd);

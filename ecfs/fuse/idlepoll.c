@@ -39,11 +39,6 @@
 #include "ob/clock.h"
 
 
-static void futex(uint32_t *word, int op, uint32_t val)
-{
-	(void)syscall(SYS_futex, word, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
-}
-
 static void relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -93,7 +88,7 @@ static void *poller_main(void *arg)
 		 * we counted and opened the window we check again here. */
 		__atomic_add_fetch(&p->sleeping, 1, __ATOMIC_SEQ_CST);
 		if (!window_open(p) && !__atomic_load_n(&p->stop, __ATOMIC_SEQ_CST))
-			futex(&p->kicks, FUTEX_WAIT, kicks);
+			ef_futex(&p->kicks, FUTEX_WAIT, kicks);
 		__atomic_sub_fetch(&p->sleeping, 1, __ATOMIC_SEQ_CST);
 	}
 	return NULL;
@@ -106,7 +101,7 @@ void ef_idlepoll_kick(struct ef_idlepoll *p)
 	__atomic_store_n(&p->until_ns, ob_mono_ns() + p->window_ns, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&p->sleeping, __ATOMIC_SEQ_CST)) {
 		__atomic_add_fetch(&p->kicks, 1, __ATOMIC_SEQ_CST);
-		futex(&p->kicks, FUTEX_WAKE, INT_MAX);
+		ef_futex(&p->kicks, FUTEX_WAKE, INT_MAX);
 	}
 }
 
@@ -148,7 +143,7 @@ void ef_idlepoll_stop(struct ef_idlepoll *p)
 	__atomic_store_n(&p->n, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&p->stop, true, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&p->kicks, 1, __ATOMIC_SEQ_CST);
-	futex(&p->kicks, FUTEX_WAKE, INT_MAX);
+	ef_futex(&p->kicks, FUTEX_WAKE, INT_MAX);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(p->tids[i], NULL);
 	free(p->tids);
