@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* mmp-test.h - what the mmpager unit tests share: a pager with a given
- * configuration, a temporary file of a given pattern, and a skip when
- * userfaultfd is not available to this user. */
+ * configuration, a temporary file of a given pattern, a skip when
+ * userfaultfd is not available to this user, and hugetlb pools shared
+ * with the rest of the machine. */
 #ifndef MMP_TEST_H
 #define MMP_TEST_H
 
@@ -88,6 +89,114 @@ static inline int mt_write_long(const char *path, long n)
 	rc = fprintf(f, "%ld\n", n) < 0;
 	rc |= fclose(f) != 0;
 	return rc ? -1 : 0;
+}
+
+/* ---- hugetlb pools ------------------------------------------------------
+ * A pool is the host kernel's, shared with every container on the machine:
+ * other test runs grow, use and shrink it while ours runs.  So a test gives
+ * back the pages it added (never an absolute size it read before), tops the
+ * pool up again right before it maps, and counts its own huge pages
+ * (HugetlbPages of /proc/self/status), never the pool's free count. */
+struct mt_pool {
+	char dir[96];		/* /sys/kernel/mm/hugepages/hugepages-<kB>kB */
+	long added;		/* pages this run added, to give back */
+};
+
+static inline long mt_pool_read(const struct mt_pool *pool, const char *name)
+{
+	char path[160];
+	FILE *f;
+	long n = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", pool->dir, name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/* The pool of kb-sized pages; -1 when this kernel has none. */
+static inline int mt_pool_open(struct mt_pool *pool, long kb)
+{
+	snprintf(pool->dir, sizeof(pool->dir), "/sys/kernel/mm/hugepages/hugepages-%ldkB", kb);
+	pool->added = 0;
+	return mt_pool_read(pool, "nr_hugepages") < 0 ? -1 : 0;
+}
+
+static inline long mt_pool_unreserved(const struct mt_pool *pool)
+{
+	return mt_pool_read(pool, "free_hugepages") - mt_pool_read(pool, "resv_hugepages");
+}
+
+/* Grow the pool until pages of it are free and unreserved; 0, or -1 when
+ * the kernel cannot (not root, or no free contiguous memory). */
+static inline int mt_pool_ensure(struct mt_pool *pool, long pages)
+{
+	char path[160];
+	long avail = mt_pool_unreserved(pool), nr, now;
+
+	if (avail >= pages)
+		return 0;
+	nr = mt_pool_read(pool, "nr_hugepages");
+	snprintf(path, sizeof(path), "%s/nr_hugepages", pool->dir);
+	if (nr < 0 || mt_write_long(path, nr + pages - avail) < 0)
+		return -1;
+	now = mt_pool_read(pool, "nr_hugepages");
+	if (now > nr)
+		pool->added += now - nr;
+	return mt_pool_unreserved(pool) >= pages ? 0 : -1;
+}
+
+/* Give back what this run added, whatever others did to the pool since. */
+static inline void mt_pool_give_back(struct mt_pool *pool)
+{
+	char path[160];
+	long nr = mt_pool_read(pool, "nr_hugepages");
+
+	if (pool->added <= 0 || nr < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/nr_hugepages", pool->dir);
+	if (mt_write_long(path, nr > pool->added ? nr - pool->added : 0) < 0)
+		fprintf(stderr, "could not give %ld pages back to %s\n", pool->added, path);
+	pool->added = 0;
+}
+
+/* kB of huge pages this process has instantiated: its own count, which
+ * no other process on the machine moves. */
+static inline long mt_hugetlb_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "HugetlbPages:", 13))
+			kb = strtol(line + 13, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* mmp_map a hugetlb region of pages huge pages; a page another process
+ * took from the pool between the top-up and the map is topped up again. */
+static inline void *mt_map_huge(struct mmp_pager *p, const struct mmp_map_args *a,
+				struct mt_pool *pool, long pages)
+{
+	struct ob_err err = { 0 };
+	void *addr = NULL;
+	int rc = -ENOMEM;
+
+	for (int i = 0; i < 5 && rc == -ENOMEM; i++) {
+		mt_pool_ensure(pool, pages);
+		rc = mmp_map(p, a, &addr, &err);
+	}
+	if (rc < 0)
+		fail_msg("map: %s (%d)", err.msg, err.code);
+	return addr;
 }
 
 /* Run run(dir) on a fresh hugetlbfs mount of the given pagesize ("2M",

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* test-hugetlb-1g.c - 1 GiB hugetlb demand paging: a MAP_HUGE_1GB (or
  * pagesize=1G hugetlbfs file) region instantiates nothing at map time,
- * fills its 1 GiB page from the store on first touch (the 1G pool's
- * free_hugepages falls by one), writes it back on flush, evicts it whole;
- * a short 1G pool is refused naming its own nr_hugepages.
+ * fills its 1 GiB page from the store on first touch (the process holds
+ * one GiB of huge pages), writes it back on flush, evicts it whole; a
+ * short 1G pool is refused naming its own nr_hugepages.
  *
- * main() adds one page to the 1G pool and runs the tests in a child, so
- * the pool is put back to its old size even when a test crashes.  When the
- * kernel cannot find a free GiB (fragmented memory) the tests that touch
- * a page skip; the refusals at map time still run. */
+ * main() adds a page to the 1G pool and runs the tests in a child; the
+ * pool's record is shared with the child, so what either added is given
+ * back even when a test crashes.  When the kernel cannot find a free GiB
+ * (fragmented memory) the tests that touch a page skip; the refusals at
+ * map time still run. */
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -17,48 +18,28 @@
 #include "mp-int.h"
 
 #define GIB		((size_t)1 << 30)
-#define POOL		"/sys/kernel/mm/hugepages/hugepages-1048576kB"
-#define NR_PAGES	POOL "/nr_hugepages"
+#define GIB_KB		(1L << 20)
+#define NR_PAGES	"/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
 
 /* Known bytes of the sparse store file, spread over the page. */
 static const size_t known_off[] = { 0, 3 * 4096 + 5, GIB / 2 + 7, GIB - 1 };
 static const uint8_t known_val[] = { 0x11, 0x22, 0x33, 0x44 };
 
+static struct mt_pool *pool;	/* shared with the child that runs the tests */
 static bool pool_ready;
-
-static long pool_read(const char *name)
-{
-	char path[128];
-	FILE *f;
-	long n = -1;
-
-	snprintf(path, sizeof(path), POOL "/%s", name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
-}
-
-static int pool_set(long n)
-{
-	return mt_write_long(NR_PAGES, n);
-}
 
 static void need_pool(void)
 {
 	uint64_t f;
 
-	if (!pool_ready || mmp_uffd_features(&f, NULL) < 0)
+	if (!pool_ready || mmp_uffd_features(&f, NULL) < 0 || mt_pool_ensure(pool, 1) < 0)
 		skip();
 }
 
 /* The refusals need the 1G pool to exist, not to hold a page. */
 static void need_1g_support(void)
 {
-	if (pool_read("nr_hugepages") < 0)
+	if (!pool)
 		skip();
 }
 
@@ -97,24 +78,20 @@ static void demand_paging(const char *hugetlbfs)
 	struct mmp_map_args a = { .len = GIB, .prot = PROT_READ | PROT_WRITE,
 				  .flags = MMP_MAP_HUGETLB | MMP_MAP_HUGE_1GB,
 				  .hugetlbfs_file = hugetlbfs };
-	struct ob_err err = { 0 };
 	volatile uint8_t *m;
 	const size_t woff = 700 * ((size_t)1 << 20) + 1;
-	long free0;
 	void *addr;
 	int fd = sparse_store_file();
 
 	assert_int_equal(mmp_store_file(fd, &a.store, NULL), 0);
-	free0 = pool_read("free_hugepages");
-	if (mmp_map(p, &a, &addr, &err) < 0)
-		fail_msg("map: %s (%d)", err.msg, err.code);
+	addr = mt_map_huge(p, &a, pool, 1);
 	assert_int_equal((uintptr_t)addr % GIB, 0);
 	m = addr;
-	assert_int_equal(pool_read("free_hugepages"), free0);	/* nothing instantiated */
+	assert_int_equal(mt_hugetlb_kb(), 0);			/* nothing instantiated */
 	assert_int_equal(m[known_off[2]], known_val[2]);	/* first touch */
-	assert_int_equal(pool_read("free_hugepages"), free0 - 1);
+	assert_int_equal(mt_hugetlb_kb(), GIB_KB);
 	check_known(m);
-	assert_int_equal(pool_read("free_hugepages"), free0 - 1);	/* one page holds it all */
+	assert_int_equal(mt_hugetlb_kb(), GIB_KB);		/* one page holds it all */
 
 	m[woff] = 0x5a;
 	assert_int_equal(file_byte(fd, woff), 0);
@@ -124,13 +101,13 @@ static void demand_paging(const char *hugetlbfs)
 
 	/* evicted whole, and filled again from what was written back */
 	assert_int_equal(mmp_evict(p, addr, GIB, NULL), 0);
-	assert_int_equal(pool_read("free_hugepages"), free0);
+	assert_int_equal(mt_hugetlb_kb(), 0);
 	assert_int_equal(m[woff], 0x5a);
-	assert_int_equal(pool_read("free_hugepages"), free0 - 1);
+	assert_int_equal(mt_hugetlb_kb(), GIB_KB);
 	check_known(m);
 
 	assert_int_equal(mmp_unmap(p, addr, GIB, NULL), 0);
-	assert_int_equal(pool_read("free_hugepages"), free0);
+	assert_int_equal(mt_hugetlb_kb(), 0);
 	close(fd);
 	mmp_pager_free(p);
 }
@@ -147,24 +124,27 @@ static void test_hugetlbfs_1g_file_demand(void **state)
 	mt_on_hugetlbfs("1G", demand_paging);
 }
 
-/* One more page than the 1G pool has free: refused at map time, naming
- * the 1G pool's knob (not /proc/sys/vm/nr_hugepages) and the count. */
+/* More pages than the 1G pool has free: refused at map time, naming the
+ * 1G pool's knob (not /proc/sys/vm/nr_hugepages) and the count.  A margin
+ * of 8 keeps the case a refusal while other users move the pool. */
 static void test_short_1g_pool_refused(void **state)
 {
 	struct mmp_pager *p;
-	long avail = pool_read("free_hugepages") - pool_read("resv_hugepages");
-	struct mmp_map_args a = { .len = (size_t)(avail + 1) * GIB, .prot = PROT_READ,
+	long need;
+	struct mmp_map_args a = { .prot = PROT_READ,
 				  .flags = MMP_MAP_HUGETLB | MMP_MAP_HUGE_1GB };
 	struct ob_err err = { 0 };
 	char want[64];
 	void *m;
 
 	need_1g_support();
-	p = mt_pager(4096, (size_t)(avail + 1) * (GIB / 4096), 1, 1, MMP_PTL_SPLIT);
+	need = mt_pool_unreserved(pool) + 8;
+	a.len = (size_t)need * GIB;
+	p = mt_pager(4096, (size_t)need * (GIB / 4096), 1, 1, MMP_PTL_SPLIT);
 	assert_int_equal(mmp_store_zero(NULL, &a.store, NULL), 0);
 	assert_int_equal(mmp_map(p, &a, &m, &err), -ENOMEM);
 	assert_non_null(strstr(err.msg, NR_PAGES));
-	snprintf(want, sizeof(want), "needs %ld free 1 GiB huge pages", avail + 1);
+	snprintf(want, sizeof(want), "needs %ld free 1 GiB huge pages", need);
 	assert_non_null(strstr(err.msg, want));
 	mmp_store_destroy(a.store);
 	mmp_pager_free(p);
@@ -242,13 +222,18 @@ static int run_1g_tests(void)
 
 int main(void)
 {
-	long before = pool_read("nr_hugepages");
 	int status = 0;
 	pid_t pid;
 
-	if (before < 0) {
+	pool = mmap(NULL, sizeof(*pool), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		    -1, 0);
+	if (pool == MAP_FAILED)
+		return 1;
+	if (mt_pool_open(pool, GIB_KB) < 0) {
 		fprintf(stderr, "SKIP: no 1 GiB huge pages here (no %s)\n", NR_PAGES);
-	} else if (pool_set(before + 1) < 0 || pool_read("nr_hugepages") < before + 1) {
+		munmap(pool, sizeof(*pool));
+		pool = NULL;
+	} else if (mt_pool_ensure(pool, 1) < 0) {
 		fprintf(stderr, "SKIP: the kernel could not add a 1 GiB page to %s "
 			"(not root, or memory too fragmented)\n", NR_PAGES);
 	} else {
@@ -260,8 +245,8 @@ int main(void)
 		_exit(run_1g_tests());
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		status = 1 << 8;
-	if (before >= 0 && pool_set(before) < 0)
-		fprintf(stderr, "could not restore %s to %ld\n", NR_PAGES, before);
+	if (pool)
+		mt_pool_give_back(pool);
 	if (WIFSIGNALED(status)) {
 		fprintf(stderr, "tests died of signal %d\n", WTERMSIG(status));
 		return 1;

@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: MIT
 /* test-hugetlb.c - hugetlb demand paging: a MAP_HUGETLB (or hugetlbfs
  * file) region instantiates nothing at map time and fills each 2 MiB page
- * from the store on first touch (HugePages_Free falls only as pages are
- * touched); a short pool is refused at map time naming
+ * from the store on first touch (the process holds one more huge page per
+ * page touched); a short pool is refused at map time naming
  * /proc/sys/vm/nr_hugepages and the count needed; eviction works at
- * huge-page granularity.  The group setup adds 8 pages to the pool and
- * the teardown gives them back. */
+ * huge-page granularity.  The group setup adds up to 8 pages to the pool
+ * and the teardown gives back what it added. */
 #include <sys/mman.h>
 
 #include "mmp-test.h"
 
 #define HUGE (2u << 20)
-#define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
+#define HUGE_KB 2048L
 
-static long pool_before = -1;
+static struct mt_pool pool;
+static bool pool_ready;
 
 static long meminfo(const char *key)
 {
@@ -31,61 +32,38 @@ static long meminfo(const char *key)
 	return v;
 }
 
-static int pool_set(long n)
-{
-	return mt_write_long(NR_HUGEPAGES, n);
-}
-
-static long pool_get(void)
-{
-	FILE *f = fopen(NR_HUGEPAGES, "r");
-	long n = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
-}
-
+/* The library pages 2 MiB regions from the default pool only. */
 static int setup(void **state)
 {
-	pool_before = pool_get();
-	if (pool_before < 0 || meminfo("Hugepagesize") != 2048)
+	if (meminfo("Hugepagesize") != HUGE_KB || mt_pool_open(&pool, HUGE_KB) < 0)
 		return 0;
-	if (pool_set(pool_before + 8) < 0 || meminfo("HugePages_Free") < 8) {
-		pool_set(pool_before);
-		pool_before = -1;
-	}
+	pool_ready = mt_pool_ensure(&pool, 8) == 0;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	if (pool_before >= 0)
-		pool_set(pool_before);
+	mt_pool_give_back(&pool);
 	return 0;
 }
 
-static void need_pool(void)
+static void need_pool(long pages)
 {
 	uint64_t f;
 
-	if (pool_before < 0 || mmp_uffd_features(&f, NULL) < 0)
+	if (!pool_ready || mmp_uffd_features(&f, NULL) < 0 || mt_pool_ensure(&pool, pages) < 0)
 		skip();
 }
 
-static void map_huge(struct mmp_pager *p, int fd, size_t len, const char *hugetlbfs,
-		     void **m)
+/* Map len bytes of fd, with pages of the pool held for it. */
+static void map_huge(struct mmp_pager *p, int fd, size_t len, long pages,
+		     const char *hugetlbfs, void **m)
 {
 	struct mmp_map_args a = { .len = len, .prot = PROT_READ | PROT_WRITE,
 				  .flags = MMP_MAP_HUGETLB, .hugetlbfs_file = hugetlbfs };
-	struct ob_err err = { 0 };
 
 	assert_int_equal(mmp_store_file(fd, &a.store, NULL), 0);
-	if (mmp_map(p, &a, m, &err) < 0)
-		fail_msg("map: %s (%d)", err.msg, err.code);
+	*m = mt_map_huge(p, &a, &pool, pages);
 }
 
 static void file_equals(int fd, const uint8_t *content, size_t len)
@@ -97,35 +75,32 @@ static void file_equals(int fd, const uint8_t *content, size_t len)
 	free(back);
 }
 
-/* Touch page by page: the pool's free count falls by one per first touch,
- * and each page holds the file's bytes. */
+/* Touch page by page: the process holds one more huge page per first
+ * touch, and each page holds the file's bytes. */
 static void demand_paging(const char *hugetlbfs)
 {
 	struct mmp_pager *p = mt_pager(4096, 16 * 512, 1, 1, MMP_PTL_SPLIT);
 	size_t len = 6 * (size_t)HUGE;
 	uint8_t *content, *m;
-	long free0, free_map;
 	void *addr;
 	int fd;
 
 	fd = mt_file(len, 21, (void **)&content);
-	free0 = meminfo("HugePages_Free");
-	map_huge(p, fd, len, hugetlbfs, &addr);
+	map_huge(p, fd, len, 6, hugetlbfs, &addr);
 	m = addr;
-	free_map = meminfo("HugePages_Free");
-	assert_int_equal(free_map, free0);	/* nothing instantiated */
+	assert_int_equal(mt_hugetlb_kb(), 0);	/* nothing instantiated */
 	for (int i = 0; i < 6; i++) {
 		volatile uint8_t b = m[(size_t)i * HUGE + 12345];
 
 		(void)b;
-		assert_int_equal(meminfo("HugePages_Free"), free0 - (i + 1));
-		assert_int_equal(meminfo("HugePages_Free"), free0 - (i + 1));	/* a second read, no change */
+		assert_int_equal(mt_hugetlb_kb(), (i + 1) * HUGE_KB);
+		assert_int_equal(mt_hugetlb_kb(), (i + 1) * HUGE_KB);	/* a second read, no change */
 		assert_memory_equal(m + (size_t)i * HUGE, content + (size_t)i * HUGE, HUGE);
 	}
 	m[3 * (size_t)HUGE + 7] ^= 0xff;
 	content[3 * (size_t)HUGE + 7] ^= 0xff;
 	assert_int_equal(mmp_unmap(p, addr, len, NULL), 0);
-	assert_int_equal(meminfo("HugePages_Free"), free0);
+	assert_int_equal(mt_hugetlb_kb(), 0);
 	file_equals(fd, content, len);
 	free(content);
 	close(fd);
@@ -134,13 +109,13 @@ static void demand_paging(const char *hugetlbfs)
 
 static void test_map_hugetlb_demand(void **state)
 {
-	need_pool();
+	need_pool(6);
 	demand_paging(NULL);
 }
 
 static void test_hugetlbfs_file_demand(void **state)
 {
-	need_pool();
+	need_pool(6);
 	mt_on_hugetlbfs("2M", demand_paging);
 }
 
@@ -155,10 +130,10 @@ static void test_hugetlb_zero_readonly(void **state)
 	uint8_t *m;
 	void *addr;
 
-	need_pool();
+	need_pool(2);
 	p = mt_pager(4096, 4 * 512, 1, 1, MMP_PTL_SPLIT);
 	assert_int_equal(mmp_store_zero(NULL, &a.store, NULL), 0);
-	assert_int_equal(mmp_map(p, &a, &addr, NULL), 0);
+	addr = mt_map_huge(p, &a, &pool, 2);
 	m = addr;
 	assert_int_equal(m[HUGE + 5], 0);
 	mmp_stats(p, &st);
@@ -168,24 +143,26 @@ static void test_hugetlb_zero_readonly(void **state)
 	mmp_pager_free(p);
 }
 
-/* A pool too small: refused at map time, with the file and the count. */
+/* A pool too small: refused at map time, with the file and the count.  A
+ * margin of 64 keeps the case a refusal while other users move the pool. */
 static void test_short_pool_refused(void **state)
 {
 	struct mmp_pager *p;
-	struct mmp_map_args a = { .len = 64 * (size_t)HUGE, .prot = PROT_READ,
-				  .flags = MMP_MAP_HUGETLB };
+	struct mmp_map_args a = { .prot = PROT_READ, .flags = MMP_MAP_HUGETLB };
 	struct ob_err err = { 0 };
-	long free_now;
+	char want[64];
+	long need;
 	void *m;
 
-	need_pool();
-	p = mt_pager(4096, 128 * 512, 1, 1, MMP_PTL_SPLIT);	/* 256 MiB buffer */
-	free_now = meminfo("HugePages_Free") - meminfo("HugePages_Rsvd");
-	assert_true(free_now < 64);
+	need_pool(0);
+	need = mt_pool_unreserved(&pool) + 64;
+	a.len = (size_t)need * HUGE;
+	p = mt_pager(4096, (uint64_t)need * 512, 1, 1, MMP_PTL_SPLIT);
 	assert_int_equal(mmp_store_zero(NULL, &a.store, NULL), 0);
 	assert_int_equal(mmp_map(p, &a, &m, &err), -ENOMEM);
 	assert_non_null(strstr(err.msg, "/proc/sys/vm/nr_hugepages"));
-	assert_non_null(strstr(err.msg, "needs 64 free 2 MiB huge pages"));
+	snprintf(want, sizeof(want), "needs %ld free 2 MiB huge pages", need);
+	assert_non_null(strstr(err.msg, want));
 	mmp_store_destroy(a.store);
 	mmp_pager_free(p);
 }
@@ -201,10 +178,10 @@ static void test_hugetlb_eviction(void **state)
 	void *addr;
 	int fd;
 
-	need_pool();
+	need_pool(2);
 	p = mt_pager(4096, 2 * 512, 1, 1, MMP_PTL_SPLIT);	/* 2 huge pages */
 	fd = mt_file(len, 0, (void **)&content);
-	map_huge(p, fd, len, NULL, &addr);
+	map_huge(p, fd, len, 2, NULL, &addr);
 	m = addr;
 	for (int round = 0; round < 2; round++)
 		for (int i = 0; i < 6; i++) {
@@ -214,6 +191,7 @@ static void test_hugetlb_eviction(void **state)
 	mmp_stats(p, &st);
 	assert_true(st.evictions >= 4);
 	assert_true(st.peak_resident_bytes <= 2 * (size_t)HUGE);
+	assert_true(mt_hugetlb_kb() <= 2 * HUGE_KB);
 	assert_memory_equal(m, content, len);
 	assert_int_equal(mmp_unmap(p, addr, len, NULL), 0);
 	file_equals(fd, content, len);
