@@ -206,7 +206,7 @@ static int run_session(struct mount_ctx *c)
 	c->fs.use_syslog = !c->o->foreground;
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
-		goto out_unmount;
+		goto out_wire;
 	if (c->fs.wire.coloc.enabled) {
 		/* libfuse ends a worker when more than idle_threads wait and
 		 * starts one when none does; serving threads that their caller
@@ -221,8 +221,9 @@ static int run_session(struct mount_ctx *c)
 	}
 	lrc = fuse_session_loop_mt(c->fs.se, cfg);
 	fuse_loop_cfg_destroy(cfg);
-	ef_wire_stop(&c->fs.wire);
 	rc = lrc == 0 || lrc == -EINTR || lrc == SIGTERM || lrc == SIGINT ? 0 : -1;
+out_wire:
+	ef_wire_stop(&c->fs.wire);
 out_unmount:
 	fuse_session_unmount(c->fs.se);
 out_signals:

@@ -268,6 +268,7 @@ int ef_wire_install(struct ef_wire *w, struct fuse_session *se, struct ef_fs *fs
 		.read = wire_read,
 		.writev = wire_writev,
 	};
+	int rc;
 
 	memset(w, 0, sizeof(*w));
 	w->se = se;
@@ -277,7 +278,10 @@ int ef_wire_install(struct ef_wire *w, struct fuse_session *se, struct ef_fs *fs
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		w->spin_ns = (uint64_t)spin_us * 1000;
 	ef_colocate_start(&w->coloc, fs, fuse_session_fd(se));
-	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+	rc = fuse_session_custom_io(se, &io, fuse_session_fd(se));
+	if (rc)
+		ef_colocate_stop(&w->coloc);
+	return rc;
 }
 
 void ef_wire_stop(struct ef_wire *w)
