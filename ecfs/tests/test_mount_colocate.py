@@ -26,14 +26,20 @@ os.mkdir(d)
 for i in range(n):
     with open(os.path.join(d, "f%d" % i), "wb") as f:
         f.write(b"%d" % i * 100)
+with open("/proc/self/schedstat") as f:
+    print(f.read().strip())
 """
 
 HOG = "while True: pass"
 
 
 def create_on(cpu, d, n, timeout=120):
-    subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-c", CREATOR, str(d), str(n)],
-                   check=True, timeout=timeout)
+    """Returns the creator's ns on its CPU and ns waiting for it
+    (/proc/self/schedstat: what the daemon's contention guard reads)."""
+    out = subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-c", CREATOR, str(d),
+                          str(n)], check=True, timeout=timeout, stdout=subprocess.PIPE,
+                         text=True).stdout.split()
+    return int(out[0]), int(out[1])
 
 
 def check_created(d, n):
@@ -63,14 +69,31 @@ def two_cpus():
 
 
 def test_requests_are_served_on_the_callers_cpu(mounter):
+    """On a quiet CPU the serving thread joins the caller.  Where another
+    program keeps that CPU busy (a loaded test machine), the daemon must
+    serve the caller elsewhere for a while: an attempt in which the creator
+    waited longer for its CPU than it ran on it proves nothing either way,
+    and is tried again once that while is over."""
     m = mounter(opts=["io_uring=off"])
     for cpu in two_cpus():
-        create_on(cpu, os.path.join(m.mnt, "on%d" % cpu), 200)
-        assert {cpu} in idle_threads(m.proc.pid), \
-            "no daemon thread at SCHED_IDLE on CPU %d after a program there created " \
-            "200 files: %s" % (cpu, threads(m.proc.pid))
-        check_created(os.path.join(m.mnt, "on%d" % cpu), 200)
-    assert "busy CPU" not in m.stderr()
+        busy = []
+        for attempt in range(6):
+            d = os.path.join(m.mnt, "on%d-%d" % (cpu, attempt))
+            ran, waited = create_on(cpu, d, 200)
+            followed = {cpu} in idle_threads(m.proc.pid)
+            check_created(d, 200)       # from this process: threads follow it
+            if followed:
+                break
+            assert waited > ran, \
+                "no daemon thread at SCHED_IDLE on CPU %d after a program there created " \
+                "200 files, waiting %.0f ms for its CPU against %.0f ms on it: %s" % (
+                    cpu, waited / 1e6, ran / 1e6, threads(m.proc.pid))
+            busy.append("%.0f/%.0f" % (waited / 1e6, ran / 1e6))
+            time.sleep(1.1)             # the caller is served anywhere for 1 s
+        else:
+            pytest.skip("CPU %d was busy with other programs in all 6 attempts (the creator "
+                        "waited/ran, ms: %s), so the daemon rightly served it elsewhere"
+                        % (cpu, ", ".join(busy)))
 
 
 def test_colocate_off_leaves_the_threads_alone(mounter):
