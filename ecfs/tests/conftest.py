@@ -29,8 +29,28 @@ KERNEL_TOOL = os.path.join(SHARED, "tools", "kernel-ecryptfs") \
     if not os.environ.get("OB_NO_VM") else "(kernel oracle off: OB_NO_VM is set)"
 
 
+# The modules whose time goes into kernel-oracle boots (a QEMU guest each,
+# under TCG: one CPU busy for 10-50 s).  Their tests are marked "kernel", and
+# tests/run-all runs them two at a time (pytest-xdist), after the rest.  Not
+# test_crash nor test_pam: they kill daemons on a clock or change the
+# machine's PAM setup.
+GUEST_MODULES = {
+    "test_kernel_oracle", "test_keys_kernel", "test_legacy_fsck", "test_legacy_nas",
+    "test_legacy_passphrase", "test_legacy_private", "test_legacy_readme",
+    "test_legacy_recover", "test_mount_kernel", "test_offline_ciphers",
+    "test_offline_names", "test_offline_rescue", "test_offline_special",
+    "test_recover_keyopts",
+}
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "kernel: boots the real kernel via ../shared/tools/kernel-ecryptfs")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in GUEST_MODULES:
+            item.add_marker(pytest.mark.kernel)
 
 
 def run_ecfs(*args, input=None, check=True, **kw):
