@@ -35,8 +35,9 @@
  * read), runnable at two ticks in a row with under a tenth of the tick in
  * CPU time, waits for a CPU somebody else keeps.  Then every serving thread
  * goes back to SCHED_OTHER on the daemon's own CPUs (a line in the log
- * with -d: the log is for faults), and nothing moves again for a back-off that doubles each time
- * (OFF_FIRST_NS, at most OFF_MAX_NS).  Going back needs the right to leave
+ * with -d: the log is for faults), and nothing moves again for a back-off
+ * that doubles each time (OFF_FIRST_NS, at most OFF_MAX_NS).  Going back
+ * needs the right to leave
  * SCHED_IDLE (root, CAP_SYS_NICE or RLIMIT_NICE): a daemon without it never
  * starts the arrangement, nor one with a single CPU or started at another
  * policy.  A quiet mount's watchdog sleeps on a futex with no timeout.
@@ -107,19 +108,16 @@ static int task_cpu(pid_t tid, char *state)
 	return cpu;
 }
 
-/* How much CPU time task tid has had (/proc/TID/schedstat,
- * first field; the kernel brings it up to date every scheduler tick), and
- * whether it is runnable; false when it cannot be read. */
-static bool task_progress(pid_t tid, uint64_t *ran_ns, uint64_t *waited_ns, bool *runnable)
+/* How long task tid has run and waited for a CPU (/proc/TID/schedstat,
+ * first two fields; the kernel brings them up to date every scheduler
+ * tick); false when they cannot be read. */
+static bool task_times(pid_t tid, uint64_t *ran_ns, uint64_t *waited_ns)
 {
 	char path[64], buf[128];
 	unsigned long long ran, waited;
-	char state = 0;
 	ssize_t n;
 	int fd;
 
-	if (task_cpu(tid, &state) < 0)
-		return false;
 	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -133,6 +131,16 @@ static bool task_progress(pid_t tid, uint64_t *ran_ns, uint64_t *waited_ns, bool
 		return false;
 	*ran_ns = ran;
 	*waited_ns = waited;
+	return true;
+}
+
+/* task_times, and whether the task is runnable. */
+static bool task_progress(pid_t tid, uint64_t *ran_ns, uint64_t *waited_ns, bool *runnable)
+{
+	char state = 0;
+
+	if (task_cpu(tid, &state) < 0 || !task_times(tid, ran_ns, waited_ns))
+		return false;
 	*runnable = state == 'R';
 	return true;
 }
@@ -207,11 +215,10 @@ static bool contended(uint64_t waited, uint64_t ran, uint64_t window)
 static void check_contention(struct ef_caller *e, pid_t pid, bool same, uint64_t now)
 {
 	uint64_t ran, waited, base = __atomic_load_n(&e->base_ns, __ATOMIC_RELAXED);
-	bool runnable;
 
 	if (same && now - base < CONTENDED_WINDOW_NS)
 		return;
-	if (!task_progress(pid, &ran, &waited, &runnable))
+	if (!task_times(pid, &ran, &waited))
 		return;
 	if (same && contended(waited - __atomic_load_n(&e->base_waited_ns, __ATOMIC_RELAXED),
 			      ran - __atomic_load_n(&e->base_ran_ns, __ATOMIC_RELAXED), now - base))

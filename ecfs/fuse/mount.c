@@ -207,18 +207,13 @@ static int run_session(struct mount_ctx *c)
 	cfg = fuse_loop_cfg_create();
 	if (!cfg)
 		goto out_wire;
-	if (c->fs.wire.coloc.enabled) {
-		/* libfuse ends a worker when more than idle_threads wait and
-		 * starts one when none does; serving threads that their caller
-		 * preempts right after the reply make it do both hundreds of
-		 * times a second, and each worker that waits is one more that
-		 * may wake on a CPU the program has left.  Eight, for good. */
-		fuse_loop_cfg_set_max_threads(cfg, 8);
-		fuse_loop_cfg_set_idle_threads(cfg, 8);
-	} else {
-		fuse_loop_cfg_set_max_threads(cfg, 16);
-		fuse_loop_cfg_set_idle_threads(cfg, 8);
-	}
+	/* With colocation, max = idle: libfuse ends a worker when more than
+	 * idle_threads wait and starts one when none does; serving threads
+	 * that their caller preempts right after the reply make it do both
+	 * hundreds of times a second, and each worker that waits is one more
+	 * that may wake on a CPU the program has left.  Eight, for good. */
+	fuse_loop_cfg_set_max_threads(cfg, c->fs.wire.coloc.enabled ? 8 : 16);
+	fuse_loop_cfg_set_idle_threads(cfg, 8);
 	lrc = fuse_session_loop_mt(c->fs.se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	rc = lrc == 0 || lrc == -EINTR || lrc == SIGTERM || lrc == SIGINT ? 0 : -1;

@@ -131,18 +131,24 @@ static inline long mt_pool_unreserved(const struct mt_pool *pool)
 	return mt_pool_read(pool, "free_hugepages") - mt_pool_read(pool, "resv_hugepages");
 }
 
+static inline int mt_pool_set(const struct mt_pool *pool, long nr)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/nr_hugepages", pool->dir);
+	return mt_write_long(path, nr);
+}
+
 /* Grow the pool until pages of it are free and unreserved; 0, or -1 when
  * the kernel cannot (not root, or no free contiguous memory). */
 static inline int mt_pool_ensure(struct mt_pool *pool, long pages)
 {
-	char path[160];
 	long avail = mt_pool_unreserved(pool), nr, now;
 
 	if (avail >= pages)
 		return 0;
 	nr = mt_pool_read(pool, "nr_hugepages");
-	snprintf(path, sizeof(path), "%s/nr_hugepages", pool->dir);
-	if (nr < 0 || mt_write_long(path, nr + pages - avail) < 0)
+	if (nr < 0 || mt_pool_set(pool, nr + pages - avail) < 0)
 		return -1;
 	now = mt_pool_read(pool, "nr_hugepages");
 	if (now > nr)
@@ -153,14 +159,12 @@ static inline int mt_pool_ensure(struct mt_pool *pool, long pages)
 /* Give back what this run added, whatever others did to the pool since. */
 static inline void mt_pool_give_back(struct mt_pool *pool)
 {
-	char path[160];
 	long nr = mt_pool_read(pool, "nr_hugepages");
 
 	if (pool->added <= 0 || nr < 0)
 		return;
-	snprintf(path, sizeof(path), "%s/nr_hugepages", pool->dir);
-	if (mt_write_long(path, nr > pool->added ? nr - pool->added : 0) < 0)
-		fprintf(stderr, "could not give %ld pages back to %s\n", pool->added, path);
+	if (mt_pool_set(pool, nr > pool->added ? nr - pool->added : 0) < 0)
+		fprintf(stderr, "could not give %ld pages back to %s\n", pool->added, pool->dir);
 	pool->added = 0;
 }
 
